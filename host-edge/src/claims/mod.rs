@@ -1,0 +1,26 @@
+//! Actor claims: the signed JWT every actor carries, and its offline check.
+//!
+//! An actor module holds a wascap token in a `jwt` custom section: who signed
+//! it (`iss`), which module it is (`sub`), the hash of the module, when it is
+//! valid and which capabilities it may use. The host trusts an actor only
+//! after [`verify`] has checked all of that against a [`Policy`] — with no
+//! network round trip, because edge boards are often offline.
+//!
+//! - [`section`]: finding and cutting the claims section, the module hash;
+//! - [`token`]: the token's metadata type, on wascap's JWT code;
+//! - [`keys`]: nkeys and seed files;
+//! - [`policy`]: trusted issuers, revocations, the clock rule;
+//! - [`verify`]: the named checks;
+//! - [`sign`]: embedding a new token.
+
+pub mod keys;
+pub mod policy;
+pub mod section;
+pub mod sign;
+pub mod token;
+pub mod verify;
+
+pub use policy::{ClockRule, Policy};
+pub use sign::{sign_module, SignError, SignOptions};
+pub use token::{ActorClaims, ActorMetadata};
+pub use verify::{inspect, verify, Check, ClaimsError, Outcome, Report, VerifiedClaims};

@@ -1,0 +1,477 @@
+//! Offline verification of an actor's claims, one named check at a time.
+//!
+//! Every check is recorded with its outcome, so `host-edge inspect` can show
+//! the whole picture and the loader can refuse with the first failure's name.
+//! Nothing here touches the network.
+
+use serde::Serialize;
+use std::fmt;
+
+use super::keys::{check_public_key, KeyRole};
+use super::policy::{ClockRule, Policy, CLOCK_SKEW_SECS};
+use super::section::{self, SectionError};
+use super::token::{ActorClaims, ActorMetadata};
+
+/// One verification step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// The file is a WebAssembly module whose sections can be read.
+    Module,
+    /// The module carries exactly one claims section.
+    ClaimsSection,
+    /// The token is a JWT of three base64url segments with readable claims.
+    Token,
+    /// The JWT header is exactly `{"typ":"jwt","alg":"Ed25519"}`.
+    Header,
+    /// `iss` is a well-formed account key (prefix and checksum).
+    IssuerKey,
+    /// `sub` is a well-formed module key (prefix and checksum).
+    SubjectKey,
+    /// The Ed25519 signature verifies with the key in `iss`.
+    Signature,
+    /// The module hash in the token matches the module.
+    Hash,
+    /// The system clock is plausible (not behind the token's `iat`).
+    Clock,
+    /// The token has not expired (`exp`).
+    Expiry,
+    /// The token is already valid (`nbf`).
+    NotBefore,
+    /// The issuer is one the policy trusts.
+    TrustedIssuer,
+    /// The subject (module key) has not been revoked.
+    SubjectRevocation,
+    /// The token id (`jti`) has not been revoked.
+    TokenRevocation,
+}
+
+impl Check {
+    /// The name printed in refusals and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Module => "module",
+            Check::ClaimsSection => "claims-section",
+            Check::Token => "token",
+            Check::Header => "header",
+            Check::IssuerKey => "issuer-key",
+            Check::SubjectKey => "subject-key",
+            Check::Signature => "signature",
+            Check::Hash => "hash",
+            Check::Clock => "clock",
+            Check::Expiry => "expiry",
+            Check::NotBefore => "not-before",
+            Check::TrustedIssuer => "trusted-issuer",
+            Check::SubjectRevocation => "subject-revocation",
+            Check::TokenRevocation => "token-revocation",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The check passed; the text says what was seen.
+    Passed(String),
+    /// The check passed with a caveat the operator should see.
+    Warned(String),
+    /// The check failed; the text says why.
+    Failed(String),
+    /// The check could not run because an earlier one failed.
+    Skipped(String),
+}
+
+/// A check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// Which check.
+    pub check: Check,
+    /// What it found.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// A refusal: the first check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("claims check `{check}` failed: {detail}")]
+pub struct ClaimsError {
+    /// The failed check.
+    pub check: Check,
+    /// Why it failed.
+    pub detail: String,
+}
+
+/// Everything verification found out about a module.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Every check, in the order run.
+    pub checks: Vec<CheckResult>,
+    /// The decoded claims, when the token could be read.
+    pub claims: Option<ActorClaims>,
+    /// The section the token was read from (`jwt` or `wasmcloud_jwt`).
+    pub section: Option<String>,
+    /// The time the checks were evaluated at, in seconds since the epoch.
+    pub evaluated_at: u64,
+}
+
+impl Report {
+    /// The first failed check, if any.
+    pub fn first_failure(&self) -> Option<ClaimsError> {
+        self.checks.iter().find_map(|r| match &r.outcome {
+            Outcome::Failed(detail) => Some(ClaimsError {
+                check: r.check,
+                detail: detail.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// The verified claims, or the first failed check.
+    pub fn into_verified(self) -> Result<VerifiedClaims, ClaimsError> {
+        if let Some(failure) = self.first_failure() {
+            return Err(failure);
+        }
+        let warnings = self
+            .checks
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Warned(text) => Some(format!("{}: {text}", r.check)),
+                _ => None,
+            })
+            .collect();
+        let claims = self.claims.ok_or_else(|| ClaimsError {
+            check: Check::Token,
+            detail: "no claims were decoded".into(),
+        })?;
+        let metadata = claims.metadata.clone().ok_or_else(|| ClaimsError {
+            check: Check::Token,
+            detail: "the token has no `wascap` metadata".into(),
+        })?;
+        Ok(VerifiedClaims {
+            claims,
+            metadata,
+            warnings,
+        })
+    }
+}
+
+/// Claims that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedClaims {
+    /// The full JWT claims.
+    pub claims: ActorClaims,
+    /// Their `wascap` metadata.
+    pub metadata: ActorMetadata,
+    /// Caveats the operator should see (an unset clock, say).
+    pub warnings: Vec<String>,
+}
+
+impl VerifiedClaims {
+    /// The actor's module key (`M…`): its identity in the host.
+    pub fn subject(&self) -> &str {
+        &self.claims.subject
+    }
+
+    /// The account key that signed the actor.
+    pub fn issuer(&self) -> &str {
+        &self.claims.issuer
+    }
+
+    /// The friendly name, or the subject when the token has none.
+    pub fn display_name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or(&self.claims.subject)
+    }
+
+    /// The capability ids the claims grant, as written in the token.
+    pub fn capabilities(&self) -> &[String] {
+        self.metadata.caps.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Runs every check against `module` under `policy`, at time `now`
+/// (seconds since the epoch).
+pub fn inspect(module: &[u8], policy: &Policy, now: u64) -> Report {
+    let mut run = Run {
+        checks: Vec::new(),
+        evaluated_at: now,
+    };
+    let (claims, section) = run.all(module, policy, now);
+    Report {
+        checks: run.checks,
+        claims,
+        section,
+        evaluated_at: run.evaluated_at,
+    }
+}
+
+/// Verifies `module` under `policy` at time `now`: the claims, or the first
+/// failed check.
+pub fn verify(module: &[u8], policy: &Policy, now: u64) -> Result<VerifiedClaims, ClaimsError> {
+    inspect(module, policy, now).into_verified()
+}
+
+struct Run {
+    checks: Vec<CheckResult>,
+    evaluated_at: u64,
+}
+
+impl Run {
+    fn record(&mut self, check: Check, outcome: Outcome) -> bool {
+        let passed = !matches!(outcome, Outcome::Failed(_) | Outcome::Skipped(_));
+        self.checks.push(CheckResult { check, outcome });
+        passed
+    }
+
+    fn pass(&mut self, check: Check, text: impl Into<String>) -> bool {
+        self.record(check, Outcome::Passed(text.into()))
+    }
+
+    fn fail(&mut self, check: Check, text: impl Into<String>) -> bool {
+        self.record(check, Outcome::Failed(text.into()))
+    }
+
+    fn skip_rest(&mut self, after: Check) {
+        let all = [
+            Check::Module,
+            Check::ClaimsSection,
+            Check::Token,
+            Check::Header,
+            Check::IssuerKey,
+            Check::SubjectKey,
+            Check::Signature,
+            Check::Hash,
+            Check::Clock,
+            Check::Expiry,
+            Check::NotBefore,
+            Check::TrustedIssuer,
+            Check::SubjectRevocation,
+            Check::TokenRevocation,
+        ];
+        let from = all.iter().position(|c| *c == after).map_or(all.len(), |i| i + 1);
+        for check in &all[from..] {
+            self.record(*check, Outcome::Skipped(format!("`{after}` failed")));
+        }
+    }
+
+    fn all(
+        &mut self,
+        module: &[u8],
+        policy: &Policy,
+        now: u64,
+    ) -> (Option<ActorClaims>, Option<String>) {
+        // Module framing and the claims section.
+        let sections = match section::scan(module) {
+            Ok(s) => s,
+            Err(e) => {
+                let text = match e {
+                    SectionError::NotWasm => e.to_string(),
+                    _ => format!("{e} (is the file truncated?)"),
+                };
+                self.fail(Check::Module, text);
+                self.skip_rest(Check::Module);
+                return (None, None);
+            }
+        };
+        self.pass(Check::Module, format!("{} bytes", module.len()));
+        let found = match sections.claims.as_slice() {
+            [] => {
+                self.fail(
+                    Check::ClaimsSection,
+                    "the module is not signed: it has no `jwt` custom section",
+                );
+                self.skip_rest(Check::ClaimsSection);
+                return (None, None);
+            }
+            [one] => one.clone(),
+            many => {
+                self.fail(
+                    Check::ClaimsSection,
+                    format!("the module carries {} claims sections; exactly one is allowed", many.len()),
+                );
+                self.skip_rest(Check::ClaimsSection);
+                return (None, None);
+            }
+        };
+        self.pass(Check::ClaimsSection, format!("`{}` section", found.name));
+        let section_name = Some(found.name.clone());
+        let jwt = found.token.trim();
+
+        // The token itself.
+        let segments: Vec<&str> = jwt.split('.').collect();
+        if segments.len() != 3 {
+            self.fail(
+                Check::Token,
+                format!("expected a JWT of 3 segments, found {}", segments.len()),
+            );
+            self.skip_rest(Check::Token);
+            return (None, section_name);
+        }
+        let claims = match ActorClaims::decode(jwt) {
+            Ok(c) if c.metadata.is_some() => c,
+            Ok(_) => {
+                self.fail(Check::Token, "the claims have no `wascap` metadata");
+                self.skip_rest(Check::Token);
+                return (None, section_name);
+            }
+            Err(e) => {
+                self.fail(Check::Token, format!("the claims cannot be read: {e}"));
+                self.skip_rest(Check::Token);
+                return (None, section_name);
+            }
+        };
+        self.pass(Check::Token, format!("jti {}", claims.id));
+        let metadata = claims.metadata.clone().unwrap_or_default();
+
+        self.header(segments[0]);
+        let issuer_ok = match check_public_key(&claims.issuer, KeyRole::Account) {
+            Ok(_) => self.pass(Check::IssuerKey, claims.issuer.clone()),
+            Err(e) => self.fail(Check::IssuerKey, e.to_string()),
+        };
+        match check_public_key(&claims.subject, KeyRole::Module) {
+            Ok(_) => self.pass(Check::SubjectKey, claims.subject.clone()),
+            Err(e) => self.fail(Check::SubjectKey, e.to_string()),
+        };
+        if issuer_ok {
+            self.signature(jwt);
+        } else {
+            self.record(
+                Check::Signature,
+                Outcome::Skipped("`issuer-key` failed".into()),
+            );
+        }
+        self.hash(module, &metadata);
+        self.times(&claims, policy.clock, now);
+        self.policy(&claims, policy);
+        (Some(claims), section_name)
+    }
+
+    fn header(&mut self, segment: &str) {
+        let decoded = data_encoding::BASE64URL_NOPAD
+            .decode(segment.as_bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let expected = serde_json::json!({"typ": "jwt", "alg": "Ed25519"});
+        match decoded {
+            Some(h) if h == expected => self.pass(Check::Header, "typ jwt, alg Ed25519"),
+            Some(h) => self.fail(
+                Check::Header,
+                format!("expected {{\"typ\":\"jwt\",\"alg\":\"Ed25519\"}}, found {h}"),
+            ),
+            None => self.fail(Check::Header, "the header is not base64url JSON"),
+        };
+    }
+
+    fn signature(&mut self, jwt: &str) {
+        match wascap::jwt::validate_token::<ActorMetadata>(jwt) {
+            Ok(v) if v.signature_valid => self.pass(Check::Signature, "Ed25519, by the issuer"),
+            Ok(_) => self.fail(
+                Check::Signature,
+                "the signature does not verify with the issuer's key (signed by another key, or the claims were edited)",
+            ),
+            Err(e) => self.fail(Check::Signature, format!("cannot verify: {e}")),
+        };
+    }
+
+    fn hash(&mut self, module: &[u8], metadata: &ActorMetadata) {
+        match section::module_hash(module) {
+            Ok(actual) if actual == metadata.hash => self.pass(Check::Hash, actual),
+            Ok(actual) => self.fail(
+                Check::Hash,
+                format!(
+                    "the module was changed after signing: token says {}, module is {actual}",
+                    if metadata.hash.is_empty() { "(no hash)" } else { &metadata.hash }
+                ),
+            ),
+            Err(e) => self.fail(Check::Hash, e.to_string()),
+        };
+    }
+
+    fn times(&mut self, claims: &ActorClaims, rule: ClockRule, now: u64) {
+        let mut at = now;
+        if now.saturating_add(CLOCK_SKEW_SECS) < claims.issued_at {
+            let seen = format!(
+                "the system clock ({}) is behind the token's issue time ({}): the board's clock is probably not set",
+                stamp(now),
+                stamp(claims.issued_at)
+            );
+            match rule {
+                ClockRule::Reject => {
+                    self.fail(
+                        Check::Clock,
+                        format!("{seen}; set the clock (NTP or an RTC), or use the clock rule `trust-issued-at`"),
+                    );
+                    self.record(Check::Expiry, Outcome::Skipped("`clock` failed".into()));
+                    self.record(Check::NotBefore, Outcome::Skipped("`clock` failed".into()));
+                    return;
+                }
+                ClockRule::TrustIssuedAt => {
+                    at = claims.issued_at;
+                    self.record(
+                        Check::Clock,
+                        Outcome::Warned(format!("{seen}; times checked as of the issue time")),
+                    );
+                }
+            }
+        } else {
+            self.pass(Check::Clock, format!("now {}", stamp(now)));
+        }
+        self.evaluated_at = at;
+        match claims.expires {
+            Some(exp) if exp <= at => {
+                self.fail(Check::Expiry, format!("the token expired at {}", stamp(exp)))
+            }
+            Some(exp) => self.pass(Check::Expiry, format!("valid until {}", stamp(exp))),
+            None => self.pass(Check::Expiry, "never expires"),
+        };
+        match claims.not_before {
+            Some(nbf) if nbf > at => self.fail(
+                Check::NotBefore,
+                format!("the token is not valid until {}", stamp(nbf)),
+            ),
+            Some(nbf) => self.pass(Check::NotBefore, format!("valid since {}", stamp(nbf))),
+            None => self.pass(Check::NotBefore, "valid from issue"),
+        };
+    }
+
+    fn policy(&mut self, claims: &ActorClaims, policy: &Policy) {
+        if policy.trusted_issuers.is_empty() {
+            self.record(
+                Check::TrustedIssuer,
+                Outcome::Warned("no trusted issuers configured: any valid signer is accepted".into()),
+            );
+        } else if policy.trusted_issuers.contains(&claims.issuer) {
+            self.pass(Check::TrustedIssuer, "issuer is trusted");
+        } else {
+            self.fail(
+                Check::TrustedIssuer,
+                format!("issuer {} is not in the trusted issuers", claims.issuer),
+            );
+        }
+        if policy.revoked_subjects.contains(&claims.subject) {
+            self.fail(
+                Check::SubjectRevocation,
+                format!("module {} is revoked", claims.subject),
+            );
+        } else {
+            self.pass(Check::SubjectRevocation, "not revoked");
+        }
+        if policy.revoked_tokens.contains(&claims.id) {
+            self.fail(Check::TokenRevocation, format!("token {} is revoked", claims.id));
+        } else {
+            self.pass(Check::TokenRevocation, "not revoked");
+        }
+    }
+}
+
+/// Formats seconds since the epoch as an RFC 3339 UTC time.
+pub fn stamp(secs: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(time).to_string()
+}

@@ -1,0 +1,20 @@
+//! host-edge: a WebAssembly actor host for edge and IoT boards.
+//!
+//! Actors are waPC modules carrying signed claims. host-edge verifies the
+//! claims offline ([`claims`]), interprets the modules with wasmi
+//! ([`engine`]) and runs each actor as a pool of instances ([`pool`]) that
+//! the [`host`] routes calls to, enforcing the capabilities the claims grant.
+//! The [`manifest`] says what to load.
+
+pub mod capability;
+pub mod claims;
+pub mod engine;
+pub mod actor;
+pub mod dispatch;
+pub mod host;
+pub mod manifest;
+pub mod pool;
+
+pub use actor::{Actor, LoadError};
+pub use host::{Host, HostError};
+pub use manifest::Manifest;

@@ -1,0 +1,200 @@
+//! The manifest: what `host-edge run` loads, and under which policy.
+//!
+//! One TOML file describes a deployment: the trust policy, default limits,
+//! the actors (path, instances, limits), the native providers and the links
+//! that bind an actor's capability to a provider. Relative paths are resolved
+//! against the manifest's own folder, so a bundle can be moved as a whole.
+//! `boards/` and `docs/manifest.md` carry commented examples.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::capability::CapabilityId;
+use crate::claims::Policy;
+use crate::engine::Limits;
+
+/// The most instances one actor may have.
+pub const MAX_INSTANCES: usize = 256;
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("manifest {path}: {message}")]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: String,
+    /// What is wrong, with the line when the parser knows it.
+    pub message: String,
+}
+
+/// A parsed, validated manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The trust policy applied to every actor.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Default limits for every actor instance.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The actors to run.
+    #[serde(default, rename = "actor")]
+    pub actors: Vec<ActorEntry>,
+    /// The native capability providers to load.
+    #[serde(default, rename = "provider")]
+    pub providers: Vec<ProviderEntry>,
+    /// Links from an actor's capability to a provider.
+    #[serde(default, rename = "link")]
+    pub links: Vec<LinkEntry>,
+}
+
+/// An `[[actor]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorEntry {
+    /// The signed module.
+    pub path: PathBuf,
+    /// How many instances serve calls in parallel.
+    #[serde(default = "one")]
+    pub instances: usize,
+    /// Fuel per call for this actor, overriding `[limits]`.
+    pub fuel_per_call: Option<u64>,
+    /// Memory ceiling for this actor, overriding `[limits]`.
+    pub max_memory_bytes: Option<u64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A `[[provider]]` entry: a native provider library.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEntry {
+    /// The name links refer to it by.
+    pub name: String,
+    /// The shared library (`.so`).
+    pub path: PathBuf,
+}
+
+/// A `[[link]]` entry: which provider serves an actor's capability.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEntry {
+    /// The actor, by module key or by the name in its claims.
+    pub actor: String,
+    /// The capability id (any accepted spelling).
+    pub capability: CapabilityId,
+    /// The provider, by its `name`.
+    pub provider: String,
+    /// The binding name the actor uses (`default` unless it names one).
+    #[serde(default = "default_binding")]
+    pub binding: String,
+    /// Configuration handed to the provider when the actor is bound.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+fn default_binding() -> String {
+    crate::engine::DEFAULT_BINDING.to_owned()
+}
+
+impl ActorEntry {
+    /// This actor's limits: its own settings over the manifest's defaults.
+    pub fn limits(&self, defaults: Limits) -> Limits {
+        Limits {
+            fuel_per_call: self.fuel_per_call.unwrap_or(defaults.fuel_per_call),
+            max_memory_bytes: self.max_memory_bytes.unwrap_or(defaults.max_memory_bytes),
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads, parses and validates the manifest at `path`; relative paths in
+    /// it become relative to its folder.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Manifest::parse(&text, base).map_err(|message| ManifestError {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses and validates manifest text, resolving paths against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Manifest, String> {
+        let mut manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+        manifest.policy.validate().map_err(|e| format!("[policy]: {e}"))?;
+        for (index, actor) in manifest.actors.iter_mut().enumerate() {
+            if actor.instances == 0 || actor.instances > MAX_INSTANCES {
+                return Err(format!(
+                    "[[actor]] #{}: instances must be between 1 and {MAX_INSTANCES}, not {}",
+                    index + 1,
+                    actor.instances
+                ));
+            }
+            actor.path = base.join(&actor.path);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for provider in &mut manifest.providers {
+            if !names.insert(provider.name.clone()) {
+                return Err(format!("[[provider]] `{}` is named twice", provider.name));
+            }
+            provider.path = base.join(&provider.path);
+        }
+        for link in &manifest.links {
+            if !names.contains(&link.provider) {
+                return Err(format!(
+                    "[[link]] for {} on {} names provider `{}`, which no [[provider]] defines",
+                    link.actor, link.capability, link.provider
+                ));
+            }
+        }
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("../../boards/examples/manifest.toml");
+        let manifest = Manifest::parse(text, Path::new("/opt/host-edge")).unwrap();
+        assert!(!manifest.actors.is_empty());
+        assert!(manifest.actors[0].path.starts_with("/opt/host-edge"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Manifest::parse("[policy]\ntrusted_issuer = []\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("trusted_issuer"), "{err}");
+    }
+
+    #[test]
+    fn a_typo_in_a_trusted_issuer_is_refused() {
+        let err = Manifest::parse("[policy]\ntrusted_issuers = [\"ABCDEF\"]\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("not a valid account key"), "{err}");
+    }
+
+    #[test]
+    fn a_link_to_a_missing_provider_is_refused() {
+        let text = "[[link]]\nactor = \"counter\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\n";
+        let err = Manifest::parse(text, Path::new(".")).unwrap_err();
+        assert!(err.contains("no [[provider]] defines"), "{err}");
+    }
+
+    #[test]
+    fn actor_limits_override_the_defaults() {
+        let text = "[limits]\nfuel_per_call = 10\n[[actor]]\npath = \"a.wasm\"\nmax_memory_bytes = 65536\n";
+        let manifest = Manifest::parse(text, Path::new(".")).unwrap();
+        let limits = manifest.actors[0].limits(manifest.limits);
+        assert_eq!(limits.fuel_per_call, 10);
+        assert_eq!(limits.max_memory_bytes, 65536);
+    }
+}

@@ -1,0 +1,197 @@
+//! A pool of instances of one actor, each on its own worker thread.
+//!
+//! `wapc::WapcHost` is not `Send`, so an instance is created, called and
+//! dropped on one thread. A pool of N workers shares one job queue, so one slow
+//! call does not hold up the others, and a worker whose instance trapped or ran
+//! out of fuel replaces it before taking the next job.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use crate::engine::{CompiledModule, Instance, InvokeError, Limits};
+
+/// Makes the host-call handler for each new instance.
+pub type CallbackFactory = Arc<dyn Fn() -> Box<wapc::HostCallback> + Send + Sync>;
+
+struct Job {
+    operation: String,
+    payload: Vec<u8>,
+    reply: Sender<Result<Vec<u8>, InvokeError>>,
+}
+
+/// A running pool of actor instances.
+pub struct ActorPool {
+    actor: Arc<str>,
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ActorPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorPool")
+            .field("actor", &self.actor)
+            .field("instances", &self.workers.len())
+            .finish()
+    }
+}
+
+impl ActorPool {
+    /// Starts `instances` workers (at least one), each instantiating
+    /// `compiled`. Fails, with every worker stopped, when any instance
+    /// cannot start.
+    pub fn start(
+        actor: Arc<str>,
+        compiled: &CompiledModule,
+        instances: usize,
+        limits: Limits,
+        callbacks: CallbackFactory,
+    ) -> Result<ActorPool, InvokeError> {
+        let (jobs, queue) = unbounded::<Job>();
+        let (ready_tx, ready_rx) = unbounded::<Result<(), InvokeError>>();
+        let mut pool = ActorPool {
+            actor: Arc::clone(&actor),
+            jobs: Some(jobs),
+            workers: Vec::new(),
+        };
+        for index in 0..instances.max(1) {
+            let worker = Worker {
+                actor: Arc::clone(&actor),
+                compiled: compiled.clone(),
+                limits,
+                callbacks: Arc::clone(&callbacks),
+            };
+            let queue = queue.clone();
+            let ready = ready_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("actor-{index}"))
+                .spawn(move || worker.run(&queue, &ready))
+                .map_err(|e| InvokeError::Start(format!("cannot spawn a worker thread: {e}")))?;
+            pool.workers.push(handle);
+        }
+        drop(ready_tx);
+        for _ in 0..pool.workers.len() {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(InvokeError::Start("a worker exited during start-up".into())),
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Calls `operation` on the next free instance and waits for its reply.
+    pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, InvokeError> {
+        let answer = self.submit(operation, payload)?;
+        answer.recv().map_err(|_| self.unavailable())?
+    }
+
+    /// Like [`ActorPool::call`], but gives up waiting after `timeout` (the
+    /// call itself still runs to completion, bounded by its fuel).
+    pub fn call_timeout(
+        &self,
+        operation: &str,
+        payload: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, InvokeError> {
+        let answer = self.submit(operation, payload)?;
+        answer.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::Unavailable(format!(
+                "actor {} did not answer within {timeout:?}",
+                self.actor
+            )),
+            crossbeam_channel::RecvTimeoutError::Disconnected => self.unavailable(),
+        })?
+    }
+
+    fn unavailable(&self) -> InvokeError {
+        InvokeError::Unavailable(format!("actor {} is shut down", self.actor))
+    }
+
+    fn submit(
+        &self,
+        operation: &str,
+        payload: &[u8],
+    ) -> Result<Receiver<Result<Vec<u8>, InvokeError>>, InvokeError> {
+        let (reply, answer) = bounded(1);
+        let job = Job {
+            operation: operation.to_owned(),
+            payload: payload.to_vec(),
+            reply,
+        };
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| self.unavailable())?
+            .send(job)
+            .map_err(|_| self.unavailable())?;
+        Ok(answer)
+    }
+
+    /// The number of worker instances.
+    pub fn size(&self) -> usize {
+        self.workers.len()
+    }
+}
+
+impl Drop for ActorPool {
+    /// Closes the queue and waits for the workers to finish the calls they
+    /// already took.
+    fn drop(&mut self) {
+        self.jobs.take();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+struct Worker {
+    actor: Arc<str>,
+    compiled: CompiledModule,
+    limits: Limits,
+    callbacks: CallbackFactory,
+}
+
+impl Worker {
+    fn instantiate(&self) -> Result<Instance, InvokeError> {
+        Instance::new(&self.compiled, self.limits, Arc::clone(&self.actor), (self.callbacks)())
+    }
+
+    fn run(self, queue: &Receiver<Job>, ready: &Sender<Result<(), InvokeError>>) {
+        let mut instance = match self.instantiate() {
+            Ok(instance) => {
+                let _ = ready.send(Ok(()));
+                Some(instance)
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        while let Ok(job) = queue.recv() {
+            if instance.is_none() {
+                instance = self.instantiate().ok();
+            }
+            let result = match &instance {
+                Some(live) => live.call(&job.operation, &job.payload),
+                None => Err(InvokeError::Unavailable(format!(
+                    "actor {} could not be re-instantiated",
+                    self.actor
+                ))),
+            };
+            if let Err(e) = &result {
+                if e.poisons_instance() {
+                    tracing::warn!(actor = %self.actor, operation = %job.operation, "{e}; replacing the instance");
+                    instance = match self.instantiate() {
+                        Ok(fresh) => Some(fresh),
+                        Err(e) => {
+                            tracing::error!(actor = %self.actor, "cannot replace the instance: {e}");
+                            None
+                        }
+                    };
+                }
+            }
+            let _ = job.reply.send(result);
+        }
+    }
+}
