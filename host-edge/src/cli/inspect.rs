@@ -1,0 +1,78 @@
+//! `host-edge inspect`: the claims and every check's verdict.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use host_edge::claims::policy::now_secs;
+use host_edge::claims::verify::stamp;
+use host_edge::claims::{inspect, Outcome, Report};
+
+use super::PolicyArgs;
+
+/// Show an actor's claims and the verdict of every check. Exits 1 when the
+/// host would refuse the module.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    host-edge inspect echo_s.wasm\n  \
+    host-edge inspect echo_s.wasm --json --trust ACZ...\n  \
+    host-edge inspect echo_s.wasm --manifest /etc/host-edge/manifest.toml")]
+pub struct InspectArgs {
+    /// The module to inspect.
+    file: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub fn execute(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let module = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let report = inspect(&module, &args.policy.policy()?, now_secs());
+    let refused = report.first_failure().is_some();
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["verdict"] = if refused { "refused" } else { "accepted" }.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_report(&args.file.display().to_string(), &report);
+    }
+    Ok(if refused { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn print_report(file: &str, report: &Report) {
+    println!("{file}");
+    if let Some(claims) = &report.claims {
+        let meta = claims.metadata.clone().unwrap_or_default();
+        let row = |k: &str, v: &str| println!("  {k:<12} {v}");
+        row("name", meta.name.as_deref().unwrap_or("-"));
+        row("subject", &claims.subject);
+        row("issuer", &claims.issuer);
+        row("token id", &claims.id);
+        row("issued", &stamp(claims.issued_at));
+        row("expires", &claims.expires.map_or("never".into(), stamp));
+        row("not before", &claims.not_before.map_or("-".into(), stamp));
+        row("capabilities", &meta.caps.unwrap_or_default().join(", "));
+        row("tags", &meta.tags.unwrap_or_default().join(", "));
+        row("revision", &meta.rev.map_or("-".into(), |r| r.to_string()));
+        row("version", meta.ver.as_deref().unwrap_or("-"));
+        row("hash", &meta.hash);
+        row("section", report.section.as_deref().unwrap_or("-"));
+    }
+    println!("checks:");
+    for result in &report.checks {
+        let (mark, text) = match &result.outcome {
+            Outcome::Passed(t) => ("ok  ", t),
+            Outcome::Warned(t) => ("warn", t),
+            Outcome::Failed(t) => ("FAIL", t),
+            Outcome::Skipped(t) => ("skip", t),
+        };
+        println!("  {mark} {:<20} {text}", result.check.name());
+    }
+    match report.first_failure() {
+        Some(failure) => println!("verdict: refused ({failure})"),
+        None => println!("verdict: accepted"),
+    }
+}

@@ -1,0 +1,95 @@
+//! Command-line parsing and the dispatch to one module per subcommand.
+
+mod call;
+mod inspect;
+mod keys;
+mod run;
+mod sign;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use host_edge::claims::Policy;
+use host_edge::Manifest;
+
+/// host-edge runs signed WebAssembly actors on edge boards and binds them to
+/// native capability providers.
+#[derive(Debug, Parser)]
+#[command(name = "host-edge", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate signing keys.
+    Keys(keys::KeysArgs),
+    /// Sign an actor module: embed claims in its `jwt` section.
+    Sign(sign::SignArgs),
+    /// Show an actor's claims and the verdict of every check.
+    Inspect(inspect::InspectArgs),
+    /// Invoke one operation on an actor, for debugging.
+    Call(call::CallArgs),
+    /// Load what a manifest names and serve until SIGINT or SIGTERM.
+    Run(run::RunArgs),
+}
+
+/// The policy options shared by `inspect` and `call`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Take the trust policy from this manifest's [policy] table.
+    #[arg(long, value_name = "MANIFEST")]
+    pub manifest: Option<PathBuf>,
+    /// Trust only this issuer (account key, A...); repeatable.
+    #[arg(long = "trust", value_name = "ACCOUNT_KEY")]
+    pub trusted: Vec<String>,
+}
+
+impl PolicyArgs {
+    /// The policy these options describe.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let mut policy = match &self.manifest {
+            Some(path) => Manifest::load(path)?.policy,
+            None => Policy::default(),
+        };
+        if !self.trusted.is_empty() {
+            policy.trusted_issuers = self.trusted.iter().cloned().collect::<BTreeSet<_>>();
+            policy.validate().context("--trust")?;
+        }
+        Ok(policy)
+    }
+}
+
+/// Sets up `tracing` output on stderr.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs one subcommand.
+pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Keys(args) => keys::execute(args),
+        Command::Sign(args) => sign::execute(args),
+        Command::Inspect(args) => inspect::execute(args),
+        Command::Call(args) => call::execute(args),
+        Command::Run(args) => run::execute(args),
+    }
+}
