@@ -1,0 +1,234 @@
+//! The engine and the host on real actors: limits end misbehaving calls
+//! with errors, the host keeps serving, and host calls pass the capability
+//! check.
+
+use std::sync::Arc;
+
+use host_edge::dispatch::CapabilityHandler;
+use host_edge::engine::{InvokeError, Limits};
+use host_edge::{Host, HostError};
+use host_edge::capability::WellKnown;
+use host_edge::claims::Policy;
+use testkit::{actor_module, Signer};
+
+fn host_with(actors: &[(&str, &str, &[&str], Limits)]) -> (Host, Vec<String>) {
+    let host = Host::new(Policy::default());
+    let keys = actors
+        .iter()
+        .map(|(module, name, caps, limits)| {
+            let signed = Signer::new().sign(&actor_module(module), name, caps);
+            host.start_actor(host.load(&signed).unwrap(), 1, *limits).unwrap()
+        })
+        .collect();
+    (host, keys)
+}
+
+fn invoke_error(result: Result<Vec<u8>, HostError>) -> InvokeError {
+    match result {
+        Err(HostError::Invoke(e)) => e,
+        other => panic!("expected an invocation error, got {other:?}"),
+    }
+}
+
+fn small_fuel() -> Limits {
+    Limits {
+        fuel_per_call: 5_000_000,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn an_endless_loop_ends_within_its_fuel_budget_and_the_host_goes_on() {
+    let (host, keys) = host_with(&[
+        ("faulty", "faulty", &[], small_fuel()),
+        ("echo", "echo", &[], Limits::default()),
+    ]);
+    let err = invoke_error(host.call(&keys[0], "Loop", b""));
+    assert!(matches!(err, InvokeError::OutOfFuel(_)), "{err:?}");
+    assert!(err.to_string().contains("ran out of fuel"), "{err}");
+    assert_eq!(host.call(&keys[1], "Echo", b"next").unwrap(), b"next");
+    assert_eq!(host.call(&keys[0], "Echo", b"again").unwrap(), b"again");
+}
+
+#[test]
+fn a_trapping_actor_is_replaced_and_the_host_keeps_serving() {
+    let (host, keys) = host_with(&[
+        ("faulty", "faulty", &[], Limits::default()),
+        ("echo", "echo", &[], Limits::default()),
+    ]);
+    for _ in 0..3 {
+        let err = invoke_error(host.call(&keys[0], "Panic", b""));
+        assert!(matches!(err, InvokeError::Trap(_)), "{err:?}");
+        assert!(err.to_string().contains("unreachable"), "{err}");
+        assert_eq!(host.call(&keys[0], "Echo", b"alive").unwrap(), b"alive");
+    }
+    assert_eq!(host.call(&keys[1], "Echo", b"ok").unwrap(), b"ok");
+}
+
+#[test]
+fn growing_memory_past_the_limit_is_an_error_and_small_growth_works() {
+    let limits = Limits {
+        max_memory_bytes: 8 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let (host, keys) = host_with(&[("faulty", "faulty", &[], limits)]);
+    let err = invoke_error(host.call(&keys[0], "Grow", b"32"));
+    assert!(matches!(err, InvokeError::MemoryLimit(_)), "{err:?}");
+    assert!(err.to_string().contains("8388608 bytes"), "{err}");
+    assert_eq!(host.call(&keys[0], "Grow", b"2").unwrap(), b"32");
+}
+
+#[test]
+fn a_module_declaring_more_memory_than_its_limit_does_not_start() {
+    let limits = Limits {
+        max_memory_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&actor_module("echo"), "echo", &[]);
+    let err = host.start_actor(host.load(&signed).unwrap(), 1, limits).unwrap_err();
+    assert!(err.to_string().contains("could not be started"), "{err}");
+}
+
+#[test]
+fn an_error_returned_by_the_actor_keeps_its_instance() {
+    let (host, keys) = host_with(&[("faulty", "faulty", &[], Limits::default())]);
+    let err = invoke_error(host.call(&keys[0], "Fail", b""));
+    assert_eq!(err, InvokeError::Guest("asked to fail".into()));
+    assert!(!err.poisons_instance());
+    let err = invoke_error(host.call(&keys[0], "NoSuchOperation", b""));
+    assert!(err.to_string().contains("No handler registered"), "{err}");
+}
+
+fn host_call(binding: &str, namespace: &str, operation: &str, body: &str) -> Vec<u8> {
+    format!("{binding}\n{namespace}\n{operation}\n{body}").into_bytes()
+}
+
+/// Answers every call with the operation and payload it saw.
+struct Recorder;
+
+impl CapabilityHandler for Recorder {
+    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(format!("{}:{operation}:{}", &actor[..4], String::from_utf8_lossy(payload)).into_bytes())
+    }
+}
+
+#[test]
+fn a_host_call_reaches_the_linked_handler_only_when_the_claims_grant_it() {
+    let (host, keys) = host_with(&[
+        ("echo", "granted", &["wascap:keyvalue"], Limits::default()),
+        ("echo", "ungranted", &[], Limits::default()),
+    ]);
+    for key in &keys {
+        host.link(key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+    }
+    let reply = host
+        .call(&keys[0], "HostCall", &host_call("default", "wasmcloud:keyvalue", "Get", "k"))
+        .unwrap();
+    assert_eq!(reply, format!("{}:Get:k", &keys[0][..4]).into_bytes());
+
+    let err = invoke_error(host.call(&keys[1], "HostCall", &host_call("default", "wascc:keyvalue", "Get", "k")));
+    assert!(
+        err.to_string().contains("is not authorized to use wascc:keyvalue"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_binding_means_default_and_an_unlinked_binding_is_named() {
+    let (host, keys) = host_with(&[("echo", "echo", &["wascc:keyvalue"], Limits::default())]);
+    host.link(&keys[0], WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+    assert!(host.call(&keys[0], "HostCall", &host_call("", "wascc:keyvalue", "Get", "k")).is_ok());
+    let err = invoke_error(host.call(&keys[0], "HostCall", &host_call("other", "wascc:keyvalue", "Get", "k")));
+    assert!(err.to_string().contains("no provider is linked for wascc:keyvalue under the binding `other`"), "{err}");
+}
+
+#[test]
+fn an_actor_can_call_another_actor_by_its_module_key() {
+    let (host, keys) = host_with(&[
+        ("echo", "caller", &[], Limits::default()),
+        ("echo", "callee", &[], Limits::default()),
+    ]);
+    let reply = host.call(&keys[0], "HostCall", &host_call("default", &keys[1], "Echo", "relayed")).unwrap();
+    assert_eq!(reply, b"relayed");
+    let err = invoke_error(host.call(&keys[0], "HostCall", &host_call("default", &keys[0], "Echo", "x")));
+    assert!(err.to_string().contains("cannot call itself"), "{err}");
+}
+
+#[test]
+fn a_pool_serves_concurrent_callers() {
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&actor_module("echo"), "echo", &[]);
+    let key = host.start_actor(host.load(&signed).unwrap(), 4, Limits::default()).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (host, key) = (&host, &key);
+            scope.spawn(move || {
+                for i in 0..50 {
+                    let payload = format!("{t}-{i}");
+                    assert_eq!(host.call(key, "Echo", payload.as_bytes()).unwrap(), payload.as_bytes());
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn pre_2020_actors_with_the_six_parameter_host_call_are_served() {
+    // An actor built against the waPC ABI before bindings existed.
+    let wat = r#"
+      (module
+        (import "wapc" "__guest_request" (func $req (param i32 i32)))
+        (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+        (import "wapc" "__host_call" (func $call (param i32 i32 i32 i32 i32 i32) (result i32)))
+        (import "wapc" "__host_response_len" (func $rlen (result i32)))
+        (import "wapc" "__host_response" (func $rcopy (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "wascc:keyvalue")
+        (data (i32.const 16) "Get")
+        (func (export "__guest_call") (param $op i32) (param $len i32) (result i32)
+          (call $req (i32.const 100) (i32.const 200))
+          (drop (call $call (i32.const 0) (i32.const 14) (i32.const 16) (i32.const 3) (i32.const 200) (local.get $len)))
+          (call $rcopy (i32.const 300))
+          (call $resp (i32.const 300) (call $rlen))
+          (i32.const 1)))"#;
+    let module = wat::parse_str(wat).unwrap();
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&module, "legacy", &["wascc:keyvalue"]);
+    let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
+    host.link(&key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+    assert_eq!(host.call(&key, "Any", b"k1").unwrap(), format!("{}:Get:k1", &key[..4]).into_bytes());
+}
+
+#[test]
+fn modules_that_are_not_wapc_actors_are_refused_with_the_reason() {
+    let wasi = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                   (memory (export "memory") 1)
+                   (func (export "__guest_call") (param i32 i32) (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let no_guest_call = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
+    let host = Host::new(Policy::default());
+    let signer = Signer::new();
+    let err = host.load(&signer.sign(&wasi, "wasi", &[])).unwrap_err();
+    assert!(err.to_string().contains("WASI is not available"), "{err}");
+    let err = host.load(&signer.sign(&no_guest_call, "bare", &[])).unwrap_err();
+    assert!(err.to_string().contains("does not export `__guest_call`"), "{err}");
+}
+
+#[test]
+fn out_of_bounds_pointers_from_the_guest_trap_the_call_only() {
+    let wat = r#"
+      (module
+        (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "__guest_call") (param i32 i32) (result i32)
+          (call $resp (i32.const 65530) (i32.const 100))
+          (i32.const 1)))"#;
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&wat::parse_str(wat).unwrap(), "oob", &[]);
+    let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
+    let err = invoke_error(host.call(&key, "Any", b""));
+    assert!(err.to_string().contains("outside the guest's 65536-byte memory"), "{err}");
+}
