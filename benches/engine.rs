@@ -1,0 +1,58 @@
+//! Engine costs: one empty actor call, one call that makes one host call,
+//! and instantiating the example actor. Run with `cargo bench -p host-edge-benches`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_edge::capability::WellKnown;
+use host_edge::claims::Policy;
+use host_edge::dispatch::CapabilityHandler;
+use host_edge::engine::{CompiledModule, Instance, Limits};
+use host_edge::Host;
+use host_edge_benches::measure;
+use testkit::{actor_module, Signer};
+
+/// A provider stand-in that answers at once, so the host-call benchmark
+/// measures the host's side of the call (ABI, claims check, routing).
+struct Constant;
+
+impl CapabilityHandler for Constant {
+    fn handle(&self, _actor: &str, _operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(b"value".to_vec())
+    }
+}
+
+fn main() {
+    const TIME: Duration = Duration::from_secs(5);
+    let echo = actor_module("echo");
+    let signed = Signer::new().sign(&echo, "echo", &["wascc:keyvalue"]);
+    let compiled = CompiledModule::new(&signed).unwrap();
+    println!("host-edge engine benchmark ({} build, {} bytes echo actor)", if cfg!(debug_assertions) { "debug" } else { "release" }, signed.len());
+
+    let refuse: fn() -> Box<wapc::HostCallback> = || Box::new(|_, _, _, _, _| Err("no host calls".into()));
+    let instance = Instance::new(&compiled, Limits::default(), Arc::from("echo"), refuse()).unwrap();
+    measure("empty call, one instance (engine only)", 1000, 200_000, TIME, || {
+        instance.call("Empty", b"").unwrap();
+    });
+
+    let host = Host::new(Policy::default());
+    let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
+    host.link(&key, WellKnown::KeyValue.into(), "default", Arc::new(Constant));
+    measure("empty call through the host (pool queue)", 1000, 200_000, TIME, || {
+        host.call(&key, "Empty", b"").unwrap();
+    });
+    let payload = b"default\nwascc:keyvalue\nGet\nkey".to_vec();
+    measure("call making one host call (claims checked)", 1000, 200_000, TIME, || {
+        host.call(&key, "HostCall", &payload).unwrap();
+    });
+
+    measure("instantiate echo (_start/wapc_init incl.)", 20, 5_000, TIME, || {
+        drop(Instance::new(&compiled, Limits::default(), Arc::from("echo"), refuse()).unwrap());
+    });
+    measure("compile echo (validate + translate)", 5, 1_000, TIME, || {
+        drop(CompiledModule::new(&signed).unwrap());
+    });
+    measure("verify claims of echo", 5, 1_000, TIME, || {
+        host_edge::claims::verify(&signed, &Policy::default(), host_edge::claims::policy::now_secs()).unwrap();
+    });
+}
