@@ -76,10 +76,9 @@ impl std::fmt::Debug for Host {
 
 impl Host {
     /// A host with no actors, applying `policy` to every module it loads.
+    /// An empty `trusted_issuers` is reported per actor, with its identity,
+    /// by the `trusted-issuer` check when the actor is loaded.
     pub fn new(policy: Policy) -> Host {
-        if policy.trusted_issuers.is_empty() {
-            tracing::warn!("no trusted issuers configured: actors signed by any account are accepted");
-        }
         Host {
             inner: Arc::new(Inner {
                 policy,
