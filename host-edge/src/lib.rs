@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod host;
 pub mod manifest;
 pub mod pool;
+pub mod provider;
 
 pub use actor::{Actor, LoadError};
 pub use host::{Host, HostError};

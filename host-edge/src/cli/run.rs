@@ -10,8 +10,9 @@ use host_edge::{Actor, Host, Manifest};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Load the actors a manifest names, verify them, and serve until SIGINT or
-/// SIGTERM; then stop every actor cleanly. An actor that fails to load is
+/// Load the providers and actors a manifest names, verify the actors, link
+/// them, and serve until SIGINT or SIGTERM; then unbind, stop the providers
+/// and stop every actor cleanly. A provider, actor or link that fails is
 /// reported and skipped; the rest are served.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -24,12 +25,6 @@ pub struct RunArgs {
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&args.manifest)?;
-    if let Some(provider) = manifest.providers.first() {
-        bail!(
-            "the manifest names provider `{}`, but this build of host-edge cannot load native providers yet",
-            provider.name
-        );
-    }
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
@@ -47,7 +42,29 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     if started == 0 && !manifest.actors.is_empty() {
         bail!("no actor in {} could be started", args.manifest.display());
     }
-    tracing::info!(actors = started, "host-edge is serving; SIGINT or SIGTERM to stop");
+    let mut providers = 0;
+    for entry in &manifest.providers {
+        match host.add_provider(&entry.name, &entry.path) {
+            Ok(capability) => {
+                providers += 1;
+                tracing::info!(provider = %entry.name, %capability, path = %entry.path.display(), "provider ready");
+            }
+            Err(e) => tracing::error!(provider = %entry.name, path = %entry.path.display(), "provider not loaded: {e}"),
+        }
+    }
+    let mut links = 0;
+    for link in &manifest.links {
+        match host.link_provider(&link.actor, &link.capability, &link.binding, &link.provider, &link.values) {
+            Ok(()) => links += 1,
+            Err(e) => tracing::error!(
+                actor = %link.actor,
+                capability = %link.capability,
+                provider = %link.provider,
+                "link not made: {e}"
+            ),
+        }
+    }
+    tracing::info!(actors = started, providers, links, "host-edge is serving; SIGINT or SIGTERM to stop");
     if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "shutting down");
     }
