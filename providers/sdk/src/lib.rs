@@ -13,6 +13,7 @@ pub mod abi;
 mod dispatcher;
 #[doc(hidden)]
 pub mod export;
+pub mod keyvalue;
 mod provider;
 
 pub use codec;

@@ -1,0 +1,138 @@
+//! One Redis server behind a pool of connections; each key-value operation
+//! is one Redis command.
+
+use std::time::Duration;
+
+use provider_sdk::keyvalue::KeyValueStore;
+use provider_sdk::ProviderError;
+use redis::{Commands, Connection, RedisError};
+
+/// How long a call waits for a connection before failing; short, so an actor
+/// hears "Redis is unreachable" instead of hanging while the server is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one command may take on an established connection.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sets read and write timeouts on every new connection.
+#[derive(Debug)]
+struct Timeouts;
+
+impl r2d2::CustomizeConnection<Connection, RedisError> for Timeouts {
+    fn on_acquire(&self, connection: &mut Connection) -> Result<(), RedisError> {
+        connection.set_read_timeout(Some(IO_TIMEOUT))?;
+        connection.set_write_timeout(Some(IO_TIMEOUT))
+    }
+}
+
+/// A pool of connections to one Redis server.
+pub struct Store {
+    url: String,
+    pool: r2d2::Pool<redis::Client>,
+}
+
+impl Store {
+    /// A pool for `url`. No connection is made yet, so an actor can be bound
+    /// while Redis is still starting.
+    pub fn open(url: &str, size: u32) -> Result<Store, ProviderError> {
+        let client = redis::Client::open(url).map_err(|e| ProviderError::new(format!("bad Redis URL `{url}`: {e}")))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(CONNECT_TIMEOUT)
+            // PING each connection before use: after a Redis restart a stale
+            // connection is replaced instead of failing the call.
+            .test_on_check_out(true)
+            .connection_customizer(Box::new(Timeouts))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(client);
+        Ok(Store { url: url.to_owned(), pool })
+    }
+
+    /// Confirms the server answers.
+    pub fn check(&self) -> Result<(), ProviderError> {
+        self.run(|c| redis::cmd("PING").query::<String>(c).map(drop))
+    }
+
+    fn run<T>(&self, command: impl FnOnce(&mut Connection) -> Result<T, RedisError>) -> Result<T, ProviderError> {
+        let mut connection = self
+            .pool
+            .get()
+            .map_err(|e| ProviderError::new(format!("Redis at {} is unreachable: {e}", self.url)))?;
+        command(&mut connection).map_err(|e| ProviderError::new(format!("Redis: {e}")))
+    }
+}
+
+fn count(n: i64) -> i32 {
+    n.clamp(0, i64::from(i32::MAX)) as i32
+}
+
+fn sorted(mut values: Vec<String>) -> Vec<String> {
+    values.sort();
+    values
+}
+
+impl KeyValueStore for Store {
+    fn get(&self, key: &str) -> Result<Option<String>, ProviderError> {
+        self.run(|c| c.get(key))
+    }
+
+    fn set(&self, key: &str, value: &str, expires_secs: u32) -> Result<(), ProviderError> {
+        if expires_secs > 0 {
+            self.run(|c| c.set_ex(key, value, u64::from(expires_secs)))
+        } else {
+            self.run(|c| c.set(key, value))
+        }
+    }
+
+    fn add(&self, key: &str, delta: i32) -> Result<i32, ProviderError> {
+        let value: i64 = self.run(|c| c.incr(key, delta))?;
+        i32::try_from(value)
+            .map_err(|_| ProviderError::new(format!("the value of `{key}` ({value}) does not fit a 32-bit integer")))
+    }
+
+    fn del(&self, key: &str) -> Result<(), ProviderError> {
+        self.run(|c| c.del(key))
+    }
+
+    fn push(&self, key: &str, value: &str) -> Result<i32, ProviderError> {
+        self.run(|c| c.rpush(key, value)).map(count)
+    }
+
+    fn list_remove(&self, key: &str, value: &str) -> Result<i32, ProviderError> {
+        self.run(|c| c.lrem(key, 0, value)).map(count)
+    }
+
+    fn range(&self, key: &str, start: i32, stop: i32) -> Result<Vec<String>, ProviderError> {
+        self.run(|c| c.lrange(key, start as isize, stop as isize))
+    }
+
+    fn set_add(&self, key: &str, value: &str) -> Result<i32, ProviderError> {
+        self.run(|c| c.sadd(key, value)).map(count)
+    }
+
+    fn set_remove(&self, key: &str, value: &str) -> Result<i32, ProviderError> {
+        self.run(|c| c.srem(key, value)).map(count)
+    }
+
+    fn set_union(&self, keys: &[String]) -> Result<Vec<String>, ProviderError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(|c| c.sunion(keys)).map(sorted)
+    }
+
+    fn set_intersection(&self, keys: &[String]) -> Result<Vec<String>, ProviderError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(|c| c.sinter(keys)).map(sorted)
+    }
+
+    fn set_members(&self, key: &str) -> Result<Vec<String>, ProviderError> {
+        self.run(|c| c.smembers(key)).map(sorted)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, ProviderError> {
+        self.run(|c| c.exists(key))
+    }
+}
