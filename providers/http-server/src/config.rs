@@ -1,0 +1,58 @@
+//! A listener's settings, read from the link values.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use provider_sdk::ProviderError;
+
+/// One actor's listener settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub address: SocketAddr,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Time allowed for the request head.
+    pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time allowed for the actor's answer.
+    pub request_timeout: Duration,
+}
+
+fn number<T: std::str::FromStr>(values: &BTreeMap<String, String>, key: &str, default: T) -> Result<T, ProviderError> {
+    match values.get(key) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| ProviderError::new(format!("{key} must be a number, not `{text}`"))),
+    }
+}
+
+impl ServerConfig {
+    /// Reads `ADDRESS`, `PORT`, `MAX_BODY_BYTES`, `HEADER_READ_TIMEOUT_MS`,
+    /// `MAX_CONNECTIONS` and `REQUEST_TIMEOUT_MS`.
+    pub fn from_values(values: &BTreeMap<String, String>) -> Result<ServerConfig, ProviderError> {
+        let ip: IpAddr = values
+            .get("ADDRESS")
+            .map_or("0.0.0.0", String::as_str)
+            .parse()
+            .map_err(|_| ProviderError::new(format!("ADDRESS must be an IP address, not `{}`", values["ADDRESS"])))?;
+        let port: u16 = number(values, "PORT", 8080)?;
+        let config = ServerConfig {
+            address: SocketAddr::new(ip, port),
+            max_body_bytes: number(values, "MAX_BODY_BYTES", 1 << 20)?,
+            header_read_timeout: Duration::from_millis(number(values, "HEADER_READ_TIMEOUT_MS", 10_000)?),
+            max_connections: number(values, "MAX_CONNECTIONS", 128)?,
+            request_timeout: Duration::from_millis(number(values, "REQUEST_TIMEOUT_MS", 30_000)?),
+        };
+        if config.max_connections == 0 || config.header_read_timeout.is_zero() || config.request_timeout.is_zero() {
+            return Err(ProviderError::new(
+                "MAX_CONNECTIONS, HEADER_READ_TIMEOUT_MS and REQUEST_TIMEOUT_MS must be above 0",
+            ));
+        }
+        Ok(config)
+    }
+}
