@@ -1,8 +1,10 @@
 //! Test and benchmark support: builds the example actors from `actors/`,
-//! builds the `host-edge` binary, and signs modules with fresh keys.
+//! the `host-edge` binary and the provider libraries, signs modules with
+//! fresh keys, and runs a private Redis server when a test must stop one.
 //!
 //! Everything here produces real artefacts: modules compiled by rustc for
-//! wasm32 and signed by host-edge's own signing code.
+//! wasm32 and signed by host-edge's own signing code, providers built as the
+//! shared libraries a board loads.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,11 +58,126 @@ pub fn host_edge_bin() -> &'static Path {
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building host-edge failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        target.join("debug/host-edge")
+        target_dir().join("debug/host-edge")
     })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The provider crates of the workspace, by library name.
+pub const PROVIDERS: [(&str, &str); 4] = [
+    ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
+    ("keyvalue_redis", "host-edge-keyvalue-redis"),
+    ("http_server", "host-edge-http-server"),
+    ("panicking_provider", "host-edge-fixture-panicking-provider"),
+];
+
+/// Builds every provider library (once per process) and returns the path
+/// of the one whose library is called `name` (`keyvalue_sqlite`, ...).
+pub fn provider_library(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut command = cargo();
+        command.current_dir(repo_root()).args(["build", "--quiet"]);
+        for (_, package) in PROVIDERS {
+            command.args(["--package", package]);
+        }
+        assert!(command.status().expect("cargo runs").success(), "building the providers failed");
+    });
+    assert!(PROVIDERS.iter().any(|(lib, _)| *lib == name), "no provider library {name}");
+    target_dir().join("debug").join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The shared Redis server the tests use (`REDIS_URL`, default loopback:6379).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned())
+}
+
+/// A Redis server of a test's own, on a free loopback port, so the test can
+/// stop and restart it without disturbing others. Stopped when dropped.
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Starts `redis-server` on a free port and waits until it answers.
+    pub fn start() -> PrivateRedis {
+        let mut redis = PrivateRedis { port: free_port(), child: None };
+        redis.restart();
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (SIGKILL: nothing is flushed, clients see resets).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (bash .ci/setup installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends a GET over loopback; returns the status and body. Non-2xx
+/// statuses are answers, not errors; an unreachable server panics.
+pub fn http_get(url: &str) -> (u16, String) {
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build();
+    match agent.get(url).call() {
+        Ok(response) => (response.status(), response.into_string().expect("a text body")),
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().expect("a text body")),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// Waits until something accepts connections on loopback `port`.
+pub fn wait_for_port(port: u16, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// An issuer (account) and a subject (module) key pair.
