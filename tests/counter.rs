@@ -1,0 +1,335 @@
+//! The counter actor served over real HTTP on loopback, end to end: the
+//! hyper server provider delivers each request to the signed counter actor,
+//! which counts in the SQLite or Redis key-value provider.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use host_edge::capability::CapabilityId;
+use host_edge::claims::Policy;
+use host_edge::engine::Limits;
+use host_edge::Host;
+use testkit::{
+    actor_module, free_port, host_edge_bin, http_get, provider_library, redis_url, wait_for_port, PrivateRedis,
+    Signer,
+};
+
+const KV: &str = "wascc:keyvalue";
+const HTTP: &str = "wascc:http_server";
+
+/// A host in this process serving one actor over HTTP.
+struct Deployment {
+    host: Host,
+    port: u16,
+}
+
+impl Deployment {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.host.shutdown();
+    }
+}
+
+fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Serves `actor` (signed granting `caps`) on a free port with `http_values`,
+/// and links its key-value capability to `kv` (library, values) when given.
+fn deploy(
+    actor: &str,
+    caps: &[&str],
+    kv: Option<(&str, BTreeMap<String, String>)>,
+    http_values: &[(&str, &str)],
+) -> Deployment {
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&actor_module(actor), actor, caps);
+    host.start_actor(host.load(&signed).unwrap(), 4, Limits::default()).unwrap();
+    if let Some((library, kv_values)) = kv {
+        host.add_provider("kv", &provider_library(library)).unwrap();
+        host.link_provider(actor, &CapabilityId::parse(KV).unwrap(), "default", "kv", &kv_values).unwrap();
+    }
+    let port = free_port();
+    let mut http = values(&[("ADDRESS", "127.0.0.1")]);
+    http.insert("PORT".into(), port.to_string());
+    http.extend(values(http_values));
+    host.add_provider("http", &provider_library("http_server")).unwrap();
+    host.link_provider(actor, &CapabilityId::parse(HTTP).unwrap(), "default", "http", &http).unwrap();
+    wait_for_port(port, Duration::from_secs(10));
+    Deployment { host, port }
+}
+
+fn sqlite_values(dir: &Path) -> BTreeMap<String, String> {
+    values(&[("PATH", &dir.join("counter.db").display().to_string())])
+}
+
+fn counter_on_sqlite(dir: &Path) -> Deployment {
+    deploy("counter", &[HTTP, KV], Some(("keyvalue_sqlite", sqlite_values(dir))), &[])
+}
+
+/// A path no earlier run has counted in the shared Redis.
+fn fresh_path() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("/test/{}/{nanos}", std::process::id())
+}
+
+#[test]
+fn the_counter_counts_per_path_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = counter_on_sqlite(dir.path());
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":2}"#.to_owned()));
+    assert_eq!(http_get(&app.url("/other")), (200, r#"{"counter":1}"#.to_owned()));
+}
+
+#[test]
+fn the_counter_counts_per_path_on_redis() {
+    let app = deploy("counter", &[HTTP, KV], Some(("keyvalue_redis", values(&[("URL", &redis_url())]))), &[]);
+    let path = fresh_path();
+    assert_eq!(http_get(&app.url(&path)), (200, r#"{"counter":1}"#.to_owned()));
+    assert_eq!(http_get(&app.url(&path)), (200, r#"{"counter":2}"#.to_owned()));
+}
+
+/// 20 clients each send 10 requests; returns the count the last answer shows.
+fn two_hundred_concurrent_requests(app: &Deployment, path: &str) -> u32 {
+    std::thread::scope(|s| {
+        let clients: Vec<_> = (0..20)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..10)
+                        .map(|_| {
+                            let (status, body) = http_get(&app.url(path));
+                            assert_eq!(status, 200, "{body}");
+                            body
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        assert_eq!(clients.into_iter().map(|c| c.join().unwrap()).sum::<usize>(), 200);
+    });
+    let (_, body) = http_get(&app.url(path));
+    let n: u32 = body.trim_start_matches(r#"{"counter":"#).trim_end_matches('}').parse().unwrap();
+    n - 1
+}
+
+#[test]
+fn two_hundred_requests_from_twenty_clients_count_exactly_200_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = counter_on_sqlite(dir.path());
+    assert_eq!(two_hundred_concurrent_requests(&app, "/hits"), 200);
+}
+
+#[test]
+fn two_hundred_requests_from_twenty_clients_count_exactly_200_on_redis() {
+    let app = deploy("counter", &[HTTP, KV], Some(("keyvalue_redis", values(&[("URL", &redis_url())]))), &[]);
+    assert_eq!(two_hundred_concurrent_requests(&app, &fresh_path()), 200);
+}
+
+#[test]
+fn an_actor_without_the_keyvalue_claim_gets_a_500_naming_it_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // A granted counter shares the database, so it exists and is linked.
+    let granted = counter_on_sqlite(dir.path());
+    assert_eq!(http_get(&granted.url("/granted")).0, 200);
+
+    let refused = deploy("counter", &[HTTP], None, &[]);
+    refused.host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    let err = refused
+        .host
+        .link_provider("counter", &CapabilityId::parse(KV).unwrap(), "default", "kv", &sqlite_values(dir.path()))
+        .unwrap_err();
+    assert!(err.to_string().contains("signed claims do not grant it"), "{err}");
+    let (status, body) = http_get(&refused.url("/hits"));
+    assert_eq!(status, 500, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
+    let message = json["error"].as_str().unwrap();
+    assert!(message.contains("not authorized to use wascc:keyvalue"), "{message}");
+
+    let db = rusqlite::Connection::open(dir.path().join("counter.db")).unwrap();
+    let keys: Vec<String> = db
+        .prepare("SELECT key FROM kv_keys ORDER BY key")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys, [":granted"]);
+}
+
+#[test]
+fn requests_fail_cleanly_while_redis_is_down_and_succeed_after_it_restarts() {
+    let mut redis = PrivateRedis::start();
+    let app = deploy("counter", &[HTTP, KV], Some(("keyvalue_redis", values(&[("URL", &redis.url())]))), &[]);
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+
+    redis.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = http_get(&app.url("/hits"));
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains("Redis"), "{body}");
+        assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    }
+
+    redis.restart();
+    let (status, body) = http_get(&app.url("/hits"));
+    assert_eq!((status, body.as_str()), (200, r#"{"counter":1}"#));
+}
+
+#[test]
+fn an_actor_error_is_a_500_with_a_json_body_naming_it() {
+    // `faulty` has no HandleRequest handler: every request fails in the actor.
+    let app = deploy("faulty", &[HTTP], None, &[]);
+    let (status, body) = http_get(&app.url("/"));
+    assert_eq!(status, 500);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
+    assert!(json["error"].as_str().unwrap().contains("HandleRequest"), "{body}");
+}
+
+/// Sends raw bytes and returns the start of whatever comes back.
+fn raw_exchange(stream: &mut TcpStream, request: &[u8]) -> String {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_body_over_the_limit_is_answered_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = Some(("keyvalue_sqlite", sqlite_values(dir.path())));
+    let app = deploy("counter", &[HTTP, KV], kv, &[("MAX_BODY_BYTES", "1024")]);
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    let body = vec![b'x'; 4096];
+    let mut request = format!("POST /hits HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    request.extend(&body);
+    let answer = raw_exchange(&mut stream, &request);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Nothing was counted, and a request within the limit still works.
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+}
+
+#[test]
+fn a_client_that_sends_no_request_head_in_time_is_answered_408() {
+    let app = deploy("echo", &[HTTP], None, &[("HEADER_READ_TIMEOUT_MS", "300")]);
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    let answer = raw_exchange(&mut stream, b"GET /slow HTTP/1.1\r\nhost: x\r\n");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[test]
+fn connections_beyond_the_limit_are_answered_503_and_later_ones_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = Some(("keyvalue_sqlite", sqlite_values(dir.path())));
+    let app = deploy("counter", &[HTTP, KV], kv, &[("MAX_CONNECTIONS", "2")]);
+    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", app.port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    let answer = raw_exchange(&mut third, b"GET /hits HTTP/1.1\r\nhost: x\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = http_get(&app.url("/hits"));
+        if status == 200 {
+            assert_eq!(body, r#"{"counter":1}"#);
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {status} {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `host-edge run` on a manifest in `dir`; stderr goes to `dir/host.log`.
+fn run_binary(dir: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("host.log")).unwrap();
+    Command::new(host_edge_bin())
+        .current_dir(dir)
+        .args(["run", "manifest.toml"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("host-edge runs")
+}
+
+/// Writes a signed counter and a manifest serving it on `port` from SQLite,
+/// plus a provider entry that cannot load.
+fn counter_manifest(dir: &Path, port: u16) {
+    let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
+    std::fs::write(dir.join("counter.wasm"), signed).unwrap();
+    std::fs::write(dir.join("broken.so"), "not a library").unwrap();
+    let manifest = format!(
+        r#"
+[[actor]]
+path = "counter.wasm"
+instances = 2
+
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "broken"
+path = "broken.so"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ PATH = "counter.db" }}
+
+[[link]]
+actor = "counter"
+capability = "wasmcloud:httpserver"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+"#,
+        kv = provider_library("keyvalue_sqlite").display(),
+        http = provider_library("http_server").display(),
+    );
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+}
+
+#[test]
+fn the_binary_serves_the_counter_and_an_acknowledged_count_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    counter_manifest(dir.path(), port);
+    let url = format!("http://127.0.0.1:{port}/hits");
+
+    let mut host = run_binary(dir.path());
+    wait_for_port(port, Duration::from_secs(30));
+    for expected in 1..=3 {
+        assert_eq!(http_get(&url), (200, format!(r#"{{"counter":{expected}}}"#)));
+    }
+    host.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    host.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("host.log")).unwrap();
+    assert!(log.contains("provider not loaded") && log.contains("broken.so"), "{log}");
+
+    let mut host = run_binary(dir.path());
+    wait_for_port(port, Duration::from_secs(30));
+    assert_eq!(http_get(&url), (200, r#"{"counter":4}"#.to_owned()));
+    // SIGTERM: a clean stop.
+    Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap();
+    let status = host.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(dir.path().join("host.log")).unwrap();
+    assert!(log.contains("provider stopped"), "{log}");
+}
