@@ -45,10 +45,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut providers = 0;
     for entry in &manifest.providers {
         match host.add_provider(&entry.name, &entry.path) {
-            Ok(capability) => {
-                providers += 1;
-                tracing::info!(provider = %entry.name, %capability, path = %entry.path.display(), "provider ready");
-            }
+            Ok(_) => providers += 1,
             Err(e) => tracing::error!(provider = %entry.name, path = %entry.path.display(), "provider not loaded: {e}"),
         }
     }

@@ -199,7 +199,13 @@ impl NativeProvider {
             provider.stop();
             return Err(set_dispatcher_failed);
         }
-        tracing::info!(provider = %provider.name, capability = %provider.capability, name = %provider.display_name, "provider loaded");
+        tracing::info!(
+            provider = %provider.name,
+            capability = %provider.capability,
+            name = %provider.display_name,
+            path = %provider.path.display(),
+            "provider loaded"
+        );
         Ok(provider)
     }
 
