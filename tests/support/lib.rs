@@ -96,6 +96,21 @@ pub fn provider_library(name: &str) -> PathBuf {
     ))
 }
 
+/// Builds the `host-edge` binary and every shipped provider in release
+/// (once per process) and returns the folder holding them; for benchmarks.
+pub fn release_build() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut command = cargo();
+        command.current_dir(repo_root()).args(["build", "--release", "--quiet", "--package", "host-edge"]);
+        for (_, package) in &PROVIDERS[..3] {
+            command.args(["--package", package]);
+        }
+        assert!(command.status().expect("cargo runs").success(), "the release build failed");
+    });
+    target_dir().join("release")
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
