@@ -171,6 +171,15 @@ mod tests {
     }
 
     #[test]
+    fn the_raspberry_pi_bundle_manifest_parses() {
+        let text = include_str!("../../boards/raspberry-pi/manifest.toml");
+        let manifest = Manifest::parse(text, Path::new("/opt/host-edge")).unwrap();
+        assert_eq!(manifest.providers.len(), 2);
+        assert_eq!(manifest.links.len(), 2);
+        assert_eq!(manifest.providers[0].path, Path::new("/opt/host-edge/providers/libkeyvalue_sqlite.so"));
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let err = Manifest::parse("[policy]\ntrusted_issuer = []\n", Path::new(".")).unwrap_err();
         assert!(err.contains("trusted_issuer"), "{err}");

@@ -55,11 +55,23 @@ pub fn host_edge_bin() -> &'static Path {
         let status = cargo()
             .current_dir(repo_root())
             .args(["build", "--quiet", "--package", "host-edge", "--bin", "host-edge"])
+            .args(profile().0)
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building host-edge failed");
-        target_dir().join("debug/host-edge")
+        target_dir().join(profile().1).join("host-edge")
     })
+}
+
+/// The cargo profile these tests were built with, so that binaries and
+/// providers are built alike: `cargo test --release` tests release builds
+/// (LTO, stripped), including the catching of provider panics.
+fn profile() -> (&'static [&'static str], &'static str) {
+    if cfg!(debug_assertions) {
+        (&[], "debug")
+    } else {
+        (&["--release"], "release")
+    }
 }
 
 fn target_dir() -> PathBuf {
@@ -82,14 +94,14 @@ pub fn provider_library(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let mut command = cargo();
-        command.current_dir(repo_root()).args(["build", "--quiet"]);
+        command.current_dir(repo_root()).args(["build", "--quiet"]).args(profile().0);
         for (_, package) in PROVIDERS {
             command.args(["--package", package]);
         }
         assert!(command.status().expect("cargo runs").success(), "building the providers failed");
     });
     assert!(PROVIDERS.iter().any(|(lib, _)| *lib == name), "no provider library {name}");
-    target_dir().join("debug").join(format!(
+    target_dir().join(profile().1).join(format!(
         "{}{name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX

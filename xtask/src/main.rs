@@ -5,7 +5,10 @@
 //! - `demo [--check]`: build the host and providers, sign the counter actor
 //!   and serve it over HTTP on the SQLite store at localhost:8080 (with
 //!   `--check`: see `/hits` count 1 then 2, and stop);
-//! - `test`: build the actors, then run every test in the workspace.
+//! - `test`: build the actors, then run every test in the workspace;
+//! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
+//! - `arm-check [targets]`: build each bundle and serve the counter from it
+//!   under qemu-user, checked over loopback HTTP.
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
@@ -198,6 +201,11 @@ fn test(extra: &[String]) {
     if !status.success() {
         exit(status.code().unwrap_or(1));
     }
+    // Provider panics must still be caught in the release profile (LTO,
+    // stripped), which is what boards run.
+    let mut release = cargo();
+    release.current_dir(root()).args(["test", "--release", "-p", "host-edge-e2e", "--test", "provider_abi"]);
+    run(&mut release);
     // The README's demo command must keep working: run it, bounded.
     demo(true);
 }
@@ -212,6 +220,195 @@ fn count(summary: &str, label: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A Raspberry Pi target the bundle can be built for with Debian's cross
+/// compilers: (Rust target, qemu-user binary, Debian sysroot for qemu -L).
+const PI_TARGETS: [(&str, &str, &str); 2] = [
+    ("aarch64-unknown-linux-gnu", "qemu-aarch64", "/usr/aarch64-linux-gnu"),
+    ("armv7-unknown-linux-gnueabihf", "qemu-arm", "/usr/arm-linux-gnueabihf"),
+];
+
+fn pi_target(target: &str) -> (&'static str, &'static str, &'static str) {
+    *PI_TARGETS.iter().find(|(t, _, _)| *t == target).unwrap_or_else(|| {
+        let known: Vec<_> = PI_TARGETS.iter().map(|(t, _, _)| *t).collect();
+        eprintln!(
+            "xtask: no bundle recipe for `{target}`; known: {}. ARMv6 (arm-unknown-linux-gnueabihf) \
+             needs cross or an ARMv6 toolchain: see docs/raspberry-pi.md",
+            known.join(", ")
+        );
+        exit(2)
+    })
+}
+
+/// Makes (once) and reuses the keys that sign bundled actors; seeds stay in
+/// target/bundle/keys and never enter a bundle. Returns the issuer's public key.
+fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
+    std::fs::create_dir_all(keys).expect("creating the key folder");
+    for (role, file) in [("account", "issuer.nk"), ("module", "counter.nk"), ("module", "echo.nk")] {
+        if !keys.join(file).exists() {
+            run(Command::new(host_edge).current_dir(keys).args(["keys", "generate", role, "-o", file]).stdout(std::process::Stdio::null()));
+        }
+    }
+    let output = Command::new(host_edge)
+        .current_dir(keys)
+        .args(["keys", "public", "issuer.nk"])
+        .output()
+        .expect("host-edge runs");
+    if !output.status.success() {
+        eprintln!("xtask: cannot read the issuer key: {}", String::from_utf8_lossy(&output.stderr));
+        exit(1);
+    }
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Builds the deployable bundle for `target`: `host-edge`, the provider
+/// libraries, the signed example actors, `boards/`, the Pi manifest (trusting
+/// the bundle's signing key) and the systemd unit, as
+/// target/bundle/host-edge-<target>.tar.gz. Returns the bundle folder.
+fn bundle(target: &str) -> PathBuf {
+    pi_target(target);
+    let started = std::time::Instant::now();
+    let wasm = build_actors();
+    // The native host signs; the cross-built one ships.
+    run(cargo().current_dir(root()).args(["build", "--release", "-p", "host-edge"]));
+    let mut build = cargo();
+    build.current_dir(root()).args(["build", "--release", "--target", target, "-p", "host-edge"]);
+    for provider in PROVIDERS {
+        build.args(["-p", provider]);
+    }
+    run(&mut build);
+    let native = root().join("target/release/host-edge");
+    let built = root().join("target").join(target).join("release");
+    let out = root().join("target/bundle");
+    let name = format!("host-edge-{target}");
+    let dir = out.join(&name);
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["bin", "providers", "actors", "docs"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("creating the bundle folders");
+    }
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    };
+    copy(&built.join("host-edge"), &dir.join("bin/host-edge"));
+    for library in ["keyvalue_sqlite", "keyvalue_redis", "http_server"] {
+        let file = format!("lib{library}.so");
+        copy(&built.join(&file), &dir.join("providers").join(&file));
+    }
+    let keys = out.join("keys");
+    let issuer = bundle_keys(&native, &keys);
+    for (actor, caps) in [("counter", &["-s", "-k"][..]), ("echo", &[][..])] {
+        let input = wasm.join(format!("{actor}.wasm"));
+        let output = dir.join("actors").join(format!("{actor}.wasm"));
+        let mut sign = Command::new(&native);
+        sign.current_dir(&keys)
+            .arg("sign")
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--issuer", "issuer.nk", "--subject", &format!("{actor}.nk"), "--name", actor])
+            .args(caps)
+            .stdout(std::process::Stdio::null());
+        run(&mut sign);
+    }
+    copy_tree(&root().join("boards"), &dir.join("boards"));
+    copy(&root().join("boards/raspberry-pi/host-edge.service"), &dir.join("host-edge.service"));
+    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md"] {
+        copy(&root().join("docs").join(doc), &dir.join("docs").join(doc));
+    }
+    let manifest = std::fs::read_to_string(root().join("boards/raspberry-pi/manifest.toml"))
+        .expect("reading boards/raspberry-pi/manifest.toml")
+        .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
+    std::fs::write(dir.join("manifest.toml"), manifest).expect("writing the manifest");
+    let tarball = out.join(format!("{name}.tar.gz"));
+    run(Command::new("tar").current_dir(&out).arg("czf").arg(&tarball).arg(&name));
+    eprintln!("xtask: bundle {} in {:.0?}", tarball.display(), started.elapsed());
+    for file in ["bin/host-edge", "providers/libkeyvalue_sqlite.so", "providers/libkeyvalue_redis.so", "providers/libhttp_server.so"] {
+        let size = std::fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+        eprintln!("xtask:   {file:<34} {:>8} KiB", size / 1024);
+    }
+    let size = std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0);
+    eprintln!("xtask:   {:<34} {:>8} KiB", format!("{name}.tar.gz"), size / 1024);
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a folder");
+    for entry in std::fs::read_dir(from).expect("reading a folder").map_while(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copying a file");
+        }
+    }
+}
+
+/// Builds the bundle for `target`, unpacks the tarball, and runs its
+/// `host-edge` under qemu-user with the bundled SQLite and HTTP providers
+/// (the ARM `.so` files, dlopened by the ARM host) serving the counter; the
+/// answers are checked over loopback from this machine.
+fn bundle_check(target: &str) {
+    use std::io::{Read, Write};
+    let (_, qemu, sysroot) = pi_target(target);
+    bundle(target);
+    let started = std::time::Instant::now();
+    let check = root().join("target/bundle-check").join(target);
+    let _ = std::fs::remove_dir_all(&check);
+    std::fs::create_dir_all(&check).expect("creating the check folder");
+    let tarball = root().join(format!("target/bundle/host-edge-{target}.tar.gz"));
+    run(Command::new("tar").current_dir(&check).arg("xzf").arg(&tarball));
+    let dir = check.join(format!("host-edge-{target}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let db = check.join("counter.db");
+    let manifest = std::fs::read_to_string(dir.join("manifest.toml"))
+        .expect("the bundle has a manifest")
+        .replace("/var/lib/host-edge/counter.db", &db.display().to_string())
+        .replace(r#"ADDRESS = "0.0.0.0", PORT = "8080""#, &format!(r#"ADDRESS = "127.0.0.1", PORT = "{port}""#));
+    std::fs::write(dir.join("check.toml"), manifest).expect("writing the check manifest");
+    let qemu_host_edge = |args: &[&str]| {
+        let mut command = Command::new(qemu);
+        command.current_dir(&dir).args(["-L", sysroot, "bin/host-edge"]).args(args);
+        command
+    };
+    // The interpreter on ARM: a call and a claims check, no providers.
+    let echo = qemu_host_edge(&["call", "actors/echo.wasm", "Echo", "hello from ARM"]).output().expect("qemu runs");
+    if echo.stdout != b"hello from ARM" {
+        eprintln!("xtask: {target}: echo answered {:?}: {}", echo.stdout, String::from_utf8_lossy(&echo.stderr));
+        exit(1);
+    }
+    let mut host = qemu_host_edge(&["run", "check.toml"]).spawn().expect("qemu runs");
+    let get = || -> Option<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok()?;
+        stream.write_all(b"GET /hits HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.split("\r\n\r\n").nth(1).map(str::to_owned)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let first = loop {
+        if let Some(body) = get() {
+            break body;
+        }
+        if std::time::Instant::now() > deadline || host.try_wait().ok().flatten().is_some() {
+            let _ = host.kill();
+            eprintln!("xtask: {target}: the bundled host did not serve on port {port}");
+            exit(1);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let second = get().unwrap_or_default();
+    let _ = Command::new("kill").args(["-TERM", &host.id().to_string()]).status();
+    let status = host.wait().expect("the host stops");
+    if first != r#"{"counter":1}"# || second != r#"{"counter":2}"# || !status.success() {
+        eprintln!("xtask: {target}: bundle check failed: {first:?} then {second:?}, host exit {status}");
+        exit(1);
+    }
+    eprintln!(
+        "xtask: {target}: bundle check passed under {qemu} in {:.1?}: {first} then {second}, clean stop",
+        started.elapsed()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -220,8 +417,29 @@ fn main() {
         }
         Some("demo") => demo(args.get(1).map(String::as_str) == Some("--check")),
         Some("test") => test(&args[1..]),
+        Some("bundle") => match args.get(1) {
+            Some(target) => {
+                bundle(target);
+            }
+            None => {
+                eprintln!("usage: cargo xtask bundle <target>");
+                exit(2);
+            }
+        },
+        Some("arm-check") => {
+            let targets: Vec<&str> = if args.len() > 1 {
+                args[1..].iter().map(String::as_str).collect()
+            } else {
+                PI_TARGETS.iter().map(|(t, _, _)| *t).collect()
+            };
+            for target in targets {
+                bundle_check(target);
+            }
+        }
         _ => {
-            eprintln!("usage: cargo xtask <actors|demo [--check]|test [cargo test args]>");
+            eprintln!(
+                "usage: cargo xtask <actors | demo [--check] | test [cargo test args] | bundle <target> | arm-check [targets]>"
+            );
             exit(2);
         }
     }

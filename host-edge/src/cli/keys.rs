@@ -1,4 +1,4 @@
-//! `host-edge keys generate account|module`.
+//! `host-edge keys generate account|module` and `host-edge keys public`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,12 @@ enum KeysCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Print the public key of a seed file (to put in `trusted_issuers`).
+    #[command(after_help = "Example:\n  host-edge keys public issuer.nk")]
+    Public {
+        /// The seed file.
+        seed: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -37,7 +43,16 @@ enum Kind {
 }
 
 pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
-    let KeysCommand::Generate { kind, output } = args.command;
+    let (kind, output) = match args.command {
+        KeysCommand::Generate { kind, output } => (kind, output),
+        KeysCommand::Public { seed } => {
+            let text = std::fs::read_to_string(&seed).with_context(|| format!("reading {}", seed.display()))?;
+            let pair = nkeys::KeyPair::from_seed(text.trim())
+                .map_err(|e| anyhow::anyhow!("{} is not an nkeys seed: {e}", seed.display()))?;
+            println!("{}", pair.public_key());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let role = match kind {
         Kind::Account => KeyRole::Account,
         Kind::Module => KeyRole::Module,
