@@ -232,12 +232,26 @@ fn a_client_that_sends_no_request_head_in_time_is_answered_408() {
 fn connections_beyond_the_limit_are_answered_503_and_later_ones_served() {
     let dir = tempfile::tempdir().unwrap();
     let kv = Some(("keyvalue_sqlite", sqlite_values(dir.path())));
-    let app = deploy("counter", &[HTTP, KV], kv, &[("MAX_CONNECTIONS", "2")]);
-    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", app.port)).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let mut third = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
-    let answer = raw_exchange(&mut third, b"GET /hits HTTP/1.1\r\nhost: x\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Idle connections must not time out (and free their slots) mid-test.
+    let app = deploy("counter", &[HTTP, KV], kv, &[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT_MS", "120000")]);
+    // Open idle connections one at a time; each either holds a slot (no
+    // answer) or is turned away at once with a 503.
+    let (mut held, mut refused) = (Vec::new(), 0);
+    for _ in 0..6 {
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let mut answer = [0u8; 64];
+        match stream.read(&mut answer) {
+            Ok(n) if n > 0 => {
+                let answer = String::from_utf8_lossy(&answer[..n]);
+                assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+                refused += 1;
+            }
+            _ => held.push(stream),
+        }
+    }
+    assert!(held.len() <= 2, "{} connections were let in past the limit of 2", held.len());
+    assert!(refused >= 4, "only {refused} connections were refused");
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -11,9 +11,7 @@
 
 mod store;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
+use provider_sdk::bindings::Bindings;
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::{export_provider, keyvalue, Provider, ProviderError};
 
@@ -22,11 +20,11 @@ use store::Store;
 /// The server used when a link names none.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 
-/// The provider: one [`Store`] (connection pool) per URL.
+/// The provider: one [`Store`] (connection pool) per URL, shared by the
+/// actors linked to it.
 #[derive(Default)]
 pub struct RedisKeyValue {
-    stores: Mutex<HashMap<String, Arc<Store>>>,
-    actors: Mutex<HashMap<String, Arc<Store>>>,
+    stores: Bindings<String, Store>,
 }
 
 impl RedisKeyValue {
@@ -49,48 +47,24 @@ impl Provider for RedisKeyValue {
                 .filter(|n| (1..=256).contains(n))
                 .ok_or_else(|| ProviderError::new(format!("POOL_SIZE must be 1 to 256, not `{text}`")))?,
         };
-        let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
-        let store = match stores.get(&url) {
-            Some(store) => Arc::clone(store),
-            None => {
-                let store = Arc::new(Store::open(&url, pool_size)?);
-                stores.insert(url, Arc::clone(&store));
-                store
-            }
-        };
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).insert(config.module, store);
-        Ok(())
+        self.stores.bind(&config.module, url.clone(), || Store::open(&url, pool_size))
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).remove(&config.module);
-        let in_use: Vec<Arc<Store>> = self.actors.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        self.stores
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, store| in_use.iter().any(|s| Arc::ptr_eq(s, store)));
+        self.stores.remove(&config.module);
         Ok(())
     }
 
     fn handle_call(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        let store = self
-            .actors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(actor)
-            .cloned()
-            .ok_or_else(|| ProviderError::new(format!("actor {actor} is not bound to this key-value store")))?;
-        keyvalue::handle(&*store, operation, payload)
+        keyvalue::handle(&*self.stores.get(actor)?, operation, payload)
     }
 
     fn health(&self) -> Result<(), ProviderError> {
-        let stores: Vec<_> = self.stores.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        stores.iter().try_for_each(|s| s.check())
+        self.stores.all().iter().try_for_each(|s| s.check())
     }
 
     fn stop(&self) {
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.stores.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.stores.clear();
     }
 }
 

@@ -13,10 +13,9 @@
 
 mod store;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
+use provider_sdk::bindings::Bindings;
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::{export_provider, keyvalue, Provider, ProviderError};
 
@@ -29,22 +28,12 @@ pub const DEFAULT_PATH: &str = "keyvalue.db";
 /// linked to it.
 #[derive(Default)]
 pub struct SqliteKeyValue {
-    stores: Mutex<HashMap<PathBuf, Arc<Store>>>,
-    actors: Mutex<HashMap<String, Arc<Store>>>,
+    stores: Bindings<PathBuf, Store>,
 }
 
 impl SqliteKeyValue {
     fn new() -> SqliteKeyValue {
         SqliteKeyValue::default()
-    }
-
-    fn store_for(&self, actor: &str) -> Result<Arc<Store>, ProviderError> {
-        self.actors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(actor)
-            .cloned()
-            .ok_or_else(|| ProviderError::new(format!("actor {actor} is not bound to this key-value store")))
     }
 }
 
@@ -59,42 +48,24 @@ impl Provider for SqliteKeyValue {
             Some("normal") => Durability::Normal,
             Some(other) => return Err(ProviderError::new(format!("SYNC must be `full` or `normal`, not `{other}`"))),
         };
-        let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
-        let store = match stores.get(&path) {
-            Some(store) => Arc::clone(store),
-            None => {
-                let store = Arc::new(Store::open(&path, sync)?);
-                stores.insert(path, Arc::clone(&store));
-                store
-            }
-        };
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).insert(config.module, store);
-        Ok(())
+        self.stores.bind(&config.module, path.clone(), || Store::open(&path, sync))
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).remove(&config.module);
-        let in_use: Vec<Arc<Store>> = self.actors.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        // Close databases no actor uses any more.
-        self.stores
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, store| in_use.iter().any(|s| Arc::ptr_eq(s, store)));
+        self.stores.remove(&config.module);
         Ok(())
     }
 
     fn handle_call(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        keyvalue::handle(&*self.store_for(actor)?, operation, payload)
+        keyvalue::handle(&*self.stores.get(actor)?, operation, payload)
     }
 
     fn health(&self) -> Result<(), ProviderError> {
-        let stores: Vec<_> = self.stores.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        stores.iter().try_for_each(|s| s.check())
+        self.stores.all().iter().try_for_each(|s| s.check())
     }
 
     fn stop(&self) {
-        self.actors.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.stores.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.stores.clear();
     }
 }
 

@@ -13,6 +13,7 @@ pub mod abi;
 mod dispatcher;
 #[doc(hidden)]
 pub mod export;
+pub mod bindings;
 pub mod keyvalue;
 mod provider;
 
