@@ -11,7 +11,8 @@
 //!   under qemu-user, checked over loopback HTTP.
 
 use std::path::{Path, PathBuf};
-use std::process::{exit, Command};
+use std::process::{exit, Command, ExitStatus};
+use std::time::Duration;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -132,37 +133,58 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
     run(&mut host_edge(&["run", "manifest.toml"]));
 }
 
-/// Runs the demo host, checks that `/hits` answers 1 then 2, stops it.
-fn check_demo(bin: &Path, dir: &Path) {
+/// How long to wait for a host serving the counter.
+struct Patience {
+    /// For one answer.
+    read: Duration,
+    /// For the host to start serving.
+    start: Duration,
+    /// Between attempts while it starts.
+    poll: Duration,
+}
+
+/// Starts `command` (a host serving the counter on loopback `port`), asks
+/// `/hits` twice, stops the host with SIGTERM and returns both bodies and its
+/// exit status. Exits with an error naming `what` if it never serves.
+fn count_twice(mut command: Command, port: u16, patience: Patience, what: &str) -> (String, String, ExitStatus) {
     use std::io::{Read, Write};
-    if std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).is_ok() {
-        eprintln!("xtask: something already listens on port {DEMO_PORT}; stop it to check the demo");
-        exit(1);
-    }
-    let mut host = Command::new(bin).current_dir(dir).args(["run", "manifest.toml"]).spawn().expect("host-edge runs");
+    let mut host = command.spawn().expect("the host starts");
     let get = || -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).ok()?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(patience.read)).ok()?;
         stream.write_all(b"GET /hits HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).ok()?;
         answer.split("\r\n\r\n").nth(1).map(str::to_owned)
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + patience.start;
     let first = loop {
         if let Some(body) = get() {
             break body;
         }
-        if std::time::Instant::now() > deadline {
+        if std::time::Instant::now() > deadline || host.try_wait().ok().flatten().is_some() {
             let _ = host.kill();
-            eprintln!("xtask: the demo host did not answer on port {DEMO_PORT}");
+            eprintln!("xtask: {what} did not serve on port {port}");
             exit(1);
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(patience.poll);
     };
     let second = get().unwrap_or_default();
     let _ = Command::new("kill").args(["-TERM", &host.id().to_string()]).status();
-    let _ = host.wait();
+    let status = host.wait().expect("the host stops");
+    (first, second, status)
+}
+
+/// Runs the demo host, checks that `/hits` answers 1 then 2, stops it.
+fn check_demo(bin: &Path, dir: &Path) {
+    if std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).is_ok() {
+        eprintln!("xtask: something already listens on port {DEMO_PORT}; stop it to check the demo");
+        exit(1);
+    }
+    let mut command = Command::new(bin);
+    command.current_dir(dir).args(["run", "manifest.toml"]);
+    let patience = Patience { read: Duration::from_secs(10), start: Duration::from_secs(30), poll: Duration::from_millis(100) };
+    let (first, second, _) = count_twice(command, DEMO_PORT, patience, "the demo host");
     if first != r#"{"counter":1}"# || second != r#"{"counter":2}"# {
         eprintln!("xtask: demo check failed: got {first:?} then {second:?}");
         exit(1);
@@ -347,7 +369,6 @@ fn copy_tree(from: &Path, to: &Path) {
 /// (the ARM `.so` files, dlopened by the ARM host) serving the counter; the
 /// answers are checked over loopback from this machine.
 fn bundle_check(target: &str) {
-    use std::io::{Read, Write};
     let (_, qemu, sysroot) = pi_target(target);
     bundle(target);
     let started = std::time::Instant::now();
@@ -375,30 +396,9 @@ fn bundle_check(target: &str) {
         eprintln!("xtask: {target}: echo answered {:?}: {}", echo.stdout, String::from_utf8_lossy(&echo.stderr));
         exit(1);
     }
-    let mut host = qemu_host_edge(&["run", "check.toml"]).spawn().expect("qemu runs");
-    let get = || -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok()?;
-        stream.write_all(b"GET /hits HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        answer.split("\r\n\r\n").nth(1).map(str::to_owned)
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let first = loop {
-        if let Some(body) = get() {
-            break body;
-        }
-        if std::time::Instant::now() > deadline || host.try_wait().ok().flatten().is_some() {
-            let _ = host.kill();
-            eprintln!("xtask: {target}: the bundled host did not serve on port {port}");
-            exit(1);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
-    let second = get().unwrap_or_default();
-    let _ = Command::new("kill").args(["-TERM", &host.id().to_string()]).status();
-    let status = host.wait().expect("the host stops");
+    let patience = Patience { read: Duration::from_secs(30), start: Duration::from_secs(120), poll: Duration::from_millis(200) };
+    let (first, second, status) =
+        count_twice(qemu_host_edge(&["run", "check.toml"]), port, patience, &format!("{target}: the bundled host"));
     if first != r#"{"counter":1}"# || second != r#"{"counter":2}"# || !status.success() {
         eprintln!("xtask: {target}: bundle check failed: {first:?} then {second:?}, host exit {status}");
         exit(1);
