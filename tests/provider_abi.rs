@@ -1,49 +1,69 @@
-//! The provider ABI, from both sides: a provider written in C loads and
-//! answers; libraries of another ABI version, without the entry point, or
-//! not libraries at all are refused with errors that say which; a panic in
-//! a Rust provider stays inside it; and the host keeps serving throughout.
+//! The provider ABI (version 2), from both sides: a provider written in C
+//! loads, answers, reports typed outcomes, uses the host's services and
+//! calls back into its single-instance caller; libraries of ABI 1, built the
+//! way waSCC built them, of another version, without the entry point, or not
+//! libraries at all are refused with errors that say which; declared
+//! settings are checked; a panic in a Rust provider stays inside it; and the
+//! host keeps serving throughout.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use host_edge::capability::CapabilityId;
-use host_edge::engine::Limits;
-use host_edge::provider::{dispatcher::Deliver, NativeProvider, ProviderError};
-use host_edge::{claims::Policy, Host};
+use host_edge::engine::{InvokeError, Limits};
+use host_edge::provider::{Deliver, NativeProvider, ProviderError};
+use host_edge::{claims::Policy, ErrorKind, Failure, Host, HostError};
 use testkit::{actor_module, provider_library, repo_root, Signer};
 
-/// Compiles tests/fixtures/c-provider/provider.c into `dir` with `defines`.
-fn build_c_provider(dir: &Path, defines: &[&str]) -> PathBuf {
-    let output = dir.join(format!("libc_provider{}.so", defines.join("").replace(['=', '-'], "_")));
+/// Compiles `tests/fixtures/c-provider/<source>` into `dir` with `defines`.
+fn build_c(dir: &Path, source: &str, defines: &[&str]) -> PathBuf {
+    let stem = source.trim_end_matches(".c");
+    let output = dir.join(format!("lib{stem}{}.so", defines.join("").replace(['=', '-'], "_")));
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let status = Command::new(compiler)
         .args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(repo_root().join("providers/sdk/include"))
+        .arg(repo_root().join("providers/abi/include"))
         .args(defines)
-        .arg(repo_root().join("tests/fixtures/c-provider/provider.c"))
+        .arg(repo_root().join("tests/fixtures/c-provider").join(source))
         .arg("-o")
         .arg(&output)
         .status()
         .expect("the C compiler runs");
-    assert!(status.success(), "compiling the C provider failed");
+    assert!(status.success(), "compiling {source} failed");
     output
 }
 
-fn refuse_delivery() -> Deliver {
-    Arc::new(|_: &str, _: &str, _: &[u8]| Err("no actors in this test".to_owned()))
+fn build_c_provider(dir: &Path, defines: &[&str]) -> PathBuf {
+    build_c(dir, "provider.c", defines)
 }
 
-fn load(path: &Path) -> Result<NativeProvider, ProviderError> {
-    NativeProvider::load("under-test", path, refuse_delivery())
+fn refuse_delivery() -> Deliver {
+    Arc::new(|_: &str, _: &str, _: &[u8]| Err(Failure::new(ErrorKind::NotLinked, "no actors in this test")))
+}
+
+fn load(path: &Path, state: &Path) -> Result<NativeProvider, ProviderError> {
+    NativeProvider::load("under-test", path, refuse_delivery(), state)
+}
+
+fn echo_host(state: &Path, caps: &[&str], instances: usize) -> Host {
+    let host = Host::with_state_dir(Policy::default(), state.to_path_buf());
+    let actor = host.load(&Signer::new().sign(&actor_module("echo"), "echo", caps)).unwrap();
+    host.start_actor(actor, instances, Limits::default()).unwrap();
+    host
+}
+
+fn host_call(operation: &str, body: &str) -> Vec<u8> {
+    format!("default\nexample:reverse\n{operation}\n{body}").into_bytes()
 }
 
 #[test]
 fn a_provider_written_in_c_loads_and_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let provider = load(&build_c_provider(dir.path(), &[])).unwrap();
+    let provider = load(&build_c_provider(dir.path(), &[]), dir.path()).unwrap();
     assert_eq!(provider.capability().as_str(), "example:reverse");
-    assert_eq!(provider.display_name(), "Reverser in C");
+    assert_eq!(provider.description(), "Reverser in C");
     assert_eq!(provider.call("Mactor", "Reverse", b"stressed").unwrap(), b"desserts");
     // A payload of a few pages crosses both ways intact.
     let big: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
@@ -51,6 +71,7 @@ fn a_provider_written_in_c_loads_and_answers() {
     assert_eq!(provider.call("Mactor", "Reverse", &big).unwrap(), reversed);
     let err = provider.call("Mactor", "Nope", b"").unwrap_err();
     assert_eq!(err.to_string(), "provider `under-test`: unknown operation");
+    assert_eq!(err.failure().kind, ErrorKind::BadRequest);
     provider.health().unwrap();
     provider.stop();
     assert!(matches!(provider.call("Mactor", "Reverse", b"x"), Err(ProviderError::Stopped(_))));
@@ -60,18 +81,41 @@ fn a_provider_written_in_c_loads_and_answers() {
 fn a_provider_of_another_abi_version_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().unwrap();
     let path = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=99"]);
-    let err = load(&path).unwrap_err().to_string();
+    let err = load(&path, dir.path()).unwrap_err().to_string();
     assert!(err.contains("speaks provider ABI version 99"), "{err}");
-    assert!(err.contains("this host speaks version 1"), "{err}");
+    assert!(err.contains("this host speaks version 2"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn a_provider_built_for_abi_1_is_refused_naming_versions_1_and_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_c(dir.path(), "provider_v1.c", &[]);
+    let err = load(&path, dir.path()).unwrap_err();
+    assert!(matches!(err, ProviderError::AbiVersion { found: 1, expected: 2, .. }), "{err:?}");
+    assert!(err.to_string().contains("speaks provider ABI version 1, but this host speaks version 2"), "{err}");
+}
+
+#[test]
+fn a_provider_built_the_way_wascc_built_them_is_refused_as_a_wascc_provider_and_the_host_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &[], 1);
+    let err = host.add_provider("redis", &provider_library("wascc_provider")).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, HostError::Provider(ProviderError::WasccProvider { .. })), "{err:?}");
+    assert!(text.contains("is a waSCC capability provider"), "{text}");
+    assert!(text.contains("Port it to host-edge-provider-sdk"), "{text}");
+    assert!(host.providers().is_empty());
+    assert_eq!(host.call("echo", "Echo", b"still here").unwrap(), b"still here");
+    host.shutdown();
 }
 
 #[test]
 fn a_library_without_the_entry_point_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let err = load(&build_c_provider(dir.path(), &["-DOMIT_ENTRY"])).unwrap_err();
+    let err = load(&build_c_provider(dir.path(), &["-DOMIT_ENTRY"]), dir.path()).unwrap_err();
     assert!(matches!(err, ProviderError::MissingSymbol { .. }), "{err}");
-    assert!(err.to_string().contains("does not export `__capability_provider_create`"), "{err}");
+    assert!(err.to_string().contains("does not export `host_edge_provider`"), "{err}");
 }
 
 #[test]
@@ -79,16 +123,17 @@ fn a_file_that_is_not_a_library_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("libfake.so");
     std::fs::write(&path, "not an ELF file").unwrap();
-    let err = load(&path).unwrap_err();
+    let err = load(&path, dir.path()).unwrap_err();
     assert!(matches!(err, ProviderError::Open { .. }), "{err}");
     assert!(err.to_string().contains("could not be loaded"), "{err}");
-    let err = load(&dir.path().join("missing.so")).unwrap_err();
+    let err = load(&dir.path().join("missing.so"), dir.path()).unwrap_err();
     assert!(err.to_string().contains("missing.so"), "{err}");
 }
 
 #[test]
 fn a_panic_in_handle_call_becomes_an_error_and_the_provider_keeps_serving() {
-    let provider = load(&provider_library("panicking_provider")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let provider = load(&provider_library("panicking_provider"), dir.path()).unwrap();
     let err = provider.call("Mactor", "Panic", b"").unwrap_err().to_string();
     assert!(err.contains("the provider panicked: asked to panic"), "{err}");
     assert_eq!(provider.call("Mactor", "Work", b"").unwrap(), b"ok");
@@ -98,12 +143,10 @@ fn a_panic_in_handle_call_becomes_an_error_and_the_provider_keeps_serving() {
 #[test]
 fn the_host_keeps_serving_after_refusing_providers() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::new(Policy::default());
-    let actor = host.load(&Signer::new().sign(&actor_module("echo"), "echo", &[])).unwrap();
-    host.start_actor(actor, 1, Limits::default()).unwrap();
-
-    let wrong_version = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=2"]);
+    let host = echo_host(dir.path(), &[], 1);
+    let wrong_version = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=3"]);
     assert!(host.add_provider("old", &wrong_version).is_err());
+    assert!(host.add_provider("v1", &build_c(dir.path(), "provider_v1.c", &[])).is_err());
     assert!(host.add_provider("none", &build_c_provider(dir.path(), &["-DOMIT_ENTRY"])).is_err());
     assert_eq!(host.call("echo", "Echo", b"still here").unwrap(), b"still here");
 
@@ -114,38 +157,91 @@ fn the_host_keeps_serving_after_refusing_providers() {
 }
 
 #[test]
-fn a_c_provider_reaches_its_linked_actor_through_the_dispatcher() {
+fn a_provider_calls_back_into_its_single_instance_caller_without_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::new(Policy::default());
-    let actor = host
-        .load(&Signer::new().sign(&actor_module("echo"), "echo", &["example:reverse"]))
-        .unwrap();
-    // Two instances: one makes the host call, the other answers the
-    // provider's call back into the actor.
-    host.start_actor(actor, 2, Limits::default()).unwrap();
+    // One instance: it is busy in the host call to the provider when the
+    // provider calls it back, so the call back runs nested on it.
+    let host = echo_host(dir.path(), &["example:reverse"], 1);
     let reverse = CapabilityId::parse("example:reverse").unwrap();
     host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &Default::default()).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
 
-    let reply = host.call("echo", "HostCall", b"default\nexample:reverse\nDispatch\nround trip").unwrap();
-    assert_eq!(reply, b"round trip");
-    let reply = host.call("echo", "HostCall", b"default\nexample:reverse\nReverse\nabc").unwrap();
-    assert_eq!(reply, b"cba");
+    assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "round trip")).unwrap(), b"round trip");
+    // The instance is whole afterwards: plain calls and host calls go on.
+    assert_eq!(host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap(), b"cba");
+    assert_eq!(host.call("echo", "Echo", b"after").unwrap(), b"after");
+    assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "twice")).unwrap(), b"twice");
+    host.shutdown();
+}
+
+#[test]
+fn a_typed_failure_crosses_the_abi_and_reaches_the_actor_with_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["example:reverse"], 1);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+
+    let err = host.call("echo", "HostCall", &host_call("Deny", "")).unwrap_err();
+    match err {
+        HostError::Invoke(InvokeError::Failed { kind, message }) => {
+            assert_eq!(kind, ErrorKind::Denied);
+            // The actor read the kind in front of the host's error text.
+            assert!(message.contains("denied: example:reverse: this provider denies it"), "{message}");
+        }
+        other => panic!("expected a denied failure, got {other:?}"),
+    }
+    host.shutdown();
+}
+
+#[test]
+fn a_provider_keeps_its_files_in_the_state_directory_the_host_gives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["example:reverse"], 1);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    host.unlink("echo", &reverse, "default").unwrap();
+    let key = host.actors()[0].0.clone();
+    let log = std::fs::read_to_string(dir.path().join("reverse/binds.log")).unwrap();
+    assert_eq!(log, format!("bind {key}\nunbind {key}\n"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("reverse")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the state directory is private");
+    host.shutdown();
+}
+
+#[test]
+fn settings_and_link_values_are_checked_against_what_the_provider_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["wascc:http_server"], 1);
+    let http = provider_library("http_server");
+    let settings = BTreeMap::from([("WORKER_THREADS".to_owned(), "many".to_owned())]);
+    let err = host.add_provider_with("http", &http, &settings).unwrap_err().to_string();
+    assert!(err.contains("settings: `WORKER_THREADS` must be a whole number, not `many`"), "{err}");
+    let settings = BTreeMap::from([("PORT".to_owned(), "8080".to_owned())]);
+    let err = host.add_provider_with("http", &http, &settings).unwrap_err().to_string();
+    assert!(err.contains("`PORT` is a link setting, not a provider one"), "{err}");
+
+    host.add_provider_with("http", &http, &BTreeMap::from([("WORKER_THREADS".into(), "1".into())])).unwrap();
+    let cap = CapabilityId::parse("wascc:http_server").unwrap();
+    let values = BTreeMap::from([("PORT".to_owned(), "eighty".to_owned()), ("PROT".to_owned(), "1".to_owned())]);
+    let err = host.link_provider("echo", &cap, "default", "http", &values).unwrap_err().to_string();
+    assert!(err.contains("`PORT` must be a whole number, not `eighty`"), "{err}");
+    assert!(err.contains("`PROT` is not a setting"), "{err}");
     host.shutdown();
 }
 
 #[test]
 fn a_link_the_claims_do_not_grant_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::new(Policy::default());
-    let actor = host.load(&Signer::new().sign(&actor_module("echo"), "echo", &[])).unwrap();
-    host.start_actor(actor, 1, Limits::default()).unwrap();
+    let host = echo_host(dir.path(), &[], 1);
     let reverse = CapabilityId::parse("example:reverse").unwrap();
     host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    let err = host.link_provider("echo", &reverse, "default", "reverse", &Default::default()).unwrap_err();
+    let err = host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap_err();
     assert!(err.to_string().contains("signed claims do not grant it"), "{err}");
     // Unlinked, the call is refused before any provider sees it.
-    let err = host.call("echo", "HostCall", b"default\nexample:reverse\nReverse\nabc").unwrap_err();
+    let err = host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap_err();
     assert!(err.to_string().contains("not authorized to use example:reverse"), "{err}");
     host.shutdown();
 }

@@ -81,11 +81,12 @@ fn target_dir() -> PathBuf {
 }
 
 /// The provider crates of the workspace, by library name.
-pub const PROVIDERS: [(&str, &str); 4] = [
+pub const PROVIDERS: [(&str, &str); 5] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
+    ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
 
 /// Builds every provider library (once per process) and returns the path

@@ -1,11 +1,22 @@
 //! Native capability providers: shared libraries loaded at run time through
-//! the plain C ABI of `host-edge-provider-sdk` (`providers/sdk/src/abi.rs`).
+//! the plain C ABI of `host-edge-provider-abi` (`providers/abi/src/ffi.rs`).
 //!
-//! [`NativeProvider`] owns one loaded provider instance and is the only place
-//! the host crosses into provider code; [`dispatcher`] is the way back, from
-//! a provider's thread into an actor.
+//! - [`library`]: opening a library, reading its descriptor and declared
+//!   settings, and refusing what is not a host-edge ABI 2 provider;
+//! - `legacy`: telling a waSCC provider from a host-edge ABI 1 one without
+//!   ever calling its entry point in the host's process;
+//! - [`native`]: one started provider instance, the only place the host
+//!   crosses into provider code;
+//! - `services`: the way back, from a provider's thread into the host
+//!   (calling actors, logging, the state directory).
 
-pub mod dispatcher;
-mod native;
+mod error;
+mod legacy;
+pub mod library;
+pub mod native;
+mod services;
 
-pub use native::{NativeProvider, ProviderError};
+pub use error::ProviderError;
+pub use library::ProviderLibrary;
+pub use native::NativeProvider;
+pub use services::Deliver;

@@ -1,91 +1,32 @@
-//! One provider instance loaded from a shared library.
+//! One started provider instance, and every call into it.
 
-use std::ffi::{c_void, CStr};
-use std::mem::ManuallyDrop;
+use std::collections::BTreeMap;
+use std::ffi::{c_void, CString};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use libloading::Library;
-use provider_sdk::abi::{self, Buffer, CreateFn, Dispatcher, ProviderDescriptor, ABI_VERSION, STATUS_OK};
+use provider_abi::ffi::{self, BindFn, Buffer, HandleCallFn, HealthFn, ProviderFreeFn, StartFn, StopFn};
+use provider_abi::settings::Scope;
+use provider_abi::{ErrorKind, Failure};
 
-use super::dispatcher::{DispatchContext, Deliver};
+use super::services::{Deliver, ServicesContext};
+use super::{ProviderError, ProviderLibrary};
 use crate::capability::CapabilityId;
-use crate::dispatch::CapabilityHandler;
 
 /// How long `stop` waits for calls in flight before giving up on them.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Why a provider could not be loaded or a call to it failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The shared library could not be opened.
-    #[error("provider library {path} could not be loaded: {source}")]
-    Open {
-        /// The library.
-        path: PathBuf,
-        /// The loader's error.
-        source: libloading::Error,
-    },
-    /// The library does not export the entry point.
-    #[error("{path} is not a host-edge provider: it does not export `__capability_provider_create` ({source})")]
-    MissingSymbol {
-        /// The library.
-        path: PathBuf,
-        /// The loader's error.
-        source: libloading::Error,
-    },
-    /// The entry point returned null.
-    #[error("provider {path} failed to start: `__capability_provider_create` returned no descriptor")]
-    CreateFailed {
-        /// The library.
-        path: PathBuf,
-    },
-    /// The provider was built for another ABI version.
-    #[error(
-        "provider {path} speaks provider ABI version {found}, but this host speaks version {expected}; \
-         rebuild the provider against host-edge-provider-sdk for ABI {expected}"
-    )]
-    AbiVersion {
-        /// The library.
-        path: PathBuf,
-        /// The version the provider reported.
-        found: u32,
-        /// The host's version.
-        expected: u32,
-    },
-    /// A required descriptor field is null or invalid.
-    #[error("provider {path} has an invalid descriptor: {problem}")]
-    Descriptor {
-        /// The library.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-    },
-    /// The provider answered a call with an error.
-    #[error("provider `{provider}`: {message}")]
-    Call {
-        /// The provider's name.
-        provider: String,
-        /// Its error text.
-        message: String,
-    },
-    /// The provider has been stopped.
-    #[error("provider `{0}` is stopped")]
-    Stopped(String),
-}
-
-/// The descriptor's functions, checked non-null at load.
+/// The descriptor's functions, checked non-null when the library is opened.
 #[derive(Clone, Copy)]
-struct Functions {
-    set_dispatcher: unsafe extern "C" fn(*mut c_void, *const Dispatcher) -> i32,
-    bind_actor: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut Buffer) -> i32,
-    remove_actor: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut Buffer) -> i32,
-    handle_call:
-        unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char, *const std::ffi::c_char, *const u8, usize, *mut Buffer) -> i32,
-    health: unsafe extern "C" fn(*mut c_void, *mut Buffer) -> i32,
-    free_buffer: unsafe extern "C" fn(*mut c_void, *mut u8, usize),
-    stop: unsafe extern "C" fn(*mut c_void),
+pub(crate) struct Functions {
+    pub start: StartFn,
+    pub bind_actor: BindFn,
+    pub remove_actor: BindFn,
+    pub handle_call: HandleCallFn,
+    pub health: HealthFn,
+    pub free_buffer: ProviderFreeFn,
+    pub stop: StopFn,
 }
 
 #[derive(Default)]
@@ -94,22 +35,17 @@ struct Lifecycle {
     in_flight: usize,
 }
 
-/// A loaded provider instance. Every call is safe from any thread; `stop`
+/// A started provider instance. Every call is safe from any thread; `stop`
 /// waits for calls in flight.
 pub struct NativeProvider {
     name: String,
-    path: PathBuf,
-    capability: CapabilityId,
-    display_name: String,
+    library: Arc<ProviderLibrary>,
+    settings: BTreeMap<String, String>,
     instance: *mut c_void,
-    functions: Functions,
     lifecycle: Mutex<Lifecycle>,
     idle: Condvar,
-    /// Keeps the host's side of the dispatcher alive as long as the provider.
-    context: Mutex<Option<Box<DispatchContext>>>,
-    /// Never unloaded: a provider's threads may outlive `stop` by a moment,
-    /// and unmapping their code under them would crash the host.
-    _library: ManuallyDrop<Library>,
+    /// Keeps the host's side of the services alive as long as the provider.
+    _services: Box<ServicesContext>,
 }
 
 // SAFETY: the ABI requires every provider function but `stop` to be callable
@@ -122,91 +58,85 @@ impl std::fmt::Debug for NativeProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NativeProvider")
             .field("name", &self.name)
-            .field("capability", &self.capability)
-            .field("path", &self.path)
+            .field("capability", self.library.capability())
+            .field("path", &self.library.path())
             .finish()
     }
 }
 
 impl NativeProvider {
-    /// Loads the provider library at `path` as the instance called `name`,
-    /// checks its ABI version and descriptor, and hands it a dispatcher that
-    /// delivers its calls through `deliver`.
-    pub fn load(name: &str, path: &Path, deliver: Deliver) -> Result<NativeProvider, ProviderError> {
-        let path = path.to_path_buf();
-        // SAFETY: loading runs the library's initialisers. Providers are
-        // code the operator chose to run, named in the manifest.
-        let library = unsafe { Library::new(&path) }.map_err(|source| ProviderError::Open { path: path.clone(), source })?;
-        // SAFETY: the symbol's type is fixed by the ABI.
-        let create: CreateFn = *unsafe { library.get::<CreateFn>(abi::CREATE_SYMBOL) }
-            .map_err(|source| ProviderError::MissingSymbol { path: path.clone(), source })?;
-        // SAFETY: calling the entry point the ABI defines.
-        let descriptor = unsafe { create() };
-        if descriptor.is_null() {
-            return Err(ProviderError::CreateFailed { path });
+    /// Opens the library at `path` and starts it as `name` with empty
+    /// settings and a fresh state directory under `state_root`; a shortcut
+    /// for tests and tools.
+    pub fn load(name: &str, path: &Path, deliver: Deliver, state_root: &Path) -> Result<NativeProvider, ProviderError> {
+        let library = Arc::new(ProviderLibrary::open(path)?);
+        NativeProvider::start(name, library, &BTreeMap::new(), deliver, state_root)
+    }
+
+    /// Starts an instance of `library` called `name` with the
+    /// provider-level `settings` (checked against its declaration first),
+    /// delivering its calls to actors through `deliver`. Its state
+    /// directory is `state_root/name`, created if missing.
+    pub fn start(
+        name: &str,
+        library: Arc<ProviderLibrary>,
+        settings: &BTreeMap<String, String>,
+        deliver: Deliver,
+        state_root: &Path,
+    ) -> Result<NativeProvider, ProviderError> {
+        let settings = library.settle(name, Scope::Provider, settings)?;
+        let state_dir = state_root.join(name);
+        make_private_dir(&state_dir).map_err(|source| ProviderError::StateDir {
+            provider: name.to_owned(),
+            dir: state_dir.clone(),
+            source,
+        })?;
+        let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
+        let services = ServicesContext::new(name, deliver, &state_dir).map_err(|problem| ProviderError::Descriptor {
+            path: library.path().to_path_buf(),
+            problem,
+        })?;
+        let services = Box::new(services);
+        let raw_services = services.services();
+        let encoded = codec::serialize(&settings).map_err(|e| ProviderError::Start {
+            provider: name.to_owned(),
+            failure: Failure::new(ErrorKind::BadRequest, e.to_string()),
+        })?;
+        let functions = library.functions;
+        let mut instance: *mut c_void = std::ptr::null_mut();
+        let mut error = Buffer::empty();
+        // SAFETY: valid arguments; the services context is boxed and kept by
+        // the returned handle until after `stop`.
+        let status =
+            unsafe { (functions.start)(&raw_services, encoded.as_ptr(), encoded.len(), &mut instance, &mut error) };
+        // SAFETY: the provider filled `error` (or left it empty); freed once.
+        let started = unsafe { ffi::take_reply(status, error, |ptr, len| (functions.free_buffer)(ptr, len)) };
+        if let Err(failure) = started {
+            return Err(ProviderError::Start { provider: name.to_owned(), failure });
         }
-        // SAFETY: non-null; `abi_version` is the first field in every version,
-        // so reading it is sound whatever version built the provider.
-        let found = unsafe { std::ptr::addr_of!((*descriptor).abi_version).read() };
-        if found != ABI_VERSION {
-            // Its layout is unknown, so nothing else is touched, not even `stop`.
-            return Err(ProviderError::AbiVersion { path, found, expected: ABI_VERSION });
-        }
-        // SAFETY: the version matches, so the layout is ours.
-        let descriptor: &ProviderDescriptor = unsafe { &*descriptor };
-        let invalid = |problem: &str| ProviderError::Descriptor { path: path.clone(), problem: problem.to_owned() };
-        let functions = Functions {
-            set_dispatcher: descriptor.set_dispatcher.ok_or_else(|| invalid("set_dispatcher is null"))?,
-            bind_actor: descriptor.bind_actor.ok_or_else(|| invalid("bind_actor is null"))?,
-            remove_actor: descriptor.remove_actor.ok_or_else(|| invalid("remove_actor is null"))?,
-            handle_call: descriptor.handle_call.ok_or_else(|| invalid("handle_call is null"))?,
-            health: descriptor.health.ok_or_else(|| invalid("health is null"))?,
-            free_buffer: descriptor.free_buffer.ok_or_else(|| invalid("free_buffer is null"))?,
-            stop: descriptor.stop.ok_or_else(|| invalid("stop is null"))?,
-        };
-        let text = |ptr: *const std::ffi::c_char, what: &str| -> Result<String, ProviderError> {
-            if ptr.is_null() {
-                return Err(invalid(&format!("{what} is null")));
-            }
-            // SAFETY: a NUL-terminated string the descriptor owns.
-            let text = unsafe { CStr::from_ptr(ptr) };
-            text.to_str().map(str::to_owned).map_err(|_| invalid(&format!("{what} is not UTF-8")))
-        };
-        let capability = text(descriptor.capability_id, "capability_id")?;
-        let capability =
-            CapabilityId::parse(&capability).map_err(|e| invalid(&format!("capability_id `{capability}`: {e}")))?;
-        let display_name = text(descriptor.name, "name")?;
-        let set_dispatcher_failed = invalid("set_dispatcher failed");
-        let provider = NativeProvider {
-            name: name.to_owned(),
-            path: path.clone(),
-            capability,
-            display_name,
-            instance: descriptor.instance,
-            functions,
-            lifecycle: Mutex::new(Lifecycle::default()),
-            idle: Condvar::new(),
-            context: Mutex::new(None),
-            _library: ManuallyDrop::new(library),
-        };
-        let context = Box::new(DispatchContext::new(name, deliver));
-        let dispatcher = context.dispatcher();
-        // SAFETY: a live instance; the dispatcher's context lives in
-        // `provider.context` until after `stop`.
-        let status = unsafe { (provider.functions.set_dispatcher)(provider.instance, &dispatcher) };
-        *provider.context.lock().unwrap_or_else(|e| e.into_inner()) = Some(context);
-        if status != STATUS_OK {
-            provider.stop();
-            return Err(set_dispatcher_failed);
+        if instance.is_null() {
+            return Err(ProviderError::Start {
+                provider: name.to_owned(),
+                failure: Failure::new(ErrorKind::Failed, "start reported success but made no instance"),
+            });
         }
         tracing::info!(
-            provider = %provider.name,
-            capability = %provider.capability,
-            name = %provider.display_name,
-            path = %provider.path.display(),
-            "provider loaded"
+            provider = %name,
+            capability = %library.capability(),
+            description = %library.description(),
+            path = %library.path().display(),
+            state_dir = %state_dir.display(),
+            "provider started"
         );
-        Ok(provider)
+        Ok(NativeProvider {
+            name: name.to_owned(),
+            library,
+            settings,
+            instance,
+            lifecycle: Mutex::new(Lifecycle::default()),
+            idle: Condvar::new(),
+            _services: services,
+        })
     }
 
     /// The name the manifest gave this instance.
@@ -216,20 +146,31 @@ impl NativeProvider {
 
     /// The capability it serves.
     pub fn capability(&self) -> &CapabilityId {
-        &self.capability
+        self.library.capability()
     }
 
-    /// Its human-friendly name, as it describes itself.
-    pub fn display_name(&self) -> &str {
-        &self.display_name
+    /// How it describes itself.
+    pub fn description(&self) -> &str {
+        self.library.description()
     }
 
-    /// Binds an actor: `config` is the msgpack `CapabilityConfiguration`.
+    /// The library it runs from.
+    pub fn library(&self) -> &Arc<ProviderLibrary> {
+        &self.library
+    }
+
+    /// Its provider-level settings, defaults filled in.
+    pub fn settings(&self) -> &BTreeMap<String, String> {
+        &self.settings
+    }
+
+    /// Binds an actor, or updates its binding: `config` is the msgpack
+    /// `CapabilityConfiguration`.
     pub fn bind_actor(&self, config: &[u8]) -> Result<(), ProviderError> {
         self.guarded(|p| {
             let mut out = Buffer::empty();
             // SAFETY: a live instance (guarded) and valid arguments.
-            let status = unsafe { (p.functions.bind_actor)(p.instance, config.as_ptr(), config.len(), &mut out) };
+            let status = unsafe { (p.functions().bind_actor)(p.instance, config.as_ptr(), config.len(), &mut out) };
             p.finish(status, out).map(drop)
         })
     }
@@ -239,20 +180,21 @@ impl NativeProvider {
         self.guarded(|p| {
             let mut out = Buffer::empty();
             // SAFETY: a live instance (guarded) and valid arguments.
-            let status = unsafe { (p.functions.remove_actor)(p.instance, config.as_ptr(), config.len(), &mut out) };
+            let status = unsafe { (p.functions().remove_actor)(p.instance, config.as_ptr(), config.len(), &mut out) };
             p.finish(status, out).map(drop)
         })
     }
 
     /// Calls `operation` for `actor` with `payload`.
     pub fn call(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        let actor = std::ffi::CString::new(actor).map_err(|_| self.error("the actor key contains NUL"))?;
-        let operation = std::ffi::CString::new(operation).map_err(|_| self.error("the operation contains NUL"))?;
+        let bad = |what: &str| self.error(Failure::new(ErrorKind::BadRequest, format!("the {what} contains NUL")));
+        let actor = CString::new(actor).map_err(|_| bad("actor key"))?;
+        let operation = CString::new(operation).map_err(|_| bad("operation"))?;
         self.guarded(|p| {
             let mut out = Buffer::empty();
             // SAFETY: a live instance (guarded); every pointer is valid for the call.
             let status = unsafe {
-                (p.functions.handle_call)(
+                (p.functions().handle_call)(
                     p.instance,
                     actor.as_ptr(),
                     operation.as_ptr(),
@@ -270,7 +212,7 @@ impl NativeProvider {
         self.guarded(|p| {
             let mut out = Buffer::empty();
             // SAFETY: a live instance (guarded).
-            let status = unsafe { (p.functions.health)(p.instance, &mut out) };
+            let status = unsafe { (p.functions().health)(p.instance, &mut out) };
             p.finish(status, out).map(drop)
         })
     }
@@ -294,8 +236,12 @@ impl NativeProvider {
         }
         drop(state);
         // SAFETY: no call is in flight and none can start; `stop` runs once.
-        unsafe { (self.functions.stop)(self.instance) };
+        unsafe { (self.functions().stop)(self.instance) };
         tracing::info!(provider = %self.name, "provider stopped");
+    }
+
+    fn functions(&self) -> Functions {
+        self.library.functions
     }
 
     fn guarded<T>(&self, call: impl FnOnce(&Self) -> Result<T, ProviderError>) -> Result<T, ProviderError> {
@@ -317,29 +263,33 @@ impl NativeProvider {
 
     /// Copies the provider's output, gives the buffer back, and maps the status.
     fn finish(&self, status: i32, out: Buffer) -> Result<Vec<u8>, ProviderError> {
-        // SAFETY: the provider filled `out` (or left it empty); valid until freed.
-        let bytes = unsafe { abi::slice(out.ptr, out.len) }.to_vec();
-        if !out.ptr.is_null() {
-            // SAFETY: given back once, to the provider that allocated it.
-            unsafe { (self.functions.free_buffer)(self.instance, out.ptr, out.len) };
-        }
-        if status == STATUS_OK {
-            Ok(bytes)
-        } else {
-            Err(self.error(&String::from_utf8_lossy(&bytes)))
-        }
+        let free = self.functions().free_buffer;
+        // SAFETY: the provider filled `out` for this call; freed once, by it.
+        unsafe { ffi::take_reply(status, out, |ptr, len| free(ptr, len)) }.map_err(|failure| self.error(failure))
     }
 
-    fn error(&self, message: &str) -> ProviderError {
-        ProviderError::Call { provider: self.name.clone(), message: message.to_owned() }
+    fn error(&self, failure: Failure) -> ProviderError {
+        ProviderError::Call { provider: self.name.clone(), failure }
     }
 }
 
-impl CapabilityHandler for NativeProvider {
-    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        self.call(actor, operation, payload).map_err(|e| match e {
-            ProviderError::Call { message, .. } => message,
-            other => other.to_string(),
-        })
+impl Drop for NativeProvider {
+    fn drop(&mut self) {
+        self.stop();
     }
+}
+
+/// Creates `dir` (and its parents) readable by the owner only.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// The state directory a host uses when none is configured: systemd's
+/// `$STATE_DIRECTORY`, else `state` beside the manifest.
+pub fn default_state_root(manifest_dir: &Path) -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir.join("state"))
 }

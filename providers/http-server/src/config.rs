@@ -7,7 +7,7 @@ use std::time::Duration;
 use provider_sdk::ProviderError;
 
 /// One actor's listener settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Where to listen.
     pub address: SocketAddr,
@@ -27,7 +27,7 @@ fn number<T: std::str::FromStr>(values: &BTreeMap<String, String>, key: &str, de
         Some(text) => text
             .trim()
             .parse()
-            .map_err(|_| ProviderError::new(format!("{key} must be a number, not `{text}`"))),
+            .map_err(|_| ProviderError::bad_request(format!("{key} must be a number, not `{text}`"))),
     }
 }
 
@@ -39,7 +39,7 @@ impl ServerConfig {
             .get("ADDRESS")
             .map_or("0.0.0.0", String::as_str)
             .parse()
-            .map_err(|_| ProviderError::new(format!("ADDRESS must be an IP address, not `{}`", values["ADDRESS"])))?;
+            .map_err(|_| ProviderError::bad_request(format!("ADDRESS must be an IP address, not `{}`", values["ADDRESS"])))?;
         let port: u16 = number(values, "PORT", 8080)?;
         let config = ServerConfig {
             address: SocketAddr::new(ip, port),
@@ -49,7 +49,7 @@ impl ServerConfig {
             request_timeout: Duration::from_millis(number(values, "REQUEST_TIMEOUT_MS", 30_000)?),
         };
         if config.max_connections == 0 || config.header_read_timeout.is_zero() || config.request_timeout.is_zero() {
-            return Err(ProviderError::new(
+            return Err(ProviderError::bad_request(
                 "MAX_CONNECTIONS, HEADER_READ_TIMEOUT_MS and REQUEST_TIMEOUT_MS must be above 0",
             ));
         }

@@ -1,7 +1,10 @@
 //! `wascc:http_server` on hyper: every linked actor gets its own listener,
 //! and each request reaches the actor as waSCC's `HandleRequest`.
 //!
-//! Link values (defaults in brackets):
+//! Provider settings (defaults in brackets):
+//! - `WORKER_THREADS` [2]: threads of the runtime every listener shares.
+//!
+//! Link values:
 //! - `ADDRESS` [`0.0.0.0`] and `PORT` [`8080`]: where to listen;
 //! - `MAX_BODY_BYTES` [1048576]: a larger request body is answered 413;
 //! - `HEADER_READ_TIMEOUT_MS` [10000]: a client that has not sent its
@@ -10,44 +13,49 @@
 //! - `REQUEST_TIMEOUT_MS` [30000]: an actor that has not answered by then
 //!   gives a 504.
 //!
-//! An actor that fails gives a 500 with a short JSON body naming the error.
+//! A failed call is answered by its kind: 403 when a grant or the claims
+//! refused what the actor tried, 500 when it trapped, ran out of fuel or
+//! failed, 503 when its store (or the actor itself) is unavailable, 504 when
+//! it timed out, 502 when its reply is not an HTTP response. When an actor
+//! is unbound (stopped, unlinked) its listener stays open and answers 503
+//! until an actor is bound there again, so clients see a service that is
+//! down, not a refused connection, and a restart on the same port has no gap.
 
 mod config;
 mod server;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::net::SocketAddr;
+use std::sync::Mutex;
 
 use provider_sdk::codec::core::CapabilityConfiguration;
-use provider_sdk::{export_provider, HostDispatcher, Provider, ProviderError};
+use provider_sdk::{export_provider, Host, Level, Provider, ProviderError, Setting, SettingKind, SettingScope, Settings};
 
 use config::ServerConfig;
 use server::Server;
 
-/// The provider: a tokio runtime shared by every actor's listener.
+/// The provider: a tokio runtime shared by every listener.
 pub struct HttpServer {
-    runtime: OnceLock<tokio::runtime::Runtime>,
-    dispatcher: OnceLock<HostDispatcher>,
-    servers: Mutex<HashMap<String, Server>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    host: Host,
+    state: Mutex<Listeners>,
 }
 
-impl HttpServer {
-    fn new() -> HttpServer {
-        HttpServer { runtime: OnceLock::new(), dispatcher: OnceLock::new(), servers: Mutex::new(HashMap::new()) }
-    }
+/// The listeners by address, and which address serves which actor.
+#[derive(Default)]
+struct Listeners {
+    servers: HashMap<SocketAddr, Server>,
+    actors: HashMap<String, SocketAddr>,
+}
 
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime, ProviderError> {
-        if let Some(runtime) = self.runtime.get() {
-            return Ok(runtime);
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(256)
-            .thread_name("http-server")
-            .enable_all()
-            .build()
-            .map_err(|e| ProviderError::new(format!("cannot start the HTTP runtime: {e}")))?;
-        Ok(self.runtime.get_or_init(|| runtime))
+fn integer(name: &str, scope: SettingScope, min: i64, max: Option<i64>, default: &str, doc: &str) -> Setting {
+    Setting {
+        name: name.to_owned(),
+        scope,
+        kind: SettingKind::Integer { min: Some(min), max },
+        default: Some(default.to_owned()),
+        required: false,
+        doc: doc.to_owned(),
     }
 }
 
@@ -55,37 +63,92 @@ impl Provider for HttpServer {
     const CAPABILITY_ID: &'static str = "wascc:http_server";
     const NAME: &'static str = "HTTP server (hyper)";
 
-    fn set_dispatcher(&self, dispatcher: HostDispatcher) {
-        let _ = self.dispatcher.set(dispatcher);
+    fn settings() -> Vec<Setting> {
+        let link = SettingScope::Link;
+        vec![
+            integer("WORKER_THREADS", SettingScope::Provider, 1, Some(64), "2", "threads serving every listener"),
+            Setting {
+                name: "ADDRESS".to_owned(),
+                scope: link,
+                kind: SettingKind::Text,
+                default: Some("0.0.0.0".to_owned()),
+                required: false,
+                doc: "the IP address to listen on".to_owned(),
+            },
+            integer("PORT", link, 1, Some(65535), "8080", "the port to listen on"),
+            integer("MAX_BODY_BYTES", link, 0, None, "1048576", "larger request bodies are answered 413"),
+            integer("HEADER_READ_TIMEOUT_MS", link, 1, None, "10000", "a late request head is answered 408"),
+            integer("MAX_CONNECTIONS", link, 1, None, "128", "connections beyond it are answered 503"),
+            integer("REQUEST_TIMEOUT_MS", link, 1, None, "30000", "an actor slower than this gives a 504"),
+        ]
+    }
+
+    fn start(host: Host, settings: Settings) -> Result<HttpServer, ProviderError> {
+        let threads: usize = settings.get("WORKER_THREADS").map_or(Ok(2), |t| t.trim().parse()).map_err(|_| {
+            ProviderError::bad_request("WORKER_THREADS must be a whole number")
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .max_blocking_threads(256)
+            .thread_name("http-server")
+            .enable_all()
+            .build()
+            .map_err(|e| ProviderError::new(format!("cannot start the HTTP runtime: {e}")))?;
+        Ok(HttpServer { runtime: Some(runtime), host, state: Mutex::new(Listeners::default()) })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let settings = ServerConfig::from_values(&config.values)?;
-        let dispatcher = *self.dispatcher.get().ok_or_else(|| ProviderError::new("no dispatcher was set"))?;
-        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-        if servers.contains_key(&config.module) {
-            return Err(ProviderError::new(format!("actor {} is already bound", config.module)));
+        let runtime = self.runtime.as_ref().ok_or_else(|| ProviderError::unavailable("the provider is stopping"))?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let address = settings.address;
+        let previous = state.actors.get(&config.module).copied();
+        match state.servers.get(&address) {
+            Some(server) => match server.actor() {
+                Some(other) if other != config.module => {
+                    return Err(ProviderError::bad_request(format!(
+                        "{address} is already serving actor {other}"
+                    )))
+                }
+                _ => server.serve(&config.module, settings),
+            },
+            None => {
+                let server = Server::start(runtime, settings, config.module.clone(), self.host.clone())?;
+                state.servers.insert(address, server);
+            }
         }
-        let server = Server::start(self.runtime()?, settings, config.module.clone(), dispatcher)?;
-        servers.insert(config.module, server);
+        if let Some(old) = previous.filter(|old| *old != address) {
+            // The actor moved: its old address serves no one any more.
+            if let Some(server) = state.servers.remove(&old) {
+                server.stop();
+            }
+        }
+        state.actors.insert(config.module.clone(), address);
+        self.host.log(Level::Info, &format!("serving actor {} on http://{address}", config.module));
         Ok(())
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        if let Some(server) = self.servers.lock().unwrap_or_else(|e| e.into_inner()).remove(&config.module) {
-            server.stop();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(address) = state.actors.remove(&config.module) {
+            if let Some(server) = state.servers.get(&address) {
+                server.park();
+                self.host.log(Level::Info, &format!("{address} answers 503 until an actor is bound there again"));
+            }
         }
         Ok(())
     }
 
     fn handle_call(&self, _actor: &str, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        Err(ProviderError::new(format!(
+        Err(ProviderError::bad_request(format!(
             "wascc:http_server takes no calls from actors (asked for `{operation}`); it delivers HandleRequest to them"
         )))
     }
 
     fn stop(&self) {
-        for (_, server) in self.servers.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.actors.clear();
+        for (_, server) in state.servers.drain() {
             server.stop();
         }
     }
@@ -101,4 +164,4 @@ impl Drop for HttpServer {
     }
 }
 
-export_provider!(HttpServer, HttpServer::new);
+export_provider!(HttpServer);

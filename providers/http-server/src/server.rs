@@ -2,7 +2,8 @@
 //! each request into `HandleRequest` and the actor's reply into a response.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -12,16 +13,18 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use provider_sdk::codec::{self, http as messages};
-use provider_sdk::{HostDispatcher, ProviderError};
+use provider_sdk::{ErrorKind, Host, ProviderError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::ServerConfig;
 
-/// A running listener; stopping it closes the listening socket.
+/// A running listener. It serves one actor at a time, or none ("parked":
+/// every request is answered 503 until an actor is bound there again).
 pub struct Server {
     stop: watch::Sender<bool>,
+    shared: Arc<Shared>,
 }
 
 impl Server {
@@ -31,17 +34,46 @@ impl Server {
         runtime: &tokio::runtime::Runtime,
         config: ServerConfig,
         actor: String,
-        dispatcher: HostDispatcher,
+        host: Host,
     ) -> Result<Server, ProviderError> {
         let listener = std::net::TcpListener::bind(config.address)
-            .map_err(|e| ProviderError::new(format!("cannot listen on {}: {e}", config.address)))?;
+            .map_err(|e| ProviderError::unavailable(format!("cannot listen on {}: {e}", config.address)))?;
         listener.set_nonblocking(true).map_err(|e| ProviderError::new(e.to_string()))?;
         let _guard = runtime.enter();
         let listener = TcpListener::from_std(listener).map_err(|e| ProviderError::new(e.to_string()))?;
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared { config, actor, dispatcher });
-        runtime.spawn(accept_loop(listener, shared, stopped));
-        Ok(Server { stop })
+        let shared = Arc::new(Shared {
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            capacity: Mutex::new(config.max_connections),
+            target: RwLock::new(Some(Target { actor, config })),
+            host,
+        });
+        runtime.spawn(accept_loop(listener, Arc::clone(&shared), stopped));
+        Ok(Server { stop, shared })
+    }
+
+    /// The actor served, if any.
+    pub fn actor(&self) -> Option<String> {
+        self.shared.target().map(|t| t.actor)
+    }
+
+    /// Serves `actor` with `config` from now on (the address stays); the
+    /// requests already running finish with what they started with.
+    pub fn serve(&self, actor: &str, config: ServerConfig) {
+        let mut capacity = self.shared.capacity.lock().unwrap_or_else(|e| e.into_inner());
+        if config.max_connections > *capacity {
+            self.shared.slots.add_permits(config.max_connections - *capacity);
+        } else {
+            self.shared.slots.forget_permits(*capacity - config.max_connections);
+        }
+        *capacity = config.max_connections;
+        *self.shared.target.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Target { actor: actor.to_owned(), config });
+    }
+
+    /// Serves no actor: requests are answered 503 until [`Server::serve`].
+    pub fn park(&self) {
+        *self.shared.target.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Stops accepting; connections already open finish their requests.
@@ -50,14 +82,26 @@ impl Server {
     }
 }
 
-struct Shared {
-    config: ServerConfig,
+#[derive(Clone)]
+struct Target {
     actor: String,
-    dispatcher: HostDispatcher,
+    config: ServerConfig,
+}
+
+struct Shared {
+    target: RwLock<Option<Target>>,
+    slots: Arc<Semaphore>,
+    capacity: Mutex<usize>,
+    host: Host,
+}
+
+impl Shared {
+    fn target(&self) -> Option<Target> {
+        self.target.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
         let stream = tokio::select! {
             _ = stopped.changed() => return,
@@ -70,7 +114,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
                 }
             },
         };
-        match Arc::clone(&slots).try_acquire_owned() {
+        match Arc::clone(&shared.slots).try_acquire_owned() {
             Ok(slot) => {
                 let shared = Arc::clone(&shared);
                 tokio::spawn(async move {
@@ -111,9 +155,11 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         let shared = Arc::clone(&service_shared);
         async move { Ok::<_, Infallible>(handle(request, shared).await) }
     });
+    let header_read_timeout =
+        shared.target().map_or(Duration::from_secs(10), |t| t.config.header_read_timeout);
     let served = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_read_timeout)
+        .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(e) = served {
@@ -134,7 +180,15 @@ fn json_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 }
 
 async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
-    let limit = shared.config.max_body_bytes;
+    let Some(target) = shared.target() else {
+        let mut response = json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no actor serves this address now: it was stopped or unlinked",
+        );
+        response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
+    let limit = target.config.max_body_bytes;
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -173,26 +227,39 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Ful
         Ok(payload) => payload,
         Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let call_shared = Arc::clone(&shared);
-    let call = tokio::task::spawn_blocking(move || {
-        call_shared.dispatcher.dispatch(&call_shared.actor, messages::OP_HANDLE_REQUEST, &payload)
-    });
-    let reply = match tokio::time::timeout(shared.config.request_timeout, call).await {
+    let host = shared.host.clone();
+    let actor = target.actor.clone();
+    let call = tokio::task::spawn_blocking(move || host.dispatch(&actor, messages::OP_HANDLE_REQUEST, &payload));
+    let reply = match tokio::time::timeout(target.config.request_timeout, call).await {
         Err(_) => return json_error(StatusCode::GATEWAY_TIMEOUT, "the actor did not answer in time"),
         Ok(Err(e)) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the call failed: {e}")),
-        Ok(Ok(Err(e))) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Ok(Ok(Err(e))) => return failed(&e),
         Ok(Ok(Ok(reply))) => reply,
     };
     match codec::deserialize::<messages::Response>(&reply) {
         Ok(reply) => into_response(reply),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the actor's reply is not an HTTP response: {e}")),
+        Err(e) => json_error(StatusCode::BAD_GATEWAY, &format!("the actor's reply is not an HTTP response: {e}")),
     }
+}
+
+/// The answer to a call that failed: the status its kind stands for, and a
+/// JSON body with the kind and the message.
+fn failed(error: &ProviderError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(error.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::json!({ "error": error.message(), "kind": error.kind().tag() }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if error.kind() == ErrorKind::Unavailable {
+        response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
 
 fn into_response(reply: messages::Response) -> Response<Full<Bytes>> {
     let Some(status) = u16::try_from(reply.status_code).ok().and_then(|c| StatusCode::from_u16(c).ok()) else {
         return json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
             &format!("the actor answered with status code {}, which is not valid", reply.status_code),
         );
     };
@@ -205,7 +272,7 @@ fn into_response(reply: messages::Response) -> Response<Full<Bytes>> {
             }
             _ => {
                 return json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    StatusCode::BAD_GATEWAY,
                     &format!("the actor answered with an invalid header `{name}`"),
                 )
             }

@@ -5,15 +5,18 @@
 //!   provider read it. Actors linked with the same URL share one pool.
 //! - `POOL_SIZE`: connections per URL (default 8).
 //!
+//! Every key an actor touches must lie within its grant (`--grant
+//! wascc:keyvalue=prefix:sensors:`); others are refused as denied.
+//!
 //! Each pooled connection is checked with a `PING` before use and a broken
 //! one is dropped, so when Redis goes away calls fail with a clear error and
 //! when it comes back they succeed again, without restarting the host.
 
 mod store;
 
-use provider_sdk::bindings::Bindings;
+use provider_sdk::bindings::{read_grant, Bindings};
 use provider_sdk::codec::core::CapabilityConfiguration;
-use provider_sdk::{export_provider, keyvalue, Provider, ProviderError};
+use provider_sdk::{export_provider, keyvalue, Host, Provider, ProviderError, Setting, SettingKind, SettingScope, Settings};
 
 use store::Store;
 
@@ -27,15 +30,34 @@ pub struct RedisKeyValue {
     stores: Bindings<String, Store>,
 }
 
-impl RedisKeyValue {
-    fn new() -> RedisKeyValue {
-        RedisKeyValue::default()
-    }
-}
-
 impl Provider for RedisKeyValue {
     const CAPABILITY_ID: &'static str = "wascc:keyvalue";
     const NAME: &'static str = "Redis key-value store";
+
+    fn settings() -> Vec<Setting> {
+        vec![
+            Setting {
+                name: "URL".to_owned(),
+                scope: SettingScope::Link,
+                kind: SettingKind::Text,
+                default: Some(DEFAULT_URL.to_owned()),
+                required: false,
+                doc: "the Redis server; actors linked with the same URL share one pool".to_owned(),
+            },
+            Setting {
+                name: "POOL_SIZE".to_owned(),
+                scope: SettingScope::Link,
+                kind: SettingKind::Integer { min: Some(1), max: Some(256) },
+                default: Some("8".to_owned()),
+                required: false,
+                doc: "connections per URL".to_owned(),
+            },
+        ]
+    }
+
+    fn start(_host: Host, _settings: Settings) -> Result<RedisKeyValue, ProviderError> {
+        Ok(RedisKeyValue::default())
+    }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let url = config.values.get("URL").map_or(DEFAULT_URL, String::as_str).to_owned();
@@ -45,9 +67,10 @@ impl Provider for RedisKeyValue {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| ProviderError::new(format!("POOL_SIZE must be 1 to 256, not `{text}`")))?,
+                .ok_or_else(|| ProviderError::bad_request(format!("POOL_SIZE must be 1 to 256, not `{text}`")))?,
         };
-        self.stores.bind(&config.module, url.clone(), || Store::open(&url, pool_size))
+        let grant = read_grant(&config.values)?;
+        self.stores.bind(&config.module, url.clone(), grant, || Store::open(&url, pool_size))
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
@@ -56,7 +79,8 @@ impl Provider for RedisKeyValue {
     }
 
     fn handle_call(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        keyvalue::handle(&*self.stores.get(actor)?, operation, payload)
+        let (store, grant) = self.stores.get(actor)?;
+        keyvalue::handle(&*store, &grant, operation, payload)
     }
 
     fn health(&self) -> Result<(), ProviderError> {
@@ -68,4 +92,4 @@ impl Provider for RedisKeyValue {
     }
 }
 
-export_provider!(RedisKeyValue, RedisKeyValue::new);
+export_provider!(RedisKeyValue);

@@ -34,7 +34,7 @@ impl Store {
     /// A pool for `url`. No connection is made yet, so an actor can be bound
     /// while Redis is still starting.
     pub fn open(url: &str, size: u32) -> Result<Store, ProviderError> {
-        let client = redis::Client::open(url).map_err(|e| ProviderError::new(format!("bad Redis URL `{url}`: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| ProviderError::bad_request(format!("bad Redis URL `{url}`: {e}")))?;
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
@@ -57,8 +57,14 @@ impl Store {
         let mut connection = self
             .pool
             .get()
-            .map_err(|e| ProviderError::new(format!("Redis at {} is unreachable: {e}", self.url)))?;
-        command(&mut connection).map_err(|e| ProviderError::new(format!("Redis: {e}")))
+            .map_err(|e| ProviderError::unavailable(format!("Redis at {} is unreachable: {e}", self.url)))?;
+        command(&mut connection).map_err(|e| {
+            if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() || e.is_timeout() {
+                ProviderError::unavailable(format!("Redis at {} failed: {e}", self.url))
+            } else {
+                ProviderError::new(format!("Redis: {e}"))
+            }
+        })
     }
 }
 

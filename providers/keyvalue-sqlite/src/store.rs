@@ -81,8 +81,16 @@ pub struct Store {
     inner: Mutex<Connected>,
 }
 
+/// A database error, typed: a busy, locked, full or failing disk is the
+/// store being unavailable; anything else is a failure of the request.
 fn db_error(e: rusqlite::Error) -> ProviderError {
-    ProviderError::new(format!("SQLite: {e}"))
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen) => {
+            ProviderError::unavailable(format!("SQLite: {e}"))
+        }
+        _ => ProviderError::new(format!("SQLite: {e}")),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -90,7 +98,7 @@ fn now_ms() -> i64 {
 }
 
 fn wrong_type(key: &str, found: Kind, wanted: Kind) -> ProviderError {
-    ProviderError::new(format!(
+    ProviderError::bad_request(format!(
         "WRONGTYPE: key `{key}` holds a {}, not a {}",
         found.as_str(),
         wanted.as_str()
@@ -149,7 +157,7 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path, sync: Durability) -> Result<Store, ProviderError> {
         let connection = Connection::open(path)
-            .map_err(|e| ProviderError::new(format!("cannot open the database {}: {e}", path.display())))?;
+            .map_err(|e| ProviderError::unavailable(format!("cannot open the database {}: {e}", path.display())))?;
         connection.busy_timeout(Duration::from_secs(5)).map_err(db_error)?;
         let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(db_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
