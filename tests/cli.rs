@@ -70,7 +70,45 @@ fn inspect_shows_the_claims_and_every_verdict_as_json() {
     assert_eq!(report["verdict"], "accepted");
     assert_eq!(report["claims"]["iss"], issuer.as_str());
     assert_eq!(report["claims"]["wascap"]["caps"], serde_json::json!(["wascc:http_server", "wascc:keyvalue"]));
-    assert_eq!(report["checks"].as_array().unwrap().len(), 14);
+    assert_eq!(report["checks"].as_array().unwrap().len(), 15);
+}
+
+#[test]
+fn sign_writes_fine_grained_grants_and_inspect_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = keys_and_signed_echo(dir.path());
+    let sign = |grants: &[&str]| {
+        let mut args = vec!["sign", "echo.wasm", "-o", "granted.wasm", "--issuer", "issuer.nk", "--subject", "echo.nk", "-k"];
+        for grant in grants {
+            args.extend(["--grant", grant]);
+        }
+        host_edge(dir.path(), &args)
+    };
+    let signed = sign(&["wasmcloud:keyvalue=prefix:sensors:", "wascc:keyvalue=exact:config"]);
+    assert!(signed.status.success(), "{signed:?}");
+
+    let out = host_edge(dir.path(), &["inspect", "granted.wasm", "--trust", &issuer]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("grants       wascc:keyvalue: prefix:sensors:, exact:config"), "{text}");
+    assert!(text.contains("grants               wascc:keyvalue: prefix:sensors:, exact:config"), "{text}");
+
+    let out = host_edge(dir.path(), &["inspect", "granted.wasm", "--json", "--trust", &issuer]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["claims"]["wascap"]["grants"],
+        serde_json::json!({"wascc:keyvalue": ["prefix:sensors:", "exact:config"]})
+    );
+
+    let refused = sign(&["wascc:messaging=prefix:a"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the token does not grant wascc:messaging; add the capability"), "{err}");
+
+    let malformed = sign(&["wascc:keyvalue=sensors"]);
+    assert!(!malformed.status.success());
+    let err = String::from_utf8_lossy(&malformed.stderr);
+    assert!(err.contains("`sensors` is not a grant rule"), "{err}");
 }
 
 #[test]
@@ -105,7 +143,7 @@ fn run_serves_until_sigterm_and_shuts_down_cleanly() {
     .unwrap();
     let mut child = Command::new(host_edge_bin())
         .current_dir(dir.path())
-        .args(["run", "manifest.toml"])
+        .args(["run", "manifest.toml", "--control", "control.sock"])
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
         .spawn()

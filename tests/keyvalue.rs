@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use codec::core::CapabilityConfiguration;
 use codec::keyvalue::*;
-use host_edge::provider::{dispatcher::Deliver, NativeProvider};
+use host_edge::provider::{Deliver, NativeProvider};
+use host_edge::{ErrorKind, Failure};
 use serde::{de::DeserializeOwned, Serialize};
 use testkit::{provider_library, redis_url, PrivateRedis};
 
@@ -20,10 +21,15 @@ struct Kv {
     provider: NativeProvider,
     prefix: String,
     _dir: Option<tempfile::TempDir>,
+    _state: tempfile::TempDir,
 }
 
 fn no_delivery() -> Deliver {
-    Arc::new(|_: &str, _: &str, _: &[u8]| Err("key-value providers call no actors".to_owned()))
+    Arc::new(|_: &str, _: &str, _: &[u8]| Err(Failure::new(ErrorKind::NotLinked, "key-value providers call no actors")))
+}
+
+fn load(library: &str, state: &std::path::Path) -> NativeProvider {
+    NativeProvider::load("kv", &provider_library(library), no_delivery(), state).unwrap()
 }
 
 /// A prefix no other test run uses, so tests can share one Redis.
@@ -35,20 +41,37 @@ fn unique_prefix() -> String {
 
 impl Kv {
     fn bind(library: &str, values: BTreeMap<String, String>, dir: Option<tempfile::TempDir>) -> Kv {
-        let provider = NativeProvider::load("kv", &provider_library(library), no_delivery()).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let provider = load(library, state.path());
         let config = codec::serialize(&CapabilityConfiguration { module: ACTOR.into(), values }).unwrap();
         provider.bind_actor(&config).unwrap();
-        Kv { provider, prefix: unique_prefix(), _dir: dir }
+        Kv { provider, prefix: unique_prefix(), _dir: dir, _state: state }
+    }
+
+    /// Binds again with `values`: for a bound actor, an update.
+    fn rebind(&self, values: BTreeMap<String, String>) {
+        let config = codec::serialize(&CapabilityConfiguration { module: ACTOR.into(), values }).unwrap();
+        self.provider.bind_actor(&config).unwrap();
+    }
+
+    fn sqlite_values() -> (BTreeMap<String, String>, Option<tempfile::TempDir>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db").display().to_string();
+        (BTreeMap::from([("PATH".to_owned(), path)]), Some(dir))
+    }
+
+    fn redis_values() -> (BTreeMap<String, String>, Option<tempfile::TempDir>) {
+        (BTreeMap::from([("URL".to_owned(), redis_url())]), None)
     }
 
     fn sqlite() -> Kv {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kv.db").display().to_string();
-        Kv::bind("keyvalue_sqlite", BTreeMap::from([("PATH".to_owned(), path)]), Some(dir))
+        let (values, dir) = Kv::sqlite_values();
+        Kv::bind("keyvalue_sqlite", values, dir)
     }
 
     fn redis() -> Kv {
-        Kv::bind("keyvalue_redis", BTreeMap::from([("URL".to_owned(), redis_url())]), None)
+        let (values, dir) = Kv::redis_values();
+        Kv::bind("keyvalue_redis", values, dir)
     }
 
     fn key(&self, name: &str) -> String {
@@ -120,6 +143,58 @@ macro_rules! conformance {
 
             fn kv() -> Kv {
                 Kv::$backend()
+            }
+
+            /// The values of this backend with a grant of `layers`, as the
+            /// host writes it under `__host_edge_grant`.
+            fn granted(kv: &Kv, layers: &str) -> BTreeMap<String, String> {
+                let (mut values, _) = paste_values();
+                if let Some(path) = kv._dir.as_ref() {
+                    values.insert("PATH".into(), path.path().join("kv.db").display().to_string());
+                }
+                values.insert("__host_edge_grant".into(), layers.replace("{p}", &kv.prefix));
+                values
+            }
+
+            fn paste_values() -> (BTreeMap<String, String>, Option<tempfile::TempDir>) {
+                match stringify!($backend) {
+                    "sqlite" => Kv::sqlite_values(),
+                    _ => Kv::redis_values(),
+                }
+            }
+
+            #[test]
+            fn a_key_outside_the_grant_is_refused_as_denied_naming_the_grant() {
+                let kv = kv();
+                kv.rebind(granted(&kv, r#"[{"source":"signed","rules":["prefix:{p}sensors:"]}]"#));
+                let _: SetResponse = kv.call(OP_SET, &SetRequest { key: kv.key("sensors:t1"), value: "21".into(), expires: 0 });
+                assert_eq!(kv.get("sensors:t1").value, "21");
+                let request = codec::serialize(&SetRequest { key: kv.key("admin:x"), value: "1".into(), expires: 0 }).unwrap();
+                let err = kv.provider.call(ACTOR, OP_SET, &request).unwrap_err();
+                assert_eq!(err.failure().kind, ErrorKind::Denied);
+                let text = err.to_string();
+                assert!(text.contains(&format!("key `{}admin:x` is outside the grant for wascc:keyvalue", kv.prefix)), "{text}");
+                assert!(text.contains(&format!("signed: prefix:{}sensors:", kv.prefix)), "{text}");
+                // Nothing was written, and a multi-key operation with one key outside is refused whole.
+                kv.rebind(granted(&kv, "[]"));
+                assert!(!kv.exists("admin:x"));
+                kv.rebind(granted(&kv, r#"[{"source":"signed","rules":["prefix:{p}sensors:"]}]"#));
+                let union = SetUnionRequest { keys: kv.keys(&["sensors:a", "admin:b"]) };
+                assert!(kv.try_call::<SetQueryResponse>(OP_SET_UNION, &union).unwrap_err().contains("admin:b"));
+            }
+
+            #[test]
+            fn a_link_narrows_a_signed_grant_and_both_must_permit() {
+                let kv = kv();
+                kv.rebind(granted(
+                    &kv,
+                    r#"[{"source":"signed","rules":["prefix:{p}sensors:"]},{"source":"link","rules":["prefix:{p}sensors:t"]}]"#,
+                ));
+                assert_eq!(kv.add("sensors:t1", 1), Ok(1));
+                let err = kv.add("sensors:h1", 1).unwrap_err();
+                assert!(err.contains("link: prefix:"), "{err}");
+                let err = kv.add("admin:x", 1).unwrap_err();
+                assert!(err.contains("outside the grant"), "{err}");
             }
 
             #[test]
@@ -350,7 +425,8 @@ fn sqlite_writes_persist_across_provider_instances() {
 
 #[test]
 fn sqlite_refuses_a_bad_sync_setting_by_name() {
-    let provider = NativeProvider::load("kv", &provider_library("keyvalue_sqlite"), no_delivery()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let provider = load("keyvalue_sqlite", state.path());
     let values = BTreeMap::from([("SYNC".to_owned(), "sometimes".to_owned())]);
     let config = codec::serialize(&CapabilityConfiguration { module: ACTOR.into(), values }).unwrap();
     let err = provider.bind_actor(&config).unwrap_err().to_string();

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use provider_abi::grant::Rule;
+
 use crate::capability::CapabilityId;
 use crate::claims::{self, ClaimsError, Policy, VerifiedClaims};
 use crate::engine::{CompiledModule, EngineError};
@@ -95,6 +97,13 @@ impl Actor {
     /// True when the claims grant `capability`.
     pub fn may_use(&self, capability: &CapabilityId) -> bool {
         self.capabilities.contains(capability)
+    }
+
+    /// The grant rules the signed claims carry for `capability` (any
+    /// spelling of it), or `None` when the token sets no grant for it and
+    /// only the capability check (and the link) decide.
+    pub fn signed_grant(&self, capability: &CapabilityId) -> Option<Vec<Rule>> {
+        self.claims.signed_grant(capability)
     }
 
     /// The compiled module.

@@ -4,7 +4,10 @@
 //! out by byte range and the new `jwt` section appended, so modules from any
 //! toolchain (bulk-memory, sign-extension, reference types…) sign as they are.
 
+use std::collections::BTreeMap;
+
 use nkeys::KeyPair;
+use provider_abi::grant::Rule;
 
 use super::section::{self, SectionError};
 use super::token::{new_claims, ActorMetadata, ClaimsFields};
@@ -29,6 +32,10 @@ pub struct SignOptions {
     pub not_before: Option<u64>,
     /// Issue time, seconds since the epoch (`iat`).
     pub issued_at: u64,
+    /// Fine-grained grants (`wascap.grants`): for a capability in `caps`,
+    /// the rules that narrow it (`prefix:sensors:` for `wascc:keyvalue`).
+    /// A capability without an entry is not narrowed by the token.
+    pub grants: BTreeMap<CapabilityId, Vec<Rule>>,
 }
 
 /// Why a module could not be signed.
@@ -49,6 +56,18 @@ pub enum SignError {
     /// `nbf` is after `exp`: the token could never be valid.
     #[error("cannot sign: the token would become valid only after it expires")]
     EmptyValidity,
+    /// A grant names a capability the token does not grant.
+    #[error(
+        "cannot sign: there is a grant for {0}, but the token does not grant {0}; \
+         add the capability (`--cap {0}`) or drop the grant"
+    )]
+    GrantWithoutCapability(CapabilityId),
+    /// A grant for a capability has no rules, which would permit nothing.
+    #[error(
+        "cannot sign: the grant for {0} has no rules and would permit nothing; \
+         give at least one rule (`prefix:…`), or no grant to leave {0} unrestricted"
+    )]
+    EmptyGrant(CapabilityId),
     /// Encoding or signing the token failed.
     #[error("cannot sign: {0}")]
     Token(String),
@@ -75,6 +94,7 @@ pub fn sign_module(
             return Err(SignError::EmptyValidity);
         }
     }
+    let grants = grants_metadata(options)?;
     let stripped = section::strip_claims(module)?;
     crate::engine::validate(&stripped).map_err(|e| SignError::Invalid(e.to_string()))?;
 
@@ -86,6 +106,7 @@ pub fn sign_module(
         rev: options.rev,
         ver: options.ver.clone(),
         prov: false,
+        grants,
     };
     let fields = ClaimsFields {
         id: nuid::next().to_string(),
@@ -100,4 +121,96 @@ pub fn sign_module(
         .encode(issuer)
         .map_err(|e| SignError::Token(e.to_string()))?;
     Ok(section::append_claims(&stripped, &jwt))
+}
+
+/// The `grants` metadata for `options`: refused when a grant names a
+/// capability the token does not grant or has no rules; `None` without
+/// grants, so the field is left out.
+fn grants_metadata(options: &SignOptions) -> Result<Option<BTreeMap<String, Vec<String>>>, SignError> {
+    for (capability, rules) in &options.grants {
+        if !options.caps.contains(capability) {
+            return Err(SignError::GrantWithoutCapability(capability.clone()));
+        }
+        if rules.is_empty() {
+            return Err(SignError::EmptyGrant(capability.clone()));
+        }
+    }
+    if options.grants.is_empty() {
+        return Ok(None);
+    }
+    let grants = options
+        .grants
+        .iter()
+        .map(|(capability, rules)| {
+            let mut texts: Vec<String> = Vec::new();
+            for rule in rules {
+                let text = rule.to_string();
+                if !texts.contains(&text) {
+                    texts.push(text);
+                }
+            }
+            (capability.as_str().to_owned(), texts)
+        })
+        .collect();
+    Ok(Some(grants))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::WellKnown;
+
+    fn rules(texts: &[&str]) -> Vec<Rule> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    fn with_grants(caps: &[WellKnown], grants: &[(WellKnown, &[&str])]) -> SignOptions {
+        SignOptions {
+            caps: caps.iter().map(|&c| c.into()).collect(),
+            grants: grants.iter().map(|(c, r)| ((*c).into(), rules(r))).collect(),
+            ..SignOptions::default()
+        }
+    }
+
+    #[test]
+    fn grants_are_written_under_the_canonical_capability_id_as_rule_texts() {
+        let options = with_grants(
+            &[WellKnown::KeyValue],
+            &[(WellKnown::KeyValue, &["prefix:sensors:", "exact:config", "prefix:sensors:"])],
+        );
+        let grants = grants_metadata(&options).unwrap().unwrap();
+        assert_eq!(
+            grants,
+            BTreeMap::from([(
+                "wascc:keyvalue".to_owned(),
+                vec!["prefix:sensors:".to_owned(), "exact:config".to_owned()]
+            )])
+        );
+    }
+
+    #[test]
+    fn a_token_without_grants_has_no_grants_field() {
+        assert_eq!(grants_metadata(&with_grants(&[WellKnown::KeyValue], &[])).unwrap(), None);
+        let metadata = ActorMetadata { hash: "AB".into(), ..ActorMetadata::default() };
+        let json = serde_json::to_value(&metadata).unwrap();
+        assert!(json.get("grants").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_grant_for_a_capability_the_token_does_not_grant_is_refused() {
+        let options = with_grants(&[WellKnown::HttpServer], &[(WellKnown::KeyValue, &["prefix:sensors:"])]);
+        let err = grants_metadata(&options).unwrap_err();
+        assert!(matches!(err, SignError::GrantWithoutCapability(_)));
+        assert_eq!(
+            err.to_string(),
+            "cannot sign: there is a grant for wascc:keyvalue, but the token does not grant wascc:keyvalue; \
+             add the capability (`--cap wascc:keyvalue`) or drop the grant"
+        );
+    }
+
+    #[test]
+    fn a_grant_without_rules_is_refused() {
+        let options = with_grants(&[WellKnown::KeyValue], &[(WellKnown::KeyValue, &[])]);
+        assert!(matches!(grants_metadata(&options), Err(SignError::EmptyGrant(_))));
+    }
 }

@@ -3,7 +3,10 @@
 //! wascap's `Claims<T>` handles the JWT framing soundly and is generic over the
 //! `wascap` metadata object. Its own component type drops the `caps` list, so
 //! the metadata type here is written out in full, field for field as waSCC
-//! signed it.
+//! signed it, plus host-edge's own optional `grants`, which other wascap
+//! tools ignore.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wascap::jwt::WascapEntity;
@@ -34,6 +37,13 @@ pub struct ActorMetadata {
     /// True for capability providers; actors carry false.
     #[serde(default)]
     pub prov: bool,
+    /// Fine-grained grants, host-edge's own field: for a capability id in
+    /// `caps`, the rule texts (`prefix:sensors:`) that narrow what the actor
+    /// may touch through it (see `provider_abi::grant`). Left out when the
+    /// token carries none, so tokens without grants read as before, and
+    /// other wascap tools skip it as an unknown field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl WascapEntity for ActorMetadata {

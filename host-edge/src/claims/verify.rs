@@ -5,12 +5,16 @@
 //! Nothing here touches the network.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+
+use provider_abi::grant::Rule;
 
 use super::keys::{check_public_key, KeyRole};
 use super::policy::{ClockRule, Policy, CLOCK_SKEW_SECS};
 use super::section::{self, SectionError};
 use super::token::{ActorClaims, ActorMetadata};
+use crate::capability::CapabilityId;
 
 /// One verification step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,6 +36,9 @@ pub enum Check {
     Signature,
     /// The module hash in the token matches the module.
     Hash,
+    /// The fine-grained grants, if any, name capabilities and hold rules
+    /// that can be read.
+    Grants,
     /// The system clock is plausible (not behind the token's `iat`).
     Clock,
     /// The token has not expired (`exp`).
@@ -58,6 +65,7 @@ impl Check {
             Check::SubjectKey => "subject-key",
             Check::Signature => "signature",
             Check::Hash => "hash",
+            Check::Grants => "grants",
             Check::Clock => "clock",
             Check::Expiry => "expiry",
             Check::NotBefore => "not-before",
@@ -193,6 +201,67 @@ impl VerifiedClaims {
     pub fn capabilities(&self) -> &[String] {
         self.metadata.caps.as_deref().unwrap_or(&[])
     }
+
+    /// The fine-grained grant the token signs for `capability` (matched in
+    /// any spelling, so `wasmcloud:keyvalue` finds `wascc:keyvalue`): its
+    /// rules, any of which permits a resource, or `None` when the token
+    /// carries no grant for it and does not narrow it.
+    ///
+    /// The `grants` check has made sure the grants read. Should they not
+    /// (claims assembled by hand, never verified), every capability reads
+    /// as granted with no rules, which permits nothing: a grant that cannot
+    /// be read never widens.
+    pub fn signed_grant(&self, capability: &CapabilityId) -> Option<Vec<Rule>> {
+        match read_grants(&self.metadata) {
+            Ok(mut grants) => grants.remove(capability),
+            Err(_) => Some(Vec::new()),
+        }
+    }
+
+    /// Every fine-grained grant the token signs, by canonical capability id;
+    /// empty when it carries none. Grants that cannot be read give an empty
+    /// map here; see [`VerifiedClaims::signed_grant`] for how they are
+    /// enforced.
+    pub fn signed_grants(&self) -> BTreeMap<CapabilityId, Vec<Rule>> {
+        read_grants(&self.metadata).unwrap_or_default()
+    }
+}
+
+/// The token's `grants`, by canonical capability id, with parsed rules; an
+/// error naming the first entry that cannot be read: a capability id that is
+/// not one, a rule that is not `kind:value`, or two spellings of the same
+/// capability.
+pub fn read_grants(metadata: &ActorMetadata) -> Result<BTreeMap<CapabilityId, Vec<Rule>>, String> {
+    let mut grants = BTreeMap::new();
+    let mut spelled: BTreeMap<CapabilityId, &str> = BTreeMap::new();
+    for (id, texts) in metadata.grants.iter().flatten() {
+        let capability = CapabilityId::parse(id).map_err(|e| format!("a grant is for {e}"))?;
+        if let Some(first) = spelled.insert(capability.clone(), id) {
+            return Err(format!(
+                "the token has two grants for {capability} (as `{first}` and `{id}`); it must have one"
+            ));
+        }
+        let rules = texts
+            .iter()
+            .map(|text| text.parse::<Rule>().map_err(|e| format!("the grant for {capability}: {e}")))
+            .collect::<Result<Vec<Rule>, String>>()?;
+        grants.insert(capability, rules);
+    }
+    Ok(grants)
+}
+
+/// `wascc:keyvalue: prefix:sensors:, prefix:lab:` for each capability,
+/// joined with `; `.
+pub fn describe_grants(grants: &BTreeMap<CapabilityId, Vec<Rule>>) -> String {
+    grants
+        .iter()
+        .map(|(capability, rules)| {
+            let rules: Vec<String> = rules.iter().map(Rule::to_string).collect();
+            let rules = if rules.is_empty() { "(no rules: nothing)".to_owned() } else { rules.join(", ") };
+            format!("{capability}: {rules}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Runs every check against `module` under `policy`, at time `now`
@@ -247,6 +316,7 @@ impl Run {
             Check::SubjectKey,
             Check::Signature,
             Check::Hash,
+            Check::Grants,
             Check::Clock,
             Check::Expiry,
             Check::NotBefore,
@@ -347,6 +417,7 @@ impl Run {
             );
         }
         self.hash(module, &metadata);
+        self.grants(&metadata);
         self.times(&claims, policy.clock, now);
         self.policy(&claims, policy);
         (Some(claims), section_name)
@@ -391,6 +462,40 @@ impl Run {
             ),
             Err(e) => self.fail(Check::Hash, e.to_string()),
         };
+    }
+
+    fn grants(&mut self, metadata: &ActorMetadata) {
+        let grants = match read_grants(metadata) {
+            Ok(grants) => grants,
+            Err(e) => {
+                self.fail(Check::Grants, e);
+                return;
+            }
+        };
+        if grants.is_empty() {
+            self.pass(Check::Grants, "none: every granted capability is unrestricted");
+            return;
+        }
+        let granted: Vec<CapabilityId> = metadata
+            .caps
+            .iter()
+            .flatten()
+            .filter_map(|c| CapabilityId::parse(c).ok())
+            .collect();
+        let text = describe_grants(&grants);
+        let idle: Vec<&str> =
+            grants.keys().filter(|c| !granted.contains(c)).map(CapabilityId::as_str).collect();
+        if idle.is_empty() {
+            self.pass(Check::Grants, text);
+        } else {
+            self.record(
+                Check::Grants,
+                Outcome::Warned(format!(
+                    "{text}; the token does not grant {}, so the grant has no effect",
+                    idle.join(", ")
+                )),
+            );
+        }
     }
 
     fn times(&mut self, claims: &ActorClaims, rule: ClockRule, now: u64) {
@@ -474,4 +579,143 @@ impl Run {
 pub fn stamp(secs: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use nkeys::KeyPair;
+
+    use super::*;
+    use crate::capability::WellKnown;
+    use crate::claims::sign::{sign_module, SignOptions};
+    use crate::claims::token::{new_claims, ClaimsFields};
+
+    /// The smallest module there is: the header alone.
+    const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+    const NOW: u64 = 1_800_000_000;
+
+    fn rules(texts: &[&str]) -> Vec<Rule> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    fn signed(caps: &[WellKnown], grants: &[(WellKnown, &[&str])]) -> Vec<u8> {
+        let options = SignOptions {
+            caps: caps.iter().map(|&c| c.into()).collect(),
+            grants: grants.iter().map(|(c, r)| ((*c).into(), rules(r))).collect(),
+            issued_at: NOW,
+            ..SignOptions::default()
+        };
+        sign_module(EMPTY_MODULE, &KeyPair::new_account(), &KeyPair::new_module(), &options).unwrap()
+    }
+
+    /// A module signed with metadata written by hand, as another tool might.
+    fn signed_with_metadata(metadata: ActorMetadata) -> Vec<u8> {
+        let issuer = KeyPair::new_account();
+        let fields = ClaimsFields {
+            id: "jti".into(),
+            issued_at: NOW,
+            issuer: issuer.public_key(),
+            subject: KeyPair::new_module().public_key(),
+            expires: None,
+            not_before: None,
+        };
+        let metadata = ActorMetadata { hash: section::hash_bytes(EMPTY_MODULE), ..metadata };
+        let jwt = new_claims(fields, metadata).unwrap().encode(&issuer).unwrap();
+        section::append_claims(EMPTY_MODULE, &jwt)
+    }
+
+    fn grants(pairs: &[(&str, &[&str])]) -> Option<BTreeMap<String, Vec<String>>> {
+        Some(pairs.iter().map(|(c, r)| (c.to_string(), r.iter().map(|t| t.to_string()).collect())).collect())
+    }
+
+    fn outcome(report: &Report, check: Check) -> Outcome {
+        report.checks.iter().find(|r| r.check == check).unwrap().outcome.clone()
+    }
+
+    #[test]
+    fn a_signed_grant_is_found_under_any_spelling_of_its_capability() {
+        let module = signed(&[WellKnown::KeyValue], &[(WellKnown::KeyValue, &["prefix:sensors:", "prefix:lab:"])]);
+        let claims = verify(&module, &Policy::default(), NOW).unwrap();
+        let want = Some(rules(&["prefix:sensors:", "prefix:lab:"]));
+        for spelling in ["wascc:keyvalue", "wasmcloud:keyvalue", "wascap:keyvalue"] {
+            assert_eq!(claims.signed_grant(&CapabilityId::parse(spelling).unwrap()), want, "{spelling}");
+        }
+        assert_eq!(claims.metadata.grants, grants(&[("wascc:keyvalue", &["prefix:sensors:", "prefix:lab:"])]));
+    }
+
+    #[test]
+    fn a_capability_without_a_signed_grant_is_not_narrowed_by_the_token() {
+        let module = signed(&[WellKnown::KeyValue, WellKnown::Logging], &[(WellKnown::KeyValue, &["prefix:a"])]);
+        let claims = verify(&module, &Policy::default(), NOW).unwrap();
+        assert_eq!(claims.signed_grant(&WellKnown::Logging.into()), None);
+        let plain = verify(&signed(&[WellKnown::KeyValue], &[]), &Policy::default(), NOW).unwrap();
+        assert_eq!(plain.signed_grant(&WellKnown::KeyValue.into()), None);
+        assert_eq!(plain.metadata.grants, None);
+        assert!(plain.signed_grants().is_empty());
+    }
+
+    #[test]
+    fn the_grants_check_shows_every_signed_grant() {
+        let module = signed(&[WellKnown::KeyValue], &[(WellKnown::KeyValue, &["prefix:sensors:"])]);
+        let report = inspect(&module, &Policy::default(), NOW);
+        assert_eq!(outcome(&report, Check::Grants), Outcome::Passed("wascc:keyvalue: prefix:sensors:".into()));
+        let plain = inspect(&signed(&[WellKnown::KeyValue], &[]), &Policy::default(), NOW);
+        assert!(matches!(outcome(&plain, Check::Grants), Outcome::Passed(t) if t.starts_with("none")));
+    }
+
+    #[test]
+    fn grants_written_in_another_spelling_are_read_canonically() {
+        let module = signed_with_metadata(ActorMetadata {
+            caps: Some(vec!["wasmcloud:keyvalue".into()]),
+            grants: grants(&[("wasmcloud:keyvalue", &["prefix:sensors:"])]),
+            ..ActorMetadata::default()
+        });
+        let claims = verify(&module, &Policy::default(), NOW).unwrap();
+        assert_eq!(claims.signed_grant(&WellKnown::KeyValue.into()), Some(rules(&["prefix:sensors:"])));
+    }
+
+    #[test]
+    fn a_token_whose_grants_cannot_be_read_is_refused_by_the_grants_check() {
+        for (bad, why) in [
+            (grants(&[("wascc:keyvalue", &["sensors"])]), "`sensors` is not a grant rule"),
+            (grants(&[("keyvalue", &["prefix:a"])]), "`keyvalue` is not a capability id"),
+            (
+                grants(&[("wascc:keyvalue", &["prefix:a"]), ("wasmcloud:keyvalue", &["prefix:b"])]),
+                "two grants for wascc:keyvalue",
+            ),
+        ] {
+            let module = signed_with_metadata(ActorMetadata {
+                caps: Some(vec!["wascc:keyvalue".into()]),
+                grants: bad,
+                ..ActorMetadata::default()
+            });
+            let err = verify(&module, &Policy::default(), NOW).unwrap_err();
+            assert_eq!(err.check, Check::Grants, "{err}");
+            assert!(err.detail.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn unverified_claims_with_unreadable_grants_permit_nothing() {
+        let module = signed(&[WellKnown::KeyValue], &[]);
+        let mut claims = verify(&module, &Policy::default(), NOW).unwrap();
+        claims.metadata.grants = grants(&[("wascc:keyvalue", &["no colon"])]);
+        assert_eq!(claims.signed_grant(&WellKnown::KeyValue.into()), Some(Vec::new()));
+    }
+
+    #[test]
+    fn a_grant_for_a_capability_the_token_does_not_grant_is_a_warning() {
+        let module = signed_with_metadata(ActorMetadata {
+            caps: Some(vec!["wascc:logging".into()]),
+            grants: grants(&[("wascc:keyvalue", &["prefix:a"])]),
+            ..ActorMetadata::default()
+        });
+        let report = inspect(&module, &Policy::default(), NOW);
+        assert!(
+            matches!(outcome(&report, Check::Grants), Outcome::Warned(t) if t.contains("does not grant wascc:keyvalue")),
+            "{:?}",
+            outcome(&report, Check::Grants)
+        );
+        assert!(report.into_verified().is_ok());
+    }
 }

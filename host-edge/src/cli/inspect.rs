@@ -1,5 +1,6 @@
 //! `host-edge inspect`: the claims and every check's verdict.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +18,9 @@ use super::PolicyArgs;
 #[command(after_help = "Examples:\n  \
     host-edge inspect echo_s.wasm\n  \
     host-edge inspect echo_s.wasm --json --trust ACZ...\n  \
-    host-edge inspect echo_s.wasm --manifest /etc/host-edge/manifest.toml")]
+    host-edge inspect echo_s.wasm --manifest /etc/host-edge/manifest.toml\n\n\
+The signed fine-grained grants are shown under `grants`, and in the JSON\n\
+under `claims.wascap.grants`; the `grants` check says whether they read.")]
 pub struct InspectArgs {
     /// The module to inspect.
     file: PathBuf,
@@ -42,6 +45,12 @@ pub fn execute(args: InspectArgs) -> anyhow::Result<ExitCode> {
     Ok(if refused { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// One line per capability, `wascc:keyvalue: prefix:sensors:, prefix:lab:`,
+/// as the token writes them (the `grants` check says whether they read).
+fn grant_lines(grants: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    grants.iter().map(|(capability, rules)| format!("{capability}: {}", rules.join(", "))).collect()
+}
+
 fn print_report(file: &str, report: &Report) {
     println!("{file}");
     if let Some(claims) = &report.claims {
@@ -55,6 +64,13 @@ fn print_report(file: &str, report: &Report) {
         row("expires", &claims.expires.map_or("never".into(), stamp));
         row("not before", &claims.not_before.map_or("-".into(), stamp));
         row("capabilities", &meta.caps.unwrap_or_default().join(", "));
+        let grants = grant_lines(&meta.grants.unwrap_or_default());
+        for (i, line) in grants.iter().enumerate() {
+            row(if i == 0 { "grants" } else { "" }, line);
+        }
+        if grants.is_empty() {
+            row("grants", "-");
+        }
         row("tags", &meta.tags.unwrap_or_default().join(", "));
         row("revision", &meta.rev.map_or("-".into(), |r| r.to_string()));
         row("version", meta.ver.as_deref().unwrap_or("-"));

@@ -1,5 +1,6 @@
 //! `host-edge sign`: embed signed claims in a module.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
@@ -10,6 +11,7 @@ use host_edge::capability::{CapabilityId, WellKnown};
 use host_edge::claims::keys::{read_seed, KeyRole};
 use host_edge::claims::policy::now_secs;
 use host_edge::claims::{section, sign_module, SignOptions};
+use provider_abi::grant::Rule;
 
 /// Sign an actor. Any claims the module already carries are replaced; every
 /// other byte of the module is kept.
@@ -17,7 +19,12 @@ use host_edge::claims::{section, sign_module, SignOptions};
 #[command(after_help = "Examples:\n  \
     host-edge sign echo.wasm -o echo_s.wasm --issuer issuer.nk --subject echo.nk --name echo\n  \
     host-edge sign counter.wasm -o counter_s.wasm --issuer issuer.nk --subject counter.nk \\\n      \
-    -k -s --expires-in 365d --tag demo")]
+    -k -s --expires-in 365d --tag demo\n  \
+    host-edge sign sensors.wasm -o sensors_s.wasm --issuer issuer.nk --subject sensors.nk \\\n      \
+    -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n\n\
+A grant narrows a capability the token grants: with the last example the actor\n\
+reaches only the keys starting `sensors:` and the key `config`. A manifest link\n\
+may narrow it further; see docs/claims.md, \"Fine-grained grants\".")]
 pub struct SignArgs {
     /// The module to sign.
     input: PathBuf,
@@ -36,6 +43,11 @@ pub struct SignArgs {
     /// Grant a capability by id (any spelling: wascc:, wascap:, wasmcloud:); repeatable.
     #[arg(long = "cap", value_name = "ID")]
     caps: Vec<CapabilityId>,
+    /// Narrow a granted capability to some resources: CAPABILITY (any
+    /// spelling) and a rule `kind:value`, e.g. `wascc:keyvalue=prefix:sensors:`.
+    /// Repeatable; several rules for one capability permit what any permits.
+    #[arg(long = "grant", value_name = "CAPABILITY=SPEC", value_parser = parse_grant)]
+    grants: Vec<(CapabilityId, Rule)>,
     /// A tag; repeatable.
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -101,6 +113,26 @@ impl SignArgs {
     }
 }
 
+/// Reads `CAPABILITY=kind:value`, splitting at the first `=`.
+fn parse_grant(text: &str) -> Result<(CapabilityId, Rule), String> {
+    let (capability, rule) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` is not a grant: expected CAPABILITY=kind:value, such as wascc:keyvalue=prefix:sensors:")
+    })?;
+    let capability = CapabilityId::parse(capability).map_err(|e| e.to_string())?;
+    let rule = rule.parse::<Rule>().map_err(|e| e.to_string())?;
+    Ok((capability, rule))
+}
+
+impl SignArgs {
+    fn grants(&self) -> BTreeMap<CapabilityId, Vec<Rule>> {
+        let mut grants: BTreeMap<CapabilityId, Vec<Rule>> = BTreeMap::new();
+        for (capability, rule) in &self.grants {
+            grants.entry(capability.clone()).or_default().push(rule.clone());
+        }
+        grants
+    }
+}
+
 fn parse_when(text: &str, now: u64) -> anyhow::Result<u64> {
     if let Ok(time) = humantime::parse_rfc3339_weak(text) {
         return Ok(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
@@ -125,6 +157,7 @@ pub fn execute(args: SignArgs) -> anyhow::Result<ExitCode> {
         expires: args.expires_in.map(|d| now + d.as_secs()),
         not_before: args.not_before.as_deref().map(|w| parse_when(w, now)).transpose()?,
         issued_at: now,
+        grants: args.grants(),
     };
     let signed = sign_module(&module, &issuer, &subject, &options)
         .with_context(|| format!("signing {}", args.input.display()))?;
