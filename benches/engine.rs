@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use host_edge::capability::WellKnown;
 use host_edge::claims::Policy;
-use host_edge::dispatch::CapabilityHandler;
+use host_edge::router::CapabilityHandler;
+use host_edge::Failure;
 use host_edge::engine::{CompiledModule, Instance, Limits};
 use host_edge::Host;
 use host_edge_benches::measure;
@@ -17,7 +18,7 @@ use testkit::{actor_module, Signer};
 struct Constant;
 
 impl CapabilityHandler for Constant {
-    fn handle(&self, _actor: &str, _operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
+    fn handle(&self, _actor: &str, _operation: &str, _payload: &[u8]) -> Result<Vec<u8>, Failure> {
         Ok(b"value".to_vec())
     }
 }
@@ -37,7 +38,7 @@ fn main() {
 
     let host = Host::new(Policy::default());
     let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
-    host.link(&key, WellKnown::KeyValue.into(), "default", Arc::new(Constant));
+    host.link_handler(&key, WellKnown::KeyValue.into(), "default", Arc::new(Constant));
     measure("empty call through the host (pool queue)", 1000, 200_000, TIME, || {
         host.call(&key, "Empty", b"").unwrap();
     });

@@ -160,7 +160,7 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
     let child = Command::new(release.join("host-edge"))
         .current_dir(dir)
-        .args(["run", "manifest.toml"])
+        .args(["run", "manifest.toml", "--control", "control.sock"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

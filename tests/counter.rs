@@ -136,7 +136,7 @@ fn two_hundred_requests_from_twenty_clients_count_exactly_200_on_redis() {
 }
 
 #[test]
-fn an_actor_without_the_keyvalue_claim_gets_a_500_naming_it_and_nothing_is_written() {
+fn an_actor_without_the_keyvalue_claim_gets_a_403_naming_it_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     // A granted counter shares the database, so it exists and is linked.
     let granted = counter_on_sqlite(dir.path());
@@ -150,10 +150,11 @@ fn an_actor_without_the_keyvalue_claim_gets_a_500_naming_it_and_nothing_is_writt
         .unwrap_err();
     assert!(err.to_string().contains("signed claims do not grant it"), "{err}");
     let (status, body) = http_get(&refused.url("/hits"));
-    assert_eq!(status, 500, "{body}");
+    assert_eq!(status, 403, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
     let message = json["error"].as_str().unwrap();
     assert!(message.contains("not authorized to use wascc:keyvalue"), "{message}");
+    assert_eq!(json["kind"], "denied", "{body}");
 
     let db = rusqlite::Connection::open(dir.path().join("counter.db")).unwrap();
     let keys: Vec<String> = db
@@ -167,7 +168,7 @@ fn an_actor_without_the_keyvalue_claim_gets_a_500_naming_it_and_nothing_is_writt
 }
 
 #[test]
-fn requests_fail_cleanly_while_redis_is_down_and_succeed_after_it_restarts() {
+fn requests_get_503_while_redis_is_down_and_succeed_after_it_restarts() {
     let mut redis = PrivateRedis::start();
     let app = deploy("counter", &[HTTP, KV], Some(("keyvalue_redis", values(&[("URL", &redis.url())]))), &[]);
     assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
@@ -176,8 +177,9 @@ fn requests_fail_cleanly_while_redis_is_down_and_succeed_after_it_restarts() {
     for _ in 0..3 {
         let started = Instant::now();
         let (status, body) = http_get(&app.url("/hits"));
-        assert_eq!(status, 500, "{body}");
+        assert_eq!(status, 503, "{body}");
         assert!(body.contains("Redis"), "{body}");
+        assert!(body.contains(r#""kind":"unavailable""#), "{body}");
         assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     }
 
@@ -270,7 +272,7 @@ fn run_binary(dir: &Path) -> Child {
     let log = std::fs::File::create(dir.join("host.log")).unwrap();
     Command::new(host_edge_bin())
         .current_dir(dir)
-        .args(["run", "manifest.toml"])
+        .args(["run", "manifest.toml", "--control", "control.sock"])
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(log)

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use host_edge::dispatch::CapabilityHandler;
+use host_edge::router::CapabilityHandler;
+use host_edge::Failure;
 use host_edge::engine::{InvokeError, Limits};
 use host_edge::{Host, HostError};
 use host_edge::capability::WellKnown;
@@ -108,7 +109,7 @@ fn host_call(binding: &str, namespace: &str, operation: &str, body: &str) -> Vec
 struct Recorder;
 
 impl CapabilityHandler for Recorder {
-    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure> {
         Ok(format!("{}:{operation}:{}", &actor[..4], String::from_utf8_lossy(payload)).into_bytes())
     }
 }
@@ -120,7 +121,7 @@ fn a_host_call_reaches_the_linked_handler_only_when_the_claims_grant_it() {
         ("echo", "ungranted", &[], Limits::default()),
     ]);
     for key in &keys {
-        host.link(key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+        host.link_handler(key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
     }
     let reply = host
         .call(&keys[0], "HostCall", &host_call("default", "wasmcloud:keyvalue", "Get", "k"))
@@ -137,7 +138,7 @@ fn a_host_call_reaches_the_linked_handler_only_when_the_claims_grant_it() {
 #[test]
 fn an_empty_binding_means_default_and_an_unlinked_binding_is_named() {
     let (host, keys) = host_with(&[("echo", "echo", &["wascc:keyvalue"], Limits::default())]);
-    host.link(&keys[0], WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+    host.link_handler(&keys[0], WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
     assert!(host.call(&keys[0], "HostCall", &host_call("", "wascc:keyvalue", "Get", "k")).is_ok());
     let err = invoke_error(host.call(&keys[0], "HostCall", &host_call("other", "wascc:keyvalue", "Get", "k")));
     assert!(err.to_string().contains("no provider is linked for wascc:keyvalue under the binding `other`"), "{err}");
@@ -196,7 +197,7 @@ fn pre_2020_actors_with_the_six_parameter_host_call_are_served() {
     let host = Host::new(Policy::default());
     let signed = Signer::new().sign(&module, "legacy", &["wascc:keyvalue"]);
     let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
-    host.link(&key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
+    host.link_handler(&key, WellKnown::KeyValue.into(), "default", Arc::new(Recorder));
     assert_eq!(host.call(&key, "Any", b"k1").unwrap(), format!("{}:Get:k1", &key[..4]).into_bytes());
 }
 

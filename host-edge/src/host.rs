@@ -1,30 +1,42 @@
-//! The host: running actors, their links to capabilities, and the routing of
-//! every call between them.
+//! The host: applying commands to what runs, and carrying every call.
 //!
-//! The host owns one [`ActorPool`] per actor and every loaded provider. Each
-//! instance's host calls come back through [`Host`]'s dispatch, which applies
-//! the capability check against the actor's verified claims before anything
-//! linked sees the call. Calls from a provider to an actor come back through
-//! [`Host`]'s delivery, which lets a provider reach only the actors linked to
-//! it whose claims grant its capability.
+//! The host's state lives in one [`Registry`] and changes only through a
+//! [`Command`] ([`Host::execute`]; the typed methods below are the same
+//! commands for callers that hold an [`Actor`] or a handler). Commands run
+//! one at a time: each does its I/O first (verifying a module, starting a
+//! pool, binding at a provider) and records the outcome in the registry
+//! under a short write lock, so a command that fails leaves nothing half
+//! done and calls keep flowing meanwhile. Calls read the registry through
+//! the [`router`](crate::router) under a read lock and run after it is
+//! released.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
-use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::{Duration, Instant};
 
 use codec::core::{self as core_messages, CapabilityConfiguration};
+use provider_abi::grant::{self, Grant, Rule};
+use provider_abi::settings::Scope;
+use provider_abi::Failure;
 
 use crate::actor::{Actor, LoadError};
 use crate::capability::CapabilityId;
 use crate::claims::{policy::now_secs, Policy};
-use crate::dispatch::{authorize, CapabilityHandler, DispatchError, Target};
-use crate::engine::{InvokeError, Limits};
-use crate::pool::{ActorPool, CallbackFactory};
-use crate::provider::{NativeProvider, ProviderError};
+use crate::command::{Command, LinkSpec, Status};
+use crate::engine::{reentry, InvokeError, Limits};
+use crate::pool::{self, ActorPool, CallbackFactory};
+use crate::provider::{NativeProvider, ProviderError, ProviderLibrary};
+use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
+use crate::router::{self, CapabilityHandler, DispatchError, Route};
 
-/// How long an actor waits for another actor it called.
+/// How long an actor waits for another actor it called, and a provider for
+/// an actor it delivers to.
 pub const ACTOR_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a replaced or stopped actor's calls in flight may take to
+/// finish before the command returns; they still finish afterwards.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the host could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +53,19 @@ pub enum HostError {
         source: InvokeError,
     },
     /// An actor with the same module key is already running.
-    #[error("actor {0} is already running")]
+    #[error("actor {0} is already running; to run a new version of it, replace it")]
     AlreadyRunning(String),
     /// No running actor has that key or name.
     #[error("no actor {0} is running")]
     UnknownActor(String),
+    /// A replacement was refused; the running version keeps serving.
+    #[error("replacing {actor}: {reason}; the running version keeps serving")]
+    Replace {
+        /// The running actor.
+        actor: String,
+        /// Why.
+        reason: String,
+    },
     /// The call into the actor failed.
     #[error(transparent)]
     Invoke(#[from] InvokeError),
@@ -68,33 +88,24 @@ pub enum HostError {
         /// Why.
         reason: String,
     },
-}
-
-struct Running {
-    actor: Actor,
-    pool: ActorPool,
-}
-
-#[derive(Hash, PartialEq, Eq)]
-struct LinkKey {
-    actor: String,
-    capability: CapabilityId,
-    binding: String,
-}
-
-struct Link {
-    handler: Arc<dyn CapabilityHandler>,
-    /// The provider instance serving it, when it is a loaded provider.
-    provider: Option<Arc<NativeProvider>>,
-    /// What was sent with `BindActor`, sent again with `RemoveActor`.
-    config: Vec<u8>,
+    /// No such link exists.
+    #[error("{actor} has no link for {capability} under the binding `{binding}`")]
+    NotLinked {
+        /// The actor.
+        actor: String,
+        /// The capability.
+        capability: CapabilityId,
+        /// The binding.
+        binding: String,
+    },
 }
 
 struct Inner {
     policy: Policy,
-    actors: RwLock<HashMap<String, Arc<Running>>>,
-    links: RwLock<HashMap<LinkKey, Link>>,
-    providers: RwLock<BTreeMap<String, Arc<NativeProvider>>>,
+    state_root: PathBuf,
+    registry: RwLock<Registry>,
+    /// Commands run one at a time.
+    commands: Mutex<()>,
 }
 
 /// A running host. Cheap to clone; clones share the same actors.
@@ -110,16 +121,24 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
-    /// A host with no actors, applying `policy` to every module it loads.
-    /// An empty `trusted_issuers` is reported per actor, with its identity,
-    /// by the `trusted-issuer` check when the actor is loaded.
+    /// A host with no actors, applying `policy` to every module it loads,
+    /// keeping provider state in a directory of this process's own under
+    /// the system's temporary folder. A deployment names its state
+    /// directory with [`Host::with_state_dir`].
     pub fn new(policy: Policy) -> Host {
+        let dir = std::env::temp_dir().join(format!("host-edge-{}", std::process::id()));
+        Host::with_state_dir(policy, dir)
+    }
+
+    /// A host with no actors whose providers keep their files under
+    /// `state_root` (each in a folder named after it).
+    pub fn with_state_dir(policy: Policy, state_root: PathBuf) -> Host {
         Host {
             inner: Arc::new(Inner {
                 policy,
-                actors: RwLock::new(HashMap::new()),
-                links: RwLock::new(HashMap::new()),
-                providers: RwLock::new(BTreeMap::new()),
+                state_root,
+                registry: RwLock::new(Registry::default()),
+                commands: Mutex::new(()),
             }),
         }
     }
@@ -129,121 +148,179 @@ impl Host {
         &self.inner.policy
     }
 
+    /// Where providers keep their files.
+    pub fn state_root(&self) -> &Path {
+        &self.inner.state_root
+    }
+
     /// Verifies `module` under the host's policy, now.
     pub fn load(&self, module: &[u8]) -> Result<Actor, HostError> {
         Ok(Actor::from_bytes(module, &self.inner.policy, now_secs())?)
     }
 
+    /// Applies one command; returns what was done, in one line.
+    pub fn execute(&self, command: Command) -> Result<String, HostError> {
+        match command {
+            Command::StartActor { path, instances, limits } => {
+                let actor = self.load_file(&path)?;
+                let name = actor.name().to_owned();
+                let key = self.start(actor, Some(path), instances, limits)?;
+                Ok(format!("started {name} ({key})"))
+            }
+            Command::StopActor { actor } => self.stop_actor(&actor),
+            Command::ReplaceActor { path, force, instances, limits } => {
+                let actor = self.load_file(&path)?;
+                self.replace(actor, Some(path), force, instances, limits)
+            }
+            Command::AddProvider { name, path, settings } => {
+                let capability = self.add_provider_with(&name, &path, &settings)?;
+                Ok(format!("provider {name} serves {capability}"))
+            }
+            Command::RemoveProvider { name } => self.remove_provider(&name),
+            Command::Link(spec) => {
+                let (actor, capability, binding) = (spec.actor.clone(), spec.capability.clone(), spec.binding.clone());
+                self.link(spec)?;
+                Ok(format!("linked {actor} to {capability} under `{binding}`"))
+            }
+            Command::Unlink { actor, capability, binding } => {
+                self.unlink(&actor, &capability, &binding)?;
+                Ok(format!("unlinked {actor} from {capability} under `{binding}`"))
+            }
+        }
+    }
+
+    /// What runs now, with each provider's health.
+    pub fn status(&self) -> Status {
+        let (mut status, providers) = {
+            let registry = self.read();
+            (registry.status(), registry.providers().cloned().collect::<Vec<_>>())
+        };
+        for (entry, provider) in status.providers.iter_mut().zip(providers) {
+            entry.health = provider.health().map_err(|e| e.to_string());
+        }
+        status
+    }
+
     /// Starts `instances` instances of `actor` with `limits`; returns its
     /// module key.
     pub fn start_actor(&self, actor: Actor, instances: usize, limits: Limits) -> Result<String, HostError> {
-        let subject = actor.subject().to_owned();
-        if self.read_actors().contains_key(&subject) {
-            return Err(HostError::AlreadyRunning(subject));
-        }
-        let callbacks = self.callbacks(&actor);
-        let pool = ActorPool::start(Arc::from(subject.as_str()), actor.compiled(), instances, limits, callbacks)
-            .map_err(|source| HostError::Start {
-                actor: format!("{} ({})", actor.name(), subject),
-                source,
-            })?;
-        tracing::info!(actor = %subject, name = actor.name(), instances = pool.size(), "actor started");
-        let mut actors = self.inner.actors.write().unwrap_or_else(|e| e.into_inner());
-        if actors.contains_key(&subject) {
-            return Err(HostError::AlreadyRunning(subject));
-        }
-        actors.insert(subject.clone(), Arc::new(Running { actor, pool }));
-        Ok(subject)
+        self.start(actor, None, instances, limits)
     }
 
-    /// Stops an actor, letting calls already taken finish. Returns false if
-    /// it was not running.
-    pub fn stop_actor(&self, actor: &str) -> bool {
-        let removed = self
-            .inner
-            .actors
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(actor);
-        if removed.is_some() {
-            tracing::info!(actor = %actor, "actor stopped");
+    /// Replaces the running actor with the same module key by `actor`,
+    /// keeping its links; see [`Command::ReplaceActor`].
+    pub fn replace_actor(&self, actor: Actor, force: bool) -> Result<String, HostError> {
+        self.replace(actor, None, force, None, None)
+    }
+
+    /// Stops an actor (module key or name): unlinks it everywhere, unbinds
+    /// it at its providers and lets calls in flight finish.
+    pub fn stop_actor(&self, actor: &str) -> Result<String, HostError> {
+        let _command = self.command();
+        let key = self.key_of(actor)?;
+        let (running, links) = self.write().remove_actor(&key).ok_or_else(|| HostError::UnknownActor(key.clone()))?;
+        for link in &links {
+            unbind(&key, link);
         }
-        removed.is_some()
+        let name = running.actor.name().to_owned();
+        let drained = drain(running);
+        tracing::info!(actor = %key, name, links = links.len(), "actor stopped");
+        Ok(format!("stopped {name} ({key}); {} links removed{drained}", links.len()))
     }
 
     /// Calls `operation` on the actor with module key or name `actor`.
     pub fn call(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, HostError> {
-        let running = self.find(actor).ok_or_else(|| HostError::UnknownActor(actor.to_owned()))?;
+        let running = self.read().find(actor).cloned().ok_or_else(|| HostError::UnknownActor(actor.to_owned()))?;
         Ok(running.pool.call(operation, payload)?)
     }
 
     /// The running actors: (module key, name).
     pub fn actors(&self) -> Vec<(String, String)> {
-        let mut list: Vec<_> = self
-            .read_actors()
-            .values()
-            .map(|r| (r.actor.subject().to_owned(), r.actor.name().to_owned()))
-            .collect();
+        let mut list: Vec<_> =
+            self.read().actors().map(|r| (r.actor.subject().to_owned(), r.actor.name().to_owned())).collect();
         list.sort();
         list
     }
 
-    /// Links `handler` to serve `capability` under `binding` for `actor`.
-    /// The actor's claims are still checked on every call.
-    pub fn link(&self, actor: &str, capability: CapabilityId, binding: &str, handler: Arc<dyn CapabilityHandler>) {
-        let key = LinkKey {
+    /// Links an in-process `handler` to serve `capability` under `binding`
+    /// for `actor` (module key). The actor's claims are still checked on
+    /// every call.
+    pub fn link_handler(
+        &self,
+        actor: &str,
+        capability: CapabilityId,
+        binding: &str,
+        handler: Arc<dyn CapabilityHandler>,
+    ) {
+        let _command = self.command();
+        let spec = LinkSpec {
             actor: actor.to_owned(),
-            capability,
+            capability: capability.clone(),
             binding: binding.to_owned(),
+            provider: "(in-process)".to_owned(),
+            values: BTreeMap::new(),
+            grant: Vec::new(),
         };
-        self.inner
-            .links
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Link { handler, provider: None, config: Vec::new() });
+        let key = LinkKey { actor: actor.to_owned(), capability, binding: binding.to_owned() };
+        let link = Link { spec, target: LinkTarget::Handler(handler), config: Vec::new(), grant: Vec::new() };
+        self.write().put_link(key, Arc::new(link));
     }
 
-    /// Loads the provider library at `path` as the instance `name`.
-    /// Returns its capability id.
+    /// Loads the provider library at `path` as the instance `name`, with no
+    /// provider-level settings. Returns its capability id.
     pub fn add_provider(&self, name: &str, path: &Path) -> Result<CapabilityId, HostError> {
-        if self.inner.providers.read().unwrap_or_else(|e| e.into_inner()).contains_key(name) {
+        self.add_provider_with(name, path, &BTreeMap::new())
+    }
+
+    /// Loads the provider library at `path` as the instance `name` with
+    /// provider-level `settings`, checked against what it declares.
+    pub fn add_provider_with(
+        &self,
+        name: &str,
+        path: &Path,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<CapabilityId, HostError> {
+        let _command = self.command();
+        if self.read().provider(name).is_some() {
             return Err(HostError::ProviderExists(name.to_owned()));
         }
+        let library = Arc::new(ProviderLibrary::open(path)?);
         let host = Arc::downgrade(&self.inner);
         let provider_name = name.to_owned();
         let deliver = Arc::new(move |actor: &str, operation: &str, payload: &[u8]| {
-            let inner = host.upgrade().ok_or("the host is shutting down")?;
+            let inner = host.upgrade().ok_or_else(|| {
+                Failure::new(provider_abi::ErrorKind::Unavailable, "the host is shutting down")
+            })?;
             Host { inner }.deliver(&provider_name, actor, operation, payload)
         });
-        let provider = Arc::new(NativeProvider::load(name, path, deliver)?);
+        let provider = NativeProvider::start(name, library, settings, deliver, &self.inner.state_root)?;
         let capability = provider.capability().clone();
-        let mut providers = self.inner.providers.write().unwrap_or_else(|e| e.into_inner());
-        if providers.contains_key(name) {
-            drop(providers);
-            provider.stop();
-            return Err(HostError::ProviderExists(name.to_owned()));
-        }
-        providers.insert(name.to_owned(), provider);
+        self.write().put_provider(Arc::new(provider));
         Ok(capability)
     }
 
-    /// The loaded providers: (name, capability id, human-friendly name).
+    /// Unlinks everything linked to the provider `name` and stops it.
+    pub fn remove_provider(&self, name: &str) -> Result<String, HostError> {
+        let _command = self.command();
+        let (provider, links) =
+            self.write().remove_provider(name).ok_or_else(|| HostError::UnknownProvider(name.to_owned()))?;
+        for link in &links {
+            unbind(&link.spec.actor, link);
+        }
+        provider.stop();
+        Ok(format!("removed provider {name}; {} links removed", links.len()))
+    }
+
+    /// The loaded providers: (name, capability id, description).
     pub fn providers(&self) -> Vec<(String, CapabilityId, String)> {
-        self.inner
-            .providers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|p| (p.name().to_owned(), p.capability().clone(), p.display_name().to_owned()))
+        self.read()
+            .providers()
+            .map(|p| (p.name().to_owned(), p.capability().clone(), p.description().to_owned()))
             .collect()
     }
 
     /// Links the running actor `actor` (module key or name) to the provider
-    /// `provider` for `capability` under `binding`, binding it there with
-    /// `values` (plus the `__wascc_*` claims keys, as waSCC did).
-    ///
-    /// Refused when the provider serves another capability, when the actor's
-    /// claims do not grant it, or when the provider refuses the binding.
+    /// `provider` for `capability` under `binding`, with `values`.
     pub fn link_provider(
         &self,
         actor: &str,
@@ -252,92 +329,237 @@ impl Host {
         provider: &str,
         values: &BTreeMap<String, String>,
     ) -> Result<(), HostError> {
-        let running = self.find(actor).ok_or_else(|| HostError::UnknownActor(actor.to_owned()))?;
-        let subject = running.actor.subject().to_owned();
-        let refuse = |reason: String| HostError::Link { actor: subject.clone(), capability: capability.clone(), reason };
-        let native = self
-            .inner
-            .providers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(provider)
-            .cloned()
-            .ok_or_else(|| HostError::UnknownProvider(provider.to_owned()))?;
-        if native.capability() != capability {
-            return Err(refuse(format!("provider `{provider}` serves {}, not {capability}", native.capability())));
+        self.link(LinkSpec {
+            actor: actor.to_owned(),
+            capability: capability.clone(),
+            binding: binding.to_owned(),
+            provider: provider.to_owned(),
+            values: values.clone(),
+            grant: Vec::new(),
+        })
+    }
+
+    /// Makes the link `spec` describes, binding the actor at the provider
+    /// with the link's values (declared defaults filled in), the effective
+    /// grant, and the `__wascc_*` claims keys waSCC's host added.
+    ///
+    /// Refused when the provider serves another capability, when the
+    /// actor's claims do not grant it, when the values do not fit what the
+    /// provider declares, or when the provider refuses the binding.
+    pub fn link(&self, spec: LinkSpec) -> Result<(), HostError> {
+        let _command = self.command();
+        let (running, native) = {
+            let registry = self.read();
+            let running = registry.find(&spec.actor).cloned().ok_or_else(|| HostError::UnknownActor(spec.actor.clone()))?;
+            let native =
+                registry.provider(&spec.provider).cloned().ok_or_else(|| HostError::UnknownProvider(spec.provider.clone()))?;
+            (running, native)
+        };
+        let key = LinkKey {
+            actor: running.actor.subject().to_owned(),
+            capability: spec.capability.clone(),
+            binding: spec.binding.clone(),
+        };
+        let refuse = |reason: String| HostError::Link { actor: key.actor.clone(), capability: key.capability.clone(), reason };
+        if native.capability() != &spec.capability {
+            return Err(refuse(format!("provider `{}` serves {}, not {}", spec.provider, native.capability(), spec.capability)));
         }
-        if !running.actor.may_use(capability) {
+        if !running.actor.may_use(&spec.capability) {
             return Err(refuse("the actor's signed claims do not grant it".to_owned()));
         }
-        let key = LinkKey { actor: subject.clone(), capability: capability.clone(), binding: binding.to_owned() };
-        if self.inner.links.read().unwrap_or_else(|e| e.into_inner()).contains_key(&key) {
-            return Err(refuse(format!("the binding `{binding}` is already linked")));
+        if self.read().link(&key).is_some() {
+            return Err(refuse(format!("the binding `{}` is already linked; unlink it first", spec.binding)));
         }
-        let config = codec::serialize(&binding_configuration(&running.actor, values))
-            .map_err(|e| refuse(e.to_string()))?;
+        let values = native.library().settle(native.name(), Scope::Link, &spec.values)?;
+        let spec = LinkSpec { actor: key.actor.clone(), values, ..spec };
+        let (config, grant) = binding_configuration(&running.actor, &spec).map_err(refuse)?;
         native.bind_actor(&config)?;
-        tracing::info!(actor = %subject, capability = %capability, binding, provider, "linked");
-        let link = Link { handler: native.clone(), provider: Some(native), config };
-        self.inner.links.write().unwrap_or_else(|e| e.into_inner()).insert(key, link);
+        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %spec.provider, "linked");
+        let link = Link { spec, target: LinkTarget::Provider(native), config, grant };
+        self.write().put_link(key, Arc::new(link));
+        Ok(())
+    }
+
+    /// Removes a link and unbinds the actor at its provider.
+    pub fn unlink(&self, actor: &str, capability: &CapabilityId, binding: &str) -> Result<(), HostError> {
+        let _command = self.command();
+        let key = LinkKey { actor: self.key_of(actor)?, capability: capability.clone(), binding: binding.to_owned() };
+        let link = self.write().remove_link(&key).ok_or_else(|| HostError::NotLinked {
+            actor: actor.to_owned(),
+            capability: capability.clone(),
+            binding: binding.to_owned(),
+        })?;
+        unbind(&key.actor, &link);
+        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, "unlinked");
         Ok(())
     }
 
     /// Unbinds every actor from its providers, stops the providers (so no
     /// new calls arrive), then stops every actor.
     pub fn shutdown(&self) {
-        let links: Vec<_> = self.inner.links.write().unwrap_or_else(|e| e.into_inner()).drain().collect();
-        for (key, link) in links {
-            if let Some(provider) = link.provider {
-                if let Err(e) = provider.remove_actor(&link.config) {
-                    tracing::warn!(actor = %key.actor, provider = provider.name(), "unbinding failed: {e}");
+        let _command = self.command();
+        let (actors, providers) = {
+            let mut registry = self.write();
+            let keys: Vec<String> = registry.actors().map(|r| r.actor.subject().to_owned()).collect();
+            let actors: Vec<_> = keys.iter().filter_map(|k| registry.remove_actor(k)).collect();
+            let names: Vec<String> = registry.providers().map(|p| p.name().to_owned()).collect();
+            let providers: Vec<_> = names.iter().filter_map(|n| registry.remove_provider(n)).collect();
+            (actors, providers)
+        };
+        for (running, links) in &actors {
+            for link in links {
+                unbind(running.actor.subject(), link);
+            }
+        }
+        for (provider, links) in &providers {
+            for link in links {
+                unbind(&link.spec.actor, link);
+            }
+            provider.stop();
+        }
+        for (running, _) in actors {
+            let key = running.actor.subject().to_owned();
+            drop(running);
+            tracing::info!(actor = %key, "actor stopped");
+        }
+    }
+
+    fn load_file(&self, path: &Path) -> Result<Actor, HostError> {
+        Ok(Actor::from_file(path, &self.inner.policy, now_secs())?)
+    }
+
+    fn start(&self, actor: Actor, path: Option<PathBuf>, instances: usize, limits: Limits) -> Result<String, HostError> {
+        let _command = self.command();
+        let subject = actor.subject().to_owned();
+        if self.read().actor(&subject).is_some() {
+            return Err(HostError::AlreadyRunning(subject));
+        }
+        let pool = self.start_pool(&actor, instances, limits)?;
+        tracing::info!(actor = %subject, name = actor.name(), instances = pool.size(), "actor started");
+        self.write().put_actor(Arc::new(RunningActor { actor, pool, path, limits, generation: 0 }));
+        Ok(subject)
+    }
+
+    fn start_pool(&self, actor: &Actor, instances: usize, limits: Limits) -> Result<ActorPool, HostError> {
+        let subject = actor.subject();
+        ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, self.callbacks(actor)).map_err(
+            |source| HostError::Start { actor: format!("{} ({subject})", actor.name()), source },
+        )
+    }
+
+    /// The replacement: everything that can refuse it runs before anything
+    /// changes (the claims, the key, the revision, the links the new claims
+    /// must still grant, the new instances, the providers' updated
+    /// bindings); then one registry write sends new calls to the new pool,
+    /// and the old pool finishes the calls it already has.
+    fn replace(
+        &self,
+        actor: Actor,
+        path: Option<PathBuf>,
+        force: bool,
+        instances: Option<usize>,
+        limits: Option<Limits>,
+    ) -> Result<String, HostError> {
+        let _command = self.command();
+        let key = actor.subject().to_owned();
+        let refuse = |reason: String| HostError::Replace { actor: key.clone(), reason };
+        let Some(old) = self.read().actor(&key).cloned() else {
+            let running: Vec<String> =
+                self.read().actors().map(|r| format!("{} ({})", r.actor.name(), r.actor.subject())).collect();
+            return Err(HostError::Replace {
+                actor: actor.name().to_owned(),
+                reason: format!(
+                    "no running actor has the module key {key}; a new version must be signed with the same module key \
+                     as the one it replaces (running: {})",
+                    if running.is_empty() { "none".to_owned() } else { running.join(", ") }
+                ),
+            });
+        };
+        let (old_rev, new_rev) = (old.actor.claims().metadata.rev, actor.claims().metadata.rev);
+        if new_rev.unwrap_or(0) < old_rev.unwrap_or(0) && !force {
+            return Err(refuse(format!(
+                "its revision {} is lower than the running revision {}; a rollback needs --force",
+                new_rev.unwrap_or(0),
+                old_rev.unwrap_or(0)
+            )));
+        }
+        let links = self.read().links_of(&key);
+        let mut rebinds = Vec::new();
+        for (link_key, link) in &links {
+            if !actor.may_use(&link_key.capability) {
+                return Err(refuse(format!(
+                    "the new version's claims do not grant {}, which is linked; unlink it first",
+                    link_key.capability
+                )));
+            }
+            if let LinkTarget::Provider(provider) = &link.target {
+                let (config, grant) = binding_configuration(&actor, &link.spec).map_err(refuse)?;
+                if config != link.config {
+                    rebinds.push((link_key.clone(), Arc::clone(link), Arc::clone(provider), config, grant));
                 }
             }
         }
-        let providers = std::mem::take(&mut *self.inner.providers.write().unwrap_or_else(|e| e.into_inner()));
-        for provider in providers.values() {
-            provider.stop();
+        let instances = instances.unwrap_or(old.pool.size());
+        let limits = limits.unwrap_or(old.limits);
+        let pool = self.start_pool(&actor, instances, limits)?;
+        for (done, (_, link, provider, config, _)) in rebinds.iter().enumerate() {
+            if let Err(e) = provider.bind_actor(config) {
+                for (_, link, provider, _, _) in &rebinds[..done] {
+                    if let Err(e) = provider.bind_actor(&link.config) {
+                        tracing::error!(actor = %key, provider = provider.name(), "restoring the old binding failed: {e}");
+                    }
+                }
+                return Err(refuse(format!("provider `{}` refused the new binding: {e}", link.spec.provider)));
+            }
         }
-        let drained: Vec<_> = self
-            .inner
-            .actors
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
-        for (subject, running) in drained {
-            drop(running);
-            tracing::info!(actor = %subject, "actor stopped");
+        let name = actor.name().to_owned();
+        let path = path.or_else(|| old.path.clone());
+        let running = Arc::new(RunningActor { actor, pool, path, limits, generation: old.generation + 1 });
+        {
+            let mut registry = self.write();
+            registry.put_actor(running);
+            for (link_key, link, _, config, grant) in rebinds {
+                let updated = Link { spec: link.spec.clone(), target: link.target.clone(), config, grant };
+                registry.put_link(link_key, Arc::new(updated));
+            }
         }
+        tracing::info!(actor = %key, name, rev = ?new_rev, previous_rev = ?old_rev, "actor replaced; new calls go to the new version");
+        let drained = drain(old);
+        Ok(format!(
+            "replaced {name} ({key}) rev {} with rev {}{drained}",
+            old_rev.map_or("-".to_owned(), |r| r.to_string()),
+            new_rev.map_or("-".to_owned(), |r| r.to_string())
+        ))
     }
 
-    /// A call from the provider instance `provider` to `actor`: allowed only
-    /// when a link binds that actor to that provider and the actor's claims
-    /// grant the provider's capability.
-    fn deliver(&self, provider: &str, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        let capability = self
-            .inner
-            .links
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(key, link)| key.actor == actor && link.provider.as_ref().is_some_and(|p| p.name() == provider))
-            .map(|(key, _)| key.capability.clone())
-            .ok_or_else(|| format!("actor {actor} is not linked to provider `{provider}`"))?;
-        let running = self.find(actor).ok_or_else(|| format!("no actor {actor} is running"))?;
-        authorize(actor, running.actor.capabilities(), &capability).map_err(|e| e.to_string())?;
-        running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.to_string())
+    /// A call from the provider instance `provider` to `actor`, along a
+    /// link. From inside the provider's handling of a call by that same
+    /// actor, it runs nested on the waiting instance (see `reentry`).
+    fn deliver(&self, provider: &str, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure> {
+        let running = router::route_delivery(&self.read(), provider, actor)?;
+        if let Some(outcome) = reentry::call_waiting(actor, operation, payload) {
+            return outcome.map_err(|e| e.failure());
+        }
+        running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
     }
 
-    fn read_actors(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Running>>> {
-        self.inner.actors.read().unwrap_or_else(|e| e.into_inner())
+    fn key_of(&self, actor: &str) -> Result<String, HostError> {
+        self.read()
+            .find(actor)
+            .map(|r| r.actor.subject().to_owned())
+            .ok_or_else(|| HostError::UnknownActor(actor.to_owned()))
     }
 
-    fn find(&self, actor: &str) -> Option<Arc<Running>> {
-        let actors = self.read_actors();
-        actors
-            .get(actor)
-            .or_else(|| actors.values().find(|r| r.actor.name() == actor))
-            .cloned()
+    fn read(&self) -> RwLockReadGuard<'_, Registry> {
+        self.inner.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Registry> {
+        self.inner.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn command(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.commands.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn callbacks(&self, actor: &Actor) -> CallbackFactory {
@@ -350,12 +572,12 @@ impl Host {
             let granted = Arc::clone(&granted);
             Box::new(move |_id, binding, namespace, operation, payload| {
                 let inner = host.upgrade().ok_or("the host is shutting down")?;
-                Host { inner }
-                    .dispatch(&subject, &granted, binding, namespace, operation, payload)
-                    .map_err(|e| {
-                        tracing::debug!(actor = %subject, namespace, operation, "host call refused: {e}");
-                        e.to_string().into()
-                    })
+                Host { inner }.dispatch(&subject, &granted, binding, namespace, operation, payload).map_err(|e| {
+                    let kind = e.kind();
+                    pool::note_host_failure(kind);
+                    tracing::debug!(actor = %subject, namespace, operation, %kind, "host call failed: {e}");
+                    Failure::new(kind, e.to_string()).to_string().into()
+                })
             })
         })
     }
@@ -369,48 +591,63 @@ impl Host {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, DispatchError> {
-        match Target::parse(namespace)? {
-            Target::Actor(target) => {
-                if target == caller {
-                    return Err(DispatchError::SelfCall);
-                }
-                let running = self.find(&target).ok_or(DispatchError::UnknownActor(target))?;
-                Ok(running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT)?)
-            }
-            Target::Capability(capability) => {
-                authorize(caller, granted, &capability)?;
-                let key = LinkKey {
-                    actor: caller.to_owned(),
-                    capability,
-                    binding: binding.to_owned(),
-                };
-                let handler = self
-                    .inner
-                    .links
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&key)
-                    .map(|link| Arc::clone(&link.handler))
-                    .ok_or_else(|| DispatchError::NotLinked {
-                        capability: key.capability.clone(),
-                        binding: key.binding.clone(),
-                    })?;
-                handler
-                    .handle(caller, operation, payload)
-                    .map_err(|message| DispatchError::Provider {
-                        capability: key.capability,
-                        message,
-                    })
-            }
+        let route = router::route_call(&self.read(), caller, granted, binding, namespace)?;
+        match route {
+            Route::Actor(running) => Ok(running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT)?),
+            Route::Capability(capability, LinkTarget::Provider(provider)) => provider
+                .call(caller, operation, payload)
+                .map_err(|e| DispatchError::Provider { capability, failure: e.failure() }),
+            Route::Capability(capability, LinkTarget::Handler(handler)) => handler
+                .handle(caller, operation, payload)
+                .map_err(|failure| DispatchError::Provider { capability, failure }),
         }
     }
 }
 
-/// The `BindActor` configuration: the link's values plus the claims keys
+/// Unbinds `actor` at the provider of `link`, logging a refusal: the link
+/// is gone from the host either way.
+fn unbind(actor: &str, link: &Link) {
+    if let LinkTarget::Provider(provider) = &link.target {
+        match provider.remove_actor(&link.config) {
+            Ok(()) => tracing::info!(actor, provider = provider.name(), capability = %link.spec.capability, "unbound"),
+            Err(e) => tracing::warn!(actor, provider = provider.name(), "unbinding failed: {e}"),
+        }
+    }
+}
+
+/// Lets a retired version's calls in flight finish: waits until no caller
+/// holds it any more, then stops its pool. Past [`DRAIN_TIMEOUT`] the wait
+/// goes on in the background. Returns a note for the command's answer.
+fn drain(retired: Arc<RunningActor>) -> String {
+    let started = Instant::now();
+    while Arc::strong_count(&retired) > 1 && started.elapsed() < DRAIN_TIMEOUT {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if Arc::strong_count(&retired) > 1 {
+        let key = retired.actor.subject().to_owned();
+        std::thread::spawn(move || {
+            while Arc::strong_count(&retired) > 1 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            drop(retired);
+            tracing::info!(actor = %key, "retired version drained");
+        });
+        return format!("; calls still in flight after {}s finish in the background", DRAIN_TIMEOUT.as_secs());
+    }
+    drop(retired);
+    format!("; calls in flight drained in {} ms", started.elapsed().as_millis())
+}
+
+/// The `BindActor` configuration of a link, and its effective grant: the
+/// link's values, the grant under `__host_edge_grant`, and the claims keys
 /// waSCC's host added.
-fn binding_configuration(actor: &Actor, values: &BTreeMap<String, String>) -> CapabilityConfiguration {
+fn binding_configuration(actor: &Actor, spec: &LinkSpec) -> Result<(Vec<u8>, Vec<String>), String> {
     let claims = actor.claims();
-    let mut values = values.clone();
+    let mut values = spec.values.clone();
+    let grant = effective_grant(actor, &spec.capability, &spec.grant)?;
+    if let Some(value) = grant.to_value() {
+        values.insert(grant::GRANT_KEY.to_owned(), value);
+    }
     let caps: Vec<String> = actor.capabilities().iter().map(|c| c.to_string()).collect();
     values.insert(core_messages::CONFIG_CLAIMS_ISSUER.to_owned(), claims.issuer().to_owned());
     values.insert(core_messages::CONFIG_CLAIMS_CAPABILITIES.to_owned(), caps.join(","));
@@ -419,9 +656,17 @@ fn binding_configuration(actor: &Actor, values: &BTreeMap<String, String>) -> Ca
         core_messages::CONFIG_CLAIMS_EXPIRES.to_owned(),
         claims.claims.expires.map(|e| e.to_string()).unwrap_or_default(),
     );
-    values.insert(
-        core_messages::CONFIG_CLAIMS_TAGS.to_owned(),
-        claims.metadata.tags.clone().unwrap_or_default().join(","),
-    );
-    CapabilityConfiguration { module: actor.subject().to_owned(), values }
+    values.insert(core_messages::CONFIG_CLAIMS_TAGS.to_owned(), claims.metadata.tags.clone().unwrap_or_default().join(","));
+    let config = CapabilityConfiguration { module: actor.subject().to_owned(), values };
+    let bytes = codec::serialize(&config).map_err(|e| e.to_string())?;
+    Ok((bytes, grant.describe()))
+}
+
+/// The signed grant for `capability` narrowed by the link's rules.
+fn effective_grant(actor: &Actor, capability: &CapabilityId, link_rules: &[String]) -> Result<Grant, String> {
+    let link = link_rules
+        .iter()
+        .map(|r| r.parse::<Rule>().map_err(|e| format!("grant rule: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Grant::effective(actor.signed_grant(capability).as_deref(), &link))
 }

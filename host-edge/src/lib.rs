@@ -6,16 +6,24 @@
 //! the [`host`] routes calls to, enforcing the capabilities the claims grant.
 //! The [`manifest`] says what to load.
 
+pub mod actor;
 pub mod capability;
 pub mod claims;
+pub mod command;
+pub mod control;
 pub mod engine;
-pub mod actor;
-pub mod dispatch;
 pub mod host;
 pub mod manifest;
 pub mod pool;
 pub mod provider;
+pub mod reload;
+mod registry;
+pub mod router;
 
 pub use actor::{Actor, LoadError};
+pub use command::{Command, LinkSpec, Status};
 pub use host::{Host, HostError};
 pub use manifest::Manifest;
+pub use provider_abi::grant;
+pub use provider_abi::settings::Scope as SettingScope;
+pub use provider_abi::{ErrorKind, Failure};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::capability::CapabilityId;
+use crate::command::{Command, LinkSpec};
 use crate::claims::Policy;
 use crate::engine::Limits;
 
@@ -32,6 +33,9 @@ pub struct ManifestError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// Where the host keeps its files and its control socket.
+    #[serde(default)]
+    pub host: HostEntry,
     /// The trust policy applied to every actor.
     #[serde(default)]
     pub policy: Policy,
@@ -47,6 +51,19 @@ pub struct Manifest {
     /// Links from an actor's capability to a provider.
     #[serde(default, rename = "link")]
     pub links: Vec<LinkEntry>,
+}
+
+/// The `[host]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostEntry {
+    /// The state directory: each provider gets a private folder in it.
+    /// Default: systemd's `$STATE_DIRECTORY`, else `state` beside the
+    /// manifest.
+    pub state_dir: Option<PathBuf>,
+    /// The local control socket (`host-edge ctl`). Default: see
+    /// `host-edge ctl --help`.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// An `[[actor]]` entry.
@@ -76,6 +93,10 @@ pub struct ProviderEntry {
     pub name: String,
     /// The shared library (`.so`).
     pub path: PathBuf,
+    /// Provider-level settings, handed to the provider when it is loaded and
+    /// checked against the settings it declares.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
 }
 
 /// A `[[link]]` entry: which provider serves an actor's capability.
@@ -94,10 +115,28 @@ pub struct LinkEntry {
     /// Configuration handed to the provider when the actor is bound.
     #[serde(default)]
     pub values: BTreeMap<String, String>,
+    /// Grant rules narrowing what the actor's signed claims allow through
+    /// this link (e.g. `prefix:sensors:`); empty leaves the claims alone.
+    #[serde(default)]
+    pub grant: Vec<String>,
 }
 
 fn default_binding() -> String {
     crate::engine::DEFAULT_BINDING.to_owned()
+}
+
+impl LinkEntry {
+    /// The link command's description of this entry.
+    pub fn spec(&self) -> LinkSpec {
+        LinkSpec {
+            actor: self.actor.clone(),
+            capability: self.capability.clone(),
+            binding: self.binding.clone(),
+            provider: self.provider.clone(),
+            values: self.values.clone(),
+            grant: self.grant.clone(),
+        }
+    }
 }
 
 impl ActorEntry {
@@ -111,6 +150,28 @@ impl ActorEntry {
 }
 
 impl Manifest {
+    /// The commands that bring an empty host to this manifest: providers,
+    /// then actors, then links.
+    pub fn commands(&self) -> Vec<Command> {
+        let providers = self.providers.iter().map(|p| Command::AddProvider {
+            name: p.name.clone(),
+            path: p.path.clone(),
+            settings: p.settings.clone(),
+        });
+        let actors = self.actors.iter().map(|a| Command::StartActor {
+            path: a.path.clone(),
+            instances: a.instances,
+            limits: a.limits(self.limits),
+        });
+        let links = self.links.iter().map(|l| Command::Link(l.spec()));
+        providers.chain(actors).chain(links).collect()
+    }
+
+    /// The state directory, resolved.
+    pub fn state_dir(&self) -> PathBuf {
+        self.host.state_dir.clone().unwrap_or_else(|| PathBuf::from("state"))
+    }
+
     /// Reads, parses and validates the manifest at `path`; relative paths in
     /// it become relative to its folder.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
@@ -128,6 +189,11 @@ impl Manifest {
     /// Parses and validates manifest text, resolving paths against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Manifest, String> {
         let mut manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+        manifest.host.state_dir = Some(match manifest.host.state_dir.take() {
+            Some(dir) => base.join(dir),
+            None => crate::provider::native::default_state_root(base),
+        });
+        manifest.host.control_socket = manifest.host.control_socket.take().map(|path| base.join(path));
         manifest.policy.validate().map_err(|e| format!("[policy]: {e}"))?;
         for (index, actor) in manifest.actors.iter_mut().enumerate() {
             if actor.instances == 0 || actor.instances > MAX_INSTANCES {

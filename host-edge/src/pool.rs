@@ -5,12 +5,29 @@
 //! call does not hold up the others, and a worker whose instance trapped or ran
 //! out of fuel replaces it before taking the next job.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use provider_abi::ErrorKind;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::engine::{CompiledModule, Instance, InvokeError, Limits};
+
+thread_local! {
+    /// How the last failed host call of the call running on this worker
+    /// thread failed (see [`note_host_failure`]).
+    static HOST_FAILURE: Cell<Option<ErrorKind>> = const { Cell::new(None) };
+}
+
+/// Records, for the call running on this thread, that one of its host
+/// calls failed with `kind`. If the actor then fails too, its error keeps
+/// that kind ([`InvokeError::Failed`]): a request whose store is down fails
+/// as `unavailable`, not as a plain actor error.
+pub(crate) fn note_host_failure(kind: ErrorKind) {
+    HOST_FAILURE.with(|f| f.set(Some(kind)));
+}
 
 /// Makes the host-call handler for each new instance.
 pub type CallbackFactory = Arc<dyn Fn() -> Box<wapc::HostCallback> + Send + Sync>;
@@ -97,7 +114,7 @@ impl ActorPool {
     ) -> Result<Vec<u8>, InvokeError> {
         let answer = self.submit(operation, payload)?;
         answer.recv_timeout(timeout).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::Unavailable(format!(
+            crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::TimedOut(format!(
                 "actor {} did not answer within {timeout:?}",
                 self.actor
             )),
@@ -172,6 +189,7 @@ impl Worker {
             if instance.is_none() {
                 instance = self.instantiate().ok();
             }
+            HOST_FAILURE.with(|f| f.set(None));
             let result = match &instance {
                 Some(live) => live.call(&job.operation, &job.payload),
                 None => Err(InvokeError::Unavailable(format!(
@@ -179,17 +197,20 @@ impl Worker {
                     self.actor
                 ))),
             };
-            if let Err(e) = &result {
-                if e.poisons_instance() {
-                    tracing::warn!(actor = %self.actor, operation = %job.operation, "{e}; replacing the instance");
-                    instance = match self.instantiate() {
-                        Ok(fresh) => Some(fresh),
-                        Err(e) => {
-                            tracing::error!(actor = %self.actor, "cannot replace the instance: {e}");
-                            None
-                        }
-                    };
-                }
+            let result = match (result, HOST_FAILURE.with(Cell::take)) {
+                (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
+                (result, _) => result,
+            };
+            if instance.as_ref().is_some_and(Instance::faulted) {
+                let why = result.as_ref().err().map_or_else(|| "a nested call faulted".to_owned(), ToString::to_string);
+                tracing::warn!(actor = %self.actor, operation = %job.operation, "{why}; replacing the instance");
+                instance = match self.instantiate() {
+                    Ok(fresh) => Some(fresh),
+                    Err(e) => {
+                        tracing::error!(actor = %self.actor, "cannot replace the instance: {e}");
+                        None
+                    }
+                };
             }
             let _ = job.reply.send(result);
         }

@@ -5,8 +5,11 @@
 //! - `Panic`: panics, which traps (`panic = "abort"`);
 //! - `Grow`: payload is a number of MiB to allocate and touch;
 //! - `Fail`: returns an error the ordinary way;
-//! - `Echo`: behaves, to show the instance (or its replacement) still works.
+//! - `Echo`: behaves, to show the instance (or its replacement) still works;
+//! - `HandleRequest` (from the HTTP server): misbehaves by path — `/loop`,
+//!   `/panic`, `/fail` — so each failure can be seen as an HTTP status.
 
+use codec::http::{Request, OP_HANDLE_REQUEST};
 use wapc_guest::prelude::*;
 
 #[no_mangle]
@@ -16,6 +19,17 @@ pub fn wapc_init() {
     register_function("Grow", grow);
     register_function("Fail", fail);
     register_function("Echo", |payload| Ok(payload.to_vec()));
+    register_function(OP_HANDLE_REQUEST, handle_request);
+}
+
+fn handle_request(payload: &[u8]) -> CallResult {
+    let request: Request = codec::deserialize(payload)?;
+    match request.path.as_str() {
+        "/loop" => spin(payload),
+        "/panic" => panic(payload),
+        "/fail" => fail(payload),
+        other => Err(format!("HandleRequest: no misbehaviour at `{other}`").into()),
+    }
 }
 
 fn spin(_payload: &[u8]) -> CallResult {

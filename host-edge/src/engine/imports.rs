@@ -9,6 +9,9 @@ use std::sync::Arc;
 use wapc::ModuleState;
 use wasmi::{Caller, Extern, Linker, Memory};
 
+use super::reentry;
+use super::{classify, Fault, InvokeError};
+
 /// What the host functions of one instance can reach.
 pub(crate) struct StoreData {
     /// waPC's per-instance state: the current request, responses, errors.
@@ -19,6 +22,19 @@ pub(crate) struct StoreData {
     pub limits: wasmi::StoreLimits,
     /// The actor's identity, for logs.
     pub actor: Arc<str>,
+    /// Nested guest calls in progress (see `reentry`), innermost last.
+    pub nested: Vec<Nested>,
+    /// How a nested call went wrong, if the engine stopped one: the
+    /// instance must be replaced after the outer call.
+    pub nested_fault: Option<Fault>,
+}
+
+/// One nested guest call: its request, and the reply the guest hands over.
+pub(crate) struct Nested {
+    operation: String,
+    msg: Vec<u8>,
+    response: Option<Vec<u8>>,
+    error: Option<String>,
 }
 
 /// The shapes of `__host_call` that actors in the wild import.
@@ -79,7 +95,7 @@ fn len_i32(len: usize) -> i32 {
 }
 
 fn host_call(
-    caller: &Ctx<'_>,
+    caller: &mut Ctx<'_>,
     binding: &str,
     namespace: &str,
     operation: &str,
@@ -87,34 +103,77 @@ fn host_call(
 ) -> Result<i32, wasmi::Error> {
     // The AssemblyScript SDK sends an empty binding: it means `default`.
     let binding = if binding.is_empty() { DEFAULT_BINDING } else { binding };
-    caller
-        .data()
-        .wapc
-        .do_host_call(binding, namespace, operation, payload)
+    let state = Arc::clone(&caller.data().wapc);
+    let actor = Arc::clone(&caller.data().actor);
+    let mut nested = |operation: &str, msg: &[u8]| nested_call(caller, operation, msg);
+    reentry::offer(&actor, &mut nested, || state.do_host_call(binding, namespace, operation, payload))
         .map_err(|e| wasmi::Error::new(format!("host call failed: {e}")))
+}
+
+/// Runs `operation` on this instance while it waits in a host call: the
+/// guest reads this request and hands over its reply through the same
+/// imports, which look at the innermost nested call first.
+fn nested_call(caller: &mut Ctx<'_>, operation: &str, msg: &[u8]) -> Result<Vec<u8>, InvokeError> {
+    let guest_call = caller
+        .get_export(wapc::wapc_functions::GUEST_CALL)
+        .and_then(Extern::into_func)
+        .and_then(|f| f.typed::<(i32, i32), i32>(&*caller).ok())
+        .ok_or_else(|| InvokeError::Unavailable("the instance exports no `__guest_call`".into()))?;
+    caller.data_mut().nested.push(Nested {
+        operation: operation.to_owned(),
+        msg: msg.to_vec(),
+        response: None,
+        error: None,
+    });
+    let outcome = guest_call.call(&mut *caller, (len_i32(operation.len()), len_i32(msg.len())));
+    let call = caller.data_mut().nested.pop().expect("the nested call pushed above");
+    match outcome {
+        Ok(0) => Err(InvokeError::Guest(call.error.unwrap_or_else(|| "no error message was set".into()))),
+        Ok(_) => call.response.ok_or_else(|| {
+            InvokeError::Guest(call.error.unwrap_or_else(|| "no response or error was set".into()))
+        }),
+        Err(error) => {
+            let fault = classify(&error);
+            let text = format!("the actor failed in a nested call: {error}");
+            let invoke = match fault {
+                Fault::OutOfFuel => InvokeError::OutOfFuel(text),
+                Fault::MemoryLimit => InvokeError::MemoryLimit(text),
+                Fault::Trap(_) => InvokeError::Trap(text),
+            };
+            caller.data_mut().nested_fault = Some(fault);
+            Err(invoke)
+        }
+    }
 }
 
 /// Defines the `wapc` imports on `linker`, with `__host_call` in `abi`'s shape.
 pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result<(), wasmi::Error> {
     const NS: &str = wapc::HOST_NAMESPACE;
     linker.func_wrap(NS, "__guest_request", |mut caller: Ctx<'_>, op_ptr: i32, ptr: i32| {
-        let Some(invocation) = caller.data().wapc.get_guest_request() else {
-            return Err(wasmi::Error::new("__guest_request called outside a guest call"));
+        let (operation, msg) = match caller.data().nested.last() {
+            Some(nested) => (nested.operation.clone().into_bytes(), nested.msg.clone()),
+            None => match caller.data().wapc.get_guest_request() {
+                Some(invocation) => (invocation.operation.into_bytes(), invocation.msg),
+                None => return Err(wasmi::Error::new("__guest_request called outside a guest call")),
+            },
         };
-        write(&mut caller, op_ptr, invocation.operation.as_bytes(), "operation name")?;
-        write(&mut caller, ptr, &invocation.msg, "request payload")
+        write(&mut caller, op_ptr, &operation, "operation name")?;
+        write(&mut caller, ptr, &msg, "request payload")
     })?;
-    linker.func_wrap(NS, "__guest_response", |caller: Ctx<'_>, ptr: i32, len: i32| {
+    linker.func_wrap(NS, "__guest_response", |mut caller: Ctx<'_>, ptr: i32, len: i32| {
         let bytes = read(&caller, ptr, len, "guest response")?;
-        caller.data().wapc.set_guest_response(bytes);
+        match caller.data_mut().nested.last_mut() {
+            Some(nested) => nested.response = Some(bytes),
+            None => caller.data().wapc.set_guest_response(bytes),
+        }
         Ok(())
     })?;
-    linker.func_wrap(NS, "__guest_error", |caller: Ctx<'_>, ptr: i32, len: i32| {
-        let bytes = read(&caller, ptr, len, "guest error")?;
-        caller
-            .data()
-            .wapc
-            .set_guest_error(String::from_utf8_lossy(&bytes).into_owned());
+    linker.func_wrap(NS, "__guest_error", |mut caller: Ctx<'_>, ptr: i32, len: i32| {
+        let text = String::from_utf8_lossy(&read(&caller, ptr, len, "guest error")?).into_owned();
+        match caller.data_mut().nested.last_mut() {
+            Some(nested) => nested.error = Some(text),
+            None => caller.data().wapc.set_guest_error(text),
+        }
         Ok(())
     })?;
     match abi {
@@ -122,7 +181,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result
             linker.func_wrap(
                 NS,
                 "__host_call",
-                |caller: Ctx<'_>,
+                |mut caller: Ctx<'_>,
                  bd_ptr: i32,
                  bd_len: i32,
                  ns_ptr: i32,
@@ -136,7 +195,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result
                     let namespace = read_str(&caller, ns_ptr, ns_len, "namespace")?;
                     let operation = read_str(&caller, op_ptr, op_len, "operation")?;
                     let payload = read(&caller, ptr, len, "host call payload")?;
-                    host_call(&caller, &binding, &namespace, &operation, &payload)
+                    host_call(&mut caller, &binding, &namespace, &operation, &payload)
                 },
             )?;
         }
@@ -144,7 +203,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result
             linker.func_wrap(
                 NS,
                 "__host_call",
-                |caller: Ctx<'_>,
+                |mut caller: Ctx<'_>,
                  ns_ptr: i32,
                  ns_len: i32,
                  op_ptr: i32,
@@ -155,7 +214,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result
                     let namespace = read_str(&caller, ns_ptr, ns_len, "namespace")?;
                     let operation = read_str(&caller, op_ptr, op_len, "operation")?;
                     let payload = read(&caller, ptr, len, "host call payload")?;
-                    host_call(&caller, DEFAULT_BINDING, &namespace, &operation, &payload)
+                    host_call(&mut caller, DEFAULT_BINDING, &namespace, &operation, &payload)
                 },
             )?;
         }

@@ -5,6 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use provider_abi::{ErrorKind, Failure};
+
 use super::{CompiledModule, Fault, Limits, WasmiEngine};
 
 /// Why a call into an actor did not return a reply.
@@ -28,9 +30,39 @@ pub enum InvokeError {
     /// The actor is not available (shut down, or its pool is gone).
     #[error("the actor is unavailable: {0}")]
     Unavailable(String),
+    /// No answer within the time the caller allowed.
+    #[error("{0}")]
+    TimedOut(String),
+    /// The actor returned an error after one of its own host calls had
+    /// failed with `kind`: the failure is the dependency's, and keeps its
+    /// kind (a store that is down makes the request fail as unavailable).
+    #[error("the actor returned an error: {message}")]
+    Failed {
+        /// How the host call failed.
+        kind: ErrorKind,
+        /// The actor's error.
+        message: String,
+    },
 }
 
 impl InvokeError {
+    /// The typed outcome this error crosses the provider ABI as.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            InvokeError::Guest(_) => ErrorKind::Failed,
+            InvokeError::OutOfFuel(_) => ErrorKind::OutOfFuel,
+            InvokeError::MemoryLimit(_) | InvokeError::Trap(_) => ErrorKind::Trapped,
+            InvokeError::Start(_) | InvokeError::Unavailable(_) => ErrorKind::Unavailable,
+            InvokeError::TimedOut(_) => ErrorKind::TimedOut,
+            InvokeError::Failed { kind, .. } => *kind,
+        }
+    }
+
+    /// This error as a typed failure.
+    pub fn failure(&self) -> Failure {
+        Failure::new(self.kind(), self.to_string())
+    }
+
     /// True when the engine stopped the guest mid-call, so the instance's
     /// state cannot be trusted and it must be replaced.
     pub fn poisons_instance(&self) -> bool {
@@ -74,6 +106,13 @@ impl Instance {
         Ok(Instance { host, fault })
     }
 
+    /// True when the engine stopped a guest call of this instance (its
+    /// last call, or a call nested in it): its memory may be mid-update,
+    /// so it must be replaced.
+    pub fn faulted(&self) -> bool {
+        self.fault.borrow().is_some()
+    }
+
     /// Calls `operation` with `payload` and returns the actor's reply.
     pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, InvokeError> {
         self.fault.borrow_mut().take();
@@ -84,7 +123,7 @@ impl Instance {
                     wapc::errors::Error::GuestCallFailure(text) => text,
                     other => other.to_string(),
                 };
-                Err(match self.fault.borrow_mut().take() {
+                Err(match self.fault.borrow().clone() {
                     Some(Fault::OutOfFuel) => InvokeError::OutOfFuel(text),
                     Some(Fault::MemoryLimit) => InvokeError::MemoryLimit(text),
                     Some(Fault::Trap(_)) => InvokeError::Trap(text),

@@ -15,6 +15,7 @@
 mod imports;
 mod instance;
 pub mod limits;
+pub mod reentry;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -138,6 +139,15 @@ pub(crate) enum Fault {
     Trap(String),
 }
 
+/// Sorts an error from the engine into the fault it stands for.
+pub(crate) fn classify(error: &wasmi::Error) -> Fault {
+    match error.as_trap_code() {
+        Some(TrapCode::OutOfFuel) => Fault::OutOfFuel,
+        Some(TrapCode::GrowthOperationLimited) => Fault::MemoryLimit,
+        _ => Fault::Trap(error.to_string()),
+    }
+}
+
 /// One wasmi instance, driven by `wapc::WapcHost`.
 pub struct WasmiEngine {
     compiled: CompiledModule,
@@ -168,14 +178,6 @@ impl WasmiEngine {
         Rc::clone(&self.fault)
     }
 
-    fn classify(&self, error: &wasmi::Error) -> Fault {
-        match error.as_trap_code() {
-            Some(TrapCode::OutOfFuel) => Fault::OutOfFuel,
-            Some(TrapCode::GrowthOperationLimited) => Fault::MemoryLimit,
-            _ => Fault::Trap(error.to_string()),
-        }
-    }
-
     fn describe(&self, fault: &Fault) -> String {
         match fault {
             Fault::OutOfFuel => format!(
@@ -196,6 +198,8 @@ impl WasmiEngine {
             memory: None,
             limits: self.limits.store_limits(),
             actor: Arc::clone(&self.actor),
+            nested: Vec::new(),
+            nested_fault: None,
         };
         let mut store = Store::new(shared_engine(), data);
         store.limiter(|data| &mut data.limits);
@@ -206,7 +210,7 @@ impl WasmiEngine {
             .compiled
             .linker
             .instantiate_and_start(&mut store, &self.compiled.module)
-            .map_err(|e| EngineError::Instantiate(self.describe(&self.classify(&e))))?;
+            .map_err(|e| EngineError::Instantiate(self.describe(&classify(&e))))?;
         let memory = instance
             .get_memory(&store, "memory")
             .ok_or(EngineError::MissingExport("memory"))?;
@@ -221,7 +225,7 @@ impl WasmiEngine {
                     .map_err(|e| {
                         EngineError::Instantiate(format!(
                             "`{start}`: {}",
-                            self.describe(&self.classify(&e))
+                            self.describe(&classify(&e))
                         ))
                     })?;
             }
@@ -247,10 +251,16 @@ impl WebAssemblyEngineProvider for WasmiEngine {
             return Err("the instance is not initialised".into());
         };
         live.store.set_fuel(fuel)?;
-        match live.guest_call.call(&mut live.store, (op_length, msg_length)) {
+        let outcome = live.guest_call.call(&mut live.store, (op_length, msg_length));
+        if let Some(fault) = live.store.data_mut().nested_fault.take() {
+            // A nested call was stopped by the engine: whatever the outer
+            // call says, this instance's memory cannot be trusted any more.
+            *self.fault.borrow_mut() = Some(fault);
+        }
+        match outcome {
             Ok(code) => Ok(code),
             Err(error) => {
-                let fault = self.classify(&error);
+                let fault = classify(&error);
                 let text = self.describe(&fault);
                 *self.fault.borrow_mut() = Some(fault);
                 Err(text.into())

@@ -1,22 +1,30 @@
-//! Routing an actor's host calls, and the capability check on each one.
+//! Routing: where each call goes, read from the [`Registry`] and nothing else.
 //!
-//! Every `__host_call` an actor makes arrives here with its binding, namespace
-//! and operation. A namespace that is an actor's module key is a call to that
+//! An actor's `__host_call` arrives with a binding, a namespace and an
+//! operation. A namespace that is an actor's module key is a call to that
 //! actor; any other is a capability id, which the caller's claims must grant
-//! before anything linked under it sees the call.
+//! before anything linked under it sees the call. A provider's call to an
+//! actor is allowed only along a link between the two, and only while the
+//! actor's claims grant the provider's capability. The router holds no state
+//! of its own: it answers from a registry snapshot under a read lock, and
+//! the call itself runs after the lock is released.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use provider_abi::{ErrorKind, Failure};
 
 use crate::capability::CapabilityId;
 use crate::engine::InvokeError;
+use crate::registry::{LinkKey, LinkTarget, Registry, RunningActor};
 
-/// Something that serves a capability for actors: a provider, through
-/// whatever interface it is loaded by.
+/// Something in the host's own process that serves a capability for actors
+/// (an embedded store, a test double of a device); linked with
+/// [`crate::Host::link_handler`]. Native providers are linked by name.
 pub trait CapabilityHandler: Send + Sync {
     /// Handles `operation` with `payload` from the actor `actor` (its
-    /// module key), returning the reply payload or an error text for the
-    /// actor.
-    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String>;
+    /// module key), returning the reply payload or a typed failure.
+    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure>;
 }
 
 /// Why a host call was refused or failed.
@@ -42,12 +50,12 @@ pub enum DispatchError {
         binding: String,
     },
     /// The provider answered with an error.
-    #[error("{capability}: {message}")]
+    #[error("{capability}: {}", failure.message)]
     Provider {
         /// The capability.
         capability: CapabilityId,
-        /// The provider's error text.
-        message: String,
+        /// The provider's failure, typed.
+        failure: Failure,
     },
     /// The target actor of an actor-to-actor call is not running here.
     #[error("no actor {0} is running on this host")]
@@ -58,6 +66,20 @@ pub enum DispatchError {
     /// The target actor of an actor-to-actor call failed.
     #[error("actor call failed: {0}")]
     Actor(#[from] InvokeError),
+}
+
+impl DispatchError {
+    /// The typed outcome the calling actor sees.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DispatchError::BadNamespace(_) => ErrorKind::BadRequest,
+            DispatchError::NotGranted { .. } | DispatchError::SelfCall => ErrorKind::Denied,
+            DispatchError::NotLinked { .. } => ErrorKind::NotLinked,
+            DispatchError::Provider { failure, .. } => failure.kind,
+            DispatchError::UnknownActor(_) => ErrorKind::Unavailable,
+            DispatchError::Actor(e) => e.kind(),
+        }
+    }
 }
 
 /// The target of a host call, decoded from its namespace.
@@ -99,6 +121,57 @@ pub fn authorize(
             capability: capability.clone(),
         })
     }
+}
+
+/// Where an actor's host call goes.
+pub(crate) enum Route {
+    /// To another actor's pool.
+    Actor(Arc<RunningActor>),
+    /// To whatever serves a capability.
+    Capability(CapabilityId, LinkTarget),
+}
+
+/// Routes the host call of `caller` (whose claims grant `granted`).
+pub(crate) fn route_call(
+    registry: &Registry,
+    caller: &str,
+    granted: &BTreeSet<CapabilityId>,
+    binding: &str,
+    namespace: &str,
+) -> Result<Route, DispatchError> {
+    match Target::parse(namespace)? {
+        Target::Actor(target) => {
+            if target == caller {
+                return Err(DispatchError::SelfCall);
+            }
+            let running = registry.actor(&target).ok_or(DispatchError::UnknownActor(target))?;
+            Ok(Route::Actor(Arc::clone(running)))
+        }
+        Target::Capability(capability) => {
+            authorize(caller, granted, &capability)?;
+            let key = LinkKey { actor: caller.to_owned(), capability, binding: binding.to_owned() };
+            let link = registry.link(&key).ok_or_else(|| DispatchError::NotLinked {
+                capability: key.capability.clone(),
+                binding: key.binding.clone(),
+            })?;
+            Ok(Route::Capability(key.capability, link.target.clone()))
+        }
+    }
+}
+
+/// Routes a call from the provider instance `provider` to `actor`: allowed
+/// only along a link between the two, while the actor's claims grant the
+/// provider's capability.
+pub(crate) fn route_delivery(registry: &Registry, provider: &str, actor: &str) -> Result<Arc<RunningActor>, Failure> {
+    let capability = registry.delivery(provider, actor).ok_or_else(|| {
+        Failure::new(ErrorKind::NotLinked, format!("actor {actor} is not linked to provider `{provider}`"))
+    })?;
+    let running = registry
+        .actor(actor)
+        .ok_or_else(|| Failure::new(ErrorKind::Unavailable, format!("no actor {actor} is running")))?;
+    authorize(actor, running.actor.capabilities(), capability)
+        .map_err(|e| Failure::new(ErrorKind::Denied, e.to_string()))?;
+    Ok(Arc::clone(running))
 }
 
 #[cfg(test)]
