@@ -96,6 +96,11 @@ fn demo(check: bool) {
     let library = |name: &str| release.join(format!("lib{name}.so")).display().to_string();
     let manifest = format!(
         r#"# The demo: the counter actor on the embedded SQLite store, over HTTP.
+# The database is state/kv/counter.db; `host-edge ctl --socket control.sock
+# status` (from this folder) shows what runs.
+[host]
+control_socket = "control.sock"
+
 [[actor]]
 path = "counter_s.wasm"
 instances = 2
@@ -398,7 +403,7 @@ fn bundle_check(target: &str) {
     }
     let patience = Patience { read: Duration::from_secs(30), start: Duration::from_secs(120), poll: Duration::from_millis(200) };
     let (first, second, status) =
-        count_twice(qemu_host_edge(&["run", "check.toml"]), port, patience, &format!("{target}: the bundled host"));
+        count_twice(qemu_host_edge(&["run", "check.toml", "--control", "control.sock"]), port, patience, &format!("{target}: the bundled host"));
     if first != r#"{"counter":1}"# || second != r#"{"counter":2}"# || !status.success() {
         eprintln!("xtask: {target}: bundle check failed: {first:?} then {second:?}, host exit {status}");
         exit(1);

@@ -1,6 +1,8 @@
 //! Command-line parsing and the dispatch to one module per subcommand.
 
 mod call;
+mod check;
+mod ctl;
 mod inspect;
 mod keys;
 mod run;
@@ -40,6 +42,10 @@ pub enum Command {
     Call(call::CallArgs),
     /// Load what a manifest names and serve until SIGINT or SIGTERM.
     Run(run::RunArgs),
+    /// Check a manifest against its providers and actors, starting nothing.
+    Check(check::CheckArgs),
+    /// Control a running host over its local socket.
+    Ctl(ctl::CtlArgs),
 }
 
 /// The policy options shared by `inspect` and `call`.
@@ -91,5 +97,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::execute(args),
         Command::Call(args) => call::execute(args),
         Command::Run(args) => run::execute(args),
+        Command::Check(args) => check::execute(args),
+        Command::Ctl(args) => ctl::execute(args),
     }
 }

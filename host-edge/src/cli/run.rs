@@ -1,71 +1,162 @@
-//! `host-edge run`: serve a manifest until SIGINT or SIGTERM.
+//! `host-edge run`: serve a manifest until SIGINT or SIGTERM, reloading it
+//! on SIGHUP and taking commands on the local control socket.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use host_edge::claims::policy::now_secs;
-use host_edge::{Actor, Host, Manifest};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use host_edge::control::{self, ControlServer, Request, Response};
+use host_edge::{reload, Command, Host, Manifest};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Load the providers and actors a manifest names, verify the actors, link
-/// them, and serve until SIGINT or SIGTERM; then unbind, stop the providers
-/// and stop every actor cleanly. A provider, actor or link that fails is
-/// reported and skipped; the rest are served.
+/// Check a manifest against the providers it names, load the providers and
+/// actors, verify the actors, link them, and serve until SIGINT or SIGTERM;
+/// then unbind, stop the providers and stop every actor cleanly. A provider,
+/// actor or link that fails is reported and skipped; the rest are served.
+/// SIGHUP reads the manifest again and applies only what changed;
+/// `host-edge ctl` talks to the running host over its control socket.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     host-edge run boards/examples/manifest.toml\n  \
+    host-edge run /etc/host-edge/manifest.toml --control /run/host-edge/control.sock\n  \
+    kill -HUP $(pidof host-edge)      # re-read the manifest, apply what changed\n  \
     RUST_LOG=debug host-edge run /etc/host-edge/manifest.toml")]
 pub struct RunArgs {
     /// The manifest (TOML).
     manifest: PathBuf,
+    /// The control socket; overrides $HOST_EDGE_CONTROL, which overrides the
+    /// manifest's `[host] control_socket`.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
 }
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let manifest = Manifest::load(&args.manifest)?;
+    let mut manifest = Manifest::load(&args.manifest)?;
+    super::check::refuse_problems(&manifest)?;
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
-    let host = Host::new(manifest.policy.clone());
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
+    let host = Host::with_state_dir(manifest.policy.clone(), manifest.state_dir());
     let mut started = 0;
-    for entry in &manifest.actors {
-        let loaded = Actor::from_file(&entry.path, host.policy(), now_secs())
-            .map_err(anyhow::Error::from)
-            .and_then(|actor| Ok(host.start_actor(actor, entry.instances, entry.limits(manifest.limits))?));
-        match loaded {
-            Ok(_) => started += 1,
-            Err(e) => tracing::error!(path = %entry.path.display(), "actor not started: {e:#}"),
+    for command in manifest.commands() {
+        let is_actor = matches!(command, Command::StartActor { .. });
+        match apply(&host, command) {
+            Ok(()) if is_actor => started += 1,
+            Ok(()) => {}
+            Err(()) => {}
         }
     }
     if started == 0 && !manifest.actors.is_empty() {
+        host.shutdown();
         bail!("no actor in {} could be started", args.manifest.display());
     }
-    let mut providers = 0;
-    for entry in &manifest.providers {
-        match host.add_provider(&entry.name, &entry.path) {
-            Ok(_) => providers += 1,
-            Err(e) => tracing::error!(provider = %entry.name, path = %entry.path.display(), "provider not loaded: {e}"),
+    let socket = args
+        .control
+        .clone()
+        .or_else(|| std::env::var_os(control::SOCKET_ENV).map(PathBuf::from))
+        .or_else(|| manifest.host.control_socket.clone())
+        .unwrap_or_else(control::default_socket_path);
+    let control = start_control(&host, &socket);
+    let status = host.status();
+    tracing::info!(
+        actors = status.actors.len(),
+        providers = status.providers.len(),
+        links = status.links.len(),
+        control = %socket.display(),
+        "host-edge is serving; SIGHUP reloads the manifest, SIGINT or SIGTERM stops"
+    );
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            manifest = reload_manifest(&host, &args.manifest, manifest);
+            continue;
         }
-    }
-    let mut links = 0;
-    for link in &manifest.links {
-        match host.link_provider(&link.actor, &link.capability, &link.binding, &link.provider, &link.values) {
-            Ok(()) => links += 1,
-            Err(e) => tracing::error!(
-                actor = %link.actor,
-                capability = %link.capability,
-                provider = %link.provider,
-                "link not made: {e}"
-            ),
-        }
-    }
-    tracing::info!(actors = started, providers, links, "host-edge is serving; SIGINT or SIGTERM to stop");
-    if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "shutting down");
+        break;
+    }
+    if let Some(control) = control {
+        control.stop();
     }
     host.shutdown();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies one command, logging what was done or why not.
+fn apply(host: &Host, command: Command) -> Result<(), ()> {
+    let failed = match &command {
+        Command::StartActor { .. } => "actor not started",
+        Command::ReplaceActor { .. } => "actor not replaced",
+        Command::StopActor { .. } => "actor not stopped",
+        Command::AddProvider { .. } => "provider not loaded",
+        Command::RemoveProvider { .. } => "provider not removed",
+        Command::Link(_) => "link not made",
+        Command::Unlink { .. } => "link not removed",
+    };
+    let what = serde_json::to_string(&command).unwrap_or_default();
+    match host.execute(command) {
+        Ok(done) => {
+            tracing::info!("{done}");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(command = %what, "{failed}: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Reads the manifest again and applies what changed; on a manifest that
+/// does not load or check, keeps running as before.
+fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
+    tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
+    let next = match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
+        super::check::refuse_problems(&m)?;
+        Ok(m)
+    }) {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::error!("the manifest was not reloaded, nothing changed: {e:#}");
+            return current;
+        }
+    };
+    if next.policy != current.policy || next.host != current.host {
+        tracing::warn!("[policy] and [host] changes take effect at the next start, not on reload");
+    }
+    let plan = reload::plan(&current, &next, &host.status());
+    let total = plan.len();
+    let failed = plan.into_iter().filter(|command| apply(host, command.clone()).is_err()).count();
+    tracing::info!(changes = total, failed, "manifest reloaded");
+    next
+}
+
+/// Serves the control socket; a socket that cannot be made is reported and
+/// the host serves without it.
+fn start_control(host: &Host, socket: &std::path::Path) -> Option<ControlServer> {
+    let handler_host = host.clone();
+    let handler = Arc::new(move |request: Request| match request {
+        Request::Status => Response::Status(handler_host.status()),
+        Request::Execute { command } => {
+            let what = serde_json::to_string(&command).unwrap_or_default();
+            match handler_host.execute(command) {
+                Ok(done) => {
+                    tracing::info!(command = %what, "control: {done}");
+                    Response::Done(done)
+                }
+                Err(e) => {
+                    tracing::warn!(command = %what, "control: refused: {e}");
+                    Response::Error(e.to_string())
+                }
+            }
+        }
+    });
+    match ControlServer::start(socket, handler) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            tracing::error!(socket = %socket.display(), "the control socket is not available: {e}");
+            None
+        }
+    }
 }
