@@ -8,35 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use host_edge::capability::CapabilityId;
 use host_edge::engine::{InvokeError, Limits};
 use host_edge::provider::{Deliver, NativeProvider, ProviderError};
 use host_edge::{claims::Policy, ErrorKind, Failure, Host, HostError};
-use testkit::{actor_module, provider_library, repo_root, Signer};
-
-/// Compiles `tests/fixtures/c-provider/<source>` into `dir` with `defines`.
-fn build_c(dir: &Path, source: &str, defines: &[&str]) -> PathBuf {
-    let stem = source.trim_end_matches(".c");
-    let output = dir.join(format!("lib{stem}{}.so", defines.join("").replace(['=', '-'], "_")));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let status = Command::new(compiler)
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(repo_root().join("providers/abi/include"))
-        .args(defines)
-        .arg(repo_root().join("tests/fixtures/c-provider").join(source))
-        .arg("-o")
-        .arg(&output)
-        .status()
-        .expect("the C compiler runs");
-    assert!(status.success(), "compiling {source} failed");
-    output
-}
+use testkit::{actor_module, c_provider, provider_library, Signer};
 
 fn build_c_provider(dir: &Path, defines: &[&str]) -> PathBuf {
-    build_c(dir, "provider.c", defines)
+    c_provider(dir, "provider.c", defines)
 }
 
 fn refuse_delivery() -> Deliver {
@@ -90,7 +71,7 @@ fn a_provider_of_another_abi_version_is_refused_naming_both_versions() {
 #[test]
 fn a_provider_built_for_abi_1_is_refused_naming_versions_1_and_2() {
     let dir = tempfile::tempdir().unwrap();
-    let path = build_c(dir.path(), "provider_v1.c", &[]);
+    let path = c_provider(dir.path(), "provider_v1.c", &[]);
     let err = load(&path, dir.path()).unwrap_err();
     assert!(matches!(err, ProviderError::AbiVersion { found: 1, expected: 2, .. }), "{err:?}");
     assert!(err.to_string().contains("speaks provider ABI version 1, but this host speaks version 2"), "{err}");
@@ -146,7 +127,7 @@ fn the_host_keeps_serving_after_refusing_providers() {
     let host = echo_host(dir.path(), &[], 1);
     let wrong_version = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=3"]);
     assert!(host.add_provider("old", &wrong_version).is_err());
-    assert!(host.add_provider("v1", &build_c(dir.path(), "provider_v1.c", &[])).is_err());
+    assert!(host.add_provider("v1", &c_provider(dir.path(), "provider_v1.c", &[])).is_err());
     assert!(host.add_provider("none", &build_c_provider(dir.path(), &["-DOMIT_ENTRY"])).is_err());
     assert_eq!(host.call("echo", "Echo", b"still here").unwrap(), b"still here");
 

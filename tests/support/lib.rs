@@ -124,6 +124,26 @@ pub fn release_build() -> PathBuf {
     target_dir().join("release")
 }
 
+/// Compiles `tests/fixtures/c-provider/<source>` against the provider ABI
+/// header into `dir` with the C compiler, passing `defines`; returns the
+/// library.
+pub fn c_provider(dir: &Path, source: &str, defines: &[&str]) -> PathBuf {
+    let stem = source.trim_end_matches(".c");
+    let output = dir.join(format!("lib{stem}{}.so", defines.join("").replace(['=', '-'], "_")));
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let status = Command::new(compiler)
+        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(repo_root().join("providers/abi/include"))
+        .args(defines)
+        .arg(repo_root().join("tests/fixtures/c-provider").join(source))
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .expect("the C compiler runs");
+    assert!(status.success(), "compiling {source} failed");
+    output
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
