@@ -4,7 +4,7 @@
 //! the actors (path, instances, limits), the native providers and the links
 //! that bind an actor's capability to a provider. Relative paths are resolved
 //! against the manifest's own folder, so a bundle can be moved as a whole.
-//! `boards/` and `docs/manifest.md` carry commented examples.
+//! `boards/examples/manifest.toml` is the commented example.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
