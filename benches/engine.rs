@@ -1,5 +1,8 @@
-//! Engine costs: one empty actor call, one call that makes one host call,
-//! and instantiating the example actor. Run with `cargo bench -p host-edge-benches`.
+//! Engine and host costs: one empty actor call, one call that makes one host
+//! call (through the registry and router to an in-process handler, and to a
+//! native provider over the C ABI), a provider calling back into its
+//! single-instance caller (nested), and instantiating the example actor.
+//! Run with `cargo bench -p host-edge-benches --bench engine`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use host_edge::Failure;
 use host_edge::engine::{CompiledModule, Instance, Limits};
 use host_edge::Host;
 use host_edge_benches::measure;
-use testkit::{actor_module, Signer};
+use testkit::{actor_module, c_provider, Signer};
 
 /// A provider stand-in that answers at once, so the host-call benchmark
 /// measures the host's side of the call (ABI, claims check, routing).
@@ -46,6 +49,25 @@ fn main() {
     measure("call making one host call (claims checked)", 1000, 200_000, TIME, || {
         host.call(&key, "HostCall", &payload).unwrap();
     });
+
+    // A native provider over the C ABI: the C fixture answers `Reverse` at
+    // once, and `Dispatch` calls the waiting caller back (nested).
+    let dir = tempfile::tempdir().unwrap();
+    let native = Host::with_state_dir(Policy::default(), dir.path().join("state"));
+    let signed_native = Signer::new().sign(&echo, "echo", &["example:reverse"]);
+    native.start_actor(native.load(&signed_native).unwrap(), 1, Limits::default()).unwrap();
+    native.add_provider("reverse", &c_provider(dir.path(), "provider.c", &[])).unwrap();
+    let reverse = host_edge::capability::CapabilityId::parse("example:reverse").unwrap();
+    native.link_provider("echo", &reverse, "default", "reverse", &Default::default()).unwrap();
+    let reverse_call = b"default\nexample:reverse\nReverse\nkey".to_vec();
+    measure("call making one host call to a C provider", 1000, 200_000, TIME, || {
+        native.call("echo", "HostCall", &reverse_call).unwrap();
+    });
+    let call_back = b"default\nexample:reverse\nDispatch\nkey".to_vec();
+    measure("... whose provider calls the caller back", 1000, 200_000, TIME, || {
+        native.call("echo", "HostCall", &call_back).unwrap();
+    });
+    native.shutdown();
 
     measure("instantiate echo (_start/wapc_init incl.)", 20, 5_000, TIME, || {
         drop(Instance::new(&compiled, Limits::default(), Arc::from("echo"), refuse()).unwrap());
