@@ -14,21 +14,24 @@ use crate::claims::{self, ClaimsError, Policy, VerifiedClaims};
 use crate::engine::{CompiledModule, EngineError};
 
 /// Why an actor could not be loaded.
+///
+/// Each variant says its cause once: the message includes it, and it is not
+/// repeated as a separate `source()` (an `{:#}` chain would print it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, part of the message.
+        error: std::io::Error,
     },
     /// The claims were refused.
-    #[error("{0}")]
+    #[error(transparent)]
     Claims(#[from] ClaimsError),
     /// The module is not one the engine can run.
-    #[error("{0}")]
+    #[error(transparent)]
     Engine(#[from] EngineError),
 }
 
@@ -54,6 +57,14 @@ impl Actor {
                 Err(e) => tracing::warn!(actor = claims.subject(), "ignoring capability: {e}"),
             }
         }
+        tracing::debug!(
+            actor = claims.subject(),
+            name = claims.display_name(),
+            issuer = claims.issuer(),
+            caps = ?claims.capabilities(),
+            rev = ?claims.metadata.rev,
+            "claims verified: signature, module hash, validity times, trusted issuer, revocations"
+        );
         for warning in &claims.warnings {
             tracing::warn!(actor = claims.subject(), name = claims.display_name(), "{warning}");
         }
@@ -67,9 +78,9 @@ impl Actor {
 
     /// Reads and loads the module at `path`.
     pub fn from_file(path: &Path, policy: &Policy, now: u64) -> Result<Actor, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Actor::from_bytes(&bytes, policy, now)
     }
@@ -109,5 +120,42 @@ impl Actor {
     /// The compiled module.
     pub fn compiled(&self) -> &CompiledModule {
         &self.compiled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error and its causes as `{:#}` prints them: each joined by `: `.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            text.push_str(": ");
+            text.push_str(&next.to_string());
+            cause = next.source();
+        }
+        text
+    }
+
+    #[test]
+    fn a_claims_refusal_is_said_once_in_the_error_chain() {
+        let unsigned = b"\0asm\x01\0\0\0";
+        let err = Actor::from_bytes(unsigned, &Policy::default(), 1_800_000_000).unwrap_err();
+        let text = chain(&err);
+        assert!(matches!(err, LoadError::Claims(_)), "{text}");
+        assert_eq!(text.matches("claims check `claims-section` failed").count(), 1, "{text}");
+        assert_eq!(text.matches("not signed").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named_with_its_reason_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.wasm");
+        let err = Actor::from_file(&path, &Policy::default(), 1_800_000_000).unwrap_err();
+        let text = chain(&err);
+        assert!(text.starts_with(&format!("{}: ", path.display())), "{text}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     }
 }

@@ -6,11 +6,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.verbose);
+    let logging = cli::init_logging(args.verbose, args.log_format);
     match cli::execute(args.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // `{:#}`: the whole chain of causes, each said once.
+            logging.print_error(&format!("{error:#}"));
             std::process::ExitCode::FAILURE
         }
     }

@@ -44,6 +44,15 @@ impl KeyRole {
     }
 }
 
+/// `an` before a role starting with a vowel (`an account`), else `a`.
+fn article(role: &str) -> &'static str {
+    if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// Why a key or key file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -58,7 +67,7 @@ pub enum KeyError {
         reason: String,
     },
     /// A well-formed key of the wrong role.
-    #[error("`{key}` is not a {role} key: {role} keys start with `{prefix}`")]
+    #[error("`{key}` is not {} {role} key: {role} keys start with `{prefix}`", article(.role))]
     WrongRole {
         /// The offending key.
         key: String,
@@ -77,13 +86,19 @@ pub enum KeyError {
         /// What went wrong (the seed itself is never printed).
         reason: String,
     },
+    /// A seed file is already there; seeds are never overwritten.
+    #[error("{path} already exists, and a seed file is never overwritten")]
+    Exists {
+        /// The existing file.
+        path: String,
+    },
     /// Reading or writing a key file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The key file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, part of the message (not repeated as a `source()`).
+        error: std::io::Error,
     },
 }
 
@@ -112,9 +127,9 @@ pub fn generate(role: KeyRole) -> KeyPair {
 /// Writes the seed of `pair` to `path`, readable by the owner only (0600).
 /// An existing file is never overwritten.
 pub fn write_seed(pair: &KeyPair, path: &Path) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
+    let io = |error| KeyError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let seed = pair.seed().map_err(|e| io(std::io::Error::other(e.to_string())))?;
     let mut options = OpenOptions::new();
@@ -124,16 +139,21 @@ pub fn write_seed(pair: &KeyPair, path: &Path) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(io)?;
+    let mut file = options.open(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyError::Exists {
+            path: path.display().to_string(),
+        },
+        _ => io(error),
+    })?;
     writeln!(file, "{seed}").map_err(io)?;
     file.sync_all().map_err(io)
 }
 
 /// Reads a seed of `role` from `path`.
 pub fn read_seed(path: &Path, role: KeyRole) -> Result<KeyPair, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     let bad = |reason: String| KeyError::BadSeed {
         path: path.display().to_string(),
@@ -170,7 +190,7 @@ mod tests {
     fn a_module_key_cannot_act_as_an_account() {
         let key = generate(KeyRole::Module).public_key();
         let err = check_public_key(&key, KeyRole::Account).unwrap_err();
-        assert!(err.to_string().contains("start with `A`"), "{err}");
+        assert!(err.to_string().contains("is not an account key: account keys start with `A`"), "{err}");
     }
 
     #[test]
@@ -188,5 +208,29 @@ mod tests {
         assert_eq!(read_seed(&path, KeyRole::Account).unwrap().public_key(), pair.public_key());
         assert!(write_seed(&generate(KeyRole::Account), &path).is_err());
         assert!(read_seed(&path, KeyRole::Module).is_err());
+    }
+
+    #[test]
+    fn an_existing_seed_file_is_refused_by_name_and_said_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("issuer.nk");
+        let first = generate(KeyRole::Account);
+        write_seed(&first, &path).unwrap();
+        let err = write_seed(&generate(KeyRole::Account), &path).unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("{} already exists, and a seed file is never overwritten", path.display()));
+        assert!(std::error::Error::source(&err).is_none(), "nothing to repeat after the message");
+        assert_eq!(read_seed(&path, KeyRole::Account).unwrap().public_key(), first.public_key(), "the old seed is kept");
+    }
+
+    #[test]
+    fn a_missing_seed_file_names_the_file_and_the_reason_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.nk");
+        let err = read_seed(&path, KeyRole::Account).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("{}: ", path.display())), "{text}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

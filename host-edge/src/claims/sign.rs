@@ -41,11 +41,13 @@ pub struct SignOptions {
 /// Why a module could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    /// The input is not a readable module.
+    /// The input is not a readable module. The section error is part of the
+    /// message, not repeated as a `source()`.
     #[error("cannot sign: {0}")]
-    Module(#[from] SectionError),
-    /// The input does not validate as a module the engine can run.
-    #[error("cannot sign: the module is invalid: {0}")]
+    Module(SectionError),
+    /// The input does not validate as a module the engine can run; the text
+    /// is the engine's reason, which already says so (`invalid module: …`).
+    #[error("cannot sign: {0}")]
     Invalid(String),
     /// The issuer seed is not an account seed.
     #[error("cannot sign: the issuer must be an account key (`A…`), got `{0}`")]
@@ -71,6 +73,12 @@ pub enum SignError {
     /// Encoding or signing the token failed.
     #[error("cannot sign: {0}")]
     Token(String),
+}
+
+impl From<SectionError> for SignError {
+    fn from(error: SectionError) -> SignError {
+        SignError::Module(error)
+    }
 }
 
 /// Signs `module` with `issuer` (an account key) for `subject` (the module's
@@ -212,5 +220,25 @@ mod tests {
     fn a_grant_without_rules_is_refused() {
         let options = with_grants(&[WellKnown::KeyValue], &[(WellKnown::KeyValue, &[])]);
         assert!(matches!(grants_metadata(&options), Err(SignError::EmptyGrant(_))));
+    }
+
+    #[test]
+    fn bytes_that_are_not_wasm_are_refused_saying_why_once() {
+        let issuer = KeyPair::new_account();
+        let subject = KeyPair::new_module();
+        let err = sign_module(b"hello", &issuer, &subject, &SignOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), "cannot sign: not a WebAssembly module (bad magic number or version)");
+        assert!(std::error::Error::source(&err).is_none(), "the cause is in the message, not repeated");
+    }
+
+    #[test]
+    fn a_module_that_does_not_validate_is_refused_saying_invalid_once() {
+        // One function typed `-> i32` whose body returns nothing.
+        let module = b"\0asm\x01\0\0\0\x01\x05\x01\x60\x00\x01\x7f\x03\x02\x01\x00\x0a\x04\x01\x02\x00\x0b";
+        let err = sign_module(module, &KeyPair::new_account(), &KeyPair::new_module(), &SignOptions::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SignError::Invalid(_)), "{text}");
+        assert!(text.starts_with("cannot sign: invalid module: "), "{text}");
+        assert_eq!(text.matches("invalid").count(), 1, "{text}");
     }
 }

@@ -354,7 +354,8 @@ impl Run {
             [] => {
                 self.fail(
                     Check::ClaimsSection,
-                    "the module is not signed: it has no `jwt` custom section",
+                    "the module has no claims section (`jwt`): it is not signed; sign it with \
+                     `host-edge sign MODULE.wasm -o SIGNED.wasm --issuer ISSUER.nk --subject MODULE.nk`",
                 );
                 self.skip_rest(Check::ClaimsSection);
                 return (None, None);
@@ -717,5 +718,12 @@ mod tests {
             outcome(&report, Check::Grants)
         );
         assert!(report.into_verified().is_ok());
+    }
+
+    #[test]
+    fn an_unsigned_module_is_refused_with_the_command_that_signs_it() {
+        let err = verify(EMPTY_MODULE, &Policy::default(), NOW).unwrap_err();
+        assert_eq!(err.check, Check::ClaimsSection);
+        assert!(err.detail.starts_with("the module has no claims section (`jwt`): it is not signed; sign it with `host-edge sign "), "{err}");
     }
 }

@@ -88,7 +88,8 @@ fn print_report(file: &str, report: &Report) {
         println!("  {mark} {:<20} {text}", result.check.name());
     }
     match report.first_failure() {
-        Some(failure) => println!("verdict: refused ({failure})"),
+        // The reason is on the FAIL line above; say it once.
+        Some(failure) => println!("verdict: refused (claims check `{}` failed)", failure.check),
         None => println!("verdict: accepted"),
     }
 }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use host_edge::claims::keys::{self, KeyRole};
+use host_edge::claims::keys::{self, KeyError, KeyRole};
 
 /// Key management.
 #[derive(Debug, Args)]
@@ -59,7 +59,15 @@ pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
     };
     let path = output.unwrap_or_else(|| PathBuf::from(format!("{}.nk", role.name())));
     let pair = keys::generate(role);
-    keys::write_seed(&pair, &path).with_context(|| format!("writing the {} seed", role.name()))?;
+    match keys::write_seed(&pair, &path) {
+        Ok(()) => {}
+        Err(KeyError::Exists { .. }) => bail!(
+            "{} already exists, and a seed file is never overwritten: give another file with `-o`, \
+             or move the old seed away first",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("writing the {} seed", role.name())),
+    }
     eprintln!("{} seed written to {}", role.name(), path.display());
     println!("{}", pair.public_key());
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod check;
 mod ctl;
 mod inspect;
 mod keys;
+mod logging;
 mod run;
 mod sign;
 
@@ -16,6 +17,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use host_edge::claims::Policy;
 use host_edge::Manifest;
+pub use logging::{LogFormat, Logging};
 
 /// host-edge runs signed WebAssembly actors on edge boards and binds them to
 /// native capability providers.
@@ -25,6 +27,11 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log lines as text, or one JSON object a line. Text has colour only on a
+    /// terminal (and without NO_COLOR); under systemd each line starts with its
+    /// journald priority (<3> error ... <7> debug).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", env = "HOST_EDGE_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,19 +81,9 @@ impl PolicyArgs {
     }
 }
 
-/// Sets up `tracing` output on stderr.
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Sets up `tracing` output on stderr; colour, journald priorities and JSON are decided in the `logging` module.
+pub fn init_logging(verbose: u8, format: LogFormat) -> Logging {
+    logging::init(verbose, format)
 }
 
 /// Runs one subcommand.

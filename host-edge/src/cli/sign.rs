@@ -160,7 +160,8 @@ pub fn execute(args: SignArgs) -> anyhow::Result<ExitCode> {
         grants: args.grants(),
     };
     let signed = sign_module(&module, &issuer, &subject, &options)
-        .with_context(|| format!("signing {}", args.input.display()))?;
+        // The error says "cannot sign"; the context adds only the file.
+        .with_context(|| args.input.display().to_string())?;
     std::fs::write(&args.output, &signed).with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
         "signed {} as {} (hash {}) -> {}",
