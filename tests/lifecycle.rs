@@ -80,7 +80,9 @@ fn serve(dir: &Path, module: &[u8], setup: Setup<'_>) -> Served {
         .unwrap();
     }
     let port = free_port();
-    let mut http_values = values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string())]);
+    // These tests read what each failure says: the link asks the HTTP server
+    // for the detail it otherwise keeps from clients.
+    let mut http_values = values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string()), ("ERROR_DETAIL", "true")]);
     http_values.extend(values(setup.http));
     host.add_provider("http", &provider_library("http_server")).unwrap();
     host.link_provider(&name, &cap(HTTP), "default", "http", &http_values).unwrap();

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use provider_abi::redact::redact_values;
+
 use crate::actor::Actor;
 use crate::capability::CapabilityId;
 use crate::command::{ActorStatus, LinkSpec, LinkStatus, ProviderStatus, Status};
@@ -192,6 +194,10 @@ impl Registry {
     }
 
     /// What runs, without provider health (which calls into providers).
+    /// Provider settings and link values are shown as
+    /// [`redact_values`] shows them: secrets hidden, credentials in URLs
+    /// redacted, since the status is printed and sent over the control
+    /// socket.
     pub fn status(&self) -> Status {
         let mut actors: Vec<ActorStatus> = self
             .actors
@@ -220,7 +226,7 @@ impl Registry {
                 capability: p.capability().clone(),
                 description: p.description().to_owned(),
                 path: p.library().path().to_path_buf(),
-                settings: p.settings().clone(),
+                settings: redact_values(p.settings()),
                 health: Ok(()),
             })
             .collect();
@@ -233,7 +239,7 @@ impl Registry {
                 capability: key.capability.clone(),
                 binding: key.binding.clone(),
                 provider: link.spec.provider.clone(),
-                values: link.spec.values.clone(),
+                values: redact_values(&link.spec.values),
                 grant: link.grant.clone(),
             })
             .collect();

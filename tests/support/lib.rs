@@ -161,20 +161,39 @@ pub fn redis_url() -> String {
 /// stop and restart it without disturbing others. Stopped when dropped.
 pub struct PrivateRedis {
     port: u16,
+    /// The password it requires (`--requirepass`), if any.
+    password: Option<String>,
     child: Option<std::process::Child>,
 }
 
 impl PrivateRedis {
     /// Starts `redis-server` on a free port and waits until it answers.
     pub fn start() -> PrivateRedis {
-        let mut redis = PrivateRedis { port: free_port(), child: None };
+        let mut redis = PrivateRedis { port: free_port(), password: None, child: None };
         redis.restart();
         redis
     }
 
-    /// Its URL.
+    /// Starts `redis-server` on a free port requiring `password` from every
+    /// client (`--requirepass`), and waits until it answers.
+    pub fn start_with_password(password: &str) -> PrivateRedis {
+        let mut redis = PrivateRedis { port: free_port(), password: Some(password.to_owned()), child: None };
+        redis.restart();
+        redis
+    }
+
+    /// Its URL, with the password in it when the server requires one
+    /// (`redis://:PASSWORD@127.0.0.1:PORT/`).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// Its port on loopback.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Kills the server (SIGKILL: nothing is flushed, clients see resets).
@@ -188,8 +207,12 @@ impl PrivateRedis {
     /// Starts the server again on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server runs (bash .ci/setup installs it)");

@@ -12,6 +12,7 @@ use host_edge::command::{Command, LinkSpec, Status};
 use host_edge::control::{self, Request, Response};
 use host_edge::engine::{Limits, DEFAULT_BINDING};
 use host_edge::manifest::MAX_INSTANCES;
+use provider_abi::redact::{redact_text, redact_values};
 
 /// Control a running host over its local socket: see what it runs, start,
 /// stop and replace actors, link and unlink them, without a restart.
@@ -47,9 +48,11 @@ pub struct CtlArgs {
 #[derive(Debug, Subcommand)]
 enum CtlCommand {
     /// One line per running actor: name, module key, rev, ver, instances.
+    #[command(after_help = "Examples:\n  host-edge ctl list\n  host-edge ctl --socket /run/host-edge/control.sock list")]
     List,
     /// What the host runs: actors, providers (with health) and links (with
     /// their grants).
+    #[command(after_help = "Examples:\n  host-edge ctl status\n  host-edge ctl status --json | jq '.links'")]
     Status {
         /// Print the host's status as JSON.
         #[arg(long)]
@@ -139,7 +142,7 @@ pub fn execute(args: CtlArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         CtlCommand::Status { json } => {
-            let status = status(&socket, timeout)?;
+            let status = redacted(status(&socket, timeout)?);
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -202,7 +205,7 @@ pub fn execute(args: CtlArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Response::Error(text) => {
-            eprintln!("error: {text}");
+            eprintln!("error: {}", redact_text(&text));
             Ok(ExitCode::FAILURE)
         }
         Response::Status(_) => bail!("the host answered a command with its status; is it the same version?"),
@@ -223,6 +226,22 @@ fn status(socket: &Path, timeout: Duration) -> anyhow::Result<Status> {
         Response::Error(text) => bail!("{text}"),
         Response::Done(text) => bail!("the host answered a status request with `{text}`; is it the same version?"),
     }
+}
+
+/// `status` as it may be printed: secret settings and link values hidden,
+/// credentials in URLs redacted (the host redacts too; a host of another
+/// version may not).
+fn redacted(mut status: Status) -> Status {
+    for provider in &mut status.providers {
+        provider.settings = redact_values(&provider.settings);
+        if let Err(why) = &mut provider.health {
+            *why = redact_text(why).into_owned();
+        }
+    }
+    for link in &mut status.links {
+        link.values = redact_values(&link.values);
+    }
+    status
 }
 
 /// The `--value` pairs as a map; a key given twice is a mistake.

@@ -11,12 +11,24 @@
 //!   request head by then is answered 408 and disconnected;
 //! - `MAX_CONNECTIONS` [128]: connections beyond it are answered 503;
 //! - `REQUEST_TIMEOUT_MS` [30000]: an actor that has not answered by then
-//!   gives a 504.
+//!   gives a 504;
+//! - `ERROR_DETAIL` [false]: `true` adds the error message (credentials
+//!   hidden) to the body of a failed request, under `detail`.
+//!
+//! Every request has an id: the client's `x-request-id` when it is 1 to 64
+//! characters of `A-Z a-z 0-9 . _ -`, else a new one unique in the process
+//! (`5f3a9c1e-1b`). Every response carries it in `x-request-id`, and the
+//! actor sees it among the request headers.
 //!
 //! A failed call is answered by its kind: 403 when a grant or the claims
 //! refused what the actor tried, 500 when it trapped, ran out of fuel or
 //! failed, 503 when its store (or the actor itself) is unavailable, 504 when
-//! it timed out, 502 when its reply is not an HTTP response. When an actor
+//! it timed out, 502 when its reply is not an HTTP response. The body says
+//! only `{"error": "<a short public phrase>", "kind": "<kind>", "request_id":
+//! "<id>"}`: no internal text reaches the client unless the link sets
+//! `ERROR_DETAIL`. The host's log gets a warning with the request id, the
+//! method, the path, the status, the kind and the whole message, with
+//! credentials in URLs hidden. When an actor
 //! is unbound (stopped, unlinked) its listener stays open and answers 503
 //! until an actor is bound there again, so clients see a service that is
 //! down, not a refused connection, and a restart on the same port has no gap.
@@ -80,6 +92,16 @@ impl Provider for HttpServer {
             integer("HEADER_READ_TIMEOUT_MS", link, 1, None, "10000", "a late request head is answered 408"),
             integer("MAX_CONNECTIONS", link, 1, None, "128", "connections beyond it are answered 503"),
             integer("REQUEST_TIMEOUT_MS", link, 1, None, "30000", "an actor slower than this gives a 504"),
+            Setting {
+                name: "ERROR_DETAIL".to_owned(),
+                scope: link,
+                kind: SettingKind::Boolean,
+                default: Some("false".to_owned()),
+                required: false,
+                doc: "true: the body of a failed request carries the error message too (credentials hidden), \
+                      under `detail`; false: only a short phrase, the kind and the request id"
+                    .to_owned(),
+            },
         ]
     }
 

@@ -11,6 +11,11 @@
 //! Each pooled connection is checked with a `PING` before use and a broken
 //! one is dropped, so when Redis goes away calls fail with a clear error and
 //! when it comes back they succeed again, without restarting the host.
+//!
+//! A `URL` may carry a password (`redis://:PASSWORD@host:6379/`). Every error
+//! that names the server shows its URL with the credentials hidden
+//! (`redis://:***@host:6379/`), so the password reaches no log line, no
+//! `host-edge ctl status` and no HTTP body.
 
 mod store;
 

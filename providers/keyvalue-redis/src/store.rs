@@ -1,8 +1,13 @@
 //! One Redis server behind a pool of connections; each key-value operation
 //! is one Redis command.
+//!
+//! Errors name the server by its URL with the password hidden
+//! (`redis://:***@host:6379/`): they reach the host's log, `host-edge ctl
+//! status` and, through the actor, possibly an HTTP client.
 
 use std::time::Duration;
 
+use provider_sdk::abi::redact::{redact_text, redact_url};
 use provider_sdk::keyvalue::KeyValueStore;
 use provider_sdk::ProviderError;
 use redis::{Commands, Connection, RedisError};
@@ -26,7 +31,8 @@ impl r2d2::CustomizeConnection<Connection, RedisError> for Timeouts {
 
 /// A pool of connections to one Redis server.
 pub struct Store {
-    url: String,
+    /// The server's URL as messages show it: credentials hidden.
+    shown_url: String,
     pool: r2d2::Pool<redis::Client>,
 }
 
@@ -34,7 +40,9 @@ impl Store {
     /// A pool for `url`. No connection is made yet, so an actor can be bound
     /// while Redis is still starting.
     pub fn open(url: &str, size: u32) -> Result<Store, ProviderError> {
-        let client = redis::Client::open(url).map_err(|e| ProviderError::bad_request(format!("bad Redis URL `{url}`: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            ProviderError::bad_request(format!("bad Redis URL `{}`: {}", redact_url(url), redact_text(&e.to_string())))
+        })?;
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
@@ -45,7 +53,7 @@ impl Store {
             .connection_customizer(Box::new(Timeouts))
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(client);
-        Ok(Store { url: url.to_owned(), pool })
+        Ok(Store { shown_url: redact_url(url).into_owned(), pool })
     }
 
     /// Confirms the server answers.
@@ -57,14 +65,20 @@ impl Store {
         let mut connection = self
             .pool
             .get()
-            .map_err(|e| ProviderError::unavailable(format!("Redis at {} is unreachable: {e}", self.url)))?;
+            .map_err(|e| self.unavailable("is unreachable", &e.to_string()))?;
         command(&mut connection).map_err(|e| {
             if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() || e.is_timeout() {
-                ProviderError::unavailable(format!("Redis at {} failed: {e}", self.url))
+                self.unavailable("failed", &e.to_string())
             } else {
-                ProviderError::new(format!("Redis: {e}"))
+                ProviderError::new(format!("Redis: {}", redact_text(&e.to_string())))
             }
         })
+    }
+
+    /// "Redis at URL <what>: <why>", as unavailable, with credentials
+    /// hidden in the URL and in whatever the client's error quotes.
+    fn unavailable(&self, what: &str, why: &str) -> ProviderError {
+        ProviderError::unavailable(format!("Redis at {} {what}: {}", self.shown_url, redact_text(why)))
     }
 }
 
@@ -140,5 +154,30 @@ impl KeyValueStore for Store {
 
     fn exists(&self, key: &str) -> Result<bool, ProviderError> {
         self.run(|c| c.exists(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_server_is_named_by_its_url_with_the_password_hidden() {
+        // Nothing listens on loopback port 1: every connection is refused.
+        let store = Store::open("redis://:s3cretpass@127.0.0.1:1/", 1).unwrap();
+        let err = store.check().unwrap_err();
+        assert_eq!(err.kind(), provider_sdk::ErrorKind::Unavailable);
+        assert!(err.message().starts_with("Redis at redis://:***@127.0.0.1:1/ is unreachable"), "{}", err.message());
+        assert!(!err.message().contains("s3cretpass"), "{}", err.message());
+        let err = store.get("k").unwrap_err();
+        assert!(!err.message().contains("s3cretpass") && err.message().contains(":***@"), "{}", err.message());
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_refused_with_the_password_hidden() {
+        let err = Store::open("redis://app:s3cretpass@127.0.0.1:notaport/", 1).err().expect("refused");
+        assert_eq!(err.kind(), provider_sdk::ErrorKind::BadRequest);
+        assert!(err.message().starts_with("bad Redis URL `redis://app:***@127.0.0.1:notaport/`"), "{}", err.message());
+        assert!(!err.message().contains("s3cretpass"), "{}", err.message());
     }
 }
