@@ -137,7 +137,7 @@ fn run_serves_until_sigterm_and_shuts_down_cleanly() {
     std::fs::write(
         dir.path().join("manifest.toml"),
         format!(
-            "[policy]\ntrusted_issuers = [\"{issuer}\"]\n\n[[actor]]\npath = \"echo_s.wasm\"\ninstances = 2\n\n[[actor]]\npath = \"missing.wasm\"\n"
+            "[policy]\ntrusted_issuers = [\"{issuer}\"]\n\n[[actor]]\npath = \"echo_s.wasm\"\ninstances = 2\n"
         ),
     )
     .unwrap();
@@ -161,7 +161,7 @@ fn run_serves_until_sigterm_and_shuts_down_cleanly() {
     }
     let log = seen.join("\n");
     assert!(log.contains("host-edge is serving"), "{log}");
-    assert!(log.contains("missing.wasm") && log.contains("actor not started"), "a bad entry is named: {log}");
+    assert!(log.contains("serving echo rev - with 2 instance(s)"), "what is served is said: {log}");
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
@@ -181,13 +181,267 @@ fn run_refuses_a_bad_manifest_with_its_line() {
 }
 
 #[test]
+fn check_and_run_refuse_a_manifest_with_three_mistakes_naming_each_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = keys_and_signed_echo(dir.path());
+    std::fs::write(dir.path().join("broken.so"), "not a library").unwrap();
+    let manifest = format!(
+        r#"[policy]
+trusted_issuers = ["{issuer}"]
+
+[[actor]]
+path = "echo_s.wasm"
+
+[[actor]]
+path = "missing.wasm"
+
+[[provider]]
+name = "broken"
+path = "broken.so"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "echo"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ PROT = "8080" }}
+"#,
+        http = testkit::provider_library("http_server").display(),
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let expected = [
+        "manifest.toml:7: [[actor]]",                 // the missing module
+        "manifest.toml:10: [[provider]] `broken`",    // not a library
+        "manifest.toml:18: [[link]] echo wascc:http_server -> `http`: provider `http`",
+        "`PROT` is not a setting (did you mean `PORT`?)",
+    ];
+    let out = host_edge(dir.path(), &["check", "manifest.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for problem in expected {
+        assert!(text.contains(problem), "{problem} in:\n{text}");
+    }
+    assert!(text.contains("missing.wasm") && text.contains("could not be loaded"), "{text}");
+
+    let out = host_edge(dir.path(), &["run", "manifest.toml", "--control", "control.sock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for problem in expected {
+        assert!(err.contains(problem), "{problem} in:\n{err}");
+    }
+    assert!(err.contains("nothing was started"), "{err}");
+    assert!(!err.contains("host-edge is serving"), "{err}");
+}
+
+#[test]
+fn run_fails_naming_the_address_when_the_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = keys_and_signed_echo(dir.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let manifest = format!(
+        "[policy]\ntrusted_issuers = [\"{issuer}\"]\n\n[[actor]]\npath = \"echo_s.wasm\"\n\n[[provider]]\nname = \"http\"\npath = \"{http}\"\n\n[[link]]\nactor = \"echo\"\ncapability = \"wascc:http_server\"\nprovider = \"http\"\nvalues = {{ ADDRESS = \"127.0.0.1\", PORT = \"{port}\" }}\n",
+        http = testkit::provider_library("http_server").display(),
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let out = host_edge(dir.path(), &["run", "manifest.toml", "--control", "control.sock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("nothing is served"), "{err}");
+    drop(taken);
+}
+
+#[test]
 fn every_subcommand_has_help_with_an_example() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in [&["keys", "generate"][..], &["sign"], &["inspect"], &["call"], &["run"]] {
+    for sub in [&["keys", "generate"][..], &["sign"], &["inspect"], &["call"], &["run"], &["check"], &["ctl", "status"]] {
         let mut args = sub.to_vec();
         args.push("--help");
         let out = host_edge(dir.path(), &args);
         assert!(out.status.success(), "{sub:?}");
         assert!(stdout(&out).contains("Examples:"), "{sub:?} help has examples");
     }
+}
+
+/// `host-edge` in `dir` with none of the variables that shape the log set,
+/// as on a fresh shell: no NO_COLOR, no JOURNAL_STREAM, no log format, no
+/// RUST_LOG.
+fn host_edge_with_plain_env(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(host_edge_bin());
+    command.current_dir(dir).args(args);
+    for variable in ["NO_COLOR", "JOURNAL_STREAM", "HOST_EDGE_LOG_FORMAT", "RUST_LOG"] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+#[test]
+fn logs_written_to_a_pipe_have_no_colour_codes_even_without_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_and_signed_echo(dir.path());
+    // No --trust: a warning as well as info lines.
+    let out = host_edge_with_plain_env(dir.path(), &["call", "echo_s.wasm", "Echo", "hi"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARN") && err.contains("no trusted issuers"), "{err}");
+    assert!(err.contains("INFO") && err.contains("actor started"), "{err}");
+    assert!(!err.contains("\x1b["), "escape codes on a pipe: {err:?}");
+}
+
+#[test]
+fn log_format_json_writes_one_json_object_a_line_each_with_a_level() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_and_signed_echo(dir.path());
+    let out = host_edge_with_plain_env(dir.path(), &["call", "echo_s.wasm", "Echo", "hi", "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"hi");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    for line in &lines {
+        assert!(line["level"].is_string() && line["timestamp"].is_string() && line["target"].is_string(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l["level"] == "WARN" && l["message"].as_str().unwrap().contains("no trusted issuers")), "{err}");
+    let started = lines.iter().find(|l| l["message"] == "actor started").expect("an `actor started` line");
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["instances"], 1, "fields keep their JSON type: {started}");
+
+    // Chosen by the environment too, and the final error is a JSON line as well.
+    std::fs::write(dir.path().join("unsigned.wasm"), actor_module("echo")).unwrap();
+    let out = host_edge_with_plain_env(dir.path(), &["call", "unsigned.wasm", "Echo"])
+        .env("HOST_EDGE_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(last["level"], "ERROR", "{err}");
+    assert!(last["message"].as_str().unwrap().contains("not signed"), "{err}");
+}
+
+#[test]
+fn under_journald_each_line_starts_with_its_syslog_priority_and_has_no_timestamp() {
+    use std::os::unix::fs::MetadataExt;
+    /// Whether `text` holds an RFC 3339 date and time (`2026-11-22T05:`…).
+    fn has_timestamp(text: &str) -> bool {
+        text.as_bytes().windows(11).any(|w| {
+            w.iter().enumerate().all(|(i, &b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                _ => b.is_ascii_digit(),
+            })
+        })
+    }
+    let dir = tempfile::tempdir().unwrap();
+    keys_and_signed_echo(dir.path());
+    std::fs::write(dir.path().join("unsigned.wasm"), actor_module("echo")).unwrap();
+    let journal = dir.path().join("journal.log");
+    let run = |args: &[&str], stream: &dyn Fn(&std::fs::Metadata) -> String| {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&journal).unwrap();
+        let value = stream(&file.metadata().unwrap());
+        host_edge_with_plain_env(dir.path(), args)
+            .env("JOURNAL_STREAM", value)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .status()
+            .unwrap()
+    };
+    let this_stream = |meta: &std::fs::Metadata| format!("{}:{}", meta.dev(), meta.ino());
+
+    assert!(run(&["call", "echo_s.wasm", "Echo", "hi"], &this_stream).success());
+    assert!(!run(&["call", "unsigned.wasm", "Echo"], &this_stream).success());
+    let log = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.iter().all(|l| l.len() > 3 && l.starts_with('<') && l.as_bytes()[2] == b'>'), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("<4>WARN") && l.contains("no trusted issuers")), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("<6>INFO") && l.contains("actor started")), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("<3>error: ") && l.contains("not signed")), "{log}");
+    assert!(!log.contains("\x1b["), "{log:?}");
+    assert!(!has_timestamp(&log), "journald adds the timestamps: {log}");
+
+    // JSON lines get the prefix too (journald strips it).
+    std::fs::remove_file(&journal).unwrap();
+    assert!(run(&["call", "echo_s.wasm", "Echo", "hi", "--log-format", "json"], &this_stream).success());
+    let log = std::fs::read_to_string(&journal).unwrap();
+    let info = log.lines().find(|l| l.contains("actor started")).unwrap_or_else(|| panic!("{log}"));
+    let json = info.strip_prefix("<6>").unwrap_or_else(|| panic!("{info}"));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(json).unwrap()["level"], "INFO");
+
+    // A JOURNAL_STREAM naming another file (inherited by a child that
+    // redirected its stderr) is not the journal: plain text, with timestamps.
+    std::fs::remove_file(&journal).unwrap();
+    let other_stream = |meta: &std::fs::Metadata| format!("{}:{}", meta.dev(), meta.ino() + 1);
+    assert!(run(&["call", "echo_s.wasm", "Echo", "hi"], &other_stream).success());
+    let log = std::fs::read_to_string(&journal).unwrap();
+    assert!(!log.contains("<6>") && !log.contains("<4>"), "{log}");
+    assert!(log.contains("INFO") && has_timestamp(&log), "{log}");
+}
+
+#[test]
+fn keys_generate_onto_an_existing_seed_says_so_once_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(host_edge(dir.path(), &["keys", "generate", "account", "-o", "a.nk"]).status.success());
+    let before = std::fs::read(dir.path().join("a.nk")).unwrap();
+    let out = host_edge(dir.path(), &["keys", "generate", "account", "-o", "a.nk"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: a.nk already exists"), "{err}");
+    assert_eq!(err.matches("exists").count(), 1, "said once: {err}");
+    assert!(err.contains("give another file with `-o`"), "the next step: {err}");
+    assert_eq!(std::fs::read(dir.path().join("a.nk")).unwrap(), before, "the old seed is kept");
+}
+
+#[test]
+fn an_unsigned_module_is_refused_once_with_the_command_that_signs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("echo.wasm"), actor_module("echo")).unwrap();
+
+    let out = host_edge(dir.path(), &["call", "echo.wasm", "Echo", "x"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let error = err.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(error.matches("claims check `claims-section` failed").count(), 1, "{error}");
+    assert_eq!(error.matches("not signed").count(), 1, "{error}");
+    assert!(error.contains("has no claims section") && error.contains("sign it with `host-edge sign "), "{error}");
+
+    let out = host_edge(dir.path(), &["inspect", "echo.wasm"]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert_eq!(text.matches("not signed").count(), 1, "{text}");
+    assert!(text.contains("verdict: refused (claims check `claims-section` failed)"), "{text}");
+}
+
+#[test]
+fn a_tampered_module_and_a_missing_file_are_each_refused_saying_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_and_signed_echo(dir.path());
+    let mut module = std::fs::read(dir.path().join("echo_s.wasm")).unwrap();
+    let middle = module.len() / 3;
+    module[middle] ^= 0x20;
+    std::fs::write(dir.path().join("tampered.wasm"), module).unwrap();
+
+    let out = host_edge(dir.path(), &["call", "tampered.wasm", "Echo", "x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("claims check `hash` failed").count(), 1, "{err}");
+    assert_eq!(err.matches("changed after signing").count(), 1, "{err}");
+
+    let out = host_edge(dir.path(), &["call", "missing.wasm", "Echo", "x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.wasm") && err.contains("No such file"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+
+    let out = host_edge(dir.path(), &["sign", "echo_s.wasm", "-o", "x.wasm", "--issuer", "absent.nk", "--subject", "echo.nk"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("absent.nk"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }

@@ -142,7 +142,8 @@ fn an_actor_without_the_keyvalue_claim_gets_a_403_naming_it_and_nothing_is_writt
     let granted = counter_on_sqlite(dir.path());
     assert_eq!(http_get(&granted.url("/granted")).0, 200);
 
-    let refused = deploy("counter", &[HTTP], None, &[]);
+    // The link asks for the error message in the body (ERROR_DETAIL).
+    let refused = deploy("counter", &[HTTP], None, &[("ERROR_DETAIL", "true")]);
     refused.host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
     let err = refused
         .host
@@ -152,7 +153,7 @@ fn an_actor_without_the_keyvalue_claim_gets_a_403_naming_it_and_nothing_is_writt
     let (status, body) = http_get(&refused.url("/hits"));
     assert_eq!(status, 403, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
-    let message = json["error"].as_str().unwrap();
+    let message = json["detail"].as_str().unwrap();
     assert!(message.contains("not authorized to use wascc:keyvalue"), "{message}");
     assert_eq!(json["kind"], "denied", "{body}");
 
@@ -170,7 +171,9 @@ fn an_actor_without_the_keyvalue_claim_gets_a_403_naming_it_and_nothing_is_writt
 #[test]
 fn requests_get_503_while_redis_is_down_and_succeed_after_it_restarts() {
     let mut redis = PrivateRedis::start();
-    let app = deploy("counter", &[HTTP, KV], Some(("keyvalue_redis", values(&[("URL", &redis.url())]))), &[]);
+    // The link asks for the error message in the body (ERROR_DETAIL).
+    let kv = Some(("keyvalue_redis", values(&[("URL", &redis.url())])));
+    let app = deploy("counter", &[HTTP, KV], kv, &[("ERROR_DETAIL", "true")]);
     assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
 
     redis.stop();
@@ -191,11 +194,12 @@ fn requests_get_503_while_redis_is_down_and_succeed_after_it_restarts() {
 #[test]
 fn an_actor_error_is_a_500_with_a_json_body_naming_it() {
     // `faulty` has no HandleRequest handler: every request fails in the actor.
-    let app = deploy("faulty", &[HTTP], None, &[]);
+    // The link asks for the error message in the body (ERROR_DETAIL).
+    let app = deploy("faulty", &[HTTP], None, &[("ERROR_DETAIL", "true")]);
     let (status, body) = http_get(&app.url("/"));
     assert_eq!(status, 500);
     let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
-    assert!(json["error"].as_str().unwrap().contains("HandleRequest"), "{body}");
+    assert!(json["detail"].as_str().unwrap().contains("HandleRequest"), "{body}");
 }
 
 /// Sends raw bytes and returns the start of whatever comes back.
@@ -280,12 +284,10 @@ fn run_binary(dir: &Path) -> Child {
         .expect("host-edge runs")
 }
 
-/// Writes a signed counter and a manifest serving it on `port` from SQLite,
-/// plus a provider entry that cannot load.
+/// Writes a signed counter and a manifest serving it on `port` from SQLite.
 fn counter_manifest(dir: &Path, port: u16) {
     let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
     std::fs::write(dir.join("counter.wasm"), signed).unwrap();
-    std::fs::write(dir.join("broken.so"), "not a library").unwrap();
     let manifest = format!(
         r#"
 [[actor]]
@@ -295,10 +297,6 @@ instances = 2
 [[provider]]
 name = "kv"
 path = "{kv}"
-
-[[provider]]
-name = "broken"
-path = "broken.so"
 
 [[provider]]
 name = "http"
@@ -336,8 +334,6 @@ fn the_binary_serves_the_counter_and_an_acknowledged_count_survives_kill_9() {
     }
     host.kill().unwrap(); // SIGKILL: no shutdown, no flush
     host.wait().unwrap();
-    let log = std::fs::read_to_string(dir.path().join("host.log")).unwrap();
-    assert!(log.contains("provider not loaded") && log.contains("broken.so"), "{log}");
 
     let mut host = run_binary(dir.path());
     wait_for_port(port, Duration::from_secs(30));
@@ -348,4 +344,207 @@ fn the_binary_serves_the_counter_and_an_acknowledged_count_survives_kill_9() {
     assert!(status.success(), "{status:?}");
     let log = std::fs::read_to_string(dir.path().join("host.log")).unwrap();
     assert!(log.contains("provider stopped"), "{log}");
+}
+
+/// The password of the private Redis in the test below; it must show up
+/// nowhere but in the manifest.
+const REDIS_PASSWORD: &str = "s3cretpass-e2e";
+
+/// `host-edge run manifest.toml` in `dir` with its control socket there;
+/// stdout goes to `dir/host.out`, stderr (the log) to `dir/host.log`.
+fn run_binary_capturing_all(dir: &Path) -> Child {
+    Command::new(host_edge_bin())
+        .current_dir(dir)
+        .args(["run", "manifest.toml", "--control", "control.sock"])
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(dir.join("host.out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("host.log")).unwrap())
+        .spawn()
+        .expect("host-edge runs")
+}
+
+/// Runs `host-edge ARGS` in `dir`; whether it succeeded, and what it printed
+/// on stdout and stderr.
+fn host_edge_cli(dir: &Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new(host_edge_bin()).current_dir(dir).args(args).env("NO_COLOR", "1").output().unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), printed)
+}
+
+/// GETs `url`, sending `x-request-id: ID` when given; the status, the body
+/// and the `x-request-id` the response carries.
+fn get_with_request_id(url: &str, id: Option<&str>) -> (u16, String, String) {
+    let mut request = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build().get(url);
+    if let Some(id) = id {
+        request = request.set("x-request-id", id);
+    }
+    let response = match request.call() {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    let header = response.header("x-request-id").expect("every response carries x-request-id").to_owned();
+    (response.status(), response.into_string().unwrap(), header)
+}
+
+/// A manifest serving `counter.wasm` on loopback `port`, counting in Redis
+/// at `redis_url`; the HTTP link gets `http_extra` (more TOML key-value
+/// pairs).
+fn redis_counter_manifest(redis_url: &str, port: u16, http_extra: &str) -> String {
+    format!(
+        r#"
+[[actor]]
+path = "counter.wasm"
+
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ URL = "{redis_url}" }}
+
+[[link]]
+actor = "counter"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}"{http_extra} }}
+"#,
+        kv = provider_library("keyvalue_redis").display(),
+        http = provider_library("http_server").display(),
+    )
+}
+
+/// Waits until the log in `dir/host.log` has a line containing `needle`,
+/// and returns that line.
+fn log_line_with(dir: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(dir.join("host.log")).unwrap();
+        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no log line contains {needle}:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_redis_password_reaches_no_http_body_and_no_log_line_and_a_failed_request_is_logged_under_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let mut redis = PrivateRedis::start_with_password(REDIS_PASSWORD);
+    assert!(redis.url().contains(REDIS_PASSWORD));
+    let hidden_url = format!("redis://:***@127.0.0.1:{}/", redis.port());
+    let port = free_port();
+    let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
+    std::fs::write(dir.join("counter.wasm"), signed).unwrap();
+    std::fs::write(dir.join("manifest.toml"), redis_counter_manifest(&redis.url(), port, "")).unwrap();
+    // Everything the host and its CLI print, to search for the password.
+    let mut printed = Vec::new();
+
+    let mut host = run_binary_capturing_all(dir);
+    wait_for_port(port, Duration::from_secs(30));
+    let url = format!("http://127.0.0.1:{port}/hits");
+    // Redis requires the password, so this count proves the link uses it.
+    let (status, body, _) = get_with_request_id(&url, None);
+    assert_eq!((status, body.as_str()), (200, r#"{"counter":1}"#));
+
+    // `ctl status` shows the link's URL with the password hidden.
+    for args in [&["ctl", "--socket", "control.sock", "status"][..], &["ctl", "--socket", "control.sock", "status", "--json"][..]] {
+        let (ok, out) = host_edge_cli(dir, args);
+        assert!(ok && out.contains(&hidden_url), "{args:?}:\n{out}");
+        printed.push(out);
+    }
+    // A link the provider refuses: its error names the URL, redacted, both
+    // in what ctl prints and in the host's log of the refused command.
+    let bad_url = format!("URL=redis://:{REDIS_PASSWORD}@127.0.0.1:notaport/");
+    let link = ["ctl", "--socket", "control.sock", "link", "counter", KV, "kv", "--binding", "spare", "--value", &bad_url];
+    let (ok, out) = host_edge_cli(dir, &link);
+    assert!(!ok && out.contains("redis://:***@127.0.0.1:notaport/"), "{out}");
+    printed.push(out);
+    let refused = log_line_with(dir, "control: refused");
+    assert!(refused.contains("redis://:***@127.0.0.1:notaport/"), "{refused}");
+
+    // Redis goes away: the client gets the status and a short phrase, the
+    // kind and the request id, and nothing of the internal error.
+    redis.stop();
+    let (status, body, id) = get_with_request_id(&url, None);
+    assert_eq!(status, 503, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
+    let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(fields, ["error", "kind", "request_id"], "{body}");
+    assert_eq!(json["kind"], "unavailable", "{body}");
+    assert_eq!(json["request_id"], id.as_str(), "{body}");
+    for internal in [REDIS_PASSWORD, "Redis", "redis", "127.0.0.1", "unreachable"] {
+        assert!(!body.contains(internal), "the body shows `{internal}`: {body}");
+    }
+    // The log has the whole story under the same id, redacted.
+    let line = log_line_with(dir, &id);
+    for part in ["GET /hits", "503", "unavailable", &hidden_url] {
+        assert!(line.contains(part), "the log line lacks `{part}`: {line}");
+    }
+    // A client's own sane request id is kept, in the body, the header and the log.
+    let (status, body, echoed) = get_with_request_id(&url, Some("client-req.42"));
+    assert_eq!((status, echoed.as_str()), (503, "client-req.42"), "{body}");
+    assert!(body.contains(r#""request_id":"client-req.42""#), "{body}");
+    log_line_with(dir, "client-req.42");
+    let (_, _, replaced) = get_with_request_id(&url, Some("not a sane id"));
+    assert_ne!(replaced, "not a sane id");
+
+    // `host-edge check` on a manifest that puts a URL where a boolean
+    // belongs quotes the value with the password hidden.
+    let bad_detail = format!(r#", ERROR_DETAIL = "redis://:{REDIS_PASSWORD}@127.0.0.1/""#);
+    std::fs::write(dir.join("bad.toml"), redis_counter_manifest(&redis.url(), port, &bad_detail)).unwrap();
+    let (ok, out) = host_edge_cli(dir, &["check", "bad.toml"]);
+    assert!(!ok && out.contains("ERROR_DETAIL") && out.contains("redis://:***@127.0.0.1/"), "{out}");
+    printed.push(out);
+
+    // The link asks for detail (applied by SIGHUP): the body carries the
+    // message too, still redacted.
+    let detailed = redis_counter_manifest(&redis.url(), port, r#", ERROR_DETAIL = "true""#);
+    std::fs::write(dir.join("manifest.toml"), detailed).unwrap();
+    Command::new("kill").args(["-HUP", &host.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (body, id) = loop {
+        let (status, body, id) = get_with_request_id(&url, None);
+        if status == 503 && body.contains("detail") {
+            break (body, id);
+        }
+        assert!(Instant::now() < deadline, "no detail after the reload: {status} {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
+    assert_eq!(json["request_id"], id.as_str(), "{body}");
+    assert_eq!(json["kind"], "unavailable", "{body}");
+    let detail = json["detail"].as_str().unwrap();
+    assert!(detail.contains(&hidden_url) && !detail.contains(REDIS_PASSWORD), "{detail}");
+
+    Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap();
+    assert!(host.wait().unwrap().success());
+    printed.push(std::fs::read_to_string(dir.join("host.log")).unwrap());
+    printed.push(std::fs::read_to_string(dir.join("host.out")).unwrap());
+    for text in &printed {
+        for line in text.lines() {
+            assert!(!line.contains(REDIS_PASSWORD), "a line shows the password: {line}");
+        }
+    }
+}
+
+#[test]
+fn the_hosts_status_shows_a_link_url_with_its_password_hidden_while_the_link_uses_it() {
+    let redis = PrivateRedis::start_with_password(REDIS_PASSWORD);
+    let kv = Some(("keyvalue_redis", values(&[("URL", &redis.url())])));
+    let app = deploy("counter", &[HTTP, KV], kv, &[]);
+    // Redis requires the password, so this count proves the link has it.
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+    let status = app.host.status();
+    let link = status.links.iter().find(|l| l.capability == CapabilityId::parse(KV).unwrap()).unwrap();
+    assert_eq!(link.values["URL"], format!("redis://:***@127.0.0.1:{}/", redis.port()));
+    assert!(!format!("{status:?}").contains(REDIS_PASSWORD), "{status:?}");
 }

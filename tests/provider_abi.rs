@@ -107,8 +107,31 @@ fn a_file_that_is_not_a_library_is_refused() {
     let err = load(&path, dir.path()).unwrap_err();
     assert!(matches!(err, ProviderError::Open { .. }), "{err}");
     assert!(err.to_string().contains("could not be loaded"), "{err}");
-    let err = load(&dir.path().join("missing.so"), dir.path()).unwrap_err();
-    assert!(err.to_string().contains("missing.so"), "{err}");
+    let err = load(&dir.path().join("missing.so"), dir.path()).unwrap_err().to_string();
+    assert!(err.contains("missing.so"), "{err}");
+    // The loader's own reason, not just "dlopen failed".
+    assert!(err.contains("No such file or directory"), "{err}");
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_provider_built_for_another_processor_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    // .ci/setup installs Debian's aarch64 cross compiler for the Pi bundles.
+    let library = dir.path().join("libreverse-aarch64.so");
+    let status = std::process::Command::new("aarch64-linux-gnu-gcc")
+        .args(["-shared", "-fPIC", "-O1", "-I"])
+        .arg(testkit::repo_root().join("providers/abi/include"))
+        .arg(testkit::repo_root().join("tests/fixtures/c-provider/provider.c"))
+        .arg("-o")
+        .arg(&library)
+        .status()
+        .expect("aarch64-linux-gnu-gcc runs (bash .ci/setup installs it)");
+    assert!(status.success());
+    let err = load(&library, dir.path()).unwrap_err();
+    assert!(matches!(err, ProviderError::Architecture { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("is built for aarch64, but this host runs on x86_64"), "{text}");
 }
 
 #[test]

@@ -45,12 +45,12 @@ pub enum HostError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The actor's instances could not start.
-    #[error("actor {actor}: {source}")]
+    #[error("actor {actor}: {error}")]
     Start {
         /// The actor.
         actor: String,
         /// Why.
-        source: InvokeError,
+        error: InvokeError,
     },
     /// An actor with the same module key is already running.
     #[error("actor {0} is already running; to run a new version of it, replace it")]
@@ -373,6 +373,15 @@ impl Host {
         let values = native.library().settle(native.name(), Scope::Link, &spec.values)?;
         let spec = LinkSpec { actor: key.actor.clone(), values, ..spec };
         let (config, grant) = binding_configuration(&running.actor, &spec).map_err(refuse)?;
+        tracing::debug!(
+            actor = %key.actor,
+            capability = %key.capability,
+            binding = %key.binding,
+            provider = %spec.provider,
+            values = ?spec.values.keys().collect::<Vec<_>>(),
+            grant = ?grant,
+            "binding at the provider: claims grant the capability, values fit its declaration"
+        );
         native.bind_actor(&config)?;
         tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %spec.provider, "linked");
         let link = Link { spec, target: LinkTarget::Provider(native), config, grant };
@@ -443,7 +452,7 @@ impl Host {
     fn start_pool(&self, actor: &Actor, instances: usize, limits: Limits) -> Result<ActorPool, HostError> {
         let subject = actor.subject();
         ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, self.callbacks(actor)).map_err(
-            |source| HostError::Start { actor: format!("{} ({subject})", actor.name()), source },
+            |error| HostError::Start { actor: format!("{} ({subject})", actor.name()), error },
         )
     }
 

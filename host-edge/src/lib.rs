@@ -15,6 +15,7 @@ pub mod engine;
 pub mod host;
 pub mod manifest;
 pub mod pool;
+pub mod preflight;
 pub mod provider;
 pub mod reload;
 mod registry;

@@ -70,6 +70,9 @@ pub struct HostEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorEntry {
+    /// The manifest line of its `[[actor]]` header (1-based; 0 when unknown).
+    #[serde(skip)]
+    pub line: usize,
     /// The signed module.
     pub path: PathBuf,
     /// How many instances serve calls in parallel.
@@ -89,6 +92,9 @@ fn one() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
+    /// The manifest line of its `[[provider]]` header (1-based; 0 when unknown).
+    #[serde(skip)]
+    pub line: usize,
     /// The name links refer to it by.
     pub name: String,
     /// The shared library (`.so`).
@@ -103,6 +109,9 @@ pub struct ProviderEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkEntry {
+    /// The manifest line of its `[[link]]` header (1-based; 0 when unknown).
+    #[serde(skip)]
+    pub line: usize,
     /// The actor, by module key or by the name in its claims.
     pub actor: String,
     /// The capability id (any accepted spelling).
@@ -179,8 +188,12 @@ impl Manifest {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Manifest::parse(&text, base).map_err(|message| ManifestError {
+        // Paths in the manifest are relative to its folder, made absolute so
+        // that a bare `libx.so` is that file, not a search of the system's
+        // library folders.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
+        Manifest::parse(&text, &base).map_err(|message| ManifestError {
             path: path.display().to_string(),
             message,
         })
@@ -188,7 +201,16 @@ impl Manifest {
 
     /// Parses and validates manifest text, resolving paths against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Manifest, String> {
-        let mut manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut manifest: Manifest = toml::from_str(text).map_err(|e| with_suggestion(e.to_string()))?;
+        for (entry, line) in manifest.actors.iter_mut().zip(header_lines(text, "actor")) {
+            entry.line = line;
+        }
+        for (entry, line) in manifest.providers.iter_mut().zip(header_lines(text, "provider")) {
+            entry.line = line;
+        }
+        for (entry, line) in manifest.links.iter_mut().zip(header_lines(text, "link")) {
+            entry.line = line;
+        }
         manifest.host.state_dir = Some(match manifest.host.state_dir.take() {
             Some(dir) => base.join(dir),
             None => crate::provider::native::default_state_root(base),
@@ -198,7 +220,8 @@ impl Manifest {
         for (index, actor) in manifest.actors.iter_mut().enumerate() {
             if actor.instances == 0 || actor.instances > MAX_INSTANCES {
                 return Err(format!(
-                    "[[actor]] #{}: instances must be between 1 and {MAX_INSTANCES}, not {}",
+                    "line {}: [[actor]] #{}: instances must be between 1 and {MAX_INSTANCES}, not {}",
+                    actor.line,
                     index + 1,
                     actor.instances
                 ));
@@ -208,19 +231,48 @@ impl Manifest {
         let mut names = std::collections::BTreeSet::new();
         for provider in &mut manifest.providers {
             if !names.insert(provider.name.clone()) {
-                return Err(format!("[[provider]] `{}` is named twice", provider.name));
+                return Err(format!("line {}: [[provider]] `{}` is named twice", provider.line, provider.name));
             }
             provider.path = base.join(&provider.path);
         }
         for link in &manifest.links {
             if !names.contains(&link.provider) {
                 return Err(format!(
-                    "[[link]] for {} on {} names provider `{}`, which no [[provider]] defines",
-                    link.actor, link.capability, link.provider
+                    "line {}: [[link]] for {} on {} names provider `{}`, which no [[provider]] defines{}",
+                    link.line,
+                    link.actor,
+                    link.capability,
+                    link.provider,
+                    provider_abi::suggest::did_you_mean(&link.provider, names.iter().map(String::as_str))
                 ));
             }
         }
         Ok(manifest)
+    }
+}
+
+/// The 1-based lines of the `[[name]]` array-of-tables headers, in order.
+fn header_lines(text: &str, name: &str) -> Vec<usize> {
+    let header = format!("[[{name}]]");
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.split('#').next().unwrap_or("");
+            code.chars().filter(|c| !c.is_whitespace()).collect::<String>() == header
+        })
+        .map(|(index, _)| index + 1)
+        .collect()
+}
+
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`,
+/// `b`" when one of the expected names is close to the unknown one.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else { return message };
+    let Some((unknown, rest)) = rest.split_once('`') else { return message };
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    match provider_abi::suggest::closest(unknown, expected) {
+        Some(meant) => format!("{}\ndid you mean `{meant}`?", message.trim_end()),
+        None => message,
     }
 }
 
@@ -243,6 +295,22 @@ mod tests {
         assert_eq!(manifest.providers.len(), 2);
         assert_eq!(manifest.links.len(), 2);
         assert_eq!(manifest.providers[0].path, Path::new("/opt/host-edge/providers/libkeyvalue_sqlite.so"));
+    }
+
+    #[test]
+    fn a_mistyped_key_is_named_with_its_line_and_the_key_meant() {
+        let err = Manifest::parse("[limits]\nfuel_per_call = 1\n\n[[actor]]\npth = \"a.wasm\"\n", Path::new(".")).unwrap_err();
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("unknown field `pth`"), "{err}");
+        assert!(err.contains("did you mean `path`?"), "{err}");
+    }
+
+    #[test]
+    fn entries_know_the_line_of_their_header() {
+        let text = "# a comment\n[[provider]]\nname = \"kv\"\npath = \"kv.so\"\n\n[[link]] # the store\nactor = \"a\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\n";
+        let manifest = Manifest::parse(text, Path::new(".")).unwrap();
+        assert_eq!(manifest.providers[0].line, 2);
+        assert_eq!(manifest.links[0].line, 6);
     }
 
     #[test]

@@ -48,22 +48,25 @@ fn build_actors() -> PathBuf {
 /// The provider crates the demo and bundles ship.
 const PROVIDERS: [&str; 3] = ["host-edge-keyvalue-sqlite", "host-edge-keyvalue-redis", "host-edge-http-server"];
 
+/// The cargo profile the demo builds with (see the workspace Cargo.toml).
+const DEMO_PROFILE: &str = "demo-build";
+
 /// The port the demo serves on.
 const DEMO_PORT: u16 = 8080;
 
-/// Builds the host and providers in release, signs the counter and writes a
+/// Builds the host and providers (demo profile), signs the counter and writes a
 /// manifest serving it on SQLite in target/demo. With `check`, runs the host
 /// just long enough to see `/hits` count 1 and 2; otherwise serves until
 /// Ctrl-C.
 fn demo(check: bool) {
     let wasm = build_actors();
     let mut build = cargo();
-    build.current_dir(root()).args(["build", "--release", "-p", "host-edge"]);
+    build.current_dir(root()).args(["build", "--profile", DEMO_PROFILE, "-p", "host-edge"]);
     for provider in PROVIDERS {
         build.args(["-p", provider]);
     }
     run(&mut build);
-    let release = root().join("target/release");
+    let release = root().join("target").join(DEMO_PROFILE);
     let bin = release.join("host-edge");
     let dir = root().join("target/demo");
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,13 +9,16 @@ use anyhow::{bail, Context};
 use clap::Args;
 use host_edge::control::{self, ControlServer, Request, Response};
 use host_edge::{reload, Command, Host, Manifest};
+use provider_abi::redact::{redact_text, redact_values};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Check a manifest against the providers it names, load the providers and
-/// actors, verify the actors, link them, and serve until SIGINT or SIGTERM;
-/// then unbind, stop the providers and stop every actor cleanly. A provider,
-/// actor or link that fails is reported and skipped; the rest are served.
+/// Check a manifest against what it names (as `host-edge check` does) and
+/// refuse to start on any problem, listing every one; then load the
+/// providers and actors, link them, print what is served, and serve until
+/// SIGINT or SIGTERM; then unbind, stop the providers and stop every actor
+/// cleanly. Anything that fails at start (a taken port) stops the start
+/// with its reason and exit status 1.
 /// SIGHUP reads the manifest again and applies only what changed;
 /// `host-edge ctl` talks to the running host over its control socket.
 #[derive(Debug, Args)]
@@ -35,23 +38,30 @@ pub struct RunArgs {
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut manifest = Manifest::load(&args.manifest)?;
-    super::check::refuse_problems(&manifest)?;
+    tracing::debug!(
+        trusted_issuers = manifest.policy.trusted_issuers.len(),
+        revoked_subjects = manifest.policy.revoked_subjects.len(),
+        revoked_tokens = manifest.policy.revoked_tokens.len(),
+        clock = ?manifest.policy.clock,
+        state_dir = %manifest.state_dir().display(),
+        "policy and host settings"
+    );
+    super::check::refuse_problems(&args.manifest, &manifest)?;
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let host = Host::with_state_dir(manifest.policy.clone(), manifest.state_dir());
-    let mut started = 0;
+    let mut failures = Vec::new();
     for command in manifest.commands() {
-        let is_actor = matches!(command, Command::StartActor { .. });
-        match apply(&host, command) {
-            Ok(()) if is_actor => started += 1,
-            Ok(()) => {}
-            Err(()) => {}
+        if let Err(e) = apply(&host, command) {
+            failures.push(e);
         }
     }
-    if started == 0 && !manifest.actors.is_empty() {
+    if !failures.is_empty() {
+        // Checked, yet refused at start (a port taken, a store that will not
+        // open): serving part of the manifest would hide it, so stop.
         host.shutdown();
-        bail!("no actor in {} could be started", args.manifest.display());
+        bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));
     }
     let socket = args
         .control
@@ -61,6 +71,22 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(control::default_socket_path);
     let control = start_control(&host, &socket);
     let status = host.status();
+    for actor in &status.actors {
+        tracing::info!(
+            actor = %actor.key,
+            "serving {} rev {} with {} instance(s)",
+            actor.name,
+            actor.rev.map_or("-".to_owned(), |r| r.to_string()),
+            actor.instances
+        );
+    }
+    for provider in &status.providers {
+        tracing::info!(provider = %provider.name, "provider {}: {} ({})", provider.name, provider.description, provider.capability);
+    }
+    for link in &status.links {
+        let name = status.actors.iter().find(|a| a.key == link.actor).map_or(link.actor.as_str(), |a| a.name.as_str());
+        tracing::info!(actor = %link.actor, "link: {name} {} -> {} (binding `{}`)", link.capability, link.provider, link.binding);
+    }
     tracing::info!(
         actors = status.actors.len(),
         providers = status.providers.len(),
@@ -85,7 +111,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies one command, logging what was done or why not.
-fn apply(host: &Host, command: Command) -> Result<(), ()> {
+fn apply(host: &Host, command: Command) -> Result<(), String> {
     let failed = match &command {
         Command::StartActor { .. } => "actor not started",
         Command::ReplaceActor { .. } => "actor not replaced",
@@ -95,17 +121,30 @@ fn apply(host: &Host, command: Command) -> Result<(), ()> {
         Command::Link(_) => "link not made",
         Command::Unlink { .. } => "link not removed",
     };
-    let what = serde_json::to_string(&command).unwrap_or_default();
+    let what = loggable(&command);
     match host.execute(command) {
         Ok(done) => {
             tracing::info!("{done}");
             Ok(())
         }
         Err(e) => {
+            let e = redact_text(&e.to_string()).into_owned();
             tracing::error!(command = %what, "{failed}: {e}");
-            Err(())
+            Err(format!("{failed}: {e}"))
         }
     }
+}
+
+/// `command` as JSON for the log, with secret provider settings and link
+/// values hidden and credentials in URLs redacted.
+fn loggable(command: &Command) -> String {
+    let mut command = command.clone();
+    match &mut command {
+        Command::AddProvider { settings, .. } => *settings = redact_values(settings),
+        Command::Link(spec) => spec.values = redact_values(&spec.values),
+        _ => {}
+    }
+    redact_text(&serde_json::to_string(&command).unwrap_or_default()).into_owned()
 }
 
 /// Reads the manifest again and applies what changed; on a manifest that
@@ -113,12 +152,12 @@ fn apply(host: &Host, command: Command) -> Result<(), ()> {
 fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
     let next = match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
-        super::check::refuse_problems(&m)?;
+        super::check::refuse_problems(path, &m)?;
         Ok(m)
     }) {
         Ok(next) => next,
         Err(e) => {
-            tracing::error!("the manifest was not reloaded, nothing changed: {e:#}");
+            tracing::error!("the manifest was not reloaded, nothing changed: {}", redact_text(&format!("{e:#}")));
             return current;
         }
     };
@@ -139,15 +178,16 @@ fn start_control(host: &Host, socket: &std::path::Path) -> Option<ControlServer>
     let handler = Arc::new(move |request: Request| match request {
         Request::Status => Response::Status(handler_host.status()),
         Request::Execute { command } => {
-            let what = serde_json::to_string(&command).unwrap_or_default();
+            let what = loggable(&command);
             match handler_host.execute(command) {
                 Ok(done) => {
                     tracing::info!(command = %what, "control: {done}");
                     Response::Done(done)
                 }
                 Err(e) => {
+                    let e = redact_text(&e.to_string()).into_owned();
                     tracing::warn!(command = %what, "control: refused: {e}");
-                    Response::Error(e.to_string())
+                    Response::Error(e)
                 }
             }
         }

@@ -7,13 +7,27 @@ use provider_abi::Failure;
 /// Why a provider could not be loaded, started, or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// The shared library could not be opened.
-    #[error("provider library {path} could not be loaded: {source}")]
+    /// The shared library could not be opened; `reason` is the loader's own
+    /// (dlerror) text: a missing file, a missing glibc version, a bad ELF.
+    #[error("provider library {path} could not be loaded: {reason}")]
     Open {
         /// The library.
         path: PathBuf,
-        /// The loader's error.
-        source: libloading::Error,
+        /// The loader's reason.
+        reason: String,
+    },
+    /// The library is built for another processor.
+    #[error(
+        "provider library {path} is built for {found}, but this host runs on {expected}; \
+         use the provider built for {expected} (cargo xtask bundle <target> builds both together)"
+    )]
+    Architecture {
+        /// The library.
+        path: PathBuf,
+        /// The library's architecture.
+        found: String,
+        /// The host's.
+        expected: &'static str,
     },
     /// The library exports neither entry point.
     #[error("{path} is not a host-edge provider: it does not export `host_edge_provider`")]

@@ -41,10 +41,11 @@ impl ProviderLibrary {
     /// started.
     pub fn open(path: &Path) -> Result<ProviderLibrary, ProviderError> {
         let path = path.to_path_buf();
+        check_architecture(&path)?;
         // SAFETY: loading runs the library's initialisers. Providers are
         // code the operator chose to run, named in the manifest.
-        let library =
-            unsafe { Library::new(&path) }.map_err(|source| ProviderError::Open { path: path.clone(), source })?;
+        let library = unsafe { Library::new(&path) }
+            .map_err(|e| ProviderError::Open { path: path.clone(), reason: loader_reason(&e) })?;
         // Never unloaded (see the type's comment).
         let library: &'static Library = Box::leak(Box::new(library));
         // SAFETY: the symbol's type is fixed by the ABI.
@@ -141,6 +142,62 @@ impl ProviderLibrary {
         }
         Ok(settled)
     }
+}
+
+/// The loader's own words: libloading's `Display` says only "dlopen failed"
+/// and keeps dlerror's text (which names the missing file, symbol version
+/// or ELF problem) as the error's source.
+fn loader_reason(error: &libloading::Error) -> String {
+    use std::error::Error;
+    match error.source() {
+        Some(source) => source.to_string(),
+        None => error.to_string(),
+    }
+}
+
+/// The ELF machine this host runs as, and its name.
+const HOST_MACHINE: (u16, &str) = if cfg!(target_arch = "x86_64") {
+    (62, "x86_64")
+} else if cfg!(target_arch = "aarch64") {
+    (183, "aarch64")
+} else if cfg!(target_arch = "arm") {
+    (40, "32-bit ARM")
+} else if cfg!(target_arch = "x86") {
+    (3, "x86")
+} else if cfg!(target_arch = "riscv64") {
+    (243, "riscv64")
+} else {
+    (0, std::env::consts::ARCH)
+};
+
+/// Refuses, before the loader sees it, an ELF library built for another
+/// processor, naming both (the loader would say only "wrong ELF class" or
+/// "cannot open shared object file"). Files that are not ELF, or that cannot
+/// be read, are left to the loader's own error.
+fn check_architecture(path: &Path) -> Result<(), ProviderError> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let Ok(mut file) = std::fs::File::open(path) else { return Ok(()) };
+    if file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" || HOST_MACHINE.0 == 0 {
+        return Ok(());
+    }
+    // e_machine, in the byte order e_ident[EI_DATA] names.
+    let machine = match header[5] {
+        2 => u16::from_be_bytes([header[18], header[19]]),
+        _ => u16::from_le_bytes([header[18], header[19]]),
+    };
+    if machine == HOST_MACHINE.0 {
+        return Ok(());
+    }
+    let found = match machine {
+        62 => "x86_64".to_owned(),
+        183 => "aarch64".to_owned(),
+        40 => "32-bit ARM".to_owned(),
+        3 => "x86".to_owned(),
+        243 => "riscv64".to_owned(),
+        other => format!("ELF machine {other}"),
+    };
+    Err(ProviderError::Architecture { path: path.to_path_buf(), found, expected: HOST_MACHINE.1 })
 }
 
 /// The refusal for a library without `host_edge_provider`: a legacy one

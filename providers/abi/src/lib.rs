@@ -11,6 +11,8 @@
 pub mod ffi;
 pub mod grant;
 mod outcome;
+pub mod redact;
 pub mod settings;
+pub mod suggest;
 
 pub use outcome::{ErrorKind, Failure};

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::redact::redact_value;
+
 /// Link values the host itself adds; never declared, always accepted.
 pub const RESERVED_PREFIXES: [&str; 2] = ["__wascc_", "__host_edge_"];
 
@@ -70,22 +72,30 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// Checks one value against this setting's type.
+    /// Checks one value against this setting's type. The message of a
+    /// refusal quotes the value as [`redact_value`] shows it: a secret
+    /// setting's value is never echoed, nor a password in a URL.
     pub fn check(&self, value: &str) -> Result<(), String> {
         match &self.kind {
             Kind::Text => Ok(()),
             Kind::Boolean => match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
-                _ => Err(format!("`{}` must be true or false, not `{value}`", self.name)),
+                _ => Err(format!("`{}` must be true or false, not `{}`", self.name, self.shown(value))),
             },
             Kind::Integer { min, max } => {
                 let n: i64 = value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("`{}` must be a whole number, not `{value}`", self.name))?;
+                    .map_err(|_| format!("`{}` must be a whole number, not `{}`", self.name, self.shown(value)))?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                     let bound = |b: Option<i64>| b.map_or("…".to_owned(), |b| b.to_string());
-                    return Err(format!("`{}` must be between {} and {}, not {n}", self.name, bound(*min), bound(*max)));
+                    return Err(format!(
+                        "`{}` must be between {} and {}, not {}",
+                        self.name,
+                        bound(*min),
+                        bound(*max),
+                        self.shown(&n.to_string())
+                    ));
                 }
                 Ok(())
             }
@@ -93,10 +103,15 @@ impl Setting {
                 if words.iter().any(|w| w.eq_ignore_ascii_case(value.trim())) {
                     Ok(())
                 } else {
-                    Err(format!("`{}` must be one of {}, not `{value}`", self.name, words.join(", ")))
+                    Err(format!("`{}` must be one of {}, not `{}`", self.name, words.join(", "), self.shown(value)))
                 }
             }
         }
+    }
+
+    /// `value` as a message about this setting may quote it.
+    fn shown<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
+        redact_value(&self.name, value)
     }
 }
 
@@ -142,7 +157,11 @@ pub fn check(declared: &[Setting], scope: Scope, values: &BTreeMap<String, Strin
                         scope_word(scope)
                     ),
                     (false, true) => format!("`{name}` is not a setting: it takes no {} settings", scope_word(scope)),
-                    (false, false) => format!("`{name}` is not a setting; it takes {}", known.join(", ")),
+                    (false, false) => format!(
+                        "`{name}` is not a setting{}; it takes {}",
+                        crate::suggest::did_you_mean(name, known.iter().copied()),
+                        known.join(", ")
+                    ),
                 });
             }
         }
@@ -228,7 +247,10 @@ mod tests {
         let problems = check(&declared(), Scope::Link, &bad).unwrap_err();
         assert!(problems.contains(&"`PORT` must be a whole number, not `eighty`".to_owned()), "{problems:?}");
         assert!(problems.contains(&"`SYNC` must be one of full, normal, not `fast`".to_owned()), "{problems:?}");
-        assert!(problems.contains(&"`PROT` is not a setting; it takes PORT, SYNC".to_owned()), "{problems:?}");
+        assert!(
+            problems.contains(&"`PROT` is not a setting (did you mean `PORT`?); it takes PORT, SYNC".to_owned()),
+            "{problems:?}"
+        );
         assert!(problems.contains(&"`BOARD` is a provider setting, not a link one".to_owned()), "{problems:?}");
     }
 
@@ -238,5 +260,29 @@ mod tests {
         assert_eq!(problems, ["`PORT` must be between 1 and 65535, not 70000"]);
         let problems = check(&declared(), Scope::Provider, &values(&[])).unwrap_err();
         assert_eq!(problems, ["`BOARD` is required"]);
+    }
+
+    #[test]
+    fn a_refusal_never_echoes_a_secret_value_nor_a_password_in_a_url() {
+        let setting = |name: &str, kind: Kind| Setting {
+            name: name.into(),
+            scope: Scope::Link,
+            kind,
+            default: None,
+            required: false,
+            doc: String::new(),
+        };
+        let pin = setting("API_KEY", Kind::Integer { min: Some(0), max: Some(9) });
+        assert_eq!(pin.check("hunter2").unwrap_err(), "`API_KEY` must be a whole number, not `***`");
+        assert_eq!(pin.check("12345").unwrap_err(), "`API_KEY` must be between 0 and 9, not ***");
+        let token = setting("AUTH_TOKEN", Kind::Boolean);
+        assert_eq!(token.check("t0ken").unwrap_err(), "`AUTH_TOKEN` must be true or false, not `***`");
+        let detail = setting("ERROR_DETAIL", Kind::Boolean);
+        assert_eq!(
+            detail.check("redis://:s3cret@127.0.0.1/").unwrap_err(),
+            "`ERROR_DETAIL` must be true or false, not `redis://:***@127.0.0.1/`"
+        );
+        let mode = setting("MODE", Kind::Choice(vec!["a".into(), "b".into()]));
+        assert_eq!(mode.check("c").unwrap_err(), "`MODE` must be one of a, b, not `c`");
     }
 }

@@ -1,0 +1,136 @@
+//! Checking a manifest against what it names before anything starts: the
+//! provider libraries and the settings they declare, the actors' files and
+//! claims, and every link between them.
+//!
+//! `host-edge check` prints every problem; `host-edge run` refuses to start
+//! on any, so a deployment is either whole or not running at all (and
+//! systemd's `Restart=on-failure` sees the failure). Each problem names the
+//! manifest line of the entry it is about and, for a mistyped name, the
+//! name that was probably meant.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use provider_abi::settings::Scope;
+use provider_abi::suggest::did_you_mean;
+
+use crate::actor::Actor;
+use crate::claims::policy::now_secs;
+use crate::grant::Rule;
+use crate::manifest::Manifest;
+use crate::provider::ProviderLibrary;
+
+/// One thing wrong with a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The manifest line of the entry it is about (0 when it has none).
+    pub line: usize,
+    /// What is wrong, and what to do where that is known.
+    pub message: String,
+}
+
+impl Problem {
+    /// The problem as a compiler would print it: `manifest.toml:12: …`.
+    pub fn located(&self, manifest: &std::path::Path) -> String {
+        if self.line > 0 {
+            format!("{}:{}: {}", manifest.display(), self.line, self.message)
+        } else {
+            format!("{}: {}", manifest.display(), self.message)
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: {}", self.line, self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// Every problem found in `manifest`; empty when it can be served as written.
+pub fn check(manifest: &Manifest) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut note = |line: usize, message: String| problems.push(Problem { line, message });
+
+    let mut libraries = BTreeMap::new();
+    for entry in &manifest.providers {
+        let what = format!("[[provider]] `{}`", entry.name);
+        match ProviderLibrary::open(&entry.path) {
+            Ok(library) => {
+                if let Err(e) = library.settle(&entry.name, Scope::Provider, &entry.settings) {
+                    note(entry.line, format!("{what}: {e}"));
+                }
+                libraries.insert(entry.name.clone(), library);
+            }
+            Err(e) => note(entry.line, format!("{what}: {e}")),
+        }
+    }
+
+    let mut actors: Vec<Actor> = Vec::new();
+    for entry in &manifest.actors {
+        match Actor::from_file(&entry.path, &manifest.policy, now_secs()) {
+            Ok(actor) => {
+                if let Some(twin) = actors.iter().find(|a| a.subject() == actor.subject()) {
+                    note(
+                        entry.line,
+                        format!(
+                            "[[actor]] {}: it has the same module key as `{}`; one module key runs once",
+                            entry.path.display(),
+                            twin.name()
+                        ),
+                    );
+                }
+                actors.push(actor);
+            }
+            Err(e) => note(entry.line, format!("[[actor]] {}: {e}", entry.path.display())),
+        }
+    }
+
+    for link in &manifest.links {
+        let what = format!("[[link]] {} {} -> `{}`", link.actor, link.capability, link.provider);
+        let actor = actors.iter().find(|a| a.subject() == link.actor || a.name() == link.actor);
+        match actor {
+            Some(actor) => {
+                if !actor.may_use(&link.capability) {
+                    note(
+                        link.line,
+                        format!(
+                            "{what}: the actor's signed claims do not grant {}; sign it with that capability",
+                            link.capability
+                        ),
+                    );
+                }
+            }
+            // An actor that failed its own check is reported there already.
+            None if manifest.actors.len() > actors.len() => {}
+            None => {
+                let names: Vec<&str> = actors.iter().map(Actor::name).collect();
+                note(
+                    link.line,
+                    format!(
+                        "{what}: no [[actor]] is called `{}`{}",
+                        link.actor,
+                        did_you_mean(&link.actor, names.iter().copied())
+                    ),
+                );
+            }
+        }
+        if let Some(library) = libraries.get(&link.provider) {
+            if library.capability() != &link.capability {
+                note(link.line, format!("{what}: the provider serves {}, not {}", library.capability(), link.capability));
+            }
+            if let Err(e) = library.settle(&link.provider, Scope::Link, &link.values) {
+                note(link.line, format!("{what}: {e}"));
+            }
+        }
+        for rule in &link.grant {
+            if let Err(e) = rule.parse::<Rule>() {
+                note(link.line, format!("{what}: grant: {e}"));
+            }
+        }
+    }
+    problems
+}
