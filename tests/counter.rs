@@ -392,6 +392,9 @@ fn get_with_request_id(url: &str, id: Option<&str>) -> (u16, String, String) {
 fn redis_counter_manifest(redis_url: &str, port: u16, http_extra: &str) -> String {
     format!(
         r#"
+[host]
+health_interval = "100ms"
+
 [[actor]]
 path = "counter.wasm"
 
@@ -525,8 +528,15 @@ fn a_redis_password_reaches_no_http_body_and_no_log_line_and_a_failed_request_is
     let detail = json["detail"].as_str().unwrap();
     assert!(detail.contains(&hidden_url) && !detail.contains(REDIS_PASSWORD), "{detail}");
 
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(dir.join("host.log")).unwrap().contains("provider unhealthy") {
+        assert!(Instant::now() < deadline, "Redis being down was not reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap();
-    assert!(host.wait().unwrap().success());
+    // Redis is still down at the stop: the health report (which the checks
+    // below read too) makes the exit status 1.
+    assert_eq!(host.wait().unwrap().code(), Some(1));
     printed.push(std::fs::read_to_string(dir.join("host.log")).unwrap());
     printed.push(std::fs::read_to_string(dir.join("host.out")).unwrap());
     for text in &printed {
@@ -547,4 +557,61 @@ fn the_hosts_status_shows_a_link_url_with_its_password_hidden_while_the_link_use
     let link = status.links.iter().find(|l| l.capability == CapabilityId::parse(KV).unwrap()).unwrap();
     assert_eq!(link.values["URL"], format!("redis://:***@127.0.0.1:{}/", redis.port()));
     assert!(!format!("{status:?}").contains(REDIS_PASSWORD), "{status:?}");
+}
+
+#[test]
+fn a_provider_that_turns_unhealthy_is_reported_and_the_stop_exits_with_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = PrivateRedis::start();
+    let port = free_port();
+    let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
+    std::fs::write(dir.path().join("counter.wasm"), signed).unwrap();
+    let manifest = format!(
+        r#"[host]
+health_interval = "100ms"
+
+[[actor]]
+path = "counter.wasm"
+
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ URL = "{url}" }}
+
+[[link]]
+actor = "counter"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+"#,
+        kv = provider_library("keyvalue_redis").display(),
+        http = provider_library("http_server").display(),
+        url = redis.url(),
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let mut host = run_binary(dir.path());
+    wait_for_port(port, Duration::from_secs(30));
+    assert_eq!(http_get(&format!("http://127.0.0.1:{port}/hits")).0, 200);
+
+    redis.stop();
+    let log = || std::fs::read_to_string(dir.path().join("host.log")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("provider unhealthy") {
+        assert!(Instant::now() < deadline, "no unhealthy report in:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(log().contains("Redis"), "the report says why: {}", log());
+    Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap();
+    let status = host.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", log());
+    assert!(log().contains("stopped, with unhealthy providers: kv"), "{}", log());
 }

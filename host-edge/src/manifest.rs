@@ -64,6 +64,19 @@ pub struct HostEntry {
     /// The local control socket (`host-edge ctl`). Default: see
     /// `host-edge ctl --help`.
     pub control_socket: Option<PathBuf>,
+    /// How often providers are asked for their health while the host serves
+    /// (`10s`, `1m`). Default: 10 s.
+    pub health_interval: Option<String>,
+}
+
+impl HostEntry {
+    /// The health interval, checked when the manifest is parsed.
+    pub fn health_interval(&self) -> std::time::Duration {
+        self.health_interval
+            .as_deref()
+            .and_then(|text| humantime::parse_duration(text).ok())
+            .unwrap_or(std::time::Duration::from_secs(10))
+    }
 }
 
 /// An `[[actor]]` entry.
@@ -217,6 +230,12 @@ impl Manifest {
         });
         manifest.host.control_socket = manifest.host.control_socket.take().map(|path| base.join(path));
         manifest.policy.validate().map_err(|e| format!("[policy]: {e}"))?;
+        if let Some(text) = &manifest.host.health_interval {
+            match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => {}
+                _ => return Err(format!("[host] health_interval: `{text}` is not a duration above zero, such as \"10s\"")),
+            }
+        }
         for (index, actor) in manifest.actors.iter_mut().enumerate() {
             if actor.instances == 0 || actor.instances > MAX_INSTANCES {
                 return Err(format!(

@@ -2,6 +2,7 @@
 
 mod call;
 mod check;
+mod health;
 mod ctl;
 mod inspect;
 mod keys;

@@ -94,6 +94,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         control = %socket.display(),
         "host-edge is serving; SIGHUP reloads the manifest, SIGINT or SIGTERM stops"
     );
+    let health = super::health::Watch::start(host.clone(), manifest.host.health_interval());
     for signal in signals.forever() {
         if signal == SIGHUP {
             manifest = reload_manifest(&host, &args.manifest, manifest);
@@ -102,10 +103,16 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(signal, "shutting down");
         break;
     }
+    let unhealthy = health.stop();
     if let Some(control) = control {
         control.stop();
     }
     host.shutdown();
+    if !unhealthy.is_empty() {
+        let names: Vec<&str> = unhealthy.keys().map(String::as_str).collect();
+        tracing::error!("stopped, with unhealthy providers: {}", names.join(", "));
+        return Ok(ExitCode::FAILURE);
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
