@@ -566,37 +566,7 @@ fn a_provider_that_turns_unhealthy_is_reported_and_the_stop_exits_with_status_1(
     let port = free_port();
     let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
     std::fs::write(dir.path().join("counter.wasm"), signed).unwrap();
-    let manifest = format!(
-        r#"[host]
-health_interval = "100ms"
-
-[[actor]]
-path = "counter.wasm"
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ URL = "{url}" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#,
-        kv = provider_library("keyvalue_redis").display(),
-        http = provider_library("http_server").display(),
-        url = redis.url(),
-    );
+    let manifest = redis_counter_manifest(&redis.url(), port, "");
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
     let mut host = run_binary(dir.path());
     wait_for_port(port, Duration::from_secs(30));
