@@ -288,8 +288,20 @@ fn run_binary(dir: &Path) -> Child {
 fn counter_manifest(dir: &Path, port: u16) {
     let signed = Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV]);
     std::fs::write(dir.join("counter.wasm"), signed).unwrap();
-    let manifest = format!(
+    let manifest = counter_manifest_text("keyvalue_sqlite", r#"PATH = "counter.db""#, port, "");
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+}
+
+/// A manifest serving `counter.wasm` (two instances) on `port`, counting in
+/// the key-value provider `kv_library` linked with `kv_values`; `http_extra`
+/// goes on the end of the HTTP link's values. The HTTP capability is spelled
+/// the wasmCloud way on purpose. Providers' health is asked every 100 ms.
+fn counter_manifest_text(kv_library: &str, kv_values: &str, port: u16, http_extra: &str) -> String {
+    format!(
         r#"
+[host]
+health_interval = "100ms"
+
 [[actor]]
 path = "counter.wasm"
 instances = 2
@@ -306,18 +318,17 @@ path = "{http}"
 actor = "counter"
 capability = "wascc:keyvalue"
 provider = "kv"
-values = {{ PATH = "counter.db" }}
+values = {{ {kv_values} }}
 
 [[link]]
 actor = "counter"
 capability = "wasmcloud:httpserver"
 provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}"{http_extra} }}
 "#,
-        kv = provider_library("keyvalue_sqlite").display(),
+        kv = provider_library(kv_library).display(),
         http = provider_library("http_server").display(),
-    );
-    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+    )
 }
 
 #[test]
@@ -390,37 +401,7 @@ fn get_with_request_id(url: &str, id: Option<&str>) -> (u16, String, String) {
 /// at `redis_url`; the HTTP link gets `http_extra` (more TOML key-value
 /// pairs).
 fn redis_counter_manifest(redis_url: &str, port: u16, http_extra: &str) -> String {
-    format!(
-        r#"
-[host]
-health_interval = "100ms"
-
-[[actor]]
-path = "counter.wasm"
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ URL = "{redis_url}" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}"{http_extra} }}
-"#,
-        kv = provider_library("keyvalue_redis").display(),
-        http = provider_library("http_server").display(),
-    )
+    counter_manifest_text("keyvalue_redis", &format!(r#"URL = "{redis_url}""#), port, http_extra)
 }
 
 /// Waits until the log in `dir/host.log` has a line containing `needle`,
