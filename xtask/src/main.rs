@@ -415,6 +415,24 @@ fn bundle_check(target: &str) {
         "xtask: {target}: bundle check passed under {qemu} in {:.1?}: {first} then {second}, clean stop",
         started.elapsed()
     );
+    wascc_refusal_check(target, &dir, qemu_host_edge);
+}
+
+/// A library built the way waSCC built providers (its entry point returns a
+/// Rust trait object, which on 32-bit ARM crashes a C caller) is refused by
+/// the ARM host by name, without the host running its code.
+fn wascc_refusal_check(target: &str, dir: &Path, host_edge: impl Fn(&[&str]) -> Command) {
+    run(cargo().current_dir(root()).args(["build", "--release", "--target", target, "-p", "host-edge-fixture-wascc-provider"]));
+    let library = root().join("target").join(target).join("release/libwascc_provider.so");
+    let manifest = format!("[[provider]]\nname = \"redis\"\npath = \"{}\"\n", library.display());
+    std::fs::write(dir.join("wascc.toml"), manifest).expect("writing the waSCC check manifest");
+    let out = host_edge(&["check", "wascc.toml"]).output().expect("qemu runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(1) || !said.contains("is a waSCC capability provider") {
+        eprintln!("xtask: {target}: the waSCC provider was not refused by name ({}): {said}", out.status);
+        exit(1);
+    }
+    eprintln!("xtask: {target}: a waSCC-built provider library is refused by name");
 }
 
 fn main() {
