@@ -35,6 +35,14 @@ fn keys_and_signed_echo(dir: &Path) -> String {
     stdout(&issuer)
 }
 
+/// Writes `tampered.wasm`: the signed echo with one byte changed.
+fn write_tampered_echo(dir: &Path) {
+    let mut module = std::fs::read(dir.join("echo_s.wasm")).unwrap();
+    let middle = module.len() / 3;
+    module[middle] ^= 0x20;
+    std::fs::write(dir.join("tampered.wasm"), module).unwrap();
+}
+
 #[test]
 fn keys_generate_writes_a_private_seed_and_prints_the_public_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,10 +123,7 @@ fn sign_writes_fine_grained_grants_and_inspect_shows_them() {
 fn inspect_and_call_refuse_a_tampered_module_naming_the_check() {
     let dir = tempfile::tempdir().unwrap();
     keys_and_signed_echo(dir.path());
-    let mut module = std::fs::read(dir.path().join("echo_s.wasm")).unwrap();
-    let middle = module.len() / 3;
-    module[middle] ^= 0x20;
-    std::fs::write(dir.path().join("tampered.wasm"), module).unwrap();
+    write_tampered_echo(dir.path());
 
     let out = host_edge(dir.path(), &["inspect", "tampered.wasm"]);
     assert!(!out.status.success());
@@ -425,10 +430,7 @@ fn an_unsigned_module_is_refused_once_with_the_command_that_signs_it() {
 fn a_tampered_module_and_a_missing_file_are_each_refused_saying_why_once() {
     let dir = tempfile::tempdir().unwrap();
     keys_and_signed_echo(dir.path());
-    let mut module = std::fs::read(dir.path().join("echo_s.wasm")).unwrap();
-    let middle = module.len() / 3;
-    module[middle] ^= 0x20;
-    std::fs::write(dir.path().join("tampered.wasm"), module).unwrap();
+    write_tampered_echo(dir.path());
 
     let out = host_edge(dir.path(), &["call", "tampered.wasm", "Echo", "x"]);
     let err = String::from_utf8_lossy(&out.stderr);
