@@ -287,9 +287,10 @@ fn make_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The state directory a host uses when none is configured: systemd's
-/// `$STATE_DIRECTORY`, else `state` beside the manifest.
+/// `$STATE_DIRECTORY` (the first entry, when a unit lists several), else
+/// `state` beside the manifest.
 pub fn default_state_root(manifest_dir: &Path) -> PathBuf {
     std::env::var_os("STATE_DIRECTORY")
-        .map(PathBuf::from)
+        .and_then(|dirs| std::env::split_paths(&dirs).find(|d| !d.as_os_str().is_empty()))
         .unwrap_or_else(|| manifest_dir.join("state"))
 }
