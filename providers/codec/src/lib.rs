@@ -10,6 +10,7 @@
 pub mod blobstore;
 pub mod core;
 pub mod extras;
+pub mod gpio;
 pub mod http;
 pub mod keyvalue;
 pub mod logging;
