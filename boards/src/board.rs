@@ -1,0 +1,267 @@
+//! One board: its definition as read from TOML, checked for consistency.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+/// Why a board definition cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    /// The TOML does not parse or does not fit the schema.
+    #[error("board definition {source_name}: {message}")]
+    Syntax {
+        /// Where the definition came from.
+        source_name: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The definition parses but contradicts itself.
+    #[error("board definition {source_name}: {message}")]
+    Inconsistent {
+        /// Where the definition came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A board file cannot be read.
+    #[error("cannot read the board definition {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The system's message.
+        message: String,
+    },
+    /// No board has this name.
+    #[error("there is no board named `{name}`{hint}; known boards: {known}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// `; did you mean ...?`, or empty.
+        hint: String,
+        /// The names of the built-in boards.
+        known: String,
+    },
+}
+
+/// Which GPIO backend drives a board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A Raspberry Pi, through the rppal crate.
+    Rppal,
+    /// The simulated board.
+    Sim,
+}
+
+/// One pin of the header: a GPIO (with its BCM number and an optional
+/// default label) or a power or ground pin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderPin {
+    /// The physical pin number, from 1.
+    pub pin: u8,
+    /// The BCM (SoC) GPIO number, for a GPIO pin.
+    #[serde(default)]
+    pub bcm: Option<u8>,
+    /// `3V3`, `5V` or `GND`, for a power or ground pin.
+    #[serde(default)]
+    pub power: Option<String>,
+    /// The default label actors may use for the pin.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// A pin the board needs for something else, refused unless the manifest
+/// allows it by name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reserved {
+    /// The BCM number.
+    pub bcm: u8,
+    /// What the board uses it for.
+    pub reason: String,
+}
+
+/// A pin a hardware PWM channel can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PwmChannel {
+    /// The BCM number.
+    pub bcm: u8,
+    /// The channel (rppal's `Pwm0` is 0).
+    pub channel: u8,
+}
+
+/// A board definition.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    /// The short name manifests use (`pi-4b`).
+    pub name: String,
+    /// The full name (`Raspberry Pi 4 Model B`).
+    pub title: String,
+    /// The system on chip.
+    pub soc: String,
+    /// The backend that drives it.
+    pub backend: Backend,
+    /// The start of `/proc/device-tree/model` on this board, when it can be
+    /// detected.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The header, by physical pin.
+    pub header: Vec<HeaderPin>,
+    /// Reserved pins.
+    #[serde(default)]
+    pub reserved: Vec<Reserved>,
+    /// Hardware PWM channels.
+    #[serde(default)]
+    pub pwm: Vec<PwmChannel>,
+}
+
+impl Board {
+    /// Parses and checks a definition; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Board, BoardError> {
+        let board: Board = toml::from_str(text)
+            .map_err(|e| BoardError::Syntax { source_name: source_name.to_owned(), message: e.to_string() })?;
+        board
+            .check()
+            .map_err(|message| BoardError::Inconsistent { source_name: source_name.to_owned(), message })?;
+        Ok(board)
+    }
+
+    /// Every rule a definition must keep, so the provider can trust it.
+    fn check(&self) -> Result<(), String> {
+        let mut physical = BTreeSet::new();
+        let mut bcm = BTreeSet::new();
+        let mut labels = BTreeSet::new();
+        for pin in &self.header {
+            if pin.pin == 0 || !physical.insert(pin.pin) {
+                return Err(format!("header pin {} is 0 or listed twice", pin.pin));
+            }
+            match (&pin.bcm, &pin.power) {
+                (Some(n), None) => {
+                    if !bcm.insert(*n) {
+                        return Err(format!("GPIO {n} sits on two header pins"));
+                    }
+                }
+                (None, Some(power)) if pin.label.is_none() => {
+                    if !["3V3", "5V", "GND"].contains(&power.as_str()) {
+                        return Err(format!("header pin {}: power must be 3V3, 5V or GND, not `{power}`", pin.pin));
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "header pin {} must have either `bcm` (and maybe `label`) or `power`",
+                        pin.pin
+                    ))
+                }
+            }
+            if let Some(label) = &pin.label {
+                if !is_label(label) || !labels.insert(label.clone()) {
+                    return Err(format!("label `{label}` is not a valid label or is used twice"));
+                }
+            }
+        }
+        for r in &self.reserved {
+            if !bcm.contains(&r.bcm) {
+                return Err(format!("reserved GPIO {} is not on the header", r.bcm));
+            }
+        }
+        for p in &self.pwm {
+            if !bcm.contains(&p.bcm) {
+                return Err(format!("PWM channel {} names GPIO {}, which is not on the header", p.channel, p.bcm));
+            }
+        }
+        Ok(())
+    }
+
+    /// The GPIO pins as BCM number -> header pin.
+    pub fn gpios(&self) -> BTreeMap<u8, &HeaderPin> {
+        self.header.iter().filter_map(|p| p.bcm.map(|n| (n, p))).collect()
+    }
+
+    /// Whether GPIO `bcm` is on the header.
+    pub fn has_gpio(&self, bcm: u8) -> bool {
+        self.header.iter().any(|p| p.bcm == Some(bcm))
+    }
+
+    /// The default labels, label -> BCM number.
+    pub fn labels(&self) -> BTreeMap<String, u8> {
+        self.header.iter().filter_map(|p| Some((p.label.clone()?, p.bcm?))).collect()
+    }
+
+    /// Why GPIO `bcm` is reserved, if it is.
+    pub fn reserved(&self, bcm: u8) -> Option<&str> {
+        self.reserved.iter().find(|r| r.bcm == bcm).map(|r| r.reason.as_str())
+    }
+
+    /// The hardware PWM channel that drives GPIO `bcm`, if any.
+    pub fn pwm_channel(&self, bcm: u8) -> Option<u8> {
+        self.pwm.iter().find(|p| p.bcm == bcm).map(|p| p.channel)
+    }
+}
+
+/// Whether `text` can be a pin label: it starts with a lowercase letter and
+/// holds lowercase letters, digits, `_` and `-`, and is not a pin number in
+/// disguise (`gpio17`, `bcm17`).
+pub fn is_label(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && !["gpio", "bcm"].iter().any(|p| text.strip_prefix(p).is_some_and(|n| n.parse::<u8>().is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"
+        name = "tiny"
+        title = "Tiny"
+        soc = "none"
+        backend = "sim"
+        header = [
+          { pin = 1, power = "3V3" }, { pin = 2, bcm = 4, label = "led" },
+          { pin = 3, bcm = 5 },       { pin = 4, power = "GND" },
+        ]
+        reserved = [{ bcm = 5, reason = "console" }]
+        pwm = [{ bcm = 4, channel = 0 }]
+    "#;
+
+    #[test]
+    fn a_definition_maps_labels_reserved_pins_and_pwm_channels() {
+        let board = Board::parse(TINY, "tiny.toml").unwrap();
+        assert_eq!(board.labels().get("led"), Some(&4));
+        assert_eq!(board.reserved(5), Some("console"));
+        assert_eq!(board.reserved(4), None);
+        assert_eq!(board.pwm_channel(4), Some(0));
+        assert!(board.has_gpio(5) && !board.has_gpio(6));
+    }
+
+    #[test]
+    fn a_gpio_on_two_header_pins_is_refused() {
+        let text = TINY.replace("{ pin = 3, bcm = 5 }", "{ pin = 3, bcm = 4 }");
+        let err = Board::parse(&text, "tiny.toml").unwrap_err().to_string();
+        assert!(err.contains("tiny.toml") && err.contains("GPIO 4 sits on two header pins"), "{err}");
+    }
+
+    #[test]
+    fn a_reserved_pin_off_the_header_is_refused() {
+        let text = TINY.replace("{ bcm = 5, reason", "{ bcm = 9, reason");
+        let err = Board::parse(&text, "tiny.toml").unwrap_err().to_string();
+        assert!(err.contains("reserved GPIO 9"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_by_name() {
+        let text = TINY.replace("soc = \"none\"", "soc = \"none\"\ncolour = \"green\"");
+        let err = Board::parse(&text, "tiny.toml").unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn labels_cannot_pass_for_pin_numbers() {
+        assert!(is_label("led") && is_label("relay_2") && is_label("gpio-expander"));
+        assert!(!is_label("gpio17") && !is_label("bcm4") && !is_label("17") && !is_label("Led") && !is_label(""));
+    }
+}
