@@ -21,10 +21,13 @@ use provider_abi::grant::Rule;
     host-edge sign counter.wasm -o counter_s.wasm --issuer issuer.nk --subject counter.nk \\\n      \
     -k -s --expires-in 365d --tag demo\n  \
     host-edge sign sensors.wasm -o sensors_s.wasm --issuer issuer.nk --subject sensors.nk \\\n      \
-    -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n\n\
-A grant narrows a capability the token grants: with the last example the actor\n\
-reaches only the keys starting `sensors:` and the key `config`. A manifest link\n\
-may narrow it further; see docs/claims.md, \"Fine-grained grants\".")]
+    -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n  \
+    host-edge sign button_led.wasm -o button_led_s.wasm --issuer issuer.nk --subject led.nk \\\n      \
+    --cap iot:gpio --grant iot:gpio=out:led,in:button\n\n\
+A grant narrows a capability the token grants: with the third example the actor\n\
+reaches only the keys starting `sensors:` and the key `config`; with the last,\n\
+it may drive the pin labelled `led` and read `button`, and no other pin. A\n\
+manifest link may narrow it further; see docs/claims.md, \"Fine-grained grants\".")]
 pub struct SignArgs {
     /// The module to sign.
     input: PathBuf,
@@ -44,10 +47,11 @@ pub struct SignArgs {
     #[arg(long = "cap", value_name = "ID")]
     caps: Vec<CapabilityId>,
     /// Narrow a granted capability to some resources: CAPABILITY (any
-    /// spelling) and a rule `kind:value`, e.g. `wascc:keyvalue=prefix:sensors:`.
+    /// spelling) and rules `kind:value` separated by commas, e.g.
+    /// `wascc:keyvalue=prefix:sensors:` or `iot:gpio=out:led,in:button`.
     /// Repeatable; several rules for one capability permit what any permits.
-    #[arg(long = "grant", value_name = "CAPABILITY=SPEC", value_parser = parse_grant)]
-    grants: Vec<(CapabilityId, Rule)>,
+    #[arg(long = "grant", value_name = "CAPABILITY=RULES", value_parser = parse_grant)]
+    grants: Vec<(CapabilityId, Vec<Rule>)>,
     /// A tag; repeatable.
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -113,21 +117,22 @@ impl SignArgs {
     }
 }
 
-/// Reads `CAPABILITY=kind:value`, splitting at the first `=`.
-fn parse_grant(text: &str) -> Result<(CapabilityId, Rule), String> {
-    let (capability, rule) = text.split_once('=').ok_or_else(|| {
+/// Reads `CAPABILITY=kind:value[,kind:value...]`, splitting at the first
+/// `=` and then at each `,`.
+fn parse_grant(text: &str) -> Result<(CapabilityId, Vec<Rule>), String> {
+    let (capability, rules) = text.split_once('=').ok_or_else(|| {
         format!("`{text}` is not a grant: expected CAPABILITY=kind:value, such as wascc:keyvalue=prefix:sensors:")
     })?;
     let capability = CapabilityId::parse(capability).map_err(|e| e.to_string())?;
-    let rule = rule.parse::<Rule>().map_err(|e| e.to_string())?;
-    Ok((capability, rule))
+    let rules = rules.split(',').map(|rule| rule.trim().parse::<Rule>().map_err(|e| e.to_string()));
+    Ok((capability, rules.collect::<Result<_, _>>()?))
 }
 
 impl SignArgs {
     fn grants(&self) -> BTreeMap<CapabilityId, Vec<Rule>> {
         let mut grants: BTreeMap<CapabilityId, Vec<Rule>> = BTreeMap::new();
-        for (capability, rule) in &self.grants {
-            grants.entry(capability.clone()).or_default().push(rule.clone());
+        for (capability, rules) in &self.grants {
+            grants.entry(capability.clone()).or_default().extend(rules.iter().cloned());
         }
         grants
     }

@@ -94,7 +94,12 @@ impl Rule {
 
     /// Whether this code knows how to apply the rule's kind.
     pub fn is_understood(&self) -> bool {
-        self.matcher().is_some()
+        Rule::understood_kind(&self.kind)
+    }
+
+    /// Whether [`Rule::permits`] understands rules of `kind`.
+    pub fn understood_kind(kind: &str) -> bool {
+        matches!(kind, "prefix" | "exact")
     }
 
     /// Whether the rule lets the actor touch `resource`. False for a kind
@@ -107,6 +112,7 @@ impl Rule {
     /// A new kind is one more arm here.
     fn matcher(&self) -> Option<fn(&str, &str) -> bool> {
         match self.kind.as_str() {
+            // Keep in step with `understood_kind`.
             "prefix" => Some(|value, resource| resource.starts_with(value)),
             "exact" => Some(|value, resource| resource == value),
             _ => None,
@@ -245,24 +251,46 @@ impl Grant {
 
     /// Whether every layer permits `resource`.
     pub fn permits(&self, resource: &str) -> bool {
-        self.layers.iter().all(|layer| layer.permits(resource))
+        self.permits_by(|rule| rule.permits(resource))
+    }
+
+    /// Whether every layer has a rule that `permits` accepts: for providers
+    /// whose rules are not plain matches on one string (GPIO's `out:led`
+    /// names a mode and a pin, and the pin may be given by label or number).
+    pub fn permits_by(&self, permits: impl Fn(&Rule) -> bool) -> bool {
+        self.layers.iter().all(|layer| layer.rules.iter().any(&permits))
     }
 
     /// `Ok` when the grant permits `resource`; otherwise a message naming
     /// it, as a `what` (`key`), the capability and the grant:
     /// ``key `admin:x` is outside the grant for wascc:keyvalue (signed: prefix:sensors:)``.
     pub fn check(&self, capability: &str, what: &str, resource: &str) -> Result<(), String> {
-        if self.permits(resource) {
+        self.check_by(capability, &format!("{what} `{resource}`"), Rule::understood_kind, |rule| {
+            rule.permits(resource)
+        })
+    }
+
+    /// [`Grant::check`] with the provider's own rule test: `Ok` when
+    /// [`Grant::permits_by`] accepts, otherwise a message that starts with
+    /// `subject`, shows the grant, and names the rule kinds the provider
+    /// does not `understand` (they permit nothing).
+    pub fn check_by(
+        &self,
+        capability: &str,
+        subject: &str,
+        understood: impl Fn(&str) -> bool,
+        permits: impl Fn(&Rule) -> bool,
+    ) -> Result<(), String> {
+        if self.permits_by(permits) {
             return Ok(());
         }
-        let mut message =
-            format!("{what} `{resource}` is outside the grant for {capability} ({})", self.describe().join("; "));
+        let mut message = format!("{subject} is outside the grant for {capability} ({})", self.describe().join("; "));
         let mut unknown: Vec<&str> = self
             .layers
             .iter()
             .flat_map(|layer| &layer.rules)
-            .filter(|rule| !rule.is_understood())
             .map(Rule::kind)
+            .filter(|kind| !understood(kind))
             .collect();
         unknown.sort_unstable();
         unknown.dedup();
