@@ -1,0 +1,174 @@
+//! The provider's settings: which board, what its pins are called, where
+//! outputs go when released, and the limits of edge delivery. All of it is
+//! provider-level (the board is one per host), read once at start.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use boards::Board;
+use provider_sdk::codec::gpio::Level;
+use provider_sdk::{Setting, SettingKind, SettingScope, Settings};
+
+use crate::pins::PinMap;
+
+/// Where a released output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Safe {
+    /// An input without pull: the pin drives nothing.
+    Input,
+    /// An output held at this level (a relay that must stay off, an active-low LED).
+    Level(Level),
+}
+
+/// The provider's configuration, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) pins: PinMap,
+    pub(crate) safe: BTreeMap<u8, Safe>,
+    pub(crate) allow_reserved: BTreeSet<u8>,
+    pub(crate) edge_queue: usize,
+    pub(crate) poll_interval: Duration,
+    pub(crate) sim_socket: PathBuf,
+    pub(crate) sim_history: usize,
+}
+
+/// The settings, for the host to check manifests against.
+pub(crate) fn declared() -> Vec<Setting> {
+    let text = |name: &str, default: Option<&str>, doc: &str| Setting {
+        name: name.to_owned(),
+        scope: SettingScope::Provider,
+        kind: SettingKind::Text,
+        default: default.map(str::to_owned),
+        required: false,
+        doc: doc.to_owned(),
+    };
+    let integer = |name: &str, min: i64, max: i64, default: &str, doc: &str| Setting {
+        name: name.to_owned(),
+        scope: SettingScope::Provider,
+        kind: SettingKind::Integer { min: Some(min), max: Some(max) },
+        default: Some(default.to_owned()),
+        required: false,
+        doc: doc.to_owned(),
+    };
+    vec![
+        text("BOARD", None, "a board name (`host-edge boards`), `sim`, or a board file; detected from the device tree when absent"),
+        text("LABELS", Some(""), "pin labels over the board's own: `led=17, button=27`"),
+        text("SAFE_STATE", Some(""), "where released outputs go: `led=low, relay=high`; others become inputs"),
+        text("ALLOW_RESERVED", Some(""), "reserved pins actors may use anyway, by number or label: `14, 15`"),
+        integer("EDGE_QUEUE", 1, 65_536, "256", "edge events queued per actor before the oldest are dropped"),
+        integer("POLL_INTERVAL_US", 100, 1_000_000, "1000", "how often inputs are sampled where the kernel's GPIO interrupts are missing"),
+        text("SIM_SOCKET", Some("sim.sock"), "the simulated board's control socket, relative to the state directory"),
+        integer("SIM_HISTORY", 16, 1_000_000, "10000", "pin changes the simulated board remembers"),
+    ]
+}
+
+impl Config {
+    /// Reads the settings (the host has checked types and filled defaults);
+    /// `model` is the device tree's model string, for detecting the board.
+    pub(crate) fn read(settings: &Settings, state_dir: &Path, model: Option<&str>) -> Result<Config, String> {
+        let get = |name: &str| settings.get(name).map(String::as_str).unwrap_or_default();
+        let board = board(settings.get("BOARD").map(String::as_str), model)?;
+        let pins = PinMap::new(board, get("LABELS"))?;
+        let mut safe = BTreeMap::new();
+        for (pin, value) in pins.assignments(get("SAFE_STATE"), "SAFE_STATE")? {
+            let state = match value.as_str() {
+                "input" => Safe::Input,
+                "low" => Safe::Level(Level::Low),
+                "high" => Safe::Level(Level::High),
+                other => {
+                    return Err(format!("SAFE_STATE: {} may be `input`, `low` or `high`, not `{other}`", pins.describe(pin)))
+                }
+            };
+            safe.insert(pin, state);
+        }
+        let allow_reserved = pins.list(get("ALLOW_RESERVED"), "ALLOW_RESERVED")?.into_iter().collect();
+        let number = |name: &str, default: u64| get(name).parse::<u64>().unwrap_or(default);
+        Ok(Config {
+            safe,
+            allow_reserved,
+            edge_queue: number("EDGE_QUEUE", 256) as usize,
+            poll_interval: Duration::from_micros(number("POLL_INTERVAL_US", 1000)),
+            sim_socket: state_dir.join(match get("SIM_SOCKET") {
+                "" => "sim.sock",
+                path => path,
+            }),
+            sim_history: number("SIM_HISTORY", 10_000) as usize,
+            pins,
+        })
+    }
+
+    /// Where `pin` goes when its holder lets go.
+    pub(crate) fn safe_state(&self, pin: u8) -> Safe {
+        self.safe.get(&pin).copied().unwrap_or(Safe::Input)
+    }
+}
+
+/// The board `BOARD` names, or the one the model string identifies.
+fn board(name: Option<&str>, model: Option<&str>) -> Result<Board, String> {
+    match (name.map(str::trim).filter(|n| !n.is_empty()), model) {
+        (Some(name), _) => boards::find(name).map_err(|e| format!("BOARD: {e}")),
+        (None, Some(model)) => boards::detect(model).ok_or_else(|| {
+            format!(
+                "no BOARD is set and this machine's model `{}` is not a board host-edge knows; set BOARD \
+                 (`host-edge boards` lists them, `sim` is the simulated board)",
+                model.trim_end_matches(['\0', '\n'])
+            )
+        }),
+        (None, None) => Err(format!(
+            "no BOARD is set and this machine has no device tree model ({}): set BOARD, e.g. `sim` for the \
+             simulated board",
+            boards::MODEL_PATH
+        )),
+    }
+}
+
+/// The model string of the machine, where Linux shows one.
+pub(crate) fn machine_model() -> Option<String> {
+    ["/sys/firmware/devicetree/base/model", boards::MODEL_PATH]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_board_comes_from_the_setting_or_else_from_the_model_string() {
+        let dir = Path::new("/state");
+        let config = Config::read(&settings(&[("BOARD", "sim")]), dir, Some("Raspberry Pi 4 Model B Rev 1.4")).unwrap();
+        assert_eq!(config.pins.board().name, "sim");
+        let config = Config::read(&settings(&[]), dir, Some("Raspberry Pi 4 Model B Rev 1.4\0")).unwrap();
+        assert_eq!(config.pins.board().name, "pi-4b");
+        let err = Config::read(&settings(&[]), dir, Some("QEMU Virt")).unwrap_err();
+        assert!(err.contains("`QEMU Virt` is not a board host-edge knows"), "{err}");
+        let err = Config::read(&settings(&[]), dir, None).unwrap_err();
+        assert!(err.contains("no BOARD is set"), "{err}");
+    }
+
+    #[test]
+    fn safe_states_and_allowed_reserved_pins_are_read_by_label() {
+        let config = Config::read(
+            &settings(&[("BOARD", "sim"), ("LABELS", "led=17, relay=22"), ("SAFE_STATE", "led=low, relay=high"), ("ALLOW_RESERVED", "txd, 15")]),
+            Path::new("/state"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(config.safe_state(17), Safe::Level(Level::Low));
+        assert_eq!(config.safe_state(22), Safe::Level(Level::High));
+        assert_eq!(config.safe_state(23), Safe::Input);
+        assert_eq!(config.allow_reserved, BTreeSet::from([14, 15]));
+        assert_eq!(config.sim_socket, Path::new("/state/sim.sock"));
+    }
+
+    #[test]
+    fn a_bad_safe_state_names_the_pin_and_the_choices() {
+        let err = Config::read(&settings(&[("BOARD", "sim"), ("SAFE_STATE", "17=off")]), Path::new("/s"), None).unwrap_err();
+        assert!(err.contains("SAFE_STATE: pin 17 may be `input`, `low` or `high`, not `off`"), "{err}");
+    }
+}

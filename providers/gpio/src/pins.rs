@@ -1,0 +1,148 @@
+//! Naming pins: BCM numbers and the labels the board and the manifest give
+//! them. Actors, grants, settings and the simulator's control interface
+//! all name pins through one [`PinMap`], so `led`, `17` and `gpio17` mean
+//! the same pin everywhere.
+
+use std::collections::BTreeMap;
+
+use boards::Board;
+
+/// The board's pins and their labels: the board's defaults, with the
+/// manifest's `LABELS` over them.
+#[derive(Debug, Clone)]
+pub(crate) struct PinMap {
+    board: Board,
+    by_label: BTreeMap<String, u8>,
+    by_pin: BTreeMap<u8, String>,
+}
+
+impl PinMap {
+    /// The board's labels, then `extra` (`led=17, button=gpio27`): a label
+    /// from the manifest replaces the board's label of the same name, and
+    /// becomes the name shown for its pin.
+    pub(crate) fn new(board: Board, extra: &str) -> Result<PinMap, String> {
+        let mut map = PinMap { by_label: board.labels(), by_pin: BTreeMap::new(), board };
+        let mut by_pin: BTreeMap<u8, String> = map.by_label.iter().map(|(l, p)| (*p, l.clone())).collect();
+        for (label, pin) in pairs(extra, "LABELS")? {
+            if !boards::is_label(&label) {
+                return Err(format!(
+                    "LABELS: `{label}` cannot be a label: use lowercase letters, digits, `_` and `-`, starting with a letter"
+                ));
+            }
+            let pin = map.number(&pin).map_err(|e| format!("LABELS: {label}={pin}: {e}"))?;
+            map.by_label.insert(label.clone(), pin);
+            by_pin.insert(pin, label);
+        }
+        map.by_pin = by_pin;
+        Ok(map)
+    }
+
+    /// The board.
+    pub(crate) fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// The BCM number `name` means: a label, `17`, `gpio17` or `bcm17`; an
+    /// error names what is wrong, with the closest label.
+    pub(crate) fn resolve(&self, name: &str) -> Result<u8, String> {
+        if let Some(pin) = self.by_label.get(name) {
+            return Ok(*pin);
+        }
+        self.number(name).map_err(|e| {
+            let hint = provider_sdk::abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str));
+            format!("{e}{hint}")
+        })
+    }
+
+    /// A pin number, without labels.
+    fn number(&self, name: &str) -> Result<u8, String> {
+        let lower = name.to_ascii_lowercase();
+        let digits = ["gpio", "bcm"].iter().find_map(|p| lower.strip_prefix(p)).unwrap_or(&lower);
+        let pin: u8 = digits.parse().map_err(|_| format!("`{name}` is neither a pin label nor a BCM number"))?;
+        if !self.board.has_gpio(pin) {
+            return Err(format!("GPIO {pin} is not on the header of {}", self.board.name));
+        }
+        Ok(pin)
+    }
+
+    /// The label shown for `pin`, `""` when it has none.
+    pub(crate) fn label(&self, pin: u8) -> &str {
+        self.by_pin.get(&pin).map_or("", String::as_str)
+    }
+
+    /// `pin 17 (led)` or `pin 5`, for messages.
+    pub(crate) fn describe(&self, pin: u8) -> String {
+        match self.label(pin) {
+            "" => format!("pin {pin}"),
+            label => format!("pin {pin} ({label})"),
+        }
+    }
+
+    /// Reads a list of pins (`14, 15, console`), as in `ALLOW_RESERVED`.
+    pub(crate) fn list(&self, text: &str, setting: &str) -> Result<Vec<u8>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|name| self.resolve(name).map_err(|e| format!("{setting}: {e}")))
+            .collect()
+    }
+
+    /// Reads `name=value` pairs with pins as names (`led=low, 22=input`),
+    /// as in `SAFE_STATE`.
+    pub(crate) fn assignments(&self, text: &str, setting: &str) -> Result<Vec<(u8, String)>, String> {
+        pairs(text, setting)?
+            .into_iter()
+            .map(|(name, value)| Ok((self.resolve(&name).map_err(|e| format!("{setting}: {e}"))?, value)))
+            .collect()
+    }
+}
+
+/// Splits `a=b, c=d` into trimmed pairs.
+fn pairs(text: &str, setting: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.trim().to_ascii_lowercase()))
+            }
+            _ => Err(format!("{setting}: `{pair}` is not of the form name=value")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(extra: &str) -> Result<PinMap, String> {
+        PinMap::new(boards::find("sim").unwrap(), extra)
+    }
+
+    #[test]
+    fn a_pin_is_found_by_label_number_or_gpio_name() {
+        let pins = map("led=17, button=gpio27").unwrap();
+        for name in ["led", "17", "gpio17", "GPIO17", "bcm17"] {
+            assert_eq!(pins.resolve(name), Ok(17), "{name}");
+        }
+        assert_eq!(pins.resolve("button"), Ok(27));
+        assert_eq!(pins.resolve("sda"), Ok(2), "the board's own labels stay");
+        assert_eq!(pins.describe(17), "pin 17 (led)");
+        assert_eq!(pins.describe(5), "pin 5");
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_with_the_closest_label() {
+        let pins = map("led=17").unwrap();
+        let err = pins.resolve("lde").unwrap_err();
+        assert!(err.contains("`lde` is neither a pin label nor a BCM number") && err.contains("`led`"), "{err}");
+        assert_eq!(pins.resolve("40").unwrap_err(), "GPIO 40 is not on the header of sim");
+    }
+
+    #[test]
+    fn bad_labels_are_refused_naming_the_setting() {
+        assert!(map("LED=17").unwrap_err().contains("`LED` cannot be a label"));
+        assert!(map("led").unwrap_err().contains("`led` is not of the form name=value"));
+        assert!(map("led=99").unwrap_err().contains("LABELS: led=99: GPIO 99"));
+    }
+}
