@@ -666,6 +666,7 @@ fn binding_configuration(actor: &Actor, spec: &LinkSpec) -> Result<(Vec<u8>, Vec
         claims.claims.expires.map(|e| e.to_string()).unwrap_or_default(),
     );
     values.insert(core_messages::CONFIG_CLAIMS_TAGS.to_owned(), claims.metadata.tags.clone().unwrap_or_default().join(","));
+    values.insert(core_messages::CONFIG_VERSION.to_owned(), claims.claims.id.clone());
     let config = CapabilityConfiguration { module: actor.subject().to_owned(), values };
     let bytes = codec::serialize(&config).map_err(|e| e.to_string())?;
     Ok((bytes, grant.describe()))

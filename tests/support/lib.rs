@@ -81,13 +81,19 @@ fn target_dir() -> PathBuf {
 }
 
 /// The provider crates of the workspace, by library name.
-pub const PROVIDERS: [(&str, &str); 5] = [
+/// The first [`SHIPPED`] are the ones a bundle carries.
+pub const PROVIDERS: [(&str, &str); 6] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
+    ("gpio", "host-edge-gpio"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
     ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
+
+/// How many of [`PROVIDERS`] are shipped providers (the rest are test
+/// fixtures).
+pub const SHIPPED: usize = 4;
 
 /// Builds every provider library (once per process) and returns the path
 /// of the one whose library is called `name` (`keyvalue_sqlite`, ...).
@@ -116,7 +122,7 @@ pub fn release_build() -> PathBuf {
     BUILT.get_or_init(|| {
         let mut command = cargo();
         command.current_dir(repo_root()).args(["build", "--release", "--quiet", "--package", "host-edge"]);
-        for (_, package) in &PROVIDERS[..3] {
+        for (_, package) in &PROVIDERS[..SHIPPED] {
             command.args(["--package", package]);
         }
         assert!(command.status().expect("cargo runs").success(), "the release build failed");
@@ -239,6 +245,81 @@ pub fn http_get(url: &str) -> (u16, String) {
         Ok(response) => (response.status(), response.into_string().expect("a text body")),
         Err(ureq::Error::Status(status, response)) => (status, response.into_string().expect("a text body")),
         Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// PUTs `body` to `url`; the status and the body, whatever the status.
+pub fn http_put(url: &str, body: &str) -> (u16, String) {
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build();
+    match agent.put(url).send_string(body) {
+        Ok(response) => (response.status(), response.into_string().expect("a text body")),
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().expect("a text body")),
+        Err(e) => panic!("PUT {url}: {e}"),
+    }
+}
+
+/// A client of the simulated GPIO board's control socket (JSON lines), as
+/// `host-edge gpio` is.
+pub struct SimBoard {
+    path: PathBuf,
+}
+
+impl SimBoard {
+    /// The board listening at `path`, waiting up to 10 s for the socket.
+    pub fn at(path: &Path) -> SimBoard {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(path).is_err() {
+            assert!(std::time::Instant::now() < deadline, "no simulated board at {}", path.display());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        SimBoard { path: path.to_owned() }
+    }
+
+    /// Sends one request and returns the answer; panics on `ok: false`.
+    pub fn request(&self, request: serde_json::Value) -> serde_json::Value {
+        let answer = self.try_request(request.clone());
+        assert_eq!(answer["ok"], true, "{request} was refused: {answer}");
+        answer
+    }
+
+    /// Sends one request and returns the answer, refusals included.
+    pub fn try_request(&self, request: serde_json::Value) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.path).expect("the board's socket accepts");
+        writeln!(stream, "{request}").expect("sending to the board");
+        let mut line = String::new();
+        std::io::BufReader::new(stream).read_line(&mut line).expect("reading the board's answer");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the board answered `{line}`: {e}"))
+    }
+
+    /// Drives input `pin` to `level` (`high` or `low`).
+    pub fn set(&self, pin: &str, level: &str) {
+        self.request(serde_json::json!({"op": "set", "pin": pin, "level": level}));
+    }
+
+    /// The pin view of BCM `pin`: mode, level, driven.
+    pub fn pin(&self, pin: u64) -> serde_json::Value {
+        let answer = self.request(serde_json::json!({"op": "pins"}));
+        let pins = answer["pins"].as_array().expect("pins");
+        pins.iter().find(|p| p["pin"] == pin).cloned().expect("the pin is on the board")
+    }
+
+    /// Every change the board remembers, oldest first.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        let answer = self.request(serde_json::json!({"op": "history", "since": 0}));
+        answer["changes"].as_array().expect("changes").clone()
+    }
+}
+
+/// Polls `probe` every 10 ms until it returns `Some`, for at most `within`.
+pub fn eventually<T>(within: std::time::Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

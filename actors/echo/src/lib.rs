@@ -3,8 +3,9 @@
 //! Operations:
 //! - `Echo`: replies with the request payload unchanged;
 //! - `Empty`: does nothing and replies with nothing (measures call overhead);
-//! - `HostCall`: payload `binding\nnamespace\noperation\nbody`; makes that one
-//!   host call and replies with the host's answer, or fails with its error.
+//! - `HostCall`: payload `binding\nnamespace\noperation\nbody` (the body may be
+//!   binary); makes that one host call and replies with the host's answer, or
+//!   fails with its error.
 
 use wapc_guest::prelude::*;
 
@@ -24,12 +25,16 @@ fn empty(_payload: &[u8]) -> CallResult {
 }
 
 fn forward(payload: &[u8]) -> CallResult {
-    let text = std::str::from_utf8(payload)?;
-    let mut parts = text.splitn(4, '\n');
-    let mut next = |what: &str| parts.next().ok_or_else(|| format!("HostCall payload lacks the {what}"));
-    let binding = next("binding")?;
-    let namespace = next("namespace")?;
-    let operation = next("operation")?;
-    let body = next("body").unwrap_or_default();
-    host_call(binding, namespace, operation, body.as_bytes())
+    // Split on bytes: the body may be binary (msgpack), only the three
+    // header lines must be text.
+    let mut parts = payload.splitn(4, |b| *b == b'\n');
+    let mut line = |what: &str| -> Result<&str, Box<dyn std::error::Error + Sync + Send>> {
+        let part = parts.next().ok_or_else(|| format!("HostCall payload lacks the {what}"))?;
+        Ok(std::str::from_utf8(part)?)
+    };
+    let binding = line("binding")?;
+    let namespace = line("namespace")?;
+    let operation = line("operation")?;
+    let body = parts.next().unwrap_or_default();
+    host_call(binding, namespace, operation, body)
 }

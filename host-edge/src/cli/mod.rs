@@ -1,9 +1,11 @@
 //! Command-line parsing and the dispatch to one module per subcommand.
 
+mod boards;
 mod call;
 mod check;
 mod health;
 mod ctl;
+mod gpio;
 mod inspect;
 mod keys;
 mod logging;
@@ -54,6 +56,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Control a running host over its local socket.
     Ctl(ctl::CtlArgs),
+    /// Drive and watch the simulated GPIO board of a running host.
+    Gpio(gpio::GpioArgs),
+    /// List the boards the GPIO provider knows, or show one's header.
+    Boards(boards::BoardsArgs),
 }
 
 /// The policy options shared by `inspect` and `call`.
@@ -97,5 +103,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::execute(args),
         Command::Check(args) => check::execute(args),
         Command::Ctl(args) => ctl::execute(args),
+        Command::Gpio(args) => gpio::execute(args),
+        Command::Boards(args) => boards::execute(args),
     }
 }

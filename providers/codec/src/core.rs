@@ -26,6 +26,11 @@ pub const CONFIG_CLAIMS_NAME: &str = "__wascc_name";
 pub const CONFIG_CLAIMS_EXPIRES: &str = "__wascc_expires";
 /// `values` key the host adds: the actor's tags, comma-joined.
 pub const CONFIG_CLAIMS_TAGS: &str = "__wascc_tags";
+/// `values` key host-edge adds: the id of the actor's token, different for
+/// every signed version, so replacing an actor always rebinds it and a
+/// provider learns that a new version took over (the GPIO provider returns
+/// the old version's outputs to their safe state).
+pub const CONFIG_VERSION: &str = "__host_edge_version";
 
 /// An actor's link configuration, sent when it is bound or removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -60,6 +60,15 @@ pub(crate) fn declared() -> Vec<Setting> {
         integer("POLL_INTERVAL_US", 100, 1_000_000, "1000", "how often inputs are sampled where the kernel's GPIO interrupts are missing"),
         text("SIM_SOCKET", Some("sim.sock"), "the simulated board's control socket, relative to the state directory"),
         integer("SIM_HISTORY", 16, 1_000_000, "10000", "pin changes the simulated board remembers"),
+        Setting {
+            name: "OPEN".to_owned(),
+            scope: SettingScope::Link,
+            kind: SettingKind::Text,
+            default: Some(String::new()),
+            required: false,
+            doc: "pins opened for the actor when it is linked: `button in pull=up edge=falling debounce=20; led out`"
+                .to_owned(),
+        },
     ]
 }
 

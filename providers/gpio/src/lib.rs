@@ -27,6 +27,7 @@ mod clock;
 mod config;
 mod control;
 mod edges;
+mod link;
 mod pins;
 mod queue;
 mod state;
@@ -417,12 +418,29 @@ impl Provider for GpioProvider {
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let grant = read_grant(&config.values)?;
+        let opens = link::parse(config.values.get("OPEN").map_or("", String::as_str)).map_err(ProviderError::bad_request)?;
         let name = config.values.get(CONFIG_CLAIMS_NAME).cloned().unwrap_or_else(|| config.module.clone());
-        let mut state = self.state();
-        // An update (a replaced actor) starts from nothing: what the old
-        // version held goes to its safe state; the new one opens its pins.
-        self.release_actor(&mut state, &config.module);
-        state.actors.insert(config.module, Bound { name, grant, queue: None });
+        let actor = config.module;
+        {
+            let mut state = self.state();
+            // An update (a replaced actor) starts from nothing: what the old
+            // version held goes to its safe state; the new one opens its pins.
+            self.release_actor(&mut state, &actor);
+            state.actors.insert(actor.clone(), Bound { name, grant, queue: None });
+        }
+        for open in opens {
+            let opened = match open {
+                link::Open::Input(request) => self.open_input(&actor, request),
+                link::Open::Output(request) => self.open_output(&actor, request),
+                link::Open::Pwm(request) => self.open_pwm(&actor, request),
+            };
+            if let Err(e) = opened {
+                let mut state = self.state();
+                self.release_actor(&mut state, &actor);
+                state.actors.remove(&actor);
+                return Err(ProviderError::of(e.kind(), format!("OPEN: {}", e.message())));
+            }
+        }
         Ok(())
     }
 
