@@ -45,7 +45,7 @@ pub fn find(name: &str) -> Result<Board, BoardError> {
         .min();
     Err(BoardError::Unknown {
         name: name.to_owned(),
-        hint: closest.map(|(_, known)| format!("; did you mean `{known}`?")).unwrap_or_default(),
+        hint: closest.map(|(_, known)| format!(" (did you mean `{known}`?)")).unwrap_or_default(),
         known: names.join(", "),
     })
 }
@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn an_unknown_board_name_suggests_the_closest_and_lists_all() {
         let err = find("pi-4").unwrap_err().to_string();
-        assert!(err.contains("no board named `pi-4`") && err.contains("did you mean `pi-4b`?"), "{err}");
+        assert!(err.contains("no board named `pi-4`") && err.contains("(did you mean `pi-4b`?)"), "{err}");
         assert!(err.contains("sim"), "{err}");
     }
 
