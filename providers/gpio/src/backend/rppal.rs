@@ -232,10 +232,16 @@ impl Backend for Rppal {
         let Some(Held::Input(input)) = held.get_mut(&pin) else {
             return Err(BackendError(format!("GPIO {pin} is not an input")));
         };
+        // rppal's asynchronous interrupts request the line on their own
+        // thread and keep a failure to themselves; the synchronous request
+        // fails at once where the kernel cannot deliver interrupts.
+        let probe = input.set_interrupt(Trigger::Both, None).and_then(|()| input.clear_interrupt());
         let sink = Arc::clone(&self.shared.sink);
-        let interrupts = input.set_async_interrupt(Trigger::Both, None, move |event| {
-            let to = Level::from(event.trigger == Trigger::RisingEdge);
-            sink(pin, to, event.timestamp.as_micros() as u64);
+        let interrupts = probe.and_then(|()| {
+            input.set_async_interrupt(Trigger::Both, None, move |event| {
+                let to = Level::from(event.trigger == Trigger::RisingEdge);
+                sink(pin, to, event.timestamp.as_micros() as u64);
+            })
         });
         match interrupts {
             Ok(()) => Ok(Watching::Interrupts),
