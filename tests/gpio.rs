@@ -319,3 +319,11 @@ fn ten_thousand_edges_in_a_second_keep_the_queue_bounded_the_host_serving_and_th
     assert_eq!(answer["actors"][0]["edges"]["dropped"], dropped, "{answer}");
     eprintln!("10,000 edges: {events} falling edges delivered, {dropped} dropped");
 }
+
+#[test]
+fn the_example_gpio_manifests_parse() {
+    for path in ["boards/examples/gpio-sim.toml", "boards/raspberry-pi/gpio.toml"] {
+        let manifest = host_edge::Manifest::load(&testkit::repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(manifest.providers[0].settings["LABELS"], "led=17, button=27", "{path}");
+    }
+}

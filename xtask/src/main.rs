@@ -5,10 +5,14 @@
 //! - `demo [--check]`: build the host and providers, sign the counter actor
 //!   and serve it over HTTP on the SQLite store at localhost:8080 (with
 //!   `--check`: see `/hits` count 1 then 2, and stop);
+//! - `demo gpio [--check]`: the button-led actor on the simulated board, its
+//!   LED over HTTP at localhost:8080 and its button driven with `host-edge
+//!   gpio` (with `--check`: press the button, see the LED turn on, stop);
 //! - `test`: build the actors, then run every test in the workspace;
 //! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
 //! - `arm-check [targets]`: build each bundle and serve the counter from it
-//!   under qemu-user, checked over loopback HTTP.
+//!   under qemu-user, checked over loopback HTTP; on aarch64 also run the
+//!   rppal register test (tests/gpio_rppal.rs) on the bundle's host.
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus};
@@ -46,7 +50,11 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 3] = ["host-edge-keyvalue-sqlite", "host-edge-keyvalue-redis", "host-edge-http-server"];
+const PROVIDERS: [&str; 4] =
+    ["host-edge-keyvalue-sqlite", "host-edge-keyvalue-redis", "host-edge-http-server", "host-edge-gpio"];
+
+/// Their library names, as bundles carry them in `providers/`.
+const LIBRARIES: [&str; 4] = ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio"];
 
 /// The cargo profile the demo builds with (see the workspace Cargo.toml).
 const DEMO_PROFILE: &str = "demo-build";
@@ -58,45 +66,63 @@ const DEMO_PORT: u16 = 8080;
 /// manifest serving it on SQLite in target/demo. With `check`, runs the host
 /// just long enough to see `/hits` count 1 and 2; otherwise serves until
 /// Ctrl-C.
-fn demo(check: bool) {
-    let wasm = build_actors();
-    let mut build = cargo();
-    build.current_dir(root()).args(["build", "--profile", DEMO_PROFILE, "-p", "host-edge"]);
-    for provider in PROVIDERS {
-        build.args(["-p", provider]);
+/// A demo's folder, with the host and providers built (demo profile) and an
+/// issuer key.
+struct DemoSetup {
+    release: PathBuf,
+    bin: PathBuf,
+    dir: PathBuf,
+    wasm: PathBuf,
+}
+
+impl DemoSetup {
+    /// Builds everything and starts `target/<folder>` afresh.
+    fn new(folder: &str) -> DemoSetup {
+        let wasm = build_actors();
+        let mut build = cargo();
+        build.current_dir(root()).args(["build", "--profile", DEMO_PROFILE, "-p", "host-edge"]);
+        for provider in PROVIDERS {
+            build.args(["-p", provider]);
+        }
+        run(&mut build);
+        let release = root().join("target").join(DEMO_PROFILE);
+        let dir = root().join("target").join(folder);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating the demo folder");
+        let setup = DemoSetup { bin: release.join("host-edge"), release, dir, wasm };
+        run(&mut setup.host_edge(&["keys", "generate", "account", "-o", "issuer.nk"]));
+        setup
     }
-    run(&mut build);
-    let release = root().join("target").join(DEMO_PROFILE);
-    let bin = release.join("host-edge");
-    let dir = root().join("target/demo");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creating target/demo");
-    let host_edge = |args: &[&str]| {
-        let mut command = Command::new(&bin);
-        command.current_dir(&dir).args(args);
+
+    fn host_edge(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.current_dir(&self.dir).args(args);
         command
-    };
-    run(&mut host_edge(&["keys", "generate", "account", "-o", "issuer.nk"]));
-    run(&mut host_edge(&["keys", "generate", "module", "-o", "counter.nk"]));
-    let input = wasm.join("counter.wasm");
-    run(&mut host_edge(&[
-        "sign",
-        input.to_str().unwrap(),
-        "-o",
-        "counter_s.wasm",
-        "--issuer",
-        "issuer.nk",
-        "--subject",
-        "counter.nk",
-        "--name",
-        "counter",
-        "-s",
-        "-k",
-        "--expires-in",
-        "365d",
-    ]));
-    run(&mut host_edge(&["inspect", "counter_s.wasm"]));
-    let library = |name: &str| release.join(format!("lib{name}.so")).display().to_string();
+    }
+
+    /// Signs actors/`actor` as `<actor>_s.wasm`, named `name`, with `claims`
+    /// (`-k`, `--cap`, `--grant` ...), valid a year, and shows its claims.
+    fn sign(&self, actor: &str, name: &str, claims: &[&str]) {
+        let key = format!("{actor}.nk");
+        run(&mut self.host_edge(&["keys", "generate", "module", "-o", &key]));
+        let input = self.wasm.join(format!("{actor}.wasm"));
+        let output = format!("{actor}_s.wasm");
+        let mut sign = self.host_edge(&["sign", input.to_str().unwrap(), "-o", &output, "--issuer", "issuer.nk"]);
+        sign.args(["--subject", &key, "--name", name, "--expires-in", "365d"]).args(claims);
+        run(&mut sign);
+        run(&mut self.host_edge(&["inspect", &output]));
+    }
+
+    fn library(&self, name: &str) -> String {
+        self.release.join(format!("lib{name}.so")).display().to_string()
+    }
+}
+
+fn demo(check: bool) {
+    let setup = DemoSetup::new("demo");
+    setup.sign("counter", "counter", &["-s", "-k"]);
+    let (bin, dir) = (&setup.bin, &setup.dir);
+    let library = |name: &str| setup.library(name);
     let manifest = format!(
         r#"# The demo: the counter actor on the embedded SQLite store, over HTTP.
 # The database is state/kv/counter.db; `host-edge ctl --socket control.sock
@@ -133,12 +159,79 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
     );
     std::fs::write(dir.join("manifest.toml"), manifest).expect("writing the demo manifest");
     if check {
-        check_demo(&bin, &dir);
+        check_demo(bin, dir);
         return;
     }
     eprintln!("xtask: serving the counter; in another terminal:  curl localhost:{DEMO_PORT}/hits");
     eprintln!("xtask: Ctrl-C stops it. Files are in {}", dir.display());
-    run(&mut host_edge(&["run", "manifest.toml"]));
+    run(&mut setup.host_edge(&["run", "manifest.toml"]));
+}
+
+/// The GPIO demo: button-led on the simulated board (boards/sim.toml), the
+/// LED over HTTP, the button from `host-edge gpio`.
+fn demo_gpio(check: bool) {
+    let setup = DemoSetup::new("demo-gpio");
+    setup.sign("button_led", "button-led", &["-s", "--gpio", "--grant", "iot:gpio=out:led,in:button"]);
+    let manifest = std::fs::read_to_string(root().join("boards/examples/gpio-sim.toml"))
+        .expect("reading boards/examples/gpio-sim.toml")
+        .replace("actors/button_led.wasm", "button_led_s.wasm")
+        .replace("providers/libgpio.so", &setup.library("gpio"))
+        .replace("providers/libhttp_server.so", &setup.library("http_server"))
+        .replace(r#"ADDRESS = "0.0.0.0""#, r#"ADDRESS = "127.0.0.1""#);
+    std::fs::write(setup.dir.join("manifest.toml"), manifest).expect("writing the GPIO demo manifest");
+    if check {
+        check_demo_gpio(&setup);
+        return;
+    }
+    let gpio = format!("{} gpio --manifest {}", setup.bin.display(), setup.dir.join("manifest.toml").display());
+    eprintln!("xtask: the button-led actor on the simulated board. In another terminal:");
+    eprintln!("xtask:   curl localhost:{DEMO_PORT}/led                    # the LED: low");
+    eprintln!("xtask:   {gpio} set button low    # press the button: the LED toggles");
+    eprintln!("xtask:   {gpio} set button high   # let go");
+    eprintln!("xtask:   curl -X PUT -d on localhost:{DEMO_PORT}/led       # set the LED over HTTP");
+    eprintln!("xtask:   {gpio} watch             # every pin change as it happens");
+    eprintln!("xtask:   {gpio} pins              # who holds what");
+    eprintln!("xtask: Ctrl-C stops it (the LED goes back to its safe state). Files are in {}", setup.dir.display());
+    run(&mut setup.host_edge(&["run", "manifest.toml"]));
+}
+
+/// Runs the GPIO demo, presses the button with `host-edge gpio`, waits for
+/// `/led` to say high, stops the host.
+fn check_demo_gpio(setup: &DemoSetup) {
+    use std::io::{Read, Write};
+    if std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).is_ok() {
+        eprintln!("xtask: something already listens on port {DEMO_PORT}; stop it to check the GPIO demo");
+        exit(1);
+    }
+    let mut host = setup.host_edge(&["run", "manifest.toml"]).spawn().expect("the host starts");
+    let led = || -> Option<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream.write_all(b"GET /led HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.split("\r\n\r\n").nth(1).map(str::to_owned)
+    };
+    let wait_for = |want: &str| -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = led();
+            if got.as_deref().is_some_and(|body| body.contains(want)) || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let before = wait_for(r#""led":"low""#);
+    let pressed = setup.host_edge(&["gpio", "set", "button", "low"]).status().is_ok_and(|s| s.success());
+    let after = wait_for(r#""led":"high""#);
+    let _ = Command::new("kill").args(["-TERM", &host.id().to_string()]).status();
+    let status = host.wait().expect("the host stops");
+    if !pressed || !after.as_deref().unwrap_or("").contains(r#""led":"high""#) || !status.success() {
+        eprintln!("xtask: GPIO demo check failed: LED {before:?}, button pressed: {pressed}, then {after:?}; host {status}");
+        exit(1);
+    }
+    eprintln!("xtask: GPIO demo check passed: the button press turned the LED on");
 }
 
 /// How long to wait for a host serving the counter.
@@ -236,8 +329,9 @@ fn test(extra: &[String]) {
     let mut release = cargo();
     release.current_dir(root()).args(["test", "--release", "-p", "host-edge-e2e", "--test", "provider_abi"]);
     run(&mut release);
-    // The README's demo command must keep working: run it, bounded.
+    // The README's demo commands must keep working: run them, bounded.
     demo(true);
+    demo_gpio(true);
 }
 
 /// The number before `label` in a `test result:` line.
@@ -273,7 +367,7 @@ fn pi_target(target: &str) -> (&'static str, &'static str, &'static str) {
 /// target/bundle/keys and never enter a bundle. Returns the issuer's public key.
 fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
     std::fs::create_dir_all(keys).expect("creating the key folder");
-    for (role, file) in [("account", "issuer.nk"), ("module", "counter.nk"), ("module", "echo.nk")] {
+    for (role, file) in [("account", "issuer.nk"), ("module", "counter.nk"), ("module", "echo.nk"), ("module", "button_led.nk")] {
         if !keys.join(file).exists() {
             run(Command::new(host_edge).current_dir(keys).args(["keys", "generate", role, "-o", file]).stdout(std::process::Stdio::null()));
         }
@@ -319,13 +413,14 @@ fn bundle(target: &str) -> PathBuf {
         std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     };
     copy(&built.join("host-edge"), &dir.join("bin/host-edge"));
-    for library in ["keyvalue_sqlite", "keyvalue_redis", "http_server"] {
+    for library in LIBRARIES {
         let file = format!("lib{library}.so");
         copy(&built.join(&file), &dir.join("providers").join(&file));
     }
     let keys = out.join("keys");
     let issuer = bundle_keys(&native, &keys);
-    for (actor, caps) in [("counter", &["-s", "-k"][..]), ("echo", &[][..])] {
+    let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:led,in:button"];
+    for (actor, caps) in [("counter", &["-s", "-k"][..]), ("echo", &[][..]), ("button_led", &button_led[..])] {
         let input = wasm.join(format!("{actor}.wasm"));
         let output = dir.join("actors").join(format!("{actor}.wasm"));
         let mut sign = Command::new(&native);
@@ -334,7 +429,7 @@ fn bundle(target: &str) -> PathBuf {
             .arg(&input)
             .arg("-o")
             .arg(&output)
-            .args(["--issuer", "issuer.nk", "--subject", &format!("{actor}.nk"), "--name", actor])
+            .args(["--issuer", "issuer.nk", "--subject", &format!("{actor}.nk"), "--name", &actor.replace('_', "-")])
             .args(caps)
             .stdout(std::process::Stdio::null());
         run(&mut sign);
@@ -348,11 +443,16 @@ fn bundle(target: &str) -> PathBuf {
         .expect("reading boards/raspberry-pi/manifest.toml")
         .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
     std::fs::write(dir.join("manifest.toml"), manifest).expect("writing the manifest");
+    let gpio = std::fs::read_to_string(root().join("boards/raspberry-pi/gpio.toml"))
+        .expect("reading boards/raspberry-pi/gpio.toml")
+        .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
+    std::fs::write(dir.join("gpio.toml"), gpio).expect("writing the GPIO manifest");
     let tarball = out.join(format!("{name}.tar.gz"));
     run(Command::new("tar").current_dir(&out).arg("czf").arg(&tarball).arg(&name));
     eprintln!("xtask: bundle {} in {:.0?}", tarball.display(), started.elapsed());
-    for file in ["bin/host-edge", "providers/libkeyvalue_sqlite.so", "providers/libkeyvalue_redis.so", "providers/libhttp_server.so"] {
-        let size = std::fs::metadata(dir.join(file)).map(|m| m.len()).unwrap_or(0);
+    let files = std::iter::once("bin/host-edge".to_owned()).chain(LIBRARIES.map(|l| format!("providers/lib{l}.so")));
+    for file in files {
+        let size = std::fs::metadata(dir.join(&file)).map(|m| m.len()).unwrap_or(0);
         eprintln!("xtask:   {file:<34} {:>8} KiB", size / 1024);
     }
     let size = std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0);
@@ -416,6 +516,24 @@ fn bundle_check(target: &str) {
         started.elapsed()
     );
     wascc_refusal_check(target, &dir, qemu_host_edge);
+    if target.starts_with("aarch64") {
+        rppal_check(target, &dir, qemu, sysroot);
+    }
+}
+
+/// tests/gpio_rppal.rs on the bundle's own host and GPIO provider, under
+/// qemu-user: rppal on ARM against emulated registers.
+fn rppal_check(target: &str, bundle: &Path, qemu: &str, sysroot: &str) {
+    let started = std::time::Instant::now();
+    let cc = format!("{}-gcc", sysroot.trim_start_matches("/usr/"));
+    let mut test = cargo();
+    test.current_dir(root())
+        .args(["test", "-p", "host-edge-e2e", "--test", "gpio_rppal"])
+        .env("HOST_EDGE_RPPAL_BUNDLE", bundle)
+        .env("HOST_EDGE_RPPAL_RUNNER", format!("{qemu} -L {sysroot}"))
+        .env("HOST_EDGE_RPPAL_CC", cc);
+    run(&mut test);
+    eprintln!("xtask: {target}: rppal register check passed under {qemu} in {:.1?}", started.elapsed());
 }
 
 /// A library built the way waSCC built providers (its entry point returns a
@@ -441,6 +559,9 @@ fn main() {
         Some("actors") => {
             build_actors();
         }
+        Some("demo") if args.get(1).map(String::as_str) == Some("gpio") => {
+            demo_gpio(args.get(2).map(String::as_str) == Some("--check"))
+        }
         Some("demo") => demo(args.get(1).map(String::as_str) == Some("--check")),
         Some("test") => test(&args[1..]),
         Some("bundle") => match args.get(1) {
@@ -464,7 +585,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <actors | demo [--check] | test [cargo test args] | bundle <target> | arm-check [targets]>"
+                "usage: cargo xtask <actors | demo [gpio] [--check] | test [cargo test args] | bundle <target> | arm-check [targets]>"
             );
             exit(2);
         }
