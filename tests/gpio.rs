@@ -327,3 +327,54 @@ fn the_example_gpio_manifests_parse() {
         assert_eq!(manifest.providers[0].settings["LABELS"], "led=17, button=27", "{path}");
     }
 }
+
+#[test]
+fn sigterm_of_the_host_returns_every_output_to_its_safe_state_and_watchers_see_it() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:led", "in:button"]));
+    std::fs::write(dir.path().join("button_led.wasm"), module).unwrap();
+    let manifest = format!(
+        r#"
+[host]
+control_socket = "control.sock"
+
+[[actor]]
+path = "button_led.wasm"
+
+[[provider]]
+name = "gpio"
+path = "{gpio}"
+settings = {{ BOARD = "sim", LABELS = "led=17, button=27" }}
+
+[[link]]
+actor = "button-led"
+capability = "iot:gpio"
+provider = "gpio"
+values = {{ OPEN = "led out level=high" }}
+"#,
+        gpio = provider_library("gpio").display()
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let mut host = std::process::Command::new(testkit::host_edge_bin())
+        .current_dir(dir.path())
+        .args(["run", "manifest.toml"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let board = SimBoard::at(&dir.path().join("state/gpio/sim.sock"));
+    eventually(Duration::from_secs(30), "the LED is driven high", || (board.pin(17)["level"] == "high").then_some(()));
+
+    let mut watch = std::os::unix::net::UnixStream::connect(dir.path().join("state/gpio/sim.sock")).unwrap();
+    writeln!(watch, "{}", json!({"op": "watch", "since": 0})).unwrap();
+    let mut lines = std::io::BufReader::new(watch).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["change"]["event"], "output");
+
+    assert!(std::process::Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap().success());
+    let changes: Vec<serde_json::Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    assert!(host.wait().unwrap().success());
+    let release = changes.iter().find(|c| c["change"]["event"] == "release").expect("the watcher saw the release");
+    assert_eq!(release["change"]["pin"], 17);
+    assert_eq!(release["change"]["detail"], "safe state: input");
+}

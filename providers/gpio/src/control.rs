@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use provider_sdk::codec::gpio::Level;
@@ -40,11 +40,39 @@ enum Request {
 /// What the provider adds to the `pins` answer: holders and edge queues.
 pub(crate) type Status = Box<dyn Fn() -> Value + Send + Sync>;
 
+/// How long stopping waits for `watch` clients to receive the last changes
+/// (the release of every pin).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// The number of `watch` streams open, so stopping can let them finish.
+#[derive(Default)]
+struct Watchers {
+    open: Mutex<usize>,
+    closed: Condvar,
+}
+
+impl Watchers {
+    fn enter(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    fn leave(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.closed.notify_all();
+    }
+
+    fn wait_until_closed(&self, within: Duration) {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.closed.wait_timeout_while(open, within, |open| *open > 0);
+    }
+}
+
 /// The listening socket and its accept thread.
 pub(crate) struct Server {
     path: PathBuf,
     stopping: Arc<AtomicBool>,
     sim: Arc<Sim>,
+    watchers: Arc<Watchers>,
 }
 
 impl Server {
@@ -60,7 +88,13 @@ impl Server {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let server = Server { path: path.to_owned(), stopping: Arc::clone(&stopping), sim: Arc::clone(&sim) };
+        let watchers = Arc::new(Watchers::default());
+        let server = Server {
+            path: path.to_owned(),
+            stopping: Arc::clone(&stopping),
+            sim: Arc::clone(&sim),
+            watchers: Arc::clone(&watchers),
+        };
         let status: Arc<Status> = Arc::new(status);
         std::thread::Builder::new().name("gpio-sim-control".into()).spawn(move || {
             for stream in listener.incoming() {
@@ -69,9 +103,10 @@ impl Server {
                 }
                 let Ok(stream) = stream else { continue };
                 let (sim, stopping, status) = (Arc::clone(&sim), Arc::clone(&stopping), Arc::clone(&status));
+                let watchers = Arc::clone(&watchers);
                 let _ = std::thread::Builder::new()
                     .name("gpio-sim-client".into())
-                    .spawn(move || serve(stream, &sim, &stopping, &status));
+                    .spawn(move || serve(stream, &sim, &stopping, &status, &watchers));
             }
         })?;
         Ok(server)
@@ -82,17 +117,20 @@ impl Server {
         &self.path
     }
 
-    /// Stops accepting, ends every `watch`, and removes the socket.
+    /// Stops accepting, ends every `watch` once it has sent the changes
+    /// made so far (waiting a little for slow clients), and removes the
+    /// socket.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         let _ = UnixStream::connect(&self.path);
         self.sim.wake_watchers();
+        self.watchers.wait_until_closed(DRAIN);
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
 /// Answers one client's requests until it hangs up.
-fn serve(stream: UnixStream, sim: &Sim, stopping: &AtomicBool, status: &Status) {
+fn serve(stream: UnixStream, sim: &Sim, stopping: &AtomicBool, status: &Status, watchers: &Watchers) {
     let Ok(mut writer) = stream.try_clone() else { return };
     for line in BufReader::new(stream).lines() {
         let Ok(line) = line else { return };
@@ -102,7 +140,9 @@ fn serve(stream: UnixStream, sim: &Sim, stopping: &AtomicBool, status: &Status) 
         let answer = match serde_json::from_str::<Request>(&line) {
             Err(e) => json!({"ok": false, "error": format!("not a request: {e}")}),
             Ok(Request::Watch { since }) => {
+                watchers.enter();
                 watch(&mut writer, sim, since, stopping);
+                watchers.leave();
                 return;
             }
             Ok(request) => answer(sim, request, status),
@@ -144,17 +184,18 @@ fn answer(sim: &Sim, request: Request, status: &Status) -> Value {
 /// Streams each change after `since` as a line, until the client hangs up
 /// or the board stops.
 fn watch(writer: &mut UnixStream, sim: &Sim, mut since: u64, stopping: &AtomicBool) {
-    while !stopping.load(Ordering::Relaxed) {
-        for change in sim.changes(since, Duration::from_secs(1)) {
+    loop {
+        // Once stopping, send what is left without waiting, then end.
+        let last = stopping.load(Ordering::Relaxed);
+        let wait = if last { Duration::ZERO } else { Duration::from_secs(1) };
+        for change in sim.changes(since, wait) {
             since = change.seq;
             let line = json!({"ok": true, "change": change});
             if writeln!(writer, "{line}").is_err() {
                 return;
             }
         }
-        // A client that hung up is noticed at the next write; probe it
-        // each second so an idle watch does not linger for ever.
-        if writer.write_all(b"").is_err() {
+        if last {
             return;
         }
     }
