@@ -104,8 +104,12 @@ pub struct Board {
     pub soc: String,
     /// The backend that drives it.
     pub backend: Backend,
-    /// The start of `/proc/device-tree/model` on this board, when it can be
-    /// detected.
+    /// An entry of the device tree's `compatible` list that only this board
+    /// has (`raspberrypi,4-model-b`), when it can be detected.
+    #[serde(default)]
+    pub compatible: Option<String>,
+    /// The start of the device tree's `model` on this board, the fallback
+    /// for detecting it.
     #[serde(default)]
     pub model: Option<String>,
     /// The header, by physical pin.

@@ -5,9 +5,6 @@ use std::path::Path;
 
 use crate::{Board, BoardError};
 
-/// Where Linux shows the board's model string on a device-tree board.
-pub const MODEL_PATH: &str = "/proc/device-tree/model";
-
 /// The definitions in `boards/`, as (file name, text).
 const DEFINITIONS: &[(&str, &str)] = &[
     ("pi-zero-w.toml", include_str!("../pi-zero-w.toml")),
@@ -57,11 +54,20 @@ pub fn load(path: &Path) -> Result<Board, BoardError> {
     Board::parse(&text, &path.display().to_string())
 }
 
-/// The built-in board whose model string `model` starts with (the device
-/// tree's string ends in a NUL, which is ignored); the longest match wins.
-pub fn detect(model: &str) -> Option<Board> {
-    let model = model.trim_end_matches(['\0', '\n']);
-    builtin()
+/// The built-in board the device tree describes: the one whose
+/// `compatible` entry is in `compatible` (the NUL-separated list of
+/// `/proc/device-tree/compatible`), or else the one whose `model` the
+/// `model` string starts with (the longest match wins). The Pi firmware
+/// writes the revision into the model (`Raspberry Pi 3 Model B Rev 1.2`)
+/// and mainline trees do not, so `compatible` decides where present.
+pub fn detect(model: Option<&str>, compatible: Option<&str>) -> Option<Board> {
+    let boards = builtin();
+    let entries: Vec<&str> = compatible.map(|c| c.split(['\0', '\n']).filter(|e| !e.is_empty()).collect()).unwrap_or_default();
+    if let Some(board) = boards.iter().find(|b| b.compatible.as_deref().is_some_and(|c| entries.contains(&c))) {
+        return Some(board.clone());
+    }
+    let model = model?.trim_end_matches(['\0', '\n']);
+    boards
         .into_iter()
         .filter(|b| b.model.as_deref().is_some_and(|m| model.starts_with(m)))
         .max_by_key(|b| b.model.as_ref().map_or(0, String::len))
@@ -88,7 +94,7 @@ mod tests {
 
     #[test]
     fn the_model_string_finds_the_board_and_b_plus_is_not_b() {
-        let detect_name = |model: &str| detect(model).map(|b| b.name);
+        let detect_name = |model: &str| detect(Some(model), None).map(|b| b.name);
         assert_eq!(detect_name("Raspberry Pi 3 Model B Rev 1.2\0").as_deref(), Some("pi-3b"));
         assert_eq!(detect_name("Raspberry Pi 3 Model B Plus Rev 1.3\0").as_deref(), Some("pi-3b-plus"));
         assert_eq!(detect_name("Raspberry Pi Zero W Rev 1.1").as_deref(), Some("pi-zero-w"));
@@ -96,6 +102,17 @@ mod tests {
         assert_eq!(detect_name("Raspberry Pi 4 Model B Rev 1.4").as_deref(), Some("pi-4b"));
         assert_eq!(detect_name("Raspberry Pi 5 Model B Rev 1.0").as_deref(), Some("pi-5"));
         assert_eq!(detect_name("BeagleBone Black"), None);
+    }
+
+    #[test]
+    fn the_compatible_list_finds_the_board_where_a_mainline_model_has_no_revision() {
+        let detect_with = |model: &str, compatible: &str| detect(Some(model), Some(compatible)).map(|b| b.name);
+        let mainline_3b = detect_with("Raspberry Pi 3 Model B\0", "raspberrypi,3-model-b\0brcm,bcm2837\0");
+        assert_eq!(mainline_3b.as_deref(), Some("pi-3b"));
+        let mainline_3b_plus = detect_with("Raspberry Pi 3 Model B+\0", "raspberrypi,3-model-b-plus\0brcm,bcm2837\0");
+        assert_eq!(mainline_3b_plus.as_deref(), Some("pi-3b-plus"));
+        assert_eq!(detect_with("x", "raspberrypi,model-zero-w\0brcm,bcm2835\0").as_deref(), Some("pi-zero-w"));
+        assert_eq!(detect(None, Some("brcm,bcm2711\0")).map(|b| b.name), None, "a SoC alone is not a board");
     }
 
     #[test]

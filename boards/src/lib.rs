@@ -11,7 +11,9 @@
 
 mod board;
 mod builtin;
+mod device_tree;
 mod table;
 
 pub use board::{is_label, Backend, Board, BoardError, HeaderPin, PwmChannel, Reserved};
-pub use builtin::{builtin, detect, find, load, MODEL_PATH};
+pub use builtin::{builtin, detect, find, load};
+pub use device_tree::DeviceTree;

@@ -12,11 +12,15 @@
 //! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
 //! - `arm-check [targets]`: build each bundle and serve the counter from it
 //!   under qemu-user, checked over loopback HTTP; on aarch64 also run the
-//!   rppal register test (tests/gpio_rppal.rs) on the bundle's host.
+//!   rppal register test (tests/gpio_rppal.rs) on the bundle's host;
+//! - `raspi-check <bundle-dir>`: the unpacked aarch64 bundle's GPIO provider
+//!   on an emulated Raspberry Pi 3 B booting Debian's kernel (raspi.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus};
 use std::time::Duration;
+
+mod raspi;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -518,6 +522,7 @@ fn bundle_check(target: &str) {
     wascc_refusal_check(target, &dir, qemu_host_edge);
     if target.starts_with("aarch64") {
         rppal_check(target, &dir, qemu, sysroot);
+        raspi::check(target, &dir);
     }
 }
 
@@ -583,9 +588,17 @@ fn main() {
                 bundle_check(target);
             }
         }
+        Some("raspi-check") => match args.get(1) {
+            Some(dir) => raspi::check("aarch64-unknown-linux-gnu", Path::new(dir)),
+            None => {
+                eprintln!("usage: cargo xtask raspi-check <unpacked aarch64 bundle folder>");
+                exit(2);
+            }
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask <actors | demo [gpio] [--check] | test [cargo test args] | bundle <target> | arm-check [targets]>"
+                "usage: cargo xtask <actors | demo [gpio] [--check] | test [cargo test args] | bundle <target> | arm-check [targets] \
+                 | raspi-check <bundle-dir>>"
             );
             exit(2);
         }

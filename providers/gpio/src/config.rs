@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use boards::Board;
+use boards::{Board, DeviceTree};
 use provider_sdk::codec::gpio::Level;
 use provider_sdk::{Setting, SettingKind, SettingScope, Settings};
 
@@ -74,10 +74,10 @@ pub(crate) fn declared() -> Vec<Setting> {
 
 impl Config {
     /// Reads the settings (the host has checked types and filled defaults);
-    /// `model` is the device tree's model string, for detecting the board.
-    pub(crate) fn read(settings: &Settings, state_dir: &Path, model: Option<&str>) -> Result<Config, String> {
+    /// the machine's device tree identifies the board when `BOARD` is unset.
+    pub(crate) fn read(settings: &Settings, state_dir: &Path, machine: &DeviceTree) -> Result<Config, String> {
         let get = |name: &str| settings.get(name).map(String::as_str).unwrap_or_default();
-        let board = board(settings.get("BOARD").map(String::as_str), model)?;
+        let board = board(settings.get("BOARD").map(String::as_str), machine)?;
         let pins = PinMap::new(board, get("LABELS"))?;
         let mut safe = BTreeMap::new();
         for (pin, value) in pins.assignments(get("SAFE_STATE"), "SAFE_STATE")? {
@@ -113,30 +113,18 @@ impl Config {
     }
 }
 
-/// The board `BOARD` names, or the one the model string identifies.
-fn board(name: Option<&str>, model: Option<&str>) -> Result<Board, String> {
-    match (name.map(str::trim).filter(|n| !n.is_empty()), model) {
-        (Some(name), _) => boards::find(name).map_err(|e| format!("BOARD: {e}")),
-        (None, Some(model)) => boards::detect(model).ok_or_else(|| {
+/// The board `BOARD` names, or the one the device tree identifies.
+fn board(name: Option<&str>, machine: &DeviceTree) -> Result<Board, String> {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => boards::find(name).map_err(|e| format!("BOARD: {e}")),
+        None => machine.board().ok_or_else(|| {
             format!(
-                "no BOARD is set and this machine's model `{}` is not a board host-edge knows; set BOARD \
+                "no BOARD is set and this machine ({}) is not a board host-edge knows; set BOARD \
                  (`host-edge boards` lists them, `sim` is the simulated board)",
-                model.trim_end_matches(['\0', '\n'])
+                machine.describe()
             )
         }),
-        (None, None) => Err(format!(
-            "no BOARD is set and this machine has no device tree model ({}): set BOARD, e.g. `sim` for the \
-             simulated board",
-            boards::MODEL_PATH
-        )),
     }
-}
-
-/// The model string of the machine, where Linux shows one.
-pub(crate) fn machine_model() -> Option<String> {
-    ["/sys/firmware/devicetree/base/model", boards::MODEL_PATH]
-        .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok())
 }
 
 #[cfg(test)]
@@ -148,16 +136,18 @@ mod tests {
     }
 
     #[test]
-    fn the_board_comes_from_the_setting_or_else_from_the_model_string() {
+    fn the_board_comes_from_the_setting_or_else_from_the_device_tree() {
         let dir = Path::new("/state");
-        let config = Config::read(&settings(&[("BOARD", "sim")]), dir, Some("Raspberry Pi 4 Model B Rev 1.4")).unwrap();
+        let pi4 = DeviceTree { model: Some("Raspberry Pi 4 Model B Rev 1.4\0".into()), compatible: None };
+        let config = Config::read(&settings(&[("BOARD", "sim")]), dir, &pi4).unwrap();
         assert_eq!(config.pins.board().name, "sim");
-        let config = Config::read(&settings(&[]), dir, Some("Raspberry Pi 4 Model B Rev 1.4\0")).unwrap();
+        let config = Config::read(&settings(&[]), dir, &pi4).unwrap();
         assert_eq!(config.pins.board().name, "pi-4b");
-        let err = Config::read(&settings(&[]), dir, Some("QEMU Virt")).unwrap_err();
-        assert!(err.contains("`QEMU Virt` is not a board host-edge knows"), "{err}");
-        let err = Config::read(&settings(&[]), dir, None).unwrap_err();
-        assert!(err.contains("no BOARD is set"), "{err}");
+        let virt = DeviceTree { model: Some("QEMU Virt\0".into()), compatible: Some("linux,dummy-virt\0".into()) };
+        let err = Config::read(&settings(&[]), dir, &virt).unwrap_err();
+        assert!(err.contains("(model `QEMU Virt`, compatible `linux,dummy-virt`) is not a board host-edge knows"), "{err}");
+        let err = Config::read(&settings(&[]), dir, &DeviceTree::default()).unwrap_err();
+        assert!(err.contains("no BOARD is set and this machine (no device tree)"), "{err}");
     }
 
     #[test]
@@ -165,7 +155,7 @@ mod tests {
         let config = Config::read(
             &settings(&[("BOARD", "sim"), ("LABELS", "led=17, relay=22"), ("SAFE_STATE", "led=low, relay=high"), ("ALLOW_RESERVED", "txd, 15")]),
             Path::new("/state"),
-            None,
+            &DeviceTree::default(),
         )
         .unwrap();
         assert_eq!(config.safe_state(17), Safe::Level(Level::Low));
@@ -177,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_bad_safe_state_names_the_pin_and_the_choices() {
-        let err = Config::read(&settings(&[("BOARD", "sim"), ("SAFE_STATE", "17=off")]), Path::new("/s"), None).unwrap_err();
+        let err = Config::read(&settings(&[("BOARD", "sim"), ("SAFE_STATE", "17=off")]), Path::new("/s"), &DeviceTree::default()).unwrap_err();
         assert!(err.contains("SAFE_STATE: pin 17 may be `input`, `low` or `high`, not `off`"), "{err}");
     }
 }

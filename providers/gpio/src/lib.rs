@@ -377,8 +377,8 @@ impl Provider for GpioProvider {
     }
 
     fn start(host: Host, settings: Settings) -> Result<GpioProvider, ProviderError> {
-        let model = config::machine_model();
-        let config = Config::read(&settings, host.state_dir(), model.as_deref()).map_err(ProviderError::bad_request)?;
+        let machine = boards::DeviceTree::read();
+        let config = Config::read(&settings, host.state_dir(), &machine).map_err(ProviderError::bad_request)?;
         let edges = Arc::new(Edges::new());
         let sink: EdgeSink = {
             let edges = Arc::clone(&edges);

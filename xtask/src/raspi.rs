@@ -1,0 +1,499 @@
+//! `cargo xtask raspi-check <bundle-dir>`: the aarch64 bundle's GPIO provider
+//! on an emulated Raspberry Pi 3 B running a real Linux kernel.
+//!
+//! Why it exists: the rppal register test (`tests/gpio_rppal.rs`, run by
+//! `arm-check` under qemu-user) fakes the kernel's side: a file stands in for
+//! `/dev/gpiomem` and a preloaded shim answers for `/dev/gpiochip0`, so the
+//! interrupt request always fails and the sampling path runs. Here QEMU's
+//! `raspi3b` machine boots Debian's arm64 kernel with the mainline BCM2837
+//! device tree: the `pinctrl-bcm2835` driver owns the GPIO block and exports
+//! `/dev/gpiochip0`, and the bundle's host, provider and signed button-led
+//! actor run from an initramfs as root, as on a board. The guest's `/init`
+//! checks, on the serial console, that the provider found the board from the
+//! device tree (no `BOARD` setting), that rppal drove GPIO17 through
+//! `/dev/mem` (read back from QEMU's emulated registers with `devmem`), that
+//! the kernel granted the button's interrupt line (so the provider uses
+//! interrupts, not sampling), and that SIGTERM leaves the LED an input.
+//!
+//! What it cannot prove: edges and pulls. QEMU's BCM2835 GPIO model keeps
+//! the function-select, set, clear and level registers, but implements no
+//! edge detection and no pull resistors, so no interrupt ever fires.
+//!
+//! Cost: Debian's kernel package (about 60 MB) and busybox-static (under
+//! 1 MB) are downloaded once with `apt-get download` (the arm64 dpkg
+//! architecture, which `.ci/setup` adds) and the few files used are kept in
+//! `target/raspi/`; the emulated board boots in about 10 to 20 seconds.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{root, run};
+
+/// Debian's aarch64 cross sysroot: the glibc the bundle's host links against.
+const SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+/// binutils for aarch64, to read the host's ELF headers.
+const READELF: &str = "aarch64-linux-gnu-readelf";
+
+/// How long the emulated board may take, from power on to power off.
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The checks the guest's `/init` reports, each as `raspi-check: PASS <name>`
+/// or `raspi-check: FAIL <name>`; every one must pass.
+const CHECKS: [&str; 7] = ["board", "led-output", "led-high", "interrupts", "kernel-irq", "clean-exit", "safe-state"];
+
+/// The guest's last line: everything before it ran.
+const DONE: &str = "raspi-check: done";
+
+/// The kernel command line. `iomem=relaxed` lets rppal map the GPIO block
+/// through `/dev/mem` while the pinctrl driver claims it (mainline kernels
+/// have no `/dev/gpiomem`).
+const APPEND: &str = "console=ttyAMA0,115200 rdinit=/init iomem=relaxed loglevel=3 panic=-1";
+
+/// The files the guest needs from Debian's arm64 packages.
+struct Guest {
+    /// The kernel (`boot/vmlinuz-*`, an arm64 `Image`).
+    kernel: PathBuf,
+    /// The Raspberry Pi 3 B device tree of that kernel.
+    dtb: PathBuf,
+    /// The BCM2835 watchdog module: rebooting through it ends QEMU (the
+    /// `raspi3b` machine has no PSCI, so power off would only halt).
+    watchdog: PathBuf,
+    /// busybox-static: the guest's shell, `mount`, `devmem`, `reboot`.
+    busybox: PathBuf,
+}
+
+/// Boots the aarch64 bundle in `bundle` (an unpacked
+/// `host-edge-aarch64-unknown-linux-gnu` folder) on the emulated Raspberry
+/// Pi 3 B and exits the process with an error unless every check passed.
+pub fn check(target: &str, bundle: &Path) {
+    let started = Instant::now();
+    let bundle = bundle.canonicalize().unwrap_or_else(|e| fail(&format!("no bundle at {}: {e}", bundle.display())));
+    let host = bundle.join("bin/host-edge");
+    let machine = readelf(&["-h"], &host);
+    if !machine.contains("AArch64") {
+        fail(&format!("{} is not an aarch64 executable; raspi-check needs the aarch64 bundle", host.display()));
+    }
+    let work = root().join("target/raspi");
+    std::fs::create_dir_all(&work).expect("creating target/raspi");
+    let guest = fetch(&work);
+    let fetched = started.elapsed();
+    let initrd = initramfs(&work, &bundle, &guest);
+    let booted = Instant::now();
+    let console = boot(&work, &guest, &initrd);
+    let boot_time = booted.elapsed();
+    for line in console.lines().filter(|l| l.starts_with("raspi-check: ")) {
+        eprintln!("xtask: guest: {line}");
+    }
+    let missing: Vec<&str> =
+        CHECKS.iter().copied().filter(|name| !console.lines().any(|l| l.starts_with(&format!("raspi-check: PASS {name}")))).collect();
+    let failed = console.lines().any(|l| l.starts_with("raspi-check: FAIL"));
+    let done = console.lines().any(|l| l.starts_with(DONE));
+    if failed || !missing.is_empty() || !done {
+        let lines: Vec<&str> = console.lines().collect();
+        eprintln!("xtask: the console's last lines ({}):", work.join("console.log").display());
+        for line in &lines[lines.len().saturating_sub(60)..] {
+            eprintln!("  | {line}");
+        }
+        eprintln!(
+            "xtask: {target}: raspi check failed after {:.1?} (boot to power off {boot_time:.1?}): {}{}",
+            started.elapsed(),
+            if missing.is_empty() { String::new() } else { format!("not passed: {}; ", missing.join(", ")) },
+            if done { "the guest finished" } else { "the guest did not finish" }
+        );
+        exit(1);
+    }
+    eprintln!(
+        "xtask: {target}: raspi check passed on the emulated Raspberry Pi 3 B in {:.1?} \
+         (packages {:.1?}, boot to power off {:.1?}): {} checks",
+        started.elapsed(),
+        fetched,
+        boot_time,
+        CHECKS.len()
+    );
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("xtask: raspi-check: {message}");
+    exit(1)
+}
+
+/// Runs `aarch64-linux-gnu-readelf` with `args` on `file` and returns what
+/// it prints.
+fn readelf(args: &[&str], file: &Path) -> String {
+    let out = Command::new(READELF)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run {READELF} ({e}); `bash .ci/setup` installs it")));
+    if !out.status.success() {
+        fail(&format!("{READELF} {args:?} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr)));
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The kernel package `linux-image-arm64` currently depends on, as apt
+/// knows it (e.g. `linux-image-6.1.0-56-arm64`).
+fn kernel_package() -> Option<String> {
+    let out = Command::new("apt-cache").args(["depends", "linux-image-arm64:arm64"]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
+        let package = line.trim().strip_prefix("Depends: ")?.trim_end_matches(":arm64");
+        package.starts_with("linux-image-").then(|| package.to_owned())
+    })
+}
+
+/// The guest's files, from `target/raspi` when there, otherwise downloaded
+/// with apt and unpacked there (only the files used are kept).
+fn fetch(work: &Path) -> Guest {
+    let kernel_dir = match kernel_package() {
+        Some(package) => work.join(package),
+        // apt cannot say (no arm64 package lists): any kernel unpacked before.
+        None => std::fs::read_dir(work)
+            .into_iter()
+            .flatten()
+            .map_while(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.join("Image").exists())
+            .unwrap_or_else(|| {
+                fail("apt knows no linux-image-arm64:arm64; `bash .ci/setup` adds the arm64 architecture and updates apt")
+            }),
+    };
+    let guest = Guest {
+        kernel: kernel_dir.join("Image"),
+        dtb: kernel_dir.join("bcm2837-rpi-3-b.dtb"),
+        watchdog: kernel_dir.join("bcm2835_wdt.ko"),
+        busybox: work.join("busybox"),
+    };
+    if ![&guest.kernel, &guest.dtb, &guest.watchdog].iter().all(|p| p.exists()) {
+        let package = kernel_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let deb = download(work, &package);
+        let files = unpack(
+            &deb,
+            &kernel_dir,
+            &[
+                ("Image", &|m: &str| m.starts_with("./boot/vmlinuz-")),
+                ("bcm2837-rpi-3-b.dtb", &|m: &str| m.ends_with("/broadcom/bcm2837-rpi-3-b.dtb")),
+                ("bcm2835_wdt.ko", &|m: &str| m.contains("/drivers/watchdog/bcm2835_wdt.ko")),
+            ],
+        );
+        // Newer Debian kernels compress their modules; busybox insmod wants
+        // the plain object.
+        if files[2].ends_with(".xz") {
+            let plain = Command::new("xz").arg("-dc").arg(&guest.watchdog).output().expect("xz runs");
+            std::fs::write(&guest.watchdog, plain.stdout).expect("writing the watchdog module");
+        }
+        let _ = std::fs::remove_file(&deb);
+        // Kernels unpacked before this one (Debian moved on) are not used again.
+        let stale = std::fs::read_dir(work).into_iter().flatten().map_while(Result::ok).map(|e| e.path());
+        for old in stale.filter(|p| p.join("Image").exists() && *p != kernel_dir) {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+    if !guest.busybox.exists() {
+        let deb = download(work, "busybox-static");
+        let dir = work.join("busybox-static");
+        unpack(&deb, &dir, &[("busybox", &|m: &str| m.ends_with("bin/busybox"))]);
+        std::fs::rename(dir.join("busybox"), &guest.busybox).expect("keeping busybox");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&deb);
+    }
+    guest
+}
+
+/// `apt-get download <package>:arm64` into `work`; returns the `.deb`.
+fn download(work: &Path, package: &str) -> PathBuf {
+    let started = Instant::now();
+    let before = debs(work);
+    run(Command::new("apt-get").current_dir(work).args(["download", "-q", &format!("{package}:arm64")]));
+    let deb = debs(work)
+        .into_iter()
+        .find(|d| !before.contains(d) || d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_"))))
+        .unwrap_or_else(|| fail(&format!("apt-get download {package}:arm64 left no .deb")));
+    let size = std::fs::metadata(&deb).map(|m| m.len()).unwrap_or(0);
+    eprintln!("xtask: downloaded {} ({} KiB) in {:.1?}", deb.display(), size / 1024, started.elapsed());
+    deb
+}
+
+fn debs(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().map_while(Result::ok);
+    entries.map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "deb")).collect()
+}
+
+/// A file to take from a package: the name to keep it as, and which archive
+/// member it is.
+type Wanted<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
+
+/// Extracts from `deb` into `into` the first member each of `wanted`
+/// matches, under the name given; returns the members' names.
+fn unpack(deb: &Path, into: &Path, wanted: &[Wanted<'_>]) -> Vec<String> {
+    let scratch = into.join("unpack");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("creating an unpack folder");
+    let listing = deb_tar(deb, &scratch, &["-t"]);
+    let members: Vec<String> = wanted
+        .iter()
+        .map(|(name, matches)| {
+            listing
+                .lines()
+                .find(|m| matches(m))
+                .unwrap_or_else(|| fail(&format!("{} has no file for {name}", deb.display())))
+                .to_owned()
+        })
+        .collect();
+    let mut args = vec!["-x"];
+    args.extend(members.iter().map(String::as_str));
+    deb_tar(deb, &scratch, &args);
+    for ((name, _), member) in wanted.iter().zip(&members) {
+        std::fs::rename(scratch.join(member), into.join(name))
+            .unwrap_or_else(|e| fail(&format!("keeping {member} of {}: {e}", deb.display())));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    members
+}
+
+/// `dpkg-deb --fsys-tarfile deb | tar args` in `dir`; returns tar's output.
+fn deb_tar(deb: &Path, dir: &Path, args: &[&str]) -> String {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("cannot run dpkg-deb: {e}")));
+    let out = Command::new("tar")
+        .current_dir(dir)
+        .args(args)
+        .stdin(dpkg.stdout.take().expect("piped"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run tar: {e}")));
+    let unpacked = dpkg.wait().is_ok_and(|s| s.success());
+    if !unpacked || !out.status.success() {
+        fail(&format!("cannot unpack {} (tar {args:?})", deb.display()));
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The guest's manifest: the button-led actor on the GPIO provider, which
+/// must find the board itself; the LED is opened high, so QEMU's level
+/// register shows it.
+fn manifest(bundle: &Path) -> String {
+    let gpio = std::fs::read_to_string(bundle.join("gpio.toml"))
+        .unwrap_or_else(|e| fail(&format!("the bundle has no gpio.toml ({e})")));
+    let trusted = gpio
+        .lines()
+        .find(|l| l.starts_with("trusted_issuers"))
+        .unwrap_or_else(|| fail("the bundle's gpio.toml trusts no issuer"));
+    format!(
+        r#"# cargo xtask raspi-check: the bundle's button-led actor on the emulated
+# Raspberry Pi 3 B (xtask/src/raspi.rs).
+[host]
+state_dir = "/state"
+
+[policy]
+{trusted}
+# No real-time clock: the guest's clock starts in 1970.
+clock = "trust-issued-at"
+
+[[actor]]
+path = "/opt/host-edge/actors/button_led.wasm"
+instances = 1
+
+# No BOARD: the provider reads the device tree's model.
+[[provider]]
+name = "gpio"
+path = "/opt/host-edge/providers/libgpio.so"
+settings = {{ LABELS = "led=17, button=27" }}
+
+[[link]]
+actor = "button-led"
+capability = "iot:gpio"
+provider = "gpio"
+values = {{ OPEN = "button in pull=up edge=falling; led out level=high" }}
+"#
+    )
+}
+
+/// The guest's `/init` (busybox sh, as root): runs the host, checks the
+/// registers, the log and the kernel's view of the lines, reports each check
+/// on the console, stops the host and reboots through the watchdog.
+const INIT: &str = r#"#!/bin/busybox sh
+# /init of the raspi-check initramfs (xtask/src/raspi.rs).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+dmesg -n 1
+ifconfig lo 127.0.0.1 up
+pass() { echo "raspi-check: PASS $*"; }
+fail() { echo "raspi-check: FAIL $*"; }
+# GPIO17's function (GPFSEL1 bits 21-23: 0 input, 1 output) and level (GPLEV0 bit 17).
+function17() { echo $(( ($(devmem 0x3f200004 32) >> 21) & 7 )); }
+level17() { echo $(( ($(devmem 0x3f200034 32) >> 17) & 1 )); }
+echo "raspi-check: booted in $(cut -d' ' -f1 /proc/uptime) s; device tree model: $(tr -d '\000' < /proc/device-tree/model)"
+# Mainline trees carry no revision in the model ("Raspberry Pi 3 Model B"):
+# the provider finds the board by the compatible entry raspberrypi,3-model-b.
+echo "raspi-check: compatible: $(tr '\000' ' ' < /proc/device-tree/compatible)"
+echo "raspi-check: $(ls -l /dev/gpiochip0 /dev/mem 2>&1 | tr '\n' ' ')"
+echo "raspi-check: before: GPFSEL1=$(devmem 0x3f200004 32) GPLEV0=$(devmem 0x3f200034 32)"
+
+mkdir -p /state
+/opt/host-edge/bin/host-edge run /manifest.toml > /host.log 2>&1 &
+host=$!
+n=0
+while [ $n -lt 600 ] && kill -0 $host 2>/dev/null && ! grep -q 'linked' /host.log; do sleep 0.2; n=$((n + 1)); done
+if kill -0 $host 2>/dev/null; then echo "raspi-check: host running, link made after $(cut -d' ' -f1 /proc/uptime) s"
+else echo "raspi-check: host exited after $(cut -d' ' -f1 /proc/uptime) s"; fi
+sed 's/^/raspi-check: host| /' /host.log
+shown=$(wc -l < /host.log)
+
+if grep -q '(pi-3b)' /host.log; then pass "board: the provider detected pi-3b from the device tree"
+else fail "board: the log does not say (pi-3b)"; fi
+f=$(function17)
+if [ "$f" = 1 ]; then pass "led-output: GPFSEL1=$(devmem 0x3f200004 32), GPIO17 is an output"
+else fail "led-output: GPFSEL1=$(devmem 0x3f200004 32), GPIO17 function $f, not 1 (output)"; fi
+if [ "$(level17)" = 1 ]; then pass "led-high: GPLEV0=$(devmem 0x3f200034 32), GPIO17 is high"
+else fail "led-high: GPLEV0=$(devmem 0x3f200034 32), GPIO17 is not high"; fi
+if grep -q 'sampled every' /host.log; then fail "interrupts: the provider fell back to sampling"
+elif ! kill -0 $host 2>/dev/null; then fail "interrupts: the host is not running"
+else pass "interrupts: the provider watches the button through kernel interrupts"; fi
+line=$(grep 'GPIO27 ' /sys/kernel/debug/gpio)
+echo "raspi-check: kernel: $line"
+case "$line" in
+  *IRQ*) pass "kernel-irq: GPIO27 is requested from /dev/gpiochip0 as an interrupt" ;;
+  *) fail "kernel-irq: the kernel holds no interrupt on GPIO27" ;;
+esac
+
+kill -TERM $host 2>/dev/null
+wait $host
+status=$?
+if [ $status = 0 ]; then pass "clean-exit: the host stopped on SIGTERM with status 0"
+else fail "clean-exit: the host stopped with status $status"; fi
+tail -n +$((shown + 1)) /host.log | sed 's/^/raspi-check: host| /'
+f=$(function17)
+if [ "$f" = 0 ]; then pass "safe-state: GPFSEL1=$(devmem 0x3f200004 32), GPIO17 is an input again"
+else fail "safe-state: GPFSEL1=$(devmem 0x3f200004 32), GPIO17 function $f, not 0 (input)"; fi
+echo "raspi-check: done after $(cut -d' ' -f1 /proc/uptime) s"
+insmod /bcm2835_wdt.ko && reboot -f
+poweroff -f
+"#;
+
+/// The ELF interpreter and the shared libraries `files` need, transitively,
+/// found in the cross sysroot: (path in the guest, file here).
+fn runtime(files: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let lib = Path::new(SYSROOT).join("lib");
+    let headers = readelf(&["-l"], &files[0]);
+    let interpreter = headers
+        .split("[Requesting program interpreter: ")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| fail("the host has no ELF interpreter (is it static?)"))
+        .to_owned();
+    let name = Path::new(&interpreter).file_name().unwrap().to_owned();
+    let mut found = vec![(interpreter, lib.join(name))];
+    let mut queue: Vec<PathBuf> = files.to_vec();
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(file) = queue.pop() {
+        for line in readelf(&["-d"], &file).lines().filter(|l| l.contains("(NEEDED)")) {
+            let Some(needed) = line.split('[').nth(1).and_then(|r| r.split(']').next()) else { continue };
+            if seen.iter().any(|s| s == needed) || found[0].1.file_name().is_some_and(|n| n == needed) {
+                continue;
+            }
+            seen.push(needed.to_owned());
+            let path = lib.join(needed);
+            if !path.exists() {
+                fail(&format!("{} needs {needed}, which {} lacks", file.display(), lib.display()));
+            }
+            found.push((format!("/lib/aarch64-linux-gnu/{needed}"), path.clone()));
+            queue.push(path);
+        }
+    }
+    found
+}
+
+/// Writes `target/raspi/initramfs.cpio.gz`: busybox, the bundle's host, GPIO
+/// provider and button-led actor under /opt/host-edge, the glibc they need,
+/// the watchdog module, the manifest and `/init`.
+fn initramfs(work: &Path, bundle: &Path, guest: &Guest) -> PathBuf {
+    let rootfs = work.join("rootfs");
+    let _ = std::fs::remove_dir_all(&rootfs);
+    for dir in ["bin", "proc", "sys", "dev", "tmp", "state", "opt/host-edge/bin", "opt/host-edge/providers", "opt/host-edge/actors"] {
+        std::fs::create_dir_all(rootfs.join(dir)).expect("creating the initramfs folders");
+    }
+    let put = |from: &Path, to: &str| {
+        let to = rootfs.join(to.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).expect("creating an initramfs folder");
+        std::fs::copy(from, &to).unwrap_or_else(|e| fail(&format!("copying {}: {e}", from.display())));
+    };
+    let host = bundle.join("bin/host-edge");
+    let provider = bundle.join("providers/libgpio.so");
+    put(&guest.busybox, "bin/busybox");
+    put(&guest.watchdog, "bcm2835_wdt.ko");
+    put(&host, "opt/host-edge/bin/host-edge");
+    put(&provider, "opt/host-edge/providers/libgpio.so");
+    put(&bundle.join("actors/button_led.wasm"), "opt/host-edge/actors/button_led.wasm");
+    let libraries = runtime(&[host, provider]);
+    for (path, file) in &libraries {
+        put(file, path);
+    }
+    let names: Vec<&str> = libraries.iter().map(|(p, _)| p.rsplit('/').next().unwrap()).collect();
+    eprintln!("xtask: guest runtime from {SYSROOT}/lib: {}", names.join(", "));
+    std::fs::write(rootfs.join("manifest.toml"), manifest(bundle)).expect("writing the guest manifest");
+    std::fs::write(rootfs.join("init"), INIT).expect("writing /init");
+    let initrd = work.join("initramfs.cpio.gz");
+    let archive = format!(
+        "find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1 > '{}'",
+        initrd.display()
+    );
+    run(Command::new("sh").current_dir(&rootfs).args(["-c", &format!("chmod 755 bin/busybox init && {archive}")]));
+    let size = std::fs::metadata(&initrd).map(|m| m.len()).unwrap_or(0);
+    eprintln!("xtask: initramfs {} ({} KiB)", initrd.display(), size / 1024);
+    initrd
+}
+
+/// Boots the emulated Raspberry Pi 3 B with `initrd`, its serial console
+/// into `target/raspi/console.log`, for at most [`TIMEOUT`]; returns the
+/// console's text.
+fn boot(work: &Path, guest: &Guest, initrd: &Path) -> String {
+    let log = work.join("console.log");
+    let console = std::fs::File::create(&log).expect("creating the console log");
+    let mut qemu = Command::new("qemu-system-aarch64");
+    qemu.args(["-M", "raspi3b", "-m", "1G", "-kernel"])
+        .arg(&guest.kernel)
+        .arg("-dtb")
+        .arg(&guest.dtb)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", APPEND, "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
+        .stdin(Stdio::null())
+        .stdout(console);
+    eprintln!("xtask: {qemu:?}");
+    let mut child = qemu
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("cannot run qemu-system-aarch64 ({e}); `bash .ci/setup` installs qemu-system-arm")));
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for qemu") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut raw = Vec::new();
+    std::fs::File::open(&log).and_then(|mut f| f.read_to_end(&mut raw)).expect("reading the console log");
+    let text = String::from_utf8_lossy(&raw).replace('\r', "");
+    std::fs::write(&log, &text).expect("writing the console log");
+    match status {
+        None => eprintln!("xtask: the emulated board did not power off within {TIMEOUT:?}; stopped it"),
+        Some(status) if !status.success() => eprintln!("xtask: qemu-system-aarch64 ended with {status}"),
+        Some(_) => {}
+    }
+    text
+}
