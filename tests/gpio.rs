@@ -328,12 +328,11 @@ fn the_example_gpio_manifests_parse() {
     }
 }
 
-#[test]
-fn sigterm_of_the_host_returns_every_output_to_its_safe_state_and_watchers_see_it() {
-    use std::io::{BufRead, Write};
-    let dir = tempfile::tempdir().unwrap();
+/// Writes a manifest serving the button-led actor on the simulated board
+/// (no HTTP) with `open`, in `dir`, and starts `host-edge run` on it.
+fn run_button_led(dir: &Path, open: &str) -> std::process::Child {
     let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:led", "in:button"]));
-    std::fs::write(dir.path().join("button_led.wasm"), module).unwrap();
+    std::fs::write(dir.join("button_led.wasm"), module).unwrap();
     let manifest = format!(
         r#"
 [host]
@@ -351,17 +350,77 @@ settings = {{ BOARD = "sim", LABELS = "led=17, button=27" }}
 actor = "button-led"
 capability = "iot:gpio"
 provider = "gpio"
-values = {{ OPEN = "led out level=high" }}
+values = {{ OPEN = "{open}" }}
 "#,
         gpio = provider_library("gpio").display()
     );
-    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
-    let mut host = std::process::Command::new(testkit::host_edge_bin())
-        .current_dir(dir.path())
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+    std::process::Command::new(testkit::host_edge_bin())
+        .current_dir(dir)
         .args(["run", "manifest.toml"])
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn host_edge(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(testkit::host_edge_bin()).current_dir(dir).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn host_edge_gpio_finds_the_board_through_the_manifest_drives_the_button_and_shows_pins_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = run_button_led(dir.path(), "button in pull=up edge=falling; led out level=low");
+    let board = SimBoard::at(&dir.path().join("state/gpio/sim.sock"));
+    eventually(Duration::from_secs(30), "the LED is open", || (board.pin(17)["mode"] == "output").then_some(()));
+
+    let (ok, said) = host_edge(dir.path(), &["gpio", "set", "button", "low"]);
+    assert!(ok, "{said}");
+    assert_eq!(said.trim(), "GPIO27 driven low");
+    eventually(Duration::from_secs(10), "the press toggles the LED", || (board.pin(17)["level"] == "high").then_some(()));
+    let (ok, pins) = host_edge(dir.path(), &["gpio", "--manifest", "manifest.toml", "pins"]);
+    assert!(ok, "{pins}");
+    let led = pins.lines().find(|l| l.starts_with("GPIO17")).unwrap_or_else(|| panic!("{pins}"));
+    assert_eq!(led.split_whitespace().collect::<Vec<_>>(), ["GPIO17", "led", "output", "high", "-", "button-led"]);
+    assert!(pins.contains("actor button-led: edge events 1 delivered, 0 dropped, 0 queued"), "{pins}");
+    let (ok, history) = host_edge(dir.path(), &["gpio", "history"]);
+    assert!(ok, "{history}");
+    assert!(history.lines().any(|l| l.contains("GPIO17 led") && l.contains("write") && l.ends_with("high")), "{history}");
+
+    let (ok, said) = host_edge(dir.path(), &["gpio", "set", "led", "low"]);
+    assert!(!ok && said.contains("pin 17 (led) is an output"), "{said}");
+    let (ok, said) = host_edge(dir.path(), &["gpio", "set", "button", "pressed"]);
+    assert!(!ok && said.contains("`pressed` is not a level: use high or low"), "{said}");
+    assert!(std::process::Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap().success());
+    assert!(host.wait().unwrap().success());
+    let (ok, said) = host_edge(dir.path(), &["gpio", "pins"]);
+    assert!(!ok && said.contains("is the host running with BOARD = \"sim\"?"), "{said}");
+}
+
+#[test]
+fn host_edge_boards_lists_every_board_and_shows_each_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, list) = host_edge(dir.path(), &["boards"]);
+    assert!(ok, "{list}");
+    for name in ["pi-zero-w", "pi-zero-2-w", "pi-3b", "pi-3b-plus", "pi-4b", "pi-5", "sim"] {
+        assert!(list.lines().any(|l| l.starts_with(name)), "{name}: {list}");
+        let (ok, table) = host_edge(dir.path(), &["boards", "show", name]);
+        assert!(ok, "{table}");
+        assert!(table.contains(&format!("({name})")), "{table}");
+        assert_eq!(table.lines().filter(|l| l.contains(" | ")).count(), 20, "20 rows of two pins: {table}");
+        assert!(table.contains("GPIO17  11 | 12  GPIO18"), "{table}");
+    }
+    let (ok, said) = host_edge(dir.path(), &["boards", "show", "pi4b"]);
+    assert!(!ok && said.contains("(did you mean `pi-4b`?)"), "{said}");
+}
+
+#[test]
+fn sigterm_of_the_host_returns_every_output_to_its_safe_state_and_watchers_see_it() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = run_button_led(dir.path(), "led out level=high");
     let board = SimBoard::at(&dir.path().join("state/gpio/sim.sock"));
     eventually(Duration::from_secs(30), "the LED is driven high", || (board.pin(17)["level"] == "high").then_some(()));
 

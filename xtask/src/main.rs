@@ -396,15 +396,11 @@ fn bundle(target: &str) -> PathBuf {
     pi_target(target);
     let started = std::time::Instant::now();
     let wasm = build_actors();
-    // The native host signs; the cross-built one ships.
-    run(cargo().current_dir(root()).args(["build", "--release", "-p", "host-edge"]));
-    let mut build = cargo();
-    build.current_dir(root()).args(["build", "--release", "--target", target, "-p", "host-edge"]);
-    for provider in PROVIDERS {
-        build.args(["-p", provider]);
-    }
-    run(&mut build);
-    let native = root().join("target/release/host-edge");
+    // The native host signs (a dev build: signing speed does not matter, and
+    // after `cargo xtask test` it is already built); the cross-built one ships.
+    run(cargo().current_dir(root()).args(["build", "-p", "host-edge"]));
+    build_bundles(&[target]);
+    let native = root().join("target/debug/host-edge");
     let built = root().join("target").join(target).join("release");
     let out = root().join("target/bundle");
     let name = format!("host-edge-{target}");
@@ -462,6 +458,21 @@ fn bundle(target: &str) -> PathBuf {
     let size = std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0);
     eprintln!("xtask:   {:<34} {:>8} KiB", format!("{name}.tar.gz"), size / 1024);
     dir
+}
+
+/// Cross-builds the shipped crates in release for every target in one cargo
+/// run, so the targets' builds (and their single-threaded LTO steps) share
+/// the cores instead of taking turns.
+fn build_bundles(targets: &[&str]) {
+    let mut build = cargo();
+    build.current_dir(root()).args(["build", "--release", "-p", "host-edge"]);
+    for target in targets {
+        build.args(["--target", target]);
+    }
+    for provider in PROVIDERS {
+        build.args(["-p", provider]);
+    }
+    run(&mut build);
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -584,6 +595,7 @@ fn main() {
             } else {
                 PI_TARGETS.iter().map(|(t, _, _)| *t).collect()
             };
+            build_bundles(&targets);
             for target in targets {
                 bundle_check(target);
             }

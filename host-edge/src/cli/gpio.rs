@@ -185,7 +185,7 @@ fn pins_table(answer: &Value) -> String {
     for actor in answer["actors"].as_array().into_iter().flatten() {
         if let Some(edges) = actor["edges"].as_object() {
             out.push_str(&format!(
-                "\nactor {}: {} edge events delivered, {} dropped, {} queued",
+                "\nactor {}: edge events {} delivered, {} dropped, {} queued",
                 actor["name"].as_str().unwrap_or(""),
                 edges["delivered"],
                 edges["dropped"],

@@ -34,6 +34,7 @@ mod state;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use provider_sdk::bindings::read_grant;
 use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
@@ -76,6 +77,8 @@ pub struct GpioProvider {
     edges: Arc<Edges>,
     state: Arc<Mutex<State>>,
     control: Option<control::Server>,
+    /// Edge delivery threads, joined when the provider stops.
+    deliveries: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn board_error(e: BackendError) -> ProviderError {
@@ -220,8 +223,11 @@ impl GpioProvider {
             return Ok(Arc::clone(queue));
         }
         let queue = Arc::new(Queue::new(self.config.edge_queue));
-        queue::deliver(self.host.clone(), actor.to_owned(), Arc::clone(&queue))
+        let thread = queue::deliver(self.host.clone(), actor.to_owned(), Arc::clone(&queue))
             .map_err(|e| ProviderError::new(format!("cannot start edge delivery for actor {actor}: {e}")))?;
+        let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        deliveries.retain(|t| !t.is_finished());
+        deliveries.push(thread);
         bound.queue = Some(Arc::clone(&queue));
         Ok(queue)
     }
@@ -413,7 +419,7 @@ impl Provider for GpioProvider {
             message.push_str(&format!("; control socket {}", server.path().display()));
         }
         host.log(LogLevel::Info, &message);
-        Ok(GpioProvider { host, config, backend, edges, state, control })
+        Ok(GpioProvider { host, config, backend, edges, state, control, deliveries: Mutex::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
@@ -471,12 +477,21 @@ impl Provider for GpioProvider {
     }
 
     fn stop(&self) {
-        let mut state = self.state();
-        let actors: Vec<String> = state.actors.keys().cloned().collect();
-        for actor in actors {
-            self.release_actor(&mut state, &actor);
+        {
+            let mut state = self.state();
+            let actors: Vec<String> = state.actors.keys().cloned().collect();
+            for actor in actors {
+                self.release_actor(&mut state, &actor);
+            }
+            state.actors.clear();
         }
-        state.actors.clear();
+        // Every queue is closed: each delivery thread ends after the event
+        // in hand (whose handler may call back in, so the state is not
+        // locked here).
+        let deliveries = std::mem::take(&mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in deliveries {
+            let _ = thread.join();
+        }
         self.edges.stop();
         if let Some(control) = &self.control {
             control.stop();

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use provider_sdk::codec::gpio::{EdgeEvent, OP_HANDLE_EDGE};
 use provider_sdk::{Host, Level as LogLevel};
@@ -99,8 +100,9 @@ impl Queue {
 
 /// Starts the thread that hands `queue`'s events to `actor` until the queue
 /// is closed. A failing handler is logged with the actor's key, and the
-/// next event is delivered.
-pub(crate) fn deliver(host: Host, actor: String, queue: Arc<Queue>) -> std::io::Result<()> {
+/// next event is delivered. The provider joins the thread before it stops:
+/// the host's services are valid only until then.
+pub(crate) fn deliver(host: Host, actor: String, queue: Arc<Queue>) -> std::io::Result<JoinHandle<()>> {
     let name = format!("gpio-edges-{}", actor.get(..8).unwrap_or(&actor));
     std::thread::Builder::new().name(name).spawn(move || {
         while let Some(event) = queue.pop() {
@@ -124,8 +126,7 @@ pub(crate) fn deliver(host: Host, actor: String, queue: Arc<Queue>) -> std::io::
                 );
             }
         }
-    })?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
