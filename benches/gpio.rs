@@ -161,14 +161,14 @@ fn sustained(dir: &Path, interval_us: u64) {
     host.shutdown();
 }
 
-/// The Write cost through rppal, run inside the namespace.
-fn rppal_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (host, key) = serve(dir.path(), &[("LABELS", "led=17")], "echo", "led out");
+/// The cost of an echo actor's Write to `led`, alternating high and low,
+/// on the board `settings` name.
+fn writes(name: &str, dir: &Path, settings: &[(&str, &str)]) {
+    let (host, key) = serve(dir, settings, "echo", "led out");
     let (on, off) = (write_payload(true), write_payload(false));
     let mut high = false;
     host.call(&key, "HostCall", &on).unwrap();
-    measure("actor Write -> rppal -> emulated registers", 1000, 100_000, Duration::from_secs(5), || {
+    measure(name, 1000, 100_000, Duration::from_secs(5), || {
         high = !high;
         host.call(&key, "HostCall", if high { &on } else { &off }).unwrap();
     });
@@ -176,7 +176,8 @@ fn rppal_writes() {
 }
 
 /// Re-runs this benchmark in a private mount namespace with emulated Pi 4
-/// registers (see tests/gpio_rppal.rs), for the rppal part.
+/// registers (testkit's `EmulatedPi4`, as tests/gpio_rppal.rs), for the
+/// rppal part.
 fn in_namespace() {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
     if !root {
@@ -184,34 +185,8 @@ fn in_namespace() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let shim = dir.path().join("libfake_gpiochip.so");
-    let source = testkit::repo_root().join("tests/fixtures/gpio-kernel/fake_gpiochip.c");
-    assert!(Command::new("cc").args(["-shared", "-fPIC", "-O2", "-o"]).arg(&shim).arg(source).status().unwrap().success());
-    std::fs::write(dir.path().join("cpuinfo"), "Revision\t: c03111\n").unwrap();
-    std::fs::write(dir.path().join("model"), "Raspberry Pi 4 Model B Rev 1.4\0").unwrap();
-    std::fs::write(dir.path().join("gpiomem"), vec![0u8; 4096]).unwrap();
-    let setup = r#"
-set -eu
-mount --make-rprivate /
-mount --bind "$W/cpuinfo" /proc/cpuinfo
-mount -t tmpfs -o mode=755 host-edge-bench /sys/firmware
-mkdir -p /sys/firmware/devicetree/base
-cp "$W/model" /sys/firmware/devicetree/base/
-mount -t tmpfs -o mode=755 host-edge-bench /dev
-mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5; mknod -m 666 /dev/urandom c 1 9
-ln -s /proc/self/fd /dev/fd
-touch /dev/gpiomem /dev/gpiochip0
-mount --bind "$W/gpiomem" /dev/gpiomem
-LD_PRELOAD="$SHIM" FAKE_GPIOCHIP_LABEL=pinctrl-bcm2711 exec "$BENCH"
-"#;
-    let status = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", setup])
-        .env("W", dir.path())
-        .env("SHIM", &shim)
-        .env("BENCH", std::env::current_exe().unwrap())
-        .env(IN_NAMESPACE, "1")
-        .status()
-        .unwrap();
+    let pi = testkit::EmulatedPi4::prepare(dir.path(), "cc");
+    let status = pi.command(&[], &std::env::current_exe().unwrap(), &[]).env(IN_NAMESPACE, "1").status().unwrap();
     assert!(status.success());
 }
 
@@ -219,7 +194,8 @@ fn main() {
     // Build the providers before anything moves /dev out of the way.
     provider_library("gpio");
     if std::env::var_os(IN_NAMESPACE).is_some() {
-        rppal_writes();
+        let dir = tempfile::tempdir().unwrap();
+        writes("actor Write -> rppal -> emulated registers", dir.path(), &[("LABELS", "led=17")]);
         return;
     }
     println!("host-edge GPIO benchmark ({} build)", if cfg!(debug_assertions) { "debug" } else { "release" });
@@ -229,15 +205,7 @@ fn main() {
     edge_to_handler(&SimBoard::at(&dir.path().join("latency/state/gpio/sim.sock")), 2000);
     host.shutdown();
 
-    let (host, key) = serve(&dir.path().join("write"), &settings, "echo", "led out");
-    let (on, off) = (write_payload(true), write_payload(false));
-    let mut high = false;
-    host.call(&key, "HostCall", &on).unwrap();
-    measure("actor Write -> simulated board", 1000, 100_000, Duration::from_secs(5), || {
-        high = !high;
-        host.call(&key, "HostCall", if high { &on } else { &off }).unwrap();
-    });
-    host.shutdown();
+    writes("actor Write -> simulated board", &dir.path().join("write"), &settings);
     in_namespace();
 
     for interval_us in [1000, 500, 200, 100, 50, 20] {

@@ -21,12 +21,12 @@
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
-use testkit::{actor_module, free_port, http_get, http_put, options, provider_library, wait_for_port, Signer};
+use testkit::{actor_module, free_port, EmulatedPi4, http_get, http_put, options, provider_library, wait_for_port, Signer};
 
 // Byte offsets of the BCM2711 GPIO registers rppal uses.
 const GPFSEL1: u64 = 0x04;
@@ -75,10 +75,8 @@ struct Registers {
 }
 
 impl Registers {
-    fn create(path: &Path) -> Registers {
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).unwrap();
-        file.set_len(4096).unwrap();
-        Registers { file }
+    fn open(path: &Path) -> Registers {
+        Registers { file: std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap() }
     }
 
     fn read(&self, offset: u64) -> u32 {
@@ -114,43 +112,6 @@ impl Registers {
     }
 }
 
-/// Sets up the namespace and starts the host in it; the child is the host.
-fn start_in_namespace(build: &Build, dir: &Path, shim: &Path, manifest: &Path) -> Child {
-    let setup = r#"
-set -eu
-mount --make-rprivate /
-mount --bind "$W/cpuinfo" /proc/cpuinfo
-mount -t tmpfs -o mode=755 host-edge-test /sys/firmware
-mkdir -p /sys/firmware/devicetree/base
-cp "$W/model" "$W/compatible" /sys/firmware/devicetree/base/
-mount -t tmpfs -o mode=755 host-edge-test /dev
-mknod -m 666 /dev/null c 1 3
-mknod -m 666 /dev/zero c 1 5
-mknod -m 666 /dev/urandom c 1 9
-mknod -m 666 /dev/random c 1 8
-ln -s /proc/self/fd /dev/fd
-touch /dev/gpiomem /dev/gpiochip0
-mount --bind "$W/gpiomem" /dev/gpiomem
-if [ -n "$RUNNER" ]; then
-  export QEMU_SET_ENV="LD_PRELOAD=$SHIM,FAKE_GPIOCHIP_LABEL=pinctrl-bcm2711"
-  exec $RUNNER "$HOST" run "$MANIFEST"
-fi
-export LD_PRELOAD="$SHIM" FAKE_GPIOCHIP_LABEL=pinctrl-bcm2711
-exec "$HOST" run "$MANIFEST"
-"#;
-    Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", setup])
-        .env("W", dir)
-        .env("SHIM", shim)
-        .env("HOST", &build.host_edge)
-        .env("MANIFEST", manifest)
-        .env("RUNNER", build.runner.join(" "))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare runs (util-linux)")
-}
-
 fn led(port: u16) -> String {
     let (status, body) = http_get(&format!("http://127.0.0.1:{port}/led"));
     assert_eq!(status, 200, "{body}");
@@ -167,20 +128,8 @@ fn the_button_led_actor_drives_emulated_pi_4_registers_through_rppal_and_sigterm
     let build = build();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let shim = dir.join("libfake_gpiochip.so");
-    let compiled = Command::new(&build.cc)
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&shim)
-        .arg(testkit::repo_root().join("tests/fixtures/gpio-kernel/fake_gpiochip.c"))
-        .status()
-        .expect("the C compiler runs");
-    assert!(compiled.success());
-
-    // A Raspberry Pi 4 B, as /proc/cpuinfo and the device tree describe it.
-    std::fs::write(dir.join("cpuinfo"), "processor\t: 0\nRevision\t: c03111\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n").unwrap();
-    std::fs::write(dir.join("model"), "Raspberry Pi 4 Model B Rev 1.4\0").unwrap();
-    std::fs::write(dir.join("compatible"), "raspberrypi,4-model-b\0brcm,bcm2711\0").unwrap();
-    let registers = Registers::create(&dir.join("gpiomem"));
+    let pi = EmulatedPi4::prepare(dir, &build.cc);
+    let registers = Registers::open(&pi.registers());
 
     let grant = SignOptions {
         grants: [(host_edge::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:led", "in:button"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
@@ -224,7 +173,12 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
     let manifest_path = dir.join("manifest.toml");
     std::fs::write(&manifest_path, manifest).unwrap();
 
-    let mut host = start_in_namespace(&build, dir, &shim, &manifest_path);
+    let mut host = pi
+        .command(&build.runner, &build.host_edge, &["run", manifest_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare runs (util-linux)");
     let log = {
         let stderr = host.stderr.take().unwrap();
         std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default())

@@ -311,6 +311,81 @@ impl SimBoard {
     }
 }
 
+/// A Raspberry Pi 4 B as rppal sees it, emulated in a private mount
+/// namespace (`unshare -m`, needs root): a 4 KiB file of the caller's is
+/// bind-mounted over /dev/gpiomem, /proc/cpuinfo and the device tree say
+/// Pi 4 B, and a preloaded shim (fixtures/gpio-kernel) answers the chip-info
+/// question rppal asks of /dev/gpiochip0. Nothing reaches the real /dev or
+/// /proc. Used by tests/gpio_rppal.rs and the GPIO benchmark.
+pub struct EmulatedPi4 {
+    dir: PathBuf,
+    shim: PathBuf,
+}
+
+impl EmulatedPi4 {
+    /// Writes the board's files into `dir` (the register file zeroed) and
+    /// builds the shim with the C compiler `cc` (a cross compiler for an ARM
+    /// host run under qemu-user).
+    pub fn prepare(dir: &Path, cc: &str) -> EmulatedPi4 {
+        let shim = dir.join("libfake_gpiochip.so");
+        let compiled = Command::new(cc)
+            .args(["-shared", "-fPIC", "-O2", "-o"])
+            .arg(&shim)
+            .arg(repo_root().join("tests/fixtures/gpio-kernel/fake_gpiochip.c"))
+            .status()
+            .expect("the C compiler runs");
+        assert!(compiled.success(), "building the gpiochip shim failed");
+        let cpuinfo = "processor\t: 0\nRevision\t: c03111\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n";
+        std::fs::write(dir.join("cpuinfo"), cpuinfo).unwrap();
+        std::fs::write(dir.join("model"), "Raspberry Pi 4 Model B Rev 1.4\0").unwrap();
+        std::fs::write(dir.join("compatible"), "raspberrypi,4-model-b\0brcm,bcm2711\0").unwrap();
+        std::fs::write(dir.join("gpiomem"), vec![0u8; 4096]).unwrap();
+        EmulatedPi4 { dir: dir.to_owned(), shim }
+    }
+
+    /// The file that stands for the GPIO registers.
+    pub fn registers(&self) -> PathBuf {
+        self.dir.join("gpiomem")
+    }
+
+    /// Runs `program` with `args` in the namespace, through `runner` (e.g.
+    /// `qemu-aarch64 -L /usr/aarch64-linux-gnu`) when given; `exec`s, so the
+    /// child's pid is the program's.
+    pub fn command(&self, runner: &[String], program: &Path, args: &[&str]) -> Command {
+        let setup = r#"
+set -eu
+mount --make-rprivate /
+mount --bind "$W/cpuinfo" /proc/cpuinfo
+mount -t tmpfs -o mode=755 host-edge-test /sys/firmware
+mkdir -p /sys/firmware/devicetree/base
+cp "$W/model" "$W/compatible" /sys/firmware/devicetree/base/
+mount -t tmpfs -o mode=755 host-edge-test /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/urandom c 1 9
+mknod -m 666 /dev/random c 1 8
+ln -s /proc/self/fd /dev/fd
+touch /dev/gpiomem /dev/gpiochip0
+mount --bind "$W/gpiomem" /dev/gpiomem
+if [ -n "$RUNNER" ]; then
+  export QEMU_SET_ENV="LD_PRELOAD=$SHIM,FAKE_GPIOCHIP_LABEL=pinctrl-bcm2711"
+  exec $RUNNER "$@"
+fi
+export LD_PRELOAD="$SHIM" FAKE_GPIOCHIP_LABEL=pinctrl-bcm2711
+exec "$@"
+"#;
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"])
+            .arg(program)
+            .args(args)
+            .env("W", &self.dir)
+            .env("SHIM", &self.shim)
+            .env("RUNNER", runner.join(" "));
+        command
+    }
+}
+
 /// Polls `probe` every 10 ms until it returns `Some`, for at most `within`.
 pub fn eventually<T>(within: std::time::Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + within;
