@@ -36,7 +36,7 @@ pub enum BoardError {
     Unknown {
         /// The name asked for.
         name: String,
-        /// `; did you mean ...?`, or empty.
+        /// ` (did you mean ...?)`, or empty.
         hint: String,
         /// The names of the built-in boards.
         known: String,

@@ -35,14 +35,9 @@ pub fn find(name: &str) -> Result<Board, BoardError> {
         return Ok(board.clone());
     }
     let names: Vec<&str> = boards.iter().map(|b| b.name.as_str()).collect();
-    let closest = names
-        .iter()
-        .map(|known| (strsim::osa_distance(name, known), *known))
-        .filter(|(distance, _)| *distance <= 2)
-        .min();
     Err(BoardError::Unknown {
         name: name.to_owned(),
-        hint: closest.map(|(_, known)| format!(" (did you mean `{known}`?)")).unwrap_or_default(),
+        hint: provider_abi::suggest::did_you_mean(name, names.iter().copied()),
         known: names.join(", "),
     })
 }
