@@ -202,20 +202,12 @@ fn demo_gpio(check: bool) {
 /// Runs the GPIO demo, presses the button with `host-edge gpio`, waits for
 /// `/led` to say high, stops the host.
 fn check_demo_gpio(setup: &DemoSetup) {
-    use std::io::{Read, Write};
     if std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).is_ok() {
         eprintln!("xtask: something already listens on port {DEMO_PORT}; stop it to check the GPIO demo");
         exit(1);
     }
     let mut host = setup.host_edge(&["run", "manifest.toml"]).spawn().expect("the host starts");
-    let led = || -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        stream.write_all(b"GET /led HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        answer.split("\r\n\r\n").nth(1).map(str::to_owned)
-    };
+    let led = || http_get(DEMO_PORT, "/led", Duration::from_secs(10));
     let wait_for = |want: &str| -> Option<String> {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -251,17 +243,21 @@ struct Patience {
 /// Starts `command` (a host serving the counter on loopback `port`), asks
 /// `/hits` twice, stops the host with SIGTERM and returns both bodies and its
 /// exit status. Exits with an error naming `what` if it never serves.
-fn count_twice(mut command: Command, port: u16, patience: Patience, what: &str) -> (String, String, ExitStatus) {
+/// The body of `GET path` on loopback `port`, or `None` when nothing
+/// answers within `read`.
+fn http_get(port: u16, path: &str, read: Duration) -> Option<String> {
     use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(read)).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split("\r\n\r\n").nth(1).map(str::to_owned)
+}
+
+fn count_twice(mut command: Command, port: u16, patience: Patience, what: &str) -> (String, String, ExitStatus) {
     let mut host = command.spawn().expect("the host starts");
-    let get = || -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream.set_read_timeout(Some(patience.read)).ok()?;
-        stream.write_all(b"GET /hits HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        answer.split("\r\n\r\n").nth(1).map(str::to_owned)
-    };
+    let get = || http_get(port, "/hits", patience.read);
     let deadline = std::time::Instant::now() + patience.start;
     let first = loop {
         if let Some(body) = get() {
