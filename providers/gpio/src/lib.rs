@@ -150,18 +150,17 @@ impl GpioProvider {
             .map_err(ProviderError::denied)
     }
 
-    /// Opens `name` as `mode` for `actor`, configuring the board with
+    /// Opens `pin` as `mode` for `actor`, configuring the board with
     /// `configure` unless the actor joins a shared input or already holds
-    /// the pin so. Returns the pin and how it was opened.
+    /// the pin so.
     fn open(
         &self,
         state: &mut State,
         actor: &str,
-        name: &str,
+        pin: u8,
         mode: Mode,
-        configure: impl FnOnce(u8, Opening) -> Result<(), BackendError>,
-    ) -> Result<u8, ProviderError> {
-        let pin = self.resolve(name)?;
+        configure: impl FnOnce(Opening) -> Result<(), BackendError>,
+    ) -> Result<(), ProviderError> {
         let bound = bound(state, actor)?;
         self.check_access(bound, pin, mode)?;
         let opening = state.pins.plan_open(actor, pin, mode).map_err(|conflict| {
@@ -176,10 +175,10 @@ impl GpioProvider {
                 ),
             )
         })?;
-        configure(pin, opening).map_err(board_error)?;
+        configure(opening).map_err(board_error)?;
         self.edges.unwatch(actor, pin);
         state.pins.commit_open(actor, pin, mode);
-        Ok(pin)
+        Ok(())
     }
 
     fn reply(&self, pin: u8, level: Level) -> Result<Vec<u8>, ProviderError> {
@@ -191,7 +190,8 @@ impl GpioProvider {
         let mut state = self.state();
         let mode = Mode::Input(request.pull);
         let mut level = Level::Low;
-        let pin = self.open(&mut state, actor, &request.pin, mode, |pin, opening| {
+        let pin = self.resolve(&request.pin)?;
+        self.open(&mut state, actor, pin, mode, |opening| {
             level = match opening {
                 Opening::Fresh | Opening::Reconfigure => self.backend.input(pin, request.pull)?,
                 Opening::Shared | Opening::Same => self.backend.read(pin)?,
@@ -235,7 +235,8 @@ impl GpioProvider {
     fn open_output(&self, actor: &str, request: OutputRequest) -> Result<Vec<u8>, ProviderError> {
         let mut state = self.state();
         let level = request.level;
-        let pin = self.open(&mut state, actor, &request.pin, Mode::Output, |pin, opening| match opening {
+        let pin = self.resolve(&request.pin)?;
+        self.open(&mut state, actor, pin, Mode::Output, |opening| match opening {
             Opening::Same => self.backend.write(pin, level),
             _ => self.backend.output(pin, level),
         })?;
@@ -271,7 +272,7 @@ impl GpioProvider {
             })?),
         };
         let pwm = Pwm { frequency_hz: request.frequency_hz, duty_cycle: request.duty_cycle, channel };
-        let pin = self.open(&mut state, actor, &request.pin, Mode::Pwm, |pin, _| self.backend.pwm(pin, pwm))?;
+        self.open(&mut state, actor, pin, Mode::Pwm, |_| self.backend.pwm(pin, pwm))?;
         state.driven.remove(&pin);
         self.reply(pin, Level::from(request.duty_cycle >= 0.5))
     }
