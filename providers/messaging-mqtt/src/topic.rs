@@ -1,0 +1,217 @@
+//! MQTT topic names and filters, and the NATS subject syntax waSCC's actors
+//! were written for.
+//!
+//! Topics are matched here, not only by the broker, because one connection
+//! serves several actors: the provider routes each message to every actor
+//! whose own filters match, checks grants (`pub:sensors/#`) against topics,
+//! and subscribes to the fewest filters that cover every actor's.
+
+/// Why a topic or filter is not valid.
+pub type TopicError = String;
+
+/// Checks a topic name an actor publishes to: not empty, no wildcards, no
+/// NUL.
+pub fn check_name(topic: &str) -> Result<(), TopicError> {
+    if topic.is_empty() {
+        return Err("a topic cannot be empty".to_owned());
+    }
+    if topic.contains(['+', '#']) {
+        return Err(format!("`{topic}` is not a topic name: `+` and `#` are wildcards, allowed only in subscriptions"));
+    }
+    if topic.contains('\0') {
+        return Err(format!("`{}` is not a topic name: it contains NUL", topic.escape_debug()));
+    }
+    Ok(())
+}
+
+/// Checks a subscription filter: `+` only as a whole level, `#` only as the
+/// whole last level.
+pub fn check_filter(filter: &str) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err("a subscription filter cannot be empty".to_owned());
+    }
+    if filter.contains('\0') {
+        return Err(format!("`{}` is not a filter: it contains NUL", filter.escape_debug()));
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
+            return Err(format!("`{filter}` is not a filter: `#` must be the whole last level"));
+        }
+        if level.contains('+') && *level != "+" {
+            return Err(format!("`{filter}` is not a filter: `+` must be a whole level"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `filter` matches the topic name `topic` (MQTT 3.1.1 §4.7: a
+/// leading wildcard does not match a topic starting with `$`).
+pub fn matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut topic_levels = topic.split('/');
+    for level in filter.split('/') {
+        match level {
+            "#" => return true,
+            "+" => {
+                if topic_levels.next().is_none() {
+                    return false;
+                }
+            }
+            literal => {
+                if topic_levels.next() != Some(literal) {
+                    return false;
+                }
+            }
+        }
+    }
+    topic_levels.next().is_none()
+}
+
+/// Whether every topic `inner` matches is also matched by `outer`:
+/// `sensors/#` covers `sensors/+/temp`, `+/temp` does not cover `#`.
+pub fn covers(outer: &str, inner: &str) -> bool {
+    let mut inner_levels = inner.split('/');
+    for level in outer.split('/') {
+        match (level, inner_levels.next()) {
+            ("#", _) => return true,
+            (_, None) => return false,
+            (_, Some("#")) => return false,
+            ("+", Some(_)) => {}
+            (literal, Some(other)) => {
+                if literal != other {
+                    return false;
+                }
+            }
+        }
+    }
+    inner_levels.next().is_none()
+}
+
+/// The fewest filters that together match what `filters` match: a filter
+/// covered by another is left out, so the broker does not send one message
+/// twice for two overlapping subscriptions of the shared connection.
+pub fn minimal(filters: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = filters.into_iter().collect();
+    all.sort();
+    all.dedup();
+    let keep: Vec<bool> = all
+        .iter()
+        .enumerate()
+        .map(|(i, f)| !all.iter().enumerate().any(|(j, g)| i != j && covers(g, f)))
+        .collect();
+    all.into_iter().zip(keep).filter_map(|(f, k)| k.then_some(f)).collect()
+}
+
+/// How the subjects an actor sees map to MQTT topics: a link value
+/// (`SUBJECTS`), so actors written for waSCC's NATS provider run unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subjects {
+    /// Subjects are MQTT topics, unchanged.
+    Mqtt,
+    /// Subjects are NATS subjects: `.` separates levels, `*` is one level
+    /// and `>` the rest; `sensors.*.temp` is `sensors/+/temp`.
+    Nats,
+}
+
+impl Subjects {
+    /// Reads the link value (`mqtt` or `nats`).
+    pub fn parse(text: &str) -> Result<Subjects, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "mqtt" => Ok(Subjects::Mqtt),
+            "nats" => Ok(Subjects::Nats),
+            _ => Err(format!("SUBJECTS must be mqtt or nats, not `{text}`")),
+        }
+    }
+
+    /// The MQTT topic or filter for an actor's `subject`. Under `nats`, a
+    /// subject holding `/` or MQTT wildcards is refused: it could not come
+    /// back unchanged.
+    pub fn to_mqtt(self, subject: &str) -> Result<String, TopicError> {
+        match self {
+            Subjects::Mqtt => Ok(subject.to_owned()),
+            Subjects::Nats => {
+                if subject.contains(['/', '+', '#']) {
+                    return Err(format!(
+                        "`{subject}` is not a NATS subject (SUBJECTS = nats): `/`, `+` and `#` have no NATS meaning"
+                    ));
+                }
+                let levels: Vec<&str> = subject
+                    .split('.')
+                    .map(|level| match level {
+                        "*" => "+",
+                        ">" => "#",
+                        other => other,
+                    })
+                    .collect();
+                Ok(levels.join("/"))
+            }
+        }
+    }
+
+    /// The subject an actor sees for the MQTT `topic`; `None` under `nats`
+    /// when the topic holds a `.`, which no NATS subject can express.
+    pub fn to_subject(self, topic: &str) -> Option<String> {
+        match self {
+            Subjects::Mqtt => Some(topic.to_owned()),
+            Subjects::Nats if topic.contains('.') => None,
+            Subjects::Nats => Some(topic.replace('/', ".")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_as_the_mqtt_specification_says() {
+        assert!(matches("sensors/#", "sensors/a/temp"));
+        assert!(matches("sensors/#", "sensors"));
+        assert!(matches("sensors/+/temp", "sensors/a/temp"));
+        assert!(!matches("sensors/+/temp", "sensors/a/b/temp"));
+        assert!(!matches("sensors/+", "sensors"));
+        assert!(matches("#", "a/b"));
+        assert!(!matches("#", "$SYS/uptime"));
+        assert!(matches("$SYS/#", "$SYS/uptime"));
+        assert!(matches("a//b", "a//b"));
+        assert!(!matches("a/b", "a/b/c"));
+    }
+
+    #[test]
+    fn wildcards_are_refused_in_names_and_misplaced_ones_in_filters() {
+        assert!(check_name("sensors/a").is_ok());
+        assert!(check_name("sensors/#").unwrap_err().contains("wildcards"));
+        assert!(check_name("").is_err());
+        assert!(check_filter("sensors/+/t").is_ok());
+        assert!(check_filter("sensors/#/t").unwrap_err().contains("last level"));
+        assert!(check_filter("sensors/a+").unwrap_err().contains("whole level"));
+    }
+
+    #[test]
+    fn a_filter_covers_the_filters_whose_matches_it_contains() {
+        assert!(covers("sensors/#", "sensors/+/temp"));
+        assert!(covers("+/temp", "a/temp"));
+        assert!(covers("#", "#"));
+        assert!(!covers("+/temp", "#"));
+        assert!(!covers("sensors/+", "sensors/#"));
+        assert!(!covers("a/b", "a/+"));
+        assert_eq!(
+            minimal(["a/b".to_owned(), "a/#".to_owned(), "c/+".to_owned(), "c/+".to_owned()]),
+            vec!["a/#".to_owned(), "c/+".to_owned()]
+        );
+    }
+
+    #[test]
+    fn nats_subjects_map_to_topics_and_back() {
+        let nats = Subjects::Nats;
+        assert_eq!(nats.to_mqtt("sensors.*.temp").unwrap(), "sensors/+/temp");
+        assert_eq!(nats.to_mqtt("sensors.>").unwrap(), "sensors/#");
+        assert_eq!(nats.to_subject("sensors/a/temp").unwrap(), "sensors.a.temp");
+        assert!(nats.to_subject("v1.0/a").is_none());
+        assert!(nats.to_mqtt("a/b").unwrap_err().contains("not a NATS subject"));
+        assert_eq!(Subjects::Mqtt.to_mqtt("a/b").unwrap(), "a/b");
+    }
+}
