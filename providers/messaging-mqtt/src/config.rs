@@ -17,7 +17,7 @@ use crate::topic::{self, Subjects};
 pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
 
 /// The link values that make up a connection's identity.
-pub const CONNECTION_VALUES: [&str; 19] = [
+pub const CONNECTION_VALUES: [&str; 20] = [
     "URL",
     "CLIENT_ID",
     "USERNAME",
@@ -37,6 +37,7 @@ pub const CONNECTION_VALUES: [&str; 19] = [
     "OUTBOX_MAX_BYTES",
     "INBOUND_WINDOW",
     "MAX_PACKET_SIZE",
+    "INBOUND_BUFFER",
 ];
 
 /// Quality of service the provider speaks.
@@ -133,6 +134,9 @@ pub struct ConnectionConfig {
     pub inbound_window: u16,
     /// Largest MQTT packet accepted from the broker, bytes.
     pub max_packet_size: u32,
+    /// Most bytes of inbound messages waiting for the actors; beyond, the
+    /// connection pauses until they catch up.
+    pub inbound_buffer: usize,
 }
 
 /// One actor's link, read from its values.
@@ -202,6 +206,7 @@ pub fn declared() -> Vec<Setting> {
         int("OUTBOX_MAX_ENTRIES", 1, 100_000_000, "100000", "most messages the outbox holds; a publish beyond is refused"),
         int("OUTBOX_MAX_BYTES", 1024, i64::MAX, "67108864", "most bytes (topics and payloads) the outbox holds; a publish beyond is refused"),
         int("INBOUND_WINDOW", 1, 1024, "32", "most unacknowledged QoS 1 messages the broker sends at once"),
+        int("INBOUND_BUFFER", 65536, i64::MAX, "4194304", "most bytes of inbound messages waiting for the actors; beyond, the connection pauses (the broker keeps the rest) until they catch up"),
         int("MAX_PACKET_SIZE", 1024, 268_435_455, "262144", "largest message accepted from the broker, bytes; with INBOUND_WINDOW it bounds the memory inbound messages take"),
         text("SUBSCRIPTION", Some(""), "comma-separated topic filters (in the SUBJECTS syntax) delivered to the actor"),
         choice("QOS", &["0", "1"], "1", "QoS of the actor's publishes and subscriptions; QoS 1 publishes go through the durable outbox"),
@@ -343,6 +348,7 @@ impl LinkConfig {
             outbox_max_bytes: number(values, "OUTBOX_MAX_BYTES", 64 * 1024 * 1024u64)?.max(1024),
             inbound_window: number(values, "INBOUND_WINDOW", 32u16)?.clamp(1, 1024),
             max_packet_size: number(values, "MAX_PACKET_SIZE", 256 * 1024u32)?.max(1024),
+            inbound_buffer: number(values, "INBOUND_BUFFER", 4 * 1024 * 1024usize)?.max(64 * 1024),
         };
 
         let subjects = Subjects::parse(get("SUBJECTS").unwrap_or("mqtt")).map_err(bad)?;

@@ -4,7 +4,7 @@
 //! [`crate::delivery`] (handing messages to actors).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,6 +22,10 @@ use crate::topic::{self, Subjects};
 
 /// Most outbox entries sent ahead of their PUBACKs.
 const OUTBOX_WINDOW: usize = 32;
+
+/// Most inbound messages waiting for the actors (with `INBOUND_BUFFER`
+/// bytes); beyond, the connection pauses until they catch up.
+const INBOUND_QUEUE: usize = 4096;
 
 /// How long after the connection starts a message that no bound actor
 /// subscribes to is held (unacknowledged) in case its actor is still
@@ -86,6 +90,16 @@ pub struct Shared {
     pub last_error: Mutex<Option<String>>,
     /// When the connection was opened.
     pub started: Instant,
+    /// Set when a message did not fit the delivery channel: later ones
+    /// are left unacknowledged until the connection has been reopened.
+    pub paused: AtomicBool,
+    /// Messages handed to the delivery thread and not yet finished.
+    pub delivering: AtomicUsize,
+    /// Their payload bytes, bounded by `INBOUND_BUFFER`.
+    pub delivering_bytes: AtomicUsize,
+    /// Set on CONNACK: stale subscriptions are to be removed once the
+    /// routes have settled.
+    pub cleanup_due: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +131,15 @@ impl Shared {
     /// The routes' version.
     pub fn routes_version(&self) -> u64 {
         self.routes.read().unwrap_or_else(|e| e.into_inner()).version
+    }
+
+    /// During a pause, once the delivery thread has finished every message
+    /// it held (and acknowledged them), asks for the clean disconnect that
+    /// ends the pause; the network thread reconnects when it has gone out.
+    pub fn resume_when_idle(&self) {
+        if self.paused.load(Ordering::SeqCst) && self.delivering.load(Ordering::SeqCst) == 0 {
+            let _ = self.client.try_disconnect();
+        }
     }
 
     /// Sends outbox entries while the window has room. Called after a
@@ -177,10 +200,14 @@ impl Shared {
         ))
     }
 
-    /// Brings the broker's subscriptions in line with the routes: new
-    /// filters are subscribed, unused ones unsubscribed, and the set is
-    /// remembered for the next start. Offline, only the set changes; it is
-    /// subscribed after CONNACK.
+    /// Subscribes what the routes need and the broker does not have yet.
+    /// Offline, only the set changes; it is subscribed after CONNACK.
+    ///
+    /// Filters no route needs any more are not unsubscribed here: the host
+    /// unbinds every actor when it shuts down, and the persistent session
+    /// must keep its subscriptions then, so the broker queues what arrives
+    /// while the host is away. [`Shared::unsubscribe_stale`] removes them
+    /// once the routes have settled after a (re)connect.
     pub fn sync_subscriptions(&self) {
         let wanted = {
             let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
@@ -206,22 +233,42 @@ impl Shared {
                 .filter(|w| !subscribed.contains(w))
                 .map(|(f, q)| Filter::new(f.clone(), q.mqtt()))
                 .collect();
-            let removed: Vec<&String> =
-                subscribed.iter().filter(|(f, _)| !wanted.iter().any(|(w, _)| w == f)).map(|(f, _)| f).collect();
             if !added.is_empty() {
                 if let Err(e) = self.client.try_subscribe_many(added) {
                     self.log(Level::Warn, &format!("cannot subscribe now ({e}); the filters are subscribed on reconnecting"));
                 }
             }
-            for filter in removed {
-                let _ = self.client.try_unsubscribe(filter.clone());
-            }
         }
-        let filters: Vec<String> = wanted.iter().map(|(f, _)| f.clone()).collect();
-        if let Err(e) = self.outbox.remember_filters(&filters) {
+        let mut remembered = self.outbox.remembered_filters().unwrap_or_default();
+        remembered.extend(wanted.iter().map(|(f, _)| f.clone()));
+        remembered.sort();
+        remembered.dedup();
+        if let Err(e) = self.outbox.remember_filters(&remembered) {
             self.log(Level::Warn, &format!("cannot remember the subscriptions: {e}"));
         }
         *subscribed = wanted;
+    }
+
+    /// Unsubscribes the filters the session holds from earlier runs or
+    /// unlinked actors that no route needs now. Run once per connection,
+    /// [`GRACE`] after it opened, when the host has bound its actors.
+    pub fn unsubscribe_stale(&self) {
+        let subscribed = lock(&self.subscribed).clone();
+        let remembered = match self.outbox.remembered_filters() {
+            Ok(remembered) => remembered,
+            Err(e) => {
+                self.log(Level::Warn, &format!("cannot read the remembered subscriptions: {e}"));
+                return;
+            }
+        };
+        for stale in remembered.iter().filter(|f| !subscribed.iter().any(|(s, _)| s == *f)) {
+            self.log(Level::Info, &format!("unsubscribing `{stale}`: no linked actor subscribes to it any more"));
+            let _ = self.client.try_unsubscribe(stale.clone());
+        }
+        let current: Vec<String> = subscribed.into_iter().map(|(f, _)| f).collect();
+        if let Err(e) = self.outbox.remember_filters(&current) {
+            self.log(Level::Warn, &format!("cannot remember the subscriptions: {e}"));
+        }
     }
 }
 
@@ -241,7 +288,7 @@ impl Connection {
         let options = crate::eventloop::options(&config)?;
         let (client, eventloop) = AsyncClient::new(options, OUTBOX_WINDOW + 1024);
         let reply_topic = format!("host-edge/reply/{}", config.client_id);
-        let (deliveries, inbox) = crossbeam_channel::bounded(usize::from(config.inbound_window) + 16);
+        let (deliveries, inbox) = crossbeam_channel::bounded(INBOUND_QUEUE);
         let shared = Arc::new(Shared {
             config,
             host,
@@ -258,6 +305,10 @@ impl Connection {
             generation: AtomicU64::new(0),
             last_error: Mutex::new(None),
             started: Instant::now(),
+            cleanup_due: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            delivering: AtomicUsize::new(0),
+            delivering_bytes: AtomicUsize::new(0),
         });
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rumqttc::v5::mqttbytes::QoS;
@@ -22,6 +22,9 @@ use crate::config::OnFailure;
 use crate::connection::{Route, Shared, GRACE};
 use crate::eventloop::Inbound;
 use crate::requests::ReplyRoute;
+
+/// How long a message waits for the host to finish linking its actor.
+const LINK_WAIT: Duration = Duration::from_secs(30);
 
 /// How a message fared with one actor.
 enum Outcome {
@@ -39,13 +42,21 @@ pub fn run(shared: Arc<Shared>, inbox: Receiver<Inbound>) {
     while !shared.stopping.load(Ordering::SeqCst) {
         match inbox.recv_timeout(Duration::from_millis(200)) {
             Ok(message) => {
+                let size = message.1.payload.len();
                 if let Some(unrouted) = deliver(&shared, message) {
                     parked.push(unrouted);
                     parked_version = shared.routes_version();
                 }
+                finished(&shared, size);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if shared.started.elapsed() >= GRACE
+            && shared.session().is_connected()
+            && shared.cleanup_due.swap(false, Ordering::SeqCst)
+        {
+            shared.unsubscribe_stale();
         }
         if parked.is_empty() {
             continue;
@@ -85,6 +96,14 @@ fn deliver(shared: &Shared, (generation, publish): Inbound) -> Option<Inbound> {
     None
 }
 
+/// A message from the channel is finished (delivered, parked or given
+/// up): a pause can end once none is left.
+fn finished(shared: &Shared, size: usize) {
+    shared.delivering_bytes.fetch_sub(size, Ordering::SeqCst);
+    shared.delivering.fetch_sub(1, Ordering::SeqCst);
+    shared.resume_when_idle();
+}
+
 fn deliver_to(shared: &Shared, route: &Route, topic: &str, publish: &rumqttc::v5::mqttbytes::v5::Publish) -> Outcome {
     let who = format!("actor `{}` ({})", route.name, route.actor);
     let Some(subject) = route.subjects.to_subject(topic) else {
@@ -112,16 +131,26 @@ fn deliver_to(shared: &Shared, route: &Route, topic: &str, publish: &rumqttc::v5
         }
     };
     let mut attempt: u32 = 0;
+    let mut unlinked_since = None;
     loop {
-        attempt += 1;
         let error = match shared.host.dispatch(&route.actor, OP_DELIVER_MESSAGE, &payload) {
             Ok(_) => return Outcome::Done,
             Err(e) => e,
         };
-        if error.kind() == ErrorKind::NotLinked || shared.route(&route.actor).is_none() {
+        if shared.route(&route.actor).is_none() {
             shared.log(Level::Debug, &format!("{who} is no longer linked; a message on `{topic}` is not delivered to it"));
             return Outcome::Done;
         }
+        // Bound here but not linked at the host yet: the host commits a
+        // link after the provider's bind returns, and the broker may send
+        // a resumed session's messages in between. Wait for the link.
+        if error.kind() == ErrorKind::NotLinked && unlinked_since.get_or_insert_with(Instant::now).elapsed() < LINK_WAIT {
+            if !pause_unless_stopping(shared, Duration::from_millis(20)) {
+                return Outcome::Interrupted;
+            }
+            continue;
+        }
+        attempt += 1;
         match route.on_failure {
             OnFailure::Drop => {
                 shared.log(
@@ -153,12 +182,12 @@ fn deliver_to(shared: &Shared, route: &Route, topic: &str, publish: &rumqttc::v5
 
 /// Sleeps `pause` in short steps; false when the connection stops.
 fn pause_unless_stopping(shared: &Shared, pause: Duration) -> bool {
-    let deadline = std::time::Instant::now() + pause;
-    while std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + pause;
+    while Instant::now() < deadline {
         if shared.stopping.load(Ordering::SeqCst) {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(std::time::Instant::now())));
+        std::thread::sleep(Duration::from_millis(20).min(deadline.saturating_duration_since(Instant::now())));
     }
     !shared.stopping.load(Ordering::SeqCst)
 }

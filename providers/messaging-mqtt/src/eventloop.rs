@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{SendTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, PubAck, PubAckReason, Publish, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Event, EventLoop, MqttOptions};
@@ -141,6 +141,13 @@ pub fn run(shared: Arc<Shared>, mut eventloop: EventLoop, deliveries: Sender<Inb
                 Ok(Event::Outgoing(Outgoing::Publish(pkid))) => shared.session().outgoing_publish(pkid),
                 Ok(Event::Outgoing(Outgoing::AwaitAck(pkid))) => shared.session().await_ack(pkid),
                 Ok(_) => {}
+                // The broker closed the connection after the pause's clean
+                // DISCONNECT (closing it here could lose the acknowledgements
+                // written just before): reconnect at once.
+                Err(_) if shared.paused.load(Ordering::SeqCst) => {
+                    forget(&shared, &mut eventloop, "paused while the actors caught up");
+                    shared.paused.store(false, Ordering::SeqCst);
+                }
                 Err(e) => {
                     failures += 1;
                     disconnected(&shared, &mut eventloop, &e.to_string(), failures);
@@ -179,36 +186,34 @@ fn connected(shared: &Shared, session_present: bool, failures: u32) {
     );
 
     let subscribed = shared.subscribed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    match shared.outbox.remembered_filters() {
-        Ok(remembered) => {
-            for stale in remembered.iter().filter(|f| !subscribed.iter().any(|(s, _)| s == *f)) {
-                shared.log(Level::Info, &format!("unsubscribing `{stale}`: no linked actor subscribes to it any more"));
-                let _ = shared.client.try_unsubscribe(stale.clone());
-            }
-        }
-        Err(e) => shared.log(Level::Warn, &format!("cannot read the remembered subscriptions: {e}")),
-    }
     let mut filters: Vec<Filter> = subscribed.iter().map(|(f, q)| Filter::new(f.clone(), q.mqtt())).collect();
     filters.push(Filter::new(shared.reply_topic.clone(), QoS::AtMostOnce));
     if let Err(e) = shared.client.try_subscribe_many(filters) {
         shared.log(Level::Error, &format!("cannot subscribe: {e}"));
     }
-    drop(shared.outbox.remember_filters(&subscribed.into_iter().map(|(f, _)| f).collect::<Vec<_>>()));
+    shared.cleanup_due.store(true, Ordering::SeqCst);
     shared.pump();
 }
 
-fn disconnected(shared: &Shared, eventloop: &mut EventLoop, error: &str, failures: u32) {
+/// Forgets the connection's in-flight state: the outbox is sent again
+/// after the next CONNACK; rumqttc's own copies would go out a second time
+/// under packet ids the session cannot map. Returns whether the broker was
+/// connected.
+fn forget(shared: &Shared, eventloop: &mut EventLoop, why: &str) -> bool {
     let was_connected = {
         let mut session = shared.session();
         let was = session.is_connected();
         session.disconnected();
         was
     };
-    // The outbox is sent again after the next CONNACK; rumqttc's own copies
-    // would go out a second time under packet ids the session cannot map.
     eventloop.pending.clear();
-    shared.requests.fail_all(&format!("the connection to {} dropped: {error}", shared.config.url));
-    *shared.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_owned());
+    shared.requests.fail_all(&format!("the connection to {} dropped: {why}", shared.config.url));
+    *shared.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
+    was_connected
+}
+
+fn disconnected(shared: &Shared, eventloop: &mut EventLoop, error: &str, failures: u32) {
+    let was_connected = forget(shared, eventloop, error);
     let (entries, _) = shared.outbox.len();
     if was_connected {
         shared.log(Level::Warn, &format!("connection lost: {error}; {entries} messages wait in the outbox; reconnecting"));
@@ -220,6 +225,10 @@ fn disconnected(shared: &Shared, eventloop: &mut EventLoop, error: &str, failure
 }
 
 fn incoming(shared: &Shared, deliveries: &Sender<Inbound>, publish: Publish) {
+    shared.log(
+        Level::Trace,
+        &format!("received on `{}` (QoS {:?}, packet {})", String::from_utf8_lossy(&publish.topic), publish.qos, publish.pkid),
+    );
     if publish.topic.as_ref() == shared.reply_topic.as_bytes() {
         let correlation = publish.properties.as_ref().and_then(|p| p.correlation_data.clone()).unwrap_or_default();
         if !shared.requests.answer(&correlation, publish.payload.to_vec()) {
@@ -234,15 +243,33 @@ fn incoming(shared: &Shared, deliveries: &Sender<Inbound>, publish: Publish) {
         }
         return;
     }
-    // QoS 1: the receive maximum keeps the broker from sending more than
-    // the channel holds; waiting here is the back-pressure if it does.
-    let mut item = (generation, publish);
-    loop {
-        match deliveries.send_timeout(item, Duration::from_millis(500)) {
-            Ok(()) => return,
-            Err(SendTimeoutError::Timeout(back)) if !shared.stopping.load(Ordering::SeqCst) => item = back,
-            Err(_) => return,
-        }
+    // QoS 1. The receive maximum should keep the broker from sending more
+    // than the channel (INBOUND_QUEUE messages, INBOUND_BUFFER bytes) holds, but brokers do not all honour it (Mosquitto
+    // 2.0 sends ahead regardless), and leaving rumqttc's event loop
+    // unpolled while the channel drains stalled its socket. So a message
+    // that does not fit starts a pause: it and every message after it are
+    // left unacknowledged, the delivery thread finishes what it holds, and
+    // the connection is closed cleanly and opened again, whereupon the
+    // broker sends the unacknowledged messages again, in order. The host
+    // never holds more than the channel; a few messages may reach an actor
+    // twice, as at-least-once allows.
+    if shared.paused.load(Ordering::SeqCst) {
+        return;
+    }
+    let size = publish.payload.len();
+    let queued = shared.delivering_bytes.load(Ordering::SeqCst);
+    let fits = queued == 0 || queued + size <= shared.config.inbound_buffer;
+    shared.delivering.fetch_add(1, Ordering::SeqCst);
+    shared.delivering_bytes.fetch_add(size, Ordering::SeqCst);
+    if !fits || deliveries.try_send((generation, publish)).is_err() {
+        shared.delivering.fetch_sub(1, Ordering::SeqCst);
+        shared.delivering_bytes.fetch_sub(size, Ordering::SeqCst);
+        shared.paused.store(true, Ordering::SeqCst);
+        shared.log(
+            Level::Info,
+            &format!("the actors are {} messages behind: pausing the connection until they catch up; the broker keeps the rest", deliveries.len()),
+        );
+        shared.resume_when_idle();
     }
 }
 
