@@ -6,6 +6,8 @@
 //! wasm32 and signed by host-edge's own signing code, providers built as the
 //! shared libraries a board loads.
 
+pub mod mqtt;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -82,18 +84,19 @@ fn target_dir() -> PathBuf {
 
 /// The provider crates of the workspace, by library name.
 /// The first [`SHIPPED`] are the ones a bundle carries.
-pub const PROVIDERS: [(&str, &str); 6] = [
+pub const PROVIDERS: [(&str, &str); 7] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
     ("gpio", "host-edge-gpio"),
+    ("messaging_mqtt", "host-edge-messaging-mqtt"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
     ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
 
 /// How many of [`PROVIDERS`] are shipped providers (the rest are test
 /// fixtures).
-pub const SHIPPED: usize = 4;
+pub const SHIPPED: usize = 5;
 
 /// Builds every provider library (once per process) and returns the path
 /// of the one whose library is called `name` (`keyvalue_sqlite`, ...).
@@ -255,6 +258,16 @@ pub fn http_put(url: &str, body: &str) -> (u16, String) {
         Ok(response) => (response.status(), response.into_string().expect("a text body")),
         Err(ureq::Error::Status(status, response)) => (status, response.into_string().expect("a text body")),
         Err(e) => panic!("PUT {url}: {e}"),
+    }
+}
+
+/// POSTs `body` to `url`; the status and the body, whatever the status.
+pub fn http_post(url: &str, body: &str) -> (u16, String) {
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build();
+    match agent.post(url).send_string(body) {
+        Ok(response) => (response.status(), response.into_string().expect("a text body")),
+        Err(ureq::Error::Status(status, response)) => (status, response.into_string().expect("a text body")),
+        Err(e) => panic!("POST {url}: {e}"),
     }
 }
 
