@@ -96,7 +96,12 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
             .spawn()
             .unwrap();
         self.host = Some(child);
-        wait_for_port(self.port, Duration::from_secs(60));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            let exited = self.host.as_mut().unwrap().try_wait().unwrap();
+            assert!(exited.is_none() && Instant::now() < deadline, "the host does not serve ({exited:?}): {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self
     }
 
@@ -368,8 +373,10 @@ fn a_host_killed_with_sigkill_mid_stream_still_sends_every_publish_it_acknowledg
     let broker = PrivateMosquitto::start(dir.path());
     let topic = format!("{p}/seq");
     let subscriber = Subscriber::start(broker.port(), "he-test-kill9", &topic);
+    let will = Subscriber::start(broker.port(), "he-test-kill9-will", &format!("{p}/status"));
     let module = telemetry(&[format!("pub:{p}/#")]);
-    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &format!(r#"URL = "{}""#, broker.url()));
+    let values = format!(r#"URL = "{}", WILL_TOPIC = "{p}/status", WILL_PAYLOAD = "telemetry went away""#, broker.url());
+    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
     deployment.start();
 
     // Publish from another thread while the host is killed under it.
@@ -399,6 +406,8 @@ fn a_host_killed_with_sigkill_mid_stream_still_sends_every_publish_it_acknowledg
     broker.resume();
     let count = acked();
     assert!(count < 5000, "killed mid-stream");
+    let wills = will.wait_for(1, Duration::from_secs(30));
+    assert_eq!(wills.first().map(|w| w.body.as_str()), Some("telemetry went away"), "the broker published the last will");
 
     deployment.start();
     let received = subscriber.wait_for(count, Duration::from_secs(60));
@@ -563,4 +572,148 @@ fn a_publisher_far_faster_than_the_actor_leaves_the_hosts_memory_bounded() {
     // holds at most INBOUND_BUFFER (4 MiB) of it, pausing the connection
     // while the actor catches up.
     assert!(peak < before + 16 * 1024, "RSS grew from {before} KiB to {peak} KiB");
+}
+
+#[test]
+fn mqtts_with_a_ca_file_and_a_client_certificate_reaches_a_broker_that_requires_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prefix("tls");
+    let (broker, tls) = PrivateMosquitto::start_tls(dir.path());
+    let module = telemetry(&[format!("pub:{p}/#")]);
+    let values = format!(
+        r#"URL = "mqtts://127.0.0.1:{}", CA_FILE = "{}", CLIENT_CERT = "{}", CLIENT_KEY = "{}""#,
+        broker.port(),
+        tls.ca.display(),
+        tls.client_cert.display(),
+        tls.client_key.display()
+    );
+    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
+    deployment.start();
+    let topic = format!("{p}/secure");
+    let watcher = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-q", "1", "-C", "1", "-W", "30", "-t", &topic])
+        .arg("--cafile")
+        .arg(&tls.ca)
+        .arg("--cert")
+        .arg(&tls.client_cert)
+        .arg("--key")
+        .arg(&tls.client_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = watcher.id().to_string();
+    let mut published = 0;
+    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
+        let (status, body) = deployment.publish(&topic, "over TLS");
+        assert_eq!(status, 200, "{body}");
+        published += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let seen = watcher.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), "over TLS", "{}", deployment.log());
+}
+
+#[test]
+fn actors_linked_to_one_broker_share_one_connection_and_each_gets_only_its_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prefix("shared");
+    let broker = PrivateMosquitto::start(dir.path());
+    let port = free_port();
+    let mut manifest = String::new();
+    for (name, filter) in [("kitchen", "kitchen/#"), ("hall", "hall/#")] {
+        let options = SignOptions {
+            grants: [(CapabilityId::parse(MESSAGING).unwrap(), vec![format!("sub:{p}/#").parse().unwrap()])].into_iter().collect(),
+            ..options(name, &[MESSAGING, HTTP])
+        };
+        std::fs::write(dir.path().join(format!("{name}.wasm")), Signer::new().sign_with(&actor_module("telemetry"), &options)).unwrap();
+        let http_port = if name == "kitchen" { port } else { free_port() };
+        manifest.push_str(&format!(
+            "[[actor]]\npath = \"{name}.wasm\"\n\n[[link]]\nactor = \"{name}\"\ncapability = \"wascc:messaging\"\nprovider = \"mqtt\"\n\
+             values = {{ URL = \"{url}\", SUBSCRIPTION = \"{p}/{filter}\" }}\n\n[[link]]\nactor = \"{name}\"\n\
+             capability = \"wascc:http_server\"\nprovider = \"http\"\nvalues = {{ ADDRESS = \"127.0.0.1\", PORT = \"{http_port}\" }}\n\n",
+            url = broker.url()
+        ));
+        if name == "hall" {
+            manifest.push_str(&format!("# hall answers on {http_port}\n"));
+        }
+    }
+    manifest.push_str(&format!(
+        "[[provider]]\nname = \"mqtt\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
+        provider_library("messaging_mqtt").display(),
+        provider_library("http_server").display()
+    ));
+    std::fs::write(dir.path().join("manifest.toml"), &manifest).unwrap();
+    let hall_port: u16 = manifest.lines().find_map(|l| l.strip_prefix("# hall answers on ")).unwrap().parse().unwrap();
+    let mut host = Command::new(testkit::host_edge_bin())
+        .current_dir(dir.path())
+        .args(["run", "manifest.toml"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, Duration::from_secs(60));
+    broker.wait_for_subscription(&format!("{p}/hall/#"));
+    broker.wait_for_subscription(&format!("{p}/kitchen/#"));
+
+    for topic in ["kitchen/temp", "hall/temp", "kitchen/door"] {
+        let out = mosquitto_client("mosquitto_pub", broker.port(), &["-q", "1", "-t", &format!("{p}/{topic}"), "-m", topic]);
+        assert!(out.status.success());
+    }
+    let received = |port: u16, count: usize| {
+        eventually(Duration::from_secs(20), "the messages arrived", || {
+            let (_, body) = http_get(&format!("http://127.0.0.1:{port}/received"));
+            let lines: Vec<String> = body.lines().map(|l| l.split('\t').nth(1).unwrap().to_owned()).collect();
+            (lines.len() >= count).then_some(lines)
+        })
+    };
+    assert_eq!(received(port, 2), ["kitchen/temp", "kitchen/door"]);
+    assert_eq!(received(hall_port, 1), ["hall/temp"]);
+    Command::new("kill").args(["-TERM", &host.id().to_string()]).status().unwrap();
+    host.wait().unwrap();
+
+    let log = std::fs::read_to_string(dir.path().join("mosquitto/mosquitto.log")).unwrap();
+    let connections = log.lines().filter(|l| l.contains("New client connected") && l.contains(" as host-edge-")).count();
+    assert_eq!(connections, 1, "one connection for both actors: {log}");
+}
+
+#[test]
+fn credentials_from_a_password_file_log_in_and_a_wrong_password_is_named_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prefix("login");
+    let broker = PrivateMosquitto::start_with_password(dir.path(), "sensor", "s3cret-pw");
+    let topic = format!("{p}/in");
+    std::fs::write(dir.path().join("password"), "s3cret-pw\n").unwrap();
+    let module = telemetry(&[format!("pub:{p}/#")]);
+    let values = format!(
+        r#"URL = "{}", USERNAME = "sensor", PASSWORD_FILE = "{}""#,
+        broker.url(),
+        dir.path().join("password").display()
+    );
+    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
+    deployment.start();
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-u", "sensor", "-P", "s3cret-pw"])
+        .args(["-q", "1", "-C", "1", "-W", "30", "-t", &topic])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = out.id().to_string();
+    let mut published = 0;
+    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
+        assert_eq!(deployment.publish(&topic, "logged in").0, 200);
+        published += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(String::from_utf8_lossy(&out.wait_with_output().unwrap().stdout).trim(), "logged in");
+    deployment.stop("TERM");
+
+    // The wrong password: the host serves, queues, and says why it cannot connect.
+    let wrong = format!(r#"URL = "{}", USERNAME = "sensor", PASSWORD = "not-the-pw""#, broker.url());
+    let other = tempfile::tempdir().unwrap();
+    let mut refused = Deployment::new(other.path(), "telemetry", &module, &wrong);
+    refused.start();
+    assert_eq!(refused.publish(&topic, "queued").0, 200, "a QoS 1 publish is queued while the broker refuses");
+    eventually(Duration::from_secs(20), "the refusal is logged", || refused.log().contains("cannot reach the broker").then_some(()));
+    let log = refused.log();
+    assert!(log.contains("NotAuthorized") || log.contains("BadUserNamePassword"), "{log}");
+    assert!(!log.contains("not-the-pw"), "the password must not appear in the log: {log}");
 }

@@ -26,6 +26,48 @@ pub struct PrivateMosquitto {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// Extra configuration lines (the TLS listener's files).
+    extra: String,
+}
+
+/// PEM files for a broker that speaks TLS and asks for client
+/// certificates, made with `openssl`: a CA, the broker's certificate for
+/// 127.0.0.1, and a client certificate.
+pub struct TlsFiles {
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// The client certificate, signed by the CA.
+    pub client_cert: PathBuf,
+    /// Its key.
+    pub client_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs (bash .ci/setup installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl TlsFiles {
+    fn make(dir: &Path) -> TlsFiles {
+        let days = ["-days", "2"];
+        openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=host-edge test CA"]);
+        // Extensions make them X.509 v3 certificates, which rustls requires.
+        std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+        for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+            openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]);
+            let mut sign = vec!["x509", "-req", "-in", &format!("{name}.csr")].into_iter().map(str::to_owned).collect::<Vec<_>>();
+            sign.extend(["-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &format!("{name}.pem")].map(str::to_owned));
+            sign.extend(days.map(str::to_owned));
+            sign.extend(["-extfile".to_owned(), ext.to_owned()]);
+            openssl(dir, &sign.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+        TlsFiles { ca: dir.join("ca.pem"), client_cert: dir.join("client.pem"), client_key: dir.join("client.key") }
+    }
 }
 
 impl PrivateMosquitto {
@@ -34,7 +76,38 @@ impl PrivateMosquitto {
     pub fn unstarted(dir: &Path) -> PrivateMosquitto {
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
-        PrivateMosquitto { port: free_port(), dir, child: None }
+        PrivateMosquitto { port: free_port(), dir, child: None, extra: String::new() }
+    }
+
+    /// Starts a broker that lets in only `user` with `password`
+    /// (`mosquitto_passwd`), no anonymous clients.
+    pub fn start_with_password(dir: &Path, user: &str, password: &str) -> PrivateMosquitto {
+        let mut broker = PrivateMosquitto::unstarted(dir);
+        let file = broker.dir.join("passwords");
+        let status = Command::new("mosquitto_passwd")
+            .arg("-c")
+            .arg("-b")
+            .arg(&file)
+            .args([user, password])
+            .status()
+            .expect("mosquitto_passwd runs (it comes with mosquitto)");
+        assert!(status.success(), "mosquitto_passwd");
+        broker.extra = format!("password_file {}\n", file.display());
+        broker.restart();
+        broker
+    }
+
+    /// Starts a broker that speaks only TLS and requires a client
+    /// certificate; returns it with the files a client needs.
+    pub fn start_tls(dir: &Path) -> (PrivateMosquitto, TlsFiles) {
+        let mut broker = PrivateMosquitto::unstarted(dir);
+        let files = TlsFiles::make(&broker.dir);
+        broker.extra = format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\nrequire_certificate true\n",
+            broker.dir.display()
+        );
+        broker.restart();
+        (broker, files)
     }
 
     /// Starts a broker on a free port and waits until it listens.
@@ -106,9 +179,11 @@ impl PrivateMosquitto {
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {dir}/\n\
+                "listener {port} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\npersistence_location {dir}/\n\
                  max_queued_messages 100000\nmax_inflight_messages 20\nlog_dest file {dir}/mosquitto.log\n\
-                 log_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\n{user}",
+                 log_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\n{user}{extra}",
+                extra = self.extra,
+                anonymous = !self.extra.contains("password_file"),
                 port = self.port,
                 dir = self.dir.display(),
                 // Run as root (CI), mosquitto would switch to its own user,
