@@ -164,6 +164,36 @@ impl Drop for Deployment {
     }
 }
 
+/// Publishes `body` to `topic` through the actor until `watcher` (a
+/// `mosquitto_sub -C 1`, which gives no sign of having subscribed) has
+/// seen one, for at most 20 tries; returns what it printed.
+fn publish_until_seen(deployment: &Deployment, watcher: Child, topic: &str, body: &str) -> String {
+    let pid = watcher.id().to_string();
+    let mut published = 0;
+    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
+        let (status, answer) = deployment.publish(topic, body);
+        assert_eq!((status, answer.as_str()), (200, "published"));
+        published += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    String::from_utf8_lossy(&watcher.wait_with_output().unwrap().stdout).trim().to_owned()
+}
+
+/// A private broker and the telemetry actor subscribed to `PREFIX/in`
+/// (granted `sub:PREFIX/#`) with `extra` link values, its subscription in
+/// place; returns the broker, the topic and the running deployment.
+fn subscribed_telemetry(dir: &Path, test: &str, extra: &str) -> (PrivateMosquitto, String, Deployment) {
+    let p = prefix(test);
+    let broker = PrivateMosquitto::start(dir);
+    let topic = format!("{p}/in");
+    let module = telemetry(&[format!("sub:{p}/#")]);
+    let values = format!(r#"URL = "{}", SUBSCRIPTION = "{topic}"{extra}"#, broker.url());
+    let mut deployment = Deployment::new(dir, "telemetry", &module, &values);
+    deployment.start();
+    broker.wait_for_subscription(&topic);
+    (broker, topic, deployment)
+}
+
 /// Publishes `count` QoS 1 messages `0..count` to `topic` with a native
 /// client, waiting for every PUBACK.
 fn publish_natively(port: u16, topic: &str, count: usize) {
@@ -225,18 +255,7 @@ fn an_actor_receives_what_mosquitto_pub_sends_and_mosquitto_sub_sees_what_it_pub
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub runs");
-    // mosquitto_sub gives no sign that it has subscribed: publish until it
-    // has seen one.
-    let pid = watcher.id().to_string();
-    let mut published = 0;
-    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
-        let (status, body) = deployment.publish(&out_topic, "21.5");
-        assert_eq!((status, body.as_str()), (200, "published"));
-        published += 1;
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let seen = watcher.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), format!("{out_topic} 21.5"));
+    assert_eq!(publish_until_seen(&deployment, watcher, &out_topic, "21.5"), format!("{out_topic} 21.5"));
 
     let out = mosquitto_client("mosquitto_pub", port, &["-q", "1", "-t", &format!("{p}/in/kitchen"), "-m", "hello"]);
     assert!(out.status.success(), "{out:?}");
@@ -423,15 +442,8 @@ fn a_host_killed_with_sigkill_mid_stream_still_sends_every_publish_it_acknowledg
 #[test]
 fn a_thousand_messages_published_while_the_host_is_down_reach_the_actor_after_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let p = prefix("offline");
-    let broker = PrivateMosquitto::start(dir.path());
-    let topic = format!("{p}/in");
-    let module = telemetry(&[format!("sub:{p}/#")]);
-    let values = format!(r#"URL = "{}", SUBSCRIPTION = "{topic}""#, broker.url());
-    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
     // The first start makes the persistent session and its subscription.
-    deployment.start();
-    broker.wait_for_subscription(&topic);
+    let (broker, topic, mut deployment) = subscribed_telemetry(dir.path(), "offline", "");
     deployment.stop("TERM");
 
     publish_natively(broker.port(), &topic, 1000);
@@ -503,14 +515,7 @@ fn a_subscription_outside_the_grant_refuses_the_link_naming_the_filter() {
 #[test]
 fn a_failed_handler_is_retried_then_dropped_with_a_log_line_and_later_messages_still_arrive() {
     let dir = tempfile::tempdir().unwrap();
-    let p = prefix("failure");
-    let broker = PrivateMosquitto::start(dir.path());
-    let topic = format!("{p}/in");
-    let module = telemetry(&[format!("sub:{p}/#")]);
-    let values = format!(r#"URL = "{}", SUBSCRIPTION = "{topic}", RETRY_LIMIT = "2""#, broker.url());
-    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
-    deployment.start();
-    broker.wait_for_subscription(&topic);
+    let (broker, topic, deployment) = subscribed_telemetry(dir.path(), "failure", r#", RETRY_LIMIT = "2""#);
     for body in ["before", "fail", "after"] {
         assert!(mosquitto_client("mosquitto_pub", broker.port(), &["-q", "1", "-t", &topic, "-m", body]).status.success());
     }
@@ -531,14 +536,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_publisher_far_faster_than_the_actor_leaves_the_hosts_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let p = prefix("flood");
-    let broker = PrivateMosquitto::start(dir.path());
-    let topic = format!("{p}/in");
-    let module = telemetry(&[format!("sub:{p}/#")]);
-    let values = format!(r#"URL = "{}", SUBSCRIPTION = "{topic}""#, broker.url());
-    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
-    deployment.start();
-    broker.wait_for_subscription(&topic);
+    let (broker, topic, deployment) = subscribed_telemetry(dir.path(), "flood", "");
     let before = rss_kib(deployment.pid());
     // 5,000 messages of 4 KiB (20 MB) at the speed of a native client.
     let mut options = MqttOptions::new("he-test-flood", "127.0.0.1", broker.port());
@@ -601,16 +599,7 @@ fn mqtts_with_a_ca_file_and_a_client_certificate_reaches_a_broker_that_requires_
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = watcher.id().to_string();
-    let mut published = 0;
-    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
-        let (status, body) = deployment.publish(&topic, "over TLS");
-        assert_eq!(status, 200, "{body}");
-        published += 1;
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let seen = watcher.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), "over TLS", "{}", deployment.log());
+    assert_eq!(publish_until_seen(&deployment, watcher, &topic, "over TLS"), "over TLS", "{}", deployment.log());
 }
 
 #[test]
@@ -690,20 +679,13 @@ fn credentials_from_a_password_file_log_in_and_a_wrong_password_is_named_without
     );
     let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
     deployment.start();
-    let out = Command::new("mosquitto_sub")
+    let watcher = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-u", "sensor", "-P", "s3cret-pw"])
         .args(["-q", "1", "-C", "1", "-W", "30", "-t", &topic])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = out.id().to_string();
-    let mut published = 0;
-    while Command::new("kill").args(["-0", &pid]).status().unwrap().success() && published < 20 {
-        assert_eq!(deployment.publish(&topic, "logged in").0, 200);
-        published += 1;
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    assert_eq!(String::from_utf8_lossy(&out.wait_with_output().unwrap().stdout).trim(), "logged in");
+    assert_eq!(publish_until_seen(&deployment, watcher, &topic, "logged in"), "logged in");
     deployment.stop("TERM");
 
     // The wrong password: the host serves, queues, and says why it cannot connect.

@@ -458,7 +458,9 @@ fn pi_target(target: &str) -> (&'static str, &'static str, &'static str) {
 /// target/bundle/keys and never enter a bundle. Returns the issuer's public key.
 fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
     std::fs::create_dir_all(keys).expect("creating the key folder");
-    for (role, file) in [("account", "issuer.nk"), ("module", "counter.nk"), ("module", "echo.nk"), ("module", "button_led.nk")] {
+    let files = ["issuer.nk", "counter.nk", "echo.nk", "button_led.nk", "telemetry.nk"];
+    for (n, file) in files.into_iter().enumerate() {
+        let role = if n == 0 { "account" } else { "module" };
         if !keys.join(file).exists() {
             run(Command::new(host_edge).current_dir(keys).args(["keys", "generate", role, "-o", file]).stdout(std::process::Stdio::null()));
         }
