@@ -329,3 +329,59 @@ fn a_tampered_legacy_token_is_refused_although_wascap_accepts_it() {
     assert!(wascap::wasm::extract_claims(&tampered).unwrap().is_some(), "wascap 0.16 accepts it");
     assert_eq!(refusal(&tampered, &Policy::default()), Check::Hash);
 }
+
+#[test]
+fn a_module_signed_as_a_wascc_portable_provider_is_not_run_as_an_actor_and_inspect_says_what_it_is() {
+    let account = KeyPair::new_account();
+    let original = actor_module("echo");
+    let claims = serde_json::json!({
+        "jti": "portable-1",
+        "iat": now_secs(),
+        "iss": account.public_key(),
+        "sub": KeyPair::new_module().public_key(),
+        "wascap": {
+            "name": "redis-portable",
+            "hash": host_edge::claims::section::hash_bytes(&original),
+            "caps": ["wascc:keyvalue"],
+            "prov": true
+        }
+    });
+    let signed = with_token(&original, &token_signed_by(&claims, &account));
+    assert!(verify(&signed, &Policy::default(), now_secs()).is_ok(), "its claims themselves are valid");
+
+    let err = Actor::from_bytes(&signed, &Policy::default(), now_secs()).unwrap_err();
+    assert!(matches!(err, host_edge::LoadError::PortableProvider { .. }), "{err:?}");
+    assert!(err.to_string().contains("redis-portable"), "{err}");
+    assert!(err.to_string().contains("waSCC portable capability provider (prov: true), not an actor"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redis-portable.wasm");
+    std::fs::write(&file, &signed).unwrap();
+    let output = std::process::Command::new(testkit::host_edge_bin()).arg("inspect").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "the host would not run it: {stdout}");
+    assert!(stdout.contains("kind         waSCC portable capability provider (prov: true)"), "{stdout}");
+    assert!(stdout.contains("serves       wascc:keyvalue"), "{stdout}");
+    assert!(stdout.contains("verdict: refused: signed as a waSCC portable capability provider"), "{stdout}");
+
+    let json = std::process::Command::new(testkit::host_edge_bin())
+        .args(["inspect", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["kind"], "portable-provider");
+    assert_eq!(report["verdict"], "refused");
+}
+
+#[test]
+fn inspect_shows_an_actor_as_an_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.wasm");
+    std::fs::write(&file, Signer::new().sign(&actor_module("echo"), "echo", &["wascc:http_server"])).unwrap();
+    let output = std::process::Command::new(testkit::host_edge_bin()).arg("inspect").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("kind         actor"), "{stdout}");
+    assert!(stdout.contains("capabilities wascc:http_server"), "{stdout}");
+}

@@ -33,6 +33,18 @@ pub enum LoadError {
     /// The module is not one the engine can run.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The module is signed as a waSCC portable capability provider
+    /// (`prov: true`), not as an actor.
+    #[error(
+        "{name} ({subject}) is signed as a waSCC portable capability provider (prov: true), not an actor; \
+         host-edge serves capabilities with native providers (docs/providers.md) and does not run wasm providers"
+    )]
+    PortableProvider {
+        /// The module's name from its claims.
+        name: String,
+        /// Its module key.
+        subject: String,
+    },
 }
 
 /// An actor whose claims passed verification, ready to instantiate.
@@ -48,6 +60,12 @@ impl Actor {
     /// epoch), then compiles it.
     pub fn from_bytes(module: &[u8], policy: &Policy, now: u64) -> Result<Actor, LoadError> {
         let claims = claims::verify(module, policy, now)?;
+        if claims.metadata.prov {
+            return Err(LoadError::PortableProvider {
+                name: claims.display_name().to_owned(),
+                subject: claims.subject().to_owned(),
+            });
+        }
         let mut capabilities = BTreeSet::new();
         for cap in claims.capabilities() {
             match CapabilityId::parse(cap) {

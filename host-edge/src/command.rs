@@ -107,6 +107,9 @@ pub struct Status {
     pub providers: Vec<ProviderStatus>,
     /// Links, sorted by actor, capability and binding.
     pub links: Vec<LinkStatus>,
+    /// Capabilities the host serves itself to actors with no link for them.
+    #[serde(default)]
+    pub builtins: Vec<CapabilityId>,
 }
 
 /// One running actor.

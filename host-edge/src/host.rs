@@ -21,6 +21,7 @@ use provider_abi::settings::Scope;
 use provider_abi::Failure;
 
 use crate::actor::{Actor, LoadError};
+use crate::builtin::{BuiltinSettings, Builtins, Caller};
 use crate::capability::CapabilityId;
 use crate::claims::{policy::now_secs, Policy};
 use crate::command::{Command, LinkSpec, Status};
@@ -100,10 +101,23 @@ pub enum HostError {
     },
 }
 
+/// A capability an actor's claims grant that nothing on the host serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unserved {
+    /// The actor's module key.
+    pub actor: String,
+    /// The actor's name.
+    pub name: String,
+    /// The capability.
+    pub capability: CapabilityId,
+}
+
 struct Inner {
     policy: Policy,
     state_root: PathBuf,
     registry: RwLock<Registry>,
+    /// The capabilities the host serves itself where nothing is linked.
+    builtins: Builtins,
     /// Commands run one at a time.
     commands: Mutex<()>,
 }
@@ -131,11 +145,19 @@ impl Host {
     }
 
     /// A host with no actors whose providers keep their files under
-    /// `state_root` (each in a folder named after it).
+    /// `state_root` (each in a folder named after it), serving the built-in
+    /// capabilities with their default settings.
     pub fn with_state_dir(policy: Policy, state_root: PathBuf) -> Host {
+        Host::with_builtins(policy, state_root, &BuiltinSettings::default())
+    }
+
+    /// A host as [`Host::with_state_dir`] makes one, serving the built-in
+    /// capabilities `builtins` turns on.
+    pub fn with_builtins(policy: Policy, state_root: PathBuf, builtins: &BuiltinSettings) -> Host {
         Host {
             inner: Arc::new(Inner {
                 policy,
+                builtins: Builtins::new(builtins, &state_root),
                 state_root,
                 registry: RwLock::new(Registry::default()),
                 commands: Mutex::new(()),
@@ -198,7 +220,32 @@ impl Host {
         for (entry, provider) in status.providers.iter_mut().zip(providers) {
             entry.health = provider.health().map_err(|e| e.to_string());
         }
+        status.builtins = self.inner.builtins.capabilities();
         status
+    }
+
+    /// Capabilities the running actors' claims grant that nothing serves:
+    /// no link, under any binding, and no built-in. Their calls fail with
+    /// `not-linked`; `host-edge run` says so at start.
+    pub fn unserved(&self) -> Vec<Unserved> {
+        let registry = self.read();
+        let mut unserved = Vec::new();
+        for running in registry.actors() {
+            let key = running.actor.subject();
+            let linked: BTreeSet<CapabilityId> =
+                registry.links_of(key).into_iter().map(|(link, _)| link.capability).collect();
+            for capability in running.actor.capabilities() {
+                if !linked.contains(capability) && !self.inner.builtins.serves(capability) {
+                    unserved.push(Unserved {
+                        actor: key.to_owned(),
+                        name: running.actor.name().to_owned(),
+                        capability: capability.clone(),
+                    });
+                }
+            }
+        }
+        unserved.sort_by(|a, b| (&a.name, &a.actor, &a.capability).cmp(&(&b.name, &b.actor, &b.capability)));
+        unserved
     }
 
     /// Starts `instances` instances of `actor` with `limits`; returns its
@@ -574,14 +621,17 @@ impl Host {
     fn callbacks(&self, actor: &Actor) -> CallbackFactory {
         let host = Arc::downgrade(&self.inner);
         let subject: Arc<str> = Arc::from(actor.subject());
+        let name: Arc<str> = Arc::from(actor.name());
         let granted = Arc::new(actor.capabilities().clone());
         Arc::new(move || {
             let host = Weak::clone(&host);
             let subject = Arc::clone(&subject);
+            let name = Arc::clone(&name);
             let granted = Arc::clone(&granted);
             Box::new(move |_id, binding, namespace, operation, payload| {
                 let inner = host.upgrade().ok_or("the host is shutting down")?;
-                Host { inner }.dispatch(&subject, &granted, binding, namespace, operation, payload).map_err(|e| {
+                let caller = Caller { key: &subject, name: &name, binding };
+                Host { inner }.dispatch(caller, &granted, namespace, operation, payload).map_err(|e| {
                     let kind = e.kind();
                     pool::note_host_failure(kind);
                     tracing::debug!(actor = %subject, namespace, operation, %kind, "host call failed: {e}");
@@ -593,14 +643,24 @@ impl Host {
 
     fn dispatch(
         &self,
-        caller: &str,
+        caller: Caller<'_>,
         granted: &BTreeSet<CapabilityId>,
-        binding: &str,
         namespace: &str,
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, DispatchError> {
-        let route = router::route_call(&self.read(), caller, granted, binding, namespace)?;
+        let route = router::route_call(&self.read(), caller.key, granted, caller.binding, namespace);
+        let route = match route {
+            // Nothing linked: the host serves it itself, if it is a built-in.
+            Err(DispatchError::NotLinked { capability, binding }) => {
+                return match self.inner.builtins.call(caller, &capability, operation, payload) {
+                    Some(outcome) => outcome.map_err(|failure| DispatchError::Provider { capability, failure }),
+                    None => Err(DispatchError::NotLinked { capability, binding }),
+                };
+            }
+            route => route?,
+        };
+        let caller = caller.key;
         match route {
             Route::Actor(running) => Ok(running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT)?),
             Route::Capability(capability, LinkTarget::Provider(provider)) => provider

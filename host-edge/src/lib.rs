@@ -7,6 +7,7 @@
 //! The [`manifest`] says what to load.
 
 pub mod actor;
+pub mod builtin;
 pub mod capability;
 pub mod claims;
 pub mod command;
@@ -23,7 +24,7 @@ pub mod router;
 
 pub use actor::{Actor, LoadError};
 pub use command::{Command, LinkSpec, Status};
-pub use host::{Host, HostError};
+pub use host::{Host, HostError, Unserved};
 pub use manifest::Manifest;
 pub use provider_abi::grant;
 pub use provider_abi::settings::Scope as SettingScope;

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::capability::CapabilityId;
+use crate::builtin::{BuiltinSettings, LogLimit};
+use crate::capability::{CapabilityId, WellKnown};
 use crate::command::{Command, LinkSpec};
 use crate::claims::Policy;
 use crate::engine::Limits;
@@ -67,9 +68,35 @@ pub struct HostEntry {
     /// How often providers are asked for their health while the host serves
     /// (`10s`, `1m`). Default: 10 s.
     pub health_interval: Option<String>,
+    /// The capabilities the host serves itself to every actor whose claims
+    /// grant them and that has no link for them: `wascc:logging` and
+    /// `wascc:extras`, as waSCC did. Default: both; `[]` turns them off.
+    pub builtins: Option<Vec<CapabilityId>>,
+    /// Lines a second each actor may log through the built-in
+    /// `wascc:logging`; past it, lines are dropped and counted. Default: 50.
+    pub actor_log_rate: Option<u32>,
+    /// Lines an actor may log at once after a quiet spell. Default: 4 times
+    /// `actor_log_rate`.
+    pub actor_log_burst: Option<u32>,
 }
 
 impl HostEntry {
+    /// The built-in capabilities and their settings, checked when the
+    /// manifest is parsed.
+    pub fn builtins(&self) -> BuiltinSettings {
+        let defaults = BuiltinSettings::default();
+        let per_second = self.actor_log_rate.unwrap_or(defaults.log_limit.per_second);
+        let log_limit = LogLimit { per_second, burst: self.actor_log_burst.unwrap_or(per_second.saturating_mul(4)) };
+        match &self.builtins {
+            None => BuiltinSettings { log_limit, ..defaults },
+            Some(listed) => BuiltinSettings {
+                logging: listed.iter().any(|c| c.well_known() == Some(WellKnown::Logging)),
+                extras: listed.iter().any(|c| c.well_known() == Some(WellKnown::Extras)),
+                log_limit,
+            },
+        }
+    }
+
     /// The health interval, checked when the manifest is parsed.
     pub fn health_interval(&self) -> std::time::Duration {
         self.health_interval
@@ -236,6 +263,19 @@ impl Manifest {
                 _ => return Err(format!("[host] health_interval: `{text}` is not a duration above zero, such as \"10s\"")),
             }
         }
+        for capability in manifest.host.builtins.iter().flatten() {
+            if !matches!(capability.well_known(), Some(WellKnown::Logging | WellKnown::Extras)) {
+                return Err(format!(
+                    "[host] builtins: the host does not serve {capability} itself; it serves wascc:logging and \
+                     wascc:extras (link a provider for anything else)"
+                ));
+            }
+        }
+        if manifest.host.actor_log_rate == Some(0) || manifest.host.actor_log_burst == Some(0) {
+            return Err("[host] actor_log_rate and actor_log_burst must be above zero; to turn actors' logging off, \
+                        leave wascc:logging out of [host] builtins"
+                .to_owned());
+        }
         for (index, actor) in manifest.actors.iter_mut().enumerate() {
             if actor.instances == 0 || actor.instances > MAX_INSTANCES {
                 return Err(format!(
@@ -298,6 +338,30 @@ fn with_suggestion(message: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logging_and_extras_are_built_in_unless_the_manifest_says_otherwise() {
+        let base = Path::new("/opt");
+        let default = Manifest::parse("", base).unwrap().host.builtins();
+        assert_eq!((default.logging, default.extras), (true, true));
+        assert_eq!(default.log_limit, LogLimit { per_second: 50, burst: 200 });
+
+        let off = Manifest::parse("[host]\nbuiltins = []", base).unwrap().host.builtins();
+        assert_eq!((off.logging, off.extras), (false, false));
+
+        let one = Manifest::parse("[host]\nbuiltins = [\"wasmcloud:extras\"]\nactor_log_rate = 5", base).unwrap();
+        let one = one.host.builtins();
+        assert_eq!((one.logging, one.extras), (false, true));
+        assert_eq!(one.log_limit, LogLimit { per_second: 5, burst: 20 });
+    }
+
+    #[test]
+    fn a_builtin_the_host_cannot_serve_is_refused_by_name() {
+        let err = Manifest::parse("[host]\nbuiltins = [\"wascc:keyvalue\"]", Path::new("/opt")).unwrap_err();
+        assert!(err.contains("does not serve wascc:keyvalue itself"), "{err}");
+        let err = Manifest::parse("[host]\nactor_log_rate = 0", Path::new("/opt")).unwrap_err();
+        assert!(err.contains("actor_log_rate and actor_log_burst must be above zero"), "{err}");
+    }
 
     #[test]
     fn the_documented_example_parses() {

@@ -243,6 +243,6 @@ impl Registry {
                 grant: link.grant.clone(),
             })
             .collect();
-        Status { actors, providers, links }
+        Status { actors, providers, links, builtins: Vec::new() }
     }
 }

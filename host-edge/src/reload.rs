@@ -408,6 +408,7 @@ values = { PORT = "8080" }
                         grant: vec!["signed: any key".into()],
                     },
                 ],
+                builtins: vec![],
             }
         }
     }

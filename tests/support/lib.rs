@@ -6,6 +6,7 @@
 //! wasm32 and signed by host-edge's own signing code, providers built as the
 //! shared libraries a board loads.
 
+pub mod host;
 pub mod mqtt;
 
 use std::path::{Path, PathBuf};

@@ -360,6 +360,10 @@ fn render_status(status: &Status) -> String {
         }
     }
     out.push_str(&links.render("  "));
+    if !status.builtins.is_empty() {
+        let served: Vec<String> = status.builtins.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("built in: {} (to actors granted them, where no link serves them)\n", served.join(", ")));
+    }
     out
 }
 

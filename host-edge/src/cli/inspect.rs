@@ -13,7 +13,8 @@ use host_edge::claims::{inspect, Outcome, Report};
 use super::PolicyArgs;
 
 /// Show an actor's claims and the verdict of every check. Exits 1 when the
-/// host would refuse the module.
+/// host would refuse the module, also when it is signed as a waSCC portable
+/// capability provider (`prov: true`), which host-edge does not run.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     host-edge inspect echo_s.wasm\n  \
@@ -34,9 +35,11 @@ pub struct InspectArgs {
 pub fn execute(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let module = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let report = inspect(&module, &args.policy.policy()?, now_secs());
-    let refused = report.first_failure().is_some();
+    let provider = is_portable_provider(&report);
+    let refused = report.first_failure().is_some() || provider;
     if args.json {
         let mut value = serde_json::to_value(&report)?;
+        value["kind"] = if provider { "portable-provider" } else { "actor" }.into();
         value["verdict"] = if refused { "refused" } else { "accepted" }.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -51,11 +54,19 @@ fn grant_lines(grants: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     grants.iter().map(|(capability, rules)| format!("{capability}: {}", rules.join(", "))).collect()
 }
 
+/// Whether the claims say the module is a waSCC portable capability
+/// provider rather than an actor.
+fn is_portable_provider(report: &Report) -> bool {
+    report.claims.as_ref().and_then(|c| c.metadata.as_ref()).is_some_and(|m| m.prov)
+}
+
 fn print_report(file: &str, report: &Report) {
     println!("{file}");
+    let provider = is_portable_provider(report);
     if let Some(claims) = &report.claims {
         let meta = claims.metadata.clone().unwrap_or_default();
         let row = |k: &str, v: &str| println!("  {k:<12} {v}");
+        row("kind", if provider { "waSCC portable capability provider (prov: true)" } else { "actor" });
         row("name", meta.name.as_deref().unwrap_or("-"));
         row("subject", &claims.subject);
         row("issuer", &claims.issuer);
@@ -63,7 +74,7 @@ fn print_report(file: &str, report: &Report) {
         row("issued", &stamp(claims.issued_at));
         row("expires", &claims.expires.map_or("never".into(), stamp));
         row("not before", &claims.not_before.map_or("-".into(), stamp));
-        row("capabilities", &meta.caps.unwrap_or_default().join(", "));
+        row(if provider { "serves" } else { "capabilities" }, &meta.caps.unwrap_or_default().join(", "));
         let grants = grant_lines(&meta.grants.unwrap_or_default());
         for (i, line) in grants.iter().enumerate() {
             row(if i == 0 { "grants" } else { "" }, line);
@@ -90,6 +101,10 @@ fn print_report(file: &str, report: &Report) {
     match report.first_failure() {
         // The reason is on the FAIL line above; say it once.
         Some(failure) => println!("verdict: refused (claims check `{}` failed)", failure.check),
+        None if provider => println!(
+            "verdict: refused: signed as a waSCC portable capability provider, not an actor; host-edge serves \
+             capabilities with native providers and does not run wasm providers"
+        ),
         None => println!("verdict: accepted"),
     }
 }

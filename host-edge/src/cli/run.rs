@@ -50,7 +50,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
-    let host = Host::with_state_dir(manifest.policy.clone(), manifest.state_dir());
+    let host = Host::with_builtins(manifest.policy.clone(), manifest.state_dir(), &manifest.host.builtins());
     let mut failures = Vec::new();
     for command in manifest.commands() {
         if let Err(e) = apply(&host, command) {
@@ -87,6 +87,11 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         let name = status.actors.iter().find(|a| a.key == link.actor).map_or(link.actor.as_str(), |a| a.name.as_str());
         tracing::info!(actor = %link.actor, "link: {name} {} -> {} (binding `{}`)", link.capability, link.provider, link.binding);
     }
+    if !status.builtins.is_empty() {
+        let served: Vec<String> = status.builtins.iter().map(ToString::to_string).collect();
+        tracing::info!("built in: {}, for every actor whose claims grant it and that has no link for it", served.join(", "));
+    }
+    warn_unserved(&host);
     tracing::info!(
         actors = status.actors.len(),
         providers = status.providers.len(),
@@ -175,7 +180,21 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
     let total = plan.len();
     let failed = plan.into_iter().filter(|command| apply(host, command.clone()).is_err()).count();
     tracing::info!(changes = total, failed, "manifest reloaded");
+    warn_unserved(host);
     next
+}
+
+/// Says, for each actor, which capabilities its claims grant that nothing
+/// serves: its calls to them will fail with `not-linked`.
+fn warn_unserved(host: &Host) {
+    for unserved in host.unserved() {
+        tracing::warn!(
+            actor = %unserved.actor,
+            "{} claims {} but nothing serves it: its calls to it will fail with not-linked; add a [[link]] for it",
+            unserved.name,
+            unserved.capability
+        );
+    }
 }
 
 /// Serves the control socket; a socket that cannot be made is reported and

@@ -231,6 +231,7 @@ mod tests {
                 health: Err("disk full\nreally".into()),
             }],
             links: vec![],
+            builtins: vec![CapabilityId::parse("wascc:logging").unwrap()],
         };
         for response in [
             Response::Status(status),

@@ -532,7 +532,7 @@ mod tests {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         assert_eq!(
             roundtrip(&mut stream, &mut reader, "{\"request\":\"status\"}\n"),
-            "{\"status\":{\"actors\":[],\"providers\":[],\"links\":[]}}\n"
+            "{\"status\":{\"actors\":[],\"providers\":[],\"links\":[],\"builtins\":[]}}\n"
         );
         let bad = roundtrip(&mut stream, &mut reader, "{\"request\":\"status\"\n");
         assert!(bad.starts_with("{\"error\":\"bad request: EOF while parsing"), "{bad}");

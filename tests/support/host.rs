@@ -1,0 +1,88 @@
+//! The `host-edge` binary serving a manifest in a folder of its own, as a
+//! user runs it: started, asked over HTTP on loopback, read from its log,
+//! stopped with a signal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A host process serving `manifest.toml` in `dir`, with an HTTP route on
+/// `port`. Stopped with SIGKILL when dropped.
+#[derive(Debug)]
+pub struct HostProcess {
+    dir: PathBuf,
+    port: u16,
+    rust_log: String,
+    child: Option<Child>,
+}
+
+impl HostProcess {
+    /// A host for the manifest `manifest` (written to `dir/manifest.toml`),
+    /// whose HTTP route listens on `port`; not started yet.
+    pub fn new(dir: &Path, manifest: &str, port: u16) -> HostProcess {
+        std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+        HostProcess { dir: dir.to_owned(), port, rust_log: "info".to_owned(), child: None }
+    }
+
+    /// Sets `RUST_LOG` for the next start.
+    pub fn rust_log(&mut self, filter: &str) -> &mut Self {
+        self.rust_log = filter.to_owned();
+        self
+    }
+
+    /// Starts the host and waits until its HTTP route answers; its log goes
+    /// to `host.log`, appended across starts.
+    pub fn start(&mut self) -> &mut Self {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("host.log")).unwrap();
+        let child = Command::new(crate::host_edge_bin())
+            .current_dir(&self.dir)
+            .args(["run", "manifest.toml"])
+            .env("RUST_LOG", &self.rust_log)
+            .env("NO_COLOR", "1")
+            .env("HOST_EDGE_CONTROL", self.dir.join("control.sock"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(exited.is_none() && Instant::now() < deadline, "the host does not serve ({exited:?}): {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self
+    }
+
+    /// Stops the host with `signal` (`TERM`, `KILL`) and waits for it.
+    pub fn stop(&mut self, signal: &str) {
+        if let Some(mut child) = self.child.take() {
+            Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// The URL of `path` on the host's HTTP route.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything the host has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
+    }
+
+    /// The folder the host runs in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
