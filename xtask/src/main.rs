@@ -57,16 +57,17 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 5] = [
+const PROVIDERS: [&str; 6] = [
     "host-edge-keyvalue-sqlite",
     "host-edge-keyvalue-redis",
     "host-edge-http-server",
     "host-edge-gpio",
     "host-edge-messaging-mqtt",
+    "host-edge-http-client",
 ];
 
 /// Their library names, as bundles carry them in `providers/`.
-const LIBRARIES: [&str; 5] = ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt"];
+const LIBRARIES: [&str; 6] = ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client"];
 
 /// The cargo profile the demo builds with (see the workspace Cargo.toml).
 const DEMO_PROFILE: &str = "demo-build";

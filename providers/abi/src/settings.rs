@@ -72,6 +72,34 @@ pub struct Setting {
 }
 
 impl Setting {
+    /// An optional whole-number setting between `min` and `max` with a
+    /// default.
+    pub fn integer(name: &str, scope: Scope, min: i64, max: Option<i64>, default: &str, doc: &str) -> Setting {
+        Setting::optional(name, scope, Kind::Integer { min: Some(min), max }, Some(default), doc)
+    }
+
+    /// An optional `true`/`false` setting with a default.
+    pub fn boolean(name: &str, scope: Scope, default: bool, doc: &str) -> Setting {
+        Setting::optional(name, scope, Kind::Boolean, Some(if default { "true" } else { "false" }), doc)
+    }
+
+    /// An optional text setting; `default` `None` when its absence means
+    /// something of its own.
+    pub fn text(name: &str, scope: Scope, default: Option<&str>, doc: &str) -> Setting {
+        Setting::optional(name, scope, Kind::Text, default, doc)
+    }
+
+    fn optional(name: &str, scope: Scope, kind: Kind, default: Option<&str>, doc: &str) -> Setting {
+        Setting {
+            name: name.to_owned(),
+            scope,
+            kind,
+            default: default.map(str::to_owned),
+            required: false,
+            doc: doc.to_owned(),
+        }
+    }
+
     /// Checks one value against this setting's type. The message of a
     /// refusal quotes the value as [`redact_value`] shows it: a secret
     /// setting's value is never echoed, nor a password in a URL.
