@@ -86,20 +86,21 @@ fn target_dir() -> PathBuf {
 
 /// The provider crates of the workspace, by library name.
 /// The first [`SHIPPED`] are the ones a bundle carries.
-pub const PROVIDERS: [(&str, &str); 8] = [
+pub const PROVIDERS: [(&str, &str); 9] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
     ("gpio", "host-edge-gpio"),
     ("messaging_mqtt", "host-edge-messaging-mqtt"),
     ("http_client", "host-edge-http-client"),
+    ("blobstore_fs", "host-edge-blobstore-fs"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
     ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
 
 /// How many of [`PROVIDERS`] are shipped providers (the rest are test
 /// fixtures).
-pub const SHIPPED: usize = 6;
+pub const SHIPPED: usize = 7;
 
 /// Builds every provider library (once per process) and returns the path
 /// of the one whose library is called `name` (`keyvalue_sqlite`, ...).

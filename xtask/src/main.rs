@@ -57,17 +57,19 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 6] = [
+const PROVIDERS: [&str; 7] = [
     "host-edge-keyvalue-sqlite",
     "host-edge-keyvalue-redis",
     "host-edge-http-server",
     "host-edge-gpio",
     "host-edge-messaging-mqtt",
     "host-edge-http-client",
+    "host-edge-blobstore-fs",
 ];
 
 /// Their library names, as bundles carry them in `providers/`.
-const LIBRARIES: [&str; 6] = ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client"];
+const LIBRARIES: [&str; 7] =
+    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs"];
 
 /// The cargo profile the demo builds with (see the workspace Cargo.toml).
 const DEMO_PROFILE: &str = "demo-build";
