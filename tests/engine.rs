@@ -233,3 +233,24 @@ fn out_of_bounds_pointers_from_the_guest_trap_the_call_only() {
     let err = invoke_error(host.call(&key, "Any", b""));
     assert!(err.to_string().contains("outside the guest's 65536-byte memory"), "{err}");
 }
+
+#[test]
+fn a_link_for_a_builtin_capability_wins_over_the_host_and_only_granted_actors_reach_either() {
+    let (host, keys) = host_with(&[
+        ("echo", "linked", &["wascc:extras"], Limits::default()),
+        ("echo", "builtin", &["wascc:extras"], Limits::default()),
+        ("echo", "ungranted", &[], Limits::default()),
+    ]);
+    host.link_handler(&keys[0], WellKnown::Extras.into(), "default", Arc::new(Recorder));
+    let guid = codec::serialize(&codec::extras::GeneratorRequest { guid: true, ..Default::default() }).unwrap();
+    let call = [b"default\nwascc:extras\nRequestGuid\n".as_slice(), &guid].concat();
+
+    let linked = host.call(&keys[0], "HostCall", &call).unwrap();
+    assert!(linked.starts_with(format!("{}:RequestGuid:", &keys[0][..4]).as_bytes()), "the link answered");
+
+    let builtin: codec::extras::GeneratorResult = codec::deserialize(&host.call(&keys[1], "HostCall", &call).unwrap()).unwrap();
+    assert_eq!(builtin.guid.map(|g| g.len()), Some(36), "the host answered");
+
+    let err = invoke_error(host.call(&keys[2], "HostCall", &call));
+    assert!(err.to_string().contains("is not authorized to use wascc:extras"), "{err}");
+}
