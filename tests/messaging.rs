@@ -3,7 +3,6 @@
 //! Mosquitto on loopback (the shared one, or a private one a test stops).
 //! Each test works under a topic prefix of its own.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use host_edge::grant::Rule;
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Event, MqttOptions};
+use testkit::host::HostProcess;
 use testkit::mqtt::{mosquitto_client, shared_port, PrivateMosquitto, Subscriber};
 use testkit::{actor_module, eventually, free_port, http_get, http_post, options, provider_library, wait_for_port, Signer};
 
@@ -40,8 +40,7 @@ fn telemetry(grants: &[String]) -> Vec<u8> {
 /// `host-edge` binary from a manifest in its own folder.
 struct Deployment {
     dir: PathBuf,
-    port: u16,
-    host: Option<Child>,
+    process: HostProcess,
 }
 
 impl Deployment {
@@ -79,52 +78,30 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
             mqtt = provider_library("messaging_mqtt").display(),
             http = provider_library("http_server").display(),
         );
-        std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
-        Deployment { dir: dir.to_owned(), port, host: None }
+        Deployment { dir: dir.to_owned(), process: HostProcess::new(dir, &manifest, port) }
     }
 
     /// Starts the host; its log goes to `host.log`, appended across starts.
     fn start(&mut self) -> &mut Self {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("host.log")).unwrap();
-        let child = Command::new(testkit::host_edge_bin())
-            .current_dir(&self.dir)
-            .args(["run", "manifest.toml"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.host = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            let exited = self.host.as_mut().unwrap().try_wait().unwrap();
-            assert!(exited.is_none() && Instant::now() < deadline, "the host does not serve ({exited:?}): {}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.start();
         self
     }
 
     /// Stops the host with `signal` (`TERM`, `KILL`) and waits.
     fn stop(&mut self, signal: &str) {
-        if let Some(mut child) = self.host.take() {
-            Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
-            child.wait().unwrap();
-        }
+        self.process.stop(signal);
     }
 
     fn pid(&self) -> u32 {
-        self.host.as_ref().expect("the host runs").id()
+        self.process.pid().expect("the host runs")
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.process.url(path)
     }
 
     fn log(&self) -> String {
-        let mut text = String::new();
-        std::fs::File::open(self.dir.join("host.log")).unwrap().read_to_string(&mut text).unwrap();
-        text
+        self.process.log()
     }
 
     /// The actor's `GET /received`: each message's `topic\tbody`.

@@ -72,6 +72,11 @@ impl HostProcess {
         std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
     }
 
+    /// The host's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The folder the host runs in.
     pub fn dir(&self) -> &Path {
         &self.dir
