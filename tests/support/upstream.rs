@@ -109,4 +109,8 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
     let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n", answer.len());
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&answer);
+    // Close gracefully: closing a socket with unread input sends a reset,
+    // which can cut the answer short at the client.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
 }
