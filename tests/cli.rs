@@ -82,6 +82,25 @@ fn inspect_shows_the_claims_and_every_verdict_as_json() {
 }
 
 #[test]
+fn sign_warns_about_a_misspelt_or_misplaced_capability_id_and_still_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_and_signed_echo(dir.path());
+    let base = ["sign", "echo.wasm", "-o", "doubted.wasm", "--issuer", "issuer.nk", "--subject", "echo.nk"];
+    let sign = |extra: &[&str]| host_edge(dir.path(), &[&base[..], extra].concat());
+
+    let out = sign(&["--cap", "wascc:keyvalu", "--cap", "wascc:thermostat", "--cap", "acme:thermostat", "-s"]);
+    assert!(out.status.success(), "{out:?}");
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.contains("warning: `wascc:keyvalu` is not a capability host-edge knows (did you mean `wascc:keyvalue`?)"), "{warnings}");
+    assert!(warnings.contains("`wascc:` is reserved for the well-known ones"), "{warnings}");
+    assert!(!warnings.contains("warning: `acme:thermostat`"), "a namespace of one's own is fine: {warnings}");
+    assert!(!warnings.contains("warning: `wascc:http_server`"), "a well-known id is fine: {warnings}");
+
+    let out = sign(&["--grant", "iot:gpi=out:led"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `iot:gpio`?"), "{out:?}");
+}
+
+#[test]
 fn sign_writes_fine_grained_grants_and_inspect_shows_them() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = keys_and_signed_echo(dir.path());

@@ -135,7 +135,36 @@ impl CapabilityId {
     pub fn well_known(&self) -> Option<WellKnown> {
         WellKnown::from_id(&self.0)
     }
+
+    /// Why this id is probably a mistake, or `None` when it is fine: an id
+    /// in a namespace the well-known capabilities use (`wascc`, `wascap`,
+    /// `wasmcloud`, `iot`) must be one of them, and an id of another
+    /// namespace must not look like a misspelt one. A custom capability
+    /// takes a namespace of its own (`acme:thermostat`), see
+    /// docs/capabilities.md.
+    pub fn doubt(&self) -> Option<String> {
+        if self.well_known().is_some() {
+            return None;
+        }
+        let known = WellKnown::ALL.map(WellKnown::id);
+        let meant = provider_abi::suggest::closest(&self.0, known);
+        let (namespace, _) = self.0.split_once(':').unwrap_or((&self.0, ""));
+        let reserved = RESERVED_NAMESPACES.contains(&namespace.to_ascii_lowercase().as_str());
+        match (meant, reserved) {
+            (Some(meant), _) => Some(format!("`{self}` is not a capability host-edge knows (did you mean `{meant}`?)")),
+            (None, true) => Some(format!(
+                "`{self}` is not a capability host-edge knows, and `{namespace}:` is reserved for the well-known ones ({}); \
+                 a capability of your own takes a namespace of its own, such as `acme:{}`",
+                known.join(", "),
+                self.0.split_once(':').map_or("thermostat", |(_, name)| name)
+            )),
+            (None, false) => None,
+        }
+    }
 }
+
+/// The namespaces of the well-known capabilities, in every spelling.
+const RESERVED_NAMESPACES: [&str; 5] = ["wascc", "wascap", "wasmcloud", "iot", "wascc-iot"];
 
 impl From<WellKnown> for CapabilityId {
     fn from(known: WellKnown) -> Self {
@@ -172,6 +201,24 @@ impl std::str::FromStr for CapabilityId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_well_known_id_is_doubted_with_the_id_meant() {
+        let doubt = CapabilityId::parse("wascc:keyvalu").unwrap().doubt().unwrap();
+        assert!(doubt.contains("did you mean `wascc:keyvalue`?"), "{doubt}");
+        let doubt = CapabilityId::parse("wasc:http_client").unwrap().doubt().unwrap();
+        assert!(doubt.contains("did you mean `wascc:http_client`?"), "{doubt}");
+    }
+
+    #[test]
+    fn an_unknown_name_in_a_reserved_namespace_is_doubted_and_a_custom_namespace_is_not() {
+        let doubt = CapabilityId::parse("wascc:thermostat").unwrap().doubt().unwrap();
+        assert!(doubt.contains("`wascc:` is reserved for the well-known ones"), "{doubt}");
+        assert!(doubt.contains("such as `acme:thermostat`"), "{doubt}");
+        assert_eq!(CapabilityId::parse("acme:thermostat").unwrap().doubt(), None);
+        assert_eq!(CapabilityId::parse("wasmcloud:httpserver").unwrap().doubt(), None);
+        assert_eq!(CapabilityId::parse("iot:gpio").unwrap().doubt(), None);
+    }
 
     #[test]
     fn every_spelling_of_a_well_known_id_is_the_same_capability() {

@@ -153,6 +153,12 @@ pub fn execute(args: SignArgs) -> anyhow::Result<ExitCode> {
     let issuer = read_seed(&args.issuer, KeyRole::Account)?;
     let subject = read_seed(&args.subject, KeyRole::Module)?;
     let now = now_secs();
+    let named: std::collections::BTreeSet<CapabilityId> = args.capabilities().into_iter().chain(args.grants().into_keys()).collect();
+    for capability in named {
+        if let Some(doubt) = capability.doubt() {
+            eprintln!("warning: {doubt}");
+        }
+    }
     let options = SignOptions {
         name: args.name.clone(),
         caps: args.capabilities(),
