@@ -42,13 +42,26 @@ pub fn actors_dir() -> &'static Path {
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the actors failed (is the wasm32-unknown-unknown target installed?)");
-        actors.join("target/wasm32-unknown-unknown/release")
+        let status = cargo()
+            .current_dir(&actors)
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1"])
+            .args(WASI_ACTORS.iter().flat_map(|actor| ["-p", actor]))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the WASI actors failed (is the wasm32-wasip1 target installed?)");
+        actors.join("target")
     })
 }
 
-/// The unsigned module of example actor `name` (`echo`, `faulty`, ...).
+/// The example actors built for `wasm32-wasip1` rather than
+/// `wasm32-unknown-unknown`.
+pub const WASI_ACTORS: [&str; 2] = ["wasi-hello", "wasi-files"];
+
+/// The unsigned module of example actor `name` (`echo`, `faulty`,
+/// `wasi_hello`, ...).
 pub fn actor_module(name: &str) -> Vec<u8> {
-    let path = actors_dir().join(format!("{name}.wasm"));
+    let target = if WASI_ACTORS.contains(&name.replace('_', "-").as_str()) { "wasm32-wasip1" } else { "wasm32-unknown-unknown" };
+    let path = actors_dir().join(target).join("release").join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

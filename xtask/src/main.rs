@@ -53,6 +53,9 @@ fn build_actors() -> PathBuf {
     // actors/.cargo/config.toml sets the wasm32 target; it is read from the
     // working directory.
     run(cargo().current_dir(&actors).args(["build", "--release"]));
+    // The WASI examples build for wasm32-wasip1 (they are not default
+    // members of the actors' workspace).
+    run(cargo().current_dir(&actors).args(["build", "--release", "--target", "wasm32-wasip1", "-p", "wasi-hello", "-p", "wasi-files"]));
     actors.join("target/wasm32-unknown-unknown/release")
 }
 

@@ -41,22 +41,22 @@ impl Default for LogLimit {
     }
 }
 
-/// One actor's bucket.
+/// One actor's bucket (one instance's, for WASI's stdout and stderr).
 #[derive(Debug)]
-struct Bucket {
+pub(crate) struct Bucket {
     tokens: f64,
     refilled: Instant,
     /// Lines dropped since the last one logged.
-    dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 impl Bucket {
-    fn full(limit: LogLimit, now: Instant) -> Bucket {
+    pub(crate) fn full(limit: LogLimit, now: Instant) -> Bucket {
         Bucket { tokens: f64::from(limit.burst), refilled: now, dropped: 0 }
     }
 
     /// Takes a token if there is one; refills first.
-    fn take(&mut self, limit: LogLimit, now: Instant) -> bool {
+    pub(crate) fn take(&mut self, limit: LogLimit, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * f64::from(limit.per_second)).min(f64::from(limit.burst));
         self.refilled = now;
@@ -145,7 +145,7 @@ fn emit(caller: Caller<'_>, level: u32, body: &str) {
 }
 
 /// `body` with control characters escaped and cut at [`MAX_LINE`] bytes.
-fn printable(body: &str) -> String {
+pub(crate) fn printable(body: &str) -> String {
     let mut cut = body.len().min(MAX_LINE);
     while !body.is_char_boundary(cut) {
         cut -= 1;

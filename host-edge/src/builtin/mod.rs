@@ -11,7 +11,7 @@
 //! binding wins) or turn the built-ins off (`[host] builtins = []`).
 
 mod extras;
-mod logging;
+pub(crate) mod logging;
 
 use std::path::Path;
 

@@ -27,6 +27,8 @@ pub(crate) struct StoreData {
     /// How a nested call went wrong, if the engine stopped one: the
     /// instance must be replaced after the outer call.
     pub nested_fault: Option<Fault>,
+    /// WASI's output buffers and log budget.
+    pub wasi: super::wasi::WasiState,
 }
 
 /// One nested guest call: its request, and the reply the guest hands over.
@@ -52,7 +54,7 @@ pub const DEFAULT_BINDING: &str = "default";
 
 type Ctx<'a> = Caller<'a, StoreData>;
 
-fn memory(caller: &Ctx<'_>) -> Result<Memory, wasmi::Error> {
+pub(super) fn memory(caller: &Ctx<'_>) -> Result<Memory, wasmi::Error> {
     caller
         .data()
         .memory
@@ -60,7 +62,7 @@ fn memory(caller: &Ctx<'_>) -> Result<Memory, wasmi::Error> {
         .ok_or_else(|| wasmi::Error::new("the module exports no `memory`"))
 }
 
-fn span(ptr: i32, len: usize, size: usize, what: &str) -> Result<std::ops::Range<usize>, wasmi::Error> {
+pub(super) fn span(ptr: i32, len: usize, size: usize, what: &str) -> Result<std::ops::Range<usize>, wasmi::Error> {
     let start = ptr as u32 as usize;
     match start.checked_add(len) {
         Some(end) if end <= size => Ok(start..end),

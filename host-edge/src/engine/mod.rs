@@ -16,6 +16,7 @@ mod imports;
 mod instance;
 pub mod limits;
 pub mod reentry;
+mod wasi;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -85,6 +86,7 @@ impl CompiledModule {
         let abi = host_call_abi(&module)?;
         let mut linker = Linker::new(engine);
         imports::define(&mut linker, abi).map_err(|e| EngineError::Import(e.to_string()))?;
+        wasi::define(&mut linker).map_err(|e| EngineError::Import(e.to_string()))?;
         if module.get_export(wapc::wapc_functions::GUEST_CALL).is_none() {
             return Err(EngineError::MissingExport("__guest_call"));
         }
@@ -102,12 +104,20 @@ impl CompiledModule {
 /// the host does not provide with a message that names them.
 fn host_call_abi(module: &Module) -> Result<HostCallAbi, EngineError> {
     let mut abi = HostCallAbi::WithBinding;
+    let mut refused_wasi = Vec::new();
     for import in module.imports() {
+        if import.module() == wasi::MODULE {
+            if !wasi::SERVED.contains(&import.name()) {
+                refused_wasi.push(format!("`{}`", import.name()));
+            }
+            continue;
+        }
         if import.module() != wapc::HOST_NAMESPACE {
             return Err(EngineError::Import(format!(
-                "`{}::{}`: host-edge provides only the `wapc` imports (WASI is not available)",
+                "`{}::{}`: host-edge provides the `wapc` imports and a few of WASI's ({})",
                 import.module(),
-                import.name()
+                import.name(),
+                wasi::MODULE
             )));
         }
         if import.name() == wapc::wapc_functions::HOST_CALL {
@@ -122,6 +132,14 @@ fn host_call_abi(module: &Module) -> Result<HostCallAbi, EngineError> {
                 }
             };
         }
+    }
+    if !refused_wasi.is_empty() {
+        return Err(EngineError::Import(format!(
+            "{} from {}: host-edge serves actors only WASI's {}; files, sockets and polling go through capabilities",
+            refused_wasi.join(", "),
+            wasi::MODULE,
+            wasi::SERVED_SUMMARY
+        )));
     }
     Ok(abi)
 }
@@ -200,6 +218,7 @@ impl WasmiEngine {
             actor: Arc::clone(&self.actor),
             nested: Vec::new(),
             nested_fault: None,
+            wasi: wasi::WasiState::default(),
         };
         let mut store = Store::new(shared_engine(), data);
         store.limiter(|data| &mut data.limits);
@@ -252,6 +271,8 @@ impl WebAssemblyEngineProvider for WasmiEngine {
         };
         live.store.set_fuel(fuel)?;
         let outcome = live.guest_call.call(&mut live.store, (op_length, msg_length));
+        let data = live.store.data_mut();
+        data.wasi.flush(&data.actor);
         if let Some(fault) = live.store.data_mut().nested_fault.take() {
             // A nested call was stopped by the engine: whatever the outer
             // call says, this instance's memory cannot be trusted any more.
