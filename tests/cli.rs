@@ -466,3 +466,54 @@ fn a_tampered_module_and_a_missing_file_are_each_refused_saying_why_once() {
     assert!(err.contains("absent.nk"), "{err}");
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
+
+#[test]
+fn a_new_actor_builds_signs_and_answers_a_json_call_from_a_clean_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = testkit::repo_root().join("actors/sdk");
+    let out = host_edge(dir.path(), &["new", "actor", "door-bell", "--sdk", sdk.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("cd door-bell && cargo build --release"), "{out:?}");
+    let again = host_edge(dir.path(), &["new", "actor", "door-bell", "--sdk", sdk.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("door-bell exists already; nothing was written"), "{again:?}");
+
+    let project = dir.path().join("door-bell");
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&project)
+        .args(["build", "--release", "--quiet"])
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    std::fs::copy(project.join("target/wasm32-unknown-unknown/release/door_bell.wasm"), dir.path().join("door_bell.wasm")).unwrap();
+    for (kind, file) in [("account", "issuer.nk"), ("module", "door_bell.nk")] {
+        assert!(host_edge(dir.path(), &["keys", "generate", kind, "-o", file]).status.success());
+    }
+    let sign = ["sign", "door_bell.wasm", "-o", "door_bell_s.wasm", "--issuer", "issuer.nk", "--subject", "door_bell.nk", "--name", "door-bell", "-s", "-k"];
+    assert!(host_edge(dir.path(), &sign).status.success());
+
+    // Alone, the key-value store is not linked: the actor says so in its answer.
+    let json = r#"{"path": "/hello", "queryString": "name=edge"}"#;
+    let out = host_edge(dir.path(), &["call", "door_bell_s.wasm", "HandleRequest", "--json", json]);
+    assert!(out.status.success(), "{out:?}");
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    assert_eq!(reply["body"], r#"{"hello":"edge","count":"?"}"#, "{reply}");
+
+    // With its providers from a manifest, it counts.
+    let manifest = format!(
+        "[[actor]]\npath = \"door_bell_s.wasm\"\n\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[link]]\nactor = \"door-bell\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\nvalues = {{ PATH = \"kv.db\" }}\n",
+        testkit::provider_library("keyvalue_sqlite").display()
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    for count in ["1", "2"] {
+        let out = host_edge(dir.path(), &["call", "door-bell", "HandleRequest", "--with-providers", "manifest.toml", "--json", json]);
+        assert!(out.status.success(), "{out:?}");
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(reply["body"], format!(r#"{{"hello":"edge","count":"{count}"}}"#), "{reply}");
+    }
+    let out = host_edge(dir.path(), &["call", "door-bel", "HandleRequest", "--with-providers", "manifest.toml", "--json", json]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs no actor named `door-bel` (did you mean `door-bell`?)"), "{out:?}");
+    let out = host_edge(dir.path(), &["call", "door_bell_s.wasm", "HandleRequest", "--json", r#"{"pth": "/"}"#]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HandleRequest has no field `pth` (did you mean `path`?)"), "{out:?}");
+}

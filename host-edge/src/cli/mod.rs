@@ -9,6 +9,8 @@ mod gpio;
 mod inspect;
 mod keys;
 mod logging;
+mod new;
+mod payload;
 mod run;
 mod sign;
 
@@ -60,6 +62,8 @@ pub enum Command {
     Gpio(gpio::GpioArgs),
     /// List the boards the GPIO provider knows, or show one's header.
     Boards(boards::BoardsArgs),
+    /// Write a new project: `new actor NAME`, an actor on the actor SDK.
+    New(new::NewArgs),
 }
 
 /// The policy options shared by `inspect` and `call`.
@@ -105,5 +109,6 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Ctl(args) => ctl::execute(args),
         Command::Gpio(args) => gpio::execute(args),
         Command::Boards(args) => boards::execute(args),
+        Command::New(args) => new::execute(args),
     }
 }

@@ -123,7 +123,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies one command, logging what was done or why not.
-fn apply(host: &Host, command: Command) -> Result<(), String> {
+pub(super) fn apply(host: &Host, command: Command) -> Result<(), String> {
     let failed = match &command {
         Command::StartActor { .. } => "actor not started",
         Command::ReplaceActor { .. } => "actor not replaced",
