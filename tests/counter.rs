@@ -566,3 +566,21 @@ fn a_provider_that_turns_unhealthy_is_reported_and_the_stop_exits_with_status_1(
     assert_eq!(status.code(), Some(1), "{}", log());
     assert!(log().contains("stopped, with unhealthy providers: kv"), "{}", log());
 }
+
+#[test]
+fn wasccs_own_kvcounter_runs_unmodified_and_counts_in_the_store_its_binding_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = deploy("wascc_kvcounter", &[HTTP, KV], Some(("keyvalue_sqlite", sqlite_values(dir.path()))), &[("ERROR_DETAIL", "true")]);
+    app.host.add_provider("cache", &provider_library("keyvalue_redis")).unwrap();
+    let cache = values(&[("URL", &redis_url())]);
+    app.host.link_provider("wascc_kvcounter", &CapabilityId::parse(KV).unwrap(), "cache", "cache", &cache).unwrap();
+
+    let path = fresh_path();
+    assert_eq!(http_get(&app.url(&path)), (200, r#"{"counter":1}"#.to_owned()));
+    assert_eq!(http_get(&app.url(&path)), (200, r#"{"counter":2}"#.to_owned()));
+    assert_eq!(http_get(&app.url(&format!("{path}?binding=cache"))), (200, r#"{"counter":1}"#.to_owned()), "Redis counts apart");
+    assert_eq!(http_get(&app.url(&path)), (200, r#"{"counter":3}"#.to_owned()));
+    let (status, body) = http_get(&app.url(&format!("{path}?binding=nosuch")));
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("nosuch"), "the refusal names the binding: {body}");
+}
