@@ -584,3 +584,49 @@ fn wasccs_own_kvcounter_runs_unmodified_and_counts_in_the_store_its_binding_name
     assert_ne!(status, 200, "{body}");
     assert!(body.contains("nosuch"), "the refusal names the binding: {body}");
 }
+
+#[test]
+fn a_wascc_yaml_manifest_runs_wasccs_kvcounter_on_host_edges_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::new();
+    std::fs::write(dir.path().join("kvcounter_s.wasm"), signer.sign(&actor_module("wascc_kvcounter"), "kvcounter", &[HTTP, KV])).unwrap();
+    let key = signer.subject.public_key();
+    let port = free_port();
+    // As a waSCC user wrote it: waSCC's library names, actors by module key.
+    let yaml = format!(
+        r#"---
+labels:
+  sample: "wascc kvcounter"
+actors:
+  - ./kvcounter_s.wasm
+capabilities:
+  - path: ./libwascc_httpsrv.so
+  - path: ./libredis_provider.so
+bindings:
+  - actor: "{key}"
+    capability: "wascc:keyvalue"
+    values:
+      URL: {redis}
+  - actor: "{key}"
+    capability: "wascc:http_server"
+    values:
+      PORT: "{port}"
+      ADDRESS: "127.0.0.1"
+"#,
+        redis = redis_url()
+    );
+    let mut host = testkit::host::HostProcess::with_manifest_file(dir.path(), "manifest.yaml", &yaml, port);
+    host.start();
+    let path = fresh_path();
+    assert_eq!(http_get(&host.url(&path)), (200, r#"{"counter":1}"#.to_owned()), "{}", host.log());
+    assert_eq!(http_get(&host.url(&path)), (200, r#"{"counter":2}"#.to_owned()));
+    host.stop("TERM");
+
+    // What cannot be mapped is named, and nothing starts.
+    std::fs::write(dir.path().join("nats.yaml"), yaml.replace("libredis_provider.so", "libnats_provider.so")).unwrap();
+    let out = Command::new(host_edge_bin()).current_dir(dir.path()).args(["check", "nats.yaml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("`./libnats_provider.so` (wascc:messaging): host-edge has no NATS provider"), "{err}");
+    assert!(err.contains("no entry in `capabilities` serves wascc:keyvalue"), "{err}");
+}

@@ -21,6 +21,7 @@ pub mod provider;
 pub mod reload;
 mod registry;
 pub mod router;
+pub mod wascc_manifest;
 
 pub use actor::{Actor, LoadError};
 pub use command::{Command, LinkSpec, Status};

@@ -233,6 +233,18 @@ impl Manifest {
         // library folders.
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let base = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
+        if crate::wascc_manifest::is_wascc_manifest(path) {
+            let json = path.extension().is_some_and(|e| e == "json");
+            let error = |message| ManifestError { path: path.display().to_string(), message };
+            let toml = crate::wascc_manifest::translate(&text, json, &base, &crate::wascc_manifest::provider_folders()).map_err(error)?;
+            tracing::debug!("{} read as:\n{toml}", path.display());
+            let mut manifest = Manifest::parse(&toml, &base).map_err(error)?;
+            // Lines of the translation would point into a file nobody wrote.
+            manifest.actors.iter_mut().for_each(|a| a.line = 0);
+            manifest.providers.iter_mut().for_each(|p| p.line = 0);
+            manifest.links.iter_mut().for_each(|l| l.line = 0);
+            return Ok(manifest);
+        }
         Manifest::parse(&text, &base).map_err(|message| ManifestError {
             path: path.display().to_string(),
             message,

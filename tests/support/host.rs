@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A host process serving `manifest.toml` in `dir`, with an HTTP route on
-/// `port`. Stopped with SIGKILL when dropped.
+/// A host process serving a manifest (`manifest.toml`) in `dir`, with an
+/// HTTP route on `port`. Stopped with SIGKILL when dropped.
 #[derive(Debug)]
 pub struct HostProcess {
     dir: PathBuf,
+    /// The manifest's file name in `dir`.
+    manifest: String,
     port: u16,
     rust_log: String,
     child: Option<Child>,
@@ -20,8 +22,14 @@ impl HostProcess {
     /// A host for the manifest `manifest` (written to `dir/manifest.toml`),
     /// whose HTTP route listens on `port`; not started yet.
     pub fn new(dir: &Path, manifest: &str, port: u16) -> HostProcess {
-        std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
-        HostProcess { dir: dir.to_owned(), port, rust_log: "info".to_owned(), child: None }
+        HostProcess::with_manifest_file(dir, "manifest.toml", manifest, port)
+    }
+
+    /// A host for the manifest `manifest` written to `dir/file` (a waSCC
+    /// `manifest.yaml`, say); not started yet.
+    pub fn with_manifest_file(dir: &Path, file: &str, manifest: &str, port: u16) -> HostProcess {
+        std::fs::write(dir.join(file), manifest).unwrap();
+        HostProcess { dir: dir.to_owned(), manifest: file.to_owned(), port, rust_log: "info".to_owned(), child: None }
     }
 
     /// Sets `RUST_LOG` for the next start.
@@ -36,7 +44,7 @@ impl HostProcess {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("host.log")).unwrap();
         let child = Command::new(crate::host_edge_bin())
             .current_dir(&self.dir)
-            .args(["run", "manifest.toml"])
+            .args(["run", &self.manifest])
             .env("RUST_LOG", &self.rust_log)
             .env("NO_COLOR", "1")
             .env("HOST_EDGE_CONTROL", self.dir.join("control.sock"))
