@@ -378,7 +378,7 @@ fn unlimited_or(value: u64, show: impl Fn(u64) -> String) -> String {
 /// Bytes in the largest binary unit that divides them exactly.
 fn bytes(n: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if n % size == 0 {
+        if n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }
