@@ -205,6 +205,7 @@ fn pre_2020_actors_with_the_six_parameter_host_call_are_served() {
 fn modules_that_are_not_wapc_actors_are_refused_with_the_reason() {
     let wasi = wat::parse_str(
         r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                   (import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))
                    (memory (export "memory") 1)
                    (func (export "__guest_call") (param i32 i32) (result i32) i32.const 1))"#,
     )
@@ -213,7 +214,11 @@ fn modules_that_are_not_wapc_actors_are_refused_with_the_reason() {
     let host = Host::new(Policy::default());
     let signer = Signer::new();
     let err = host.load(&signer.sign(&wasi, "wasi", &[])).unwrap_err();
-    assert!(err.to_string().contains("WASI is not available"), "{err}");
+    assert!(err.to_string().contains("`sock_accept` from wasi_snapshot_preview1"), "{err}");
+    assert!(!err.to_string().contains("`fd_write`"), "fd_write is served: {err}");
+    let env = wat::parse_str(r#"(module (import "env" "abort" (func)) (memory (export "memory") 1))"#).unwrap();
+    let err = host.load(&signer.sign(&env, "env", &[])).unwrap_err();
+    assert!(err.to_string().contains("`env::abort`: host-edge provides the `wapc` imports and a few of WASI's"), "{err}");
     let err = host.load(&signer.sign(&no_guest_call, "bare", &[])).unwrap_err();
     assert!(err.to_string().contains("does not export `__guest_call`"), "{err}");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use host_edge::capability::CapabilityId;
 use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
-use testkit::host::HostProcess;
+use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
 use testkit::{actor_module, free_port, http_get, http_post, options, provider_library, Signer};
 
@@ -37,24 +37,14 @@ instances = 2
 name = "client"
 path = "{client}"
 
-[[provider]]
-name = "http"
-path = "{http}"
-
 [[link]]
 actor = "wascc-fetch"
 capability = "wascc:http_client"
 provider = "client"
 values = {{ {values} }}
-
-[[link]]
-actor = "wascc-fetch"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
-"#,
+{http}"#,
         client = provider_library("http_client").display(),
-        http = provider_library("http_server").display(),
+        http = http_entries("wascc-fetch", port),
     );
     let mut host = HostProcess::new(dir, &manifest, port);
     host.start();

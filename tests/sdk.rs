@@ -8,7 +8,7 @@ use host_edge::claims::{Policy, SignOptions};
 use host_edge::engine::Limits;
 use host_edge::grant::Rule;
 use host_edge::Host;
-use testkit::host::HostProcess;
+use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
 use testkit::{actor_module, free_port, http_get, http_post, http_put, options, provider_library, redis_url, Signer};
 
@@ -40,10 +40,6 @@ path = "{blobs}"
 name = "client"
 path = "{client}"
 
-[[provider]]
-name = "http"
-path = "{http}"
-
 [[link]]
 actor = "sdk-tour"
 capability = "wascc:keyvalue"
@@ -59,17 +55,11 @@ provider = "blobs"
 actor = "sdk-tour"
 capability = "wascc:http_client"
 provider = "client"
-
-[[link]]
-actor = "sdk-tour"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
-"#,
+{http}"#,
         kv = provider_library(kv).display(),
         blobs = provider_library("blobstore_fs").display(),
         client = provider_library("http_client").display(),
-        http = provider_library("http_server").display(),
+        http = http_entries("sdk-tour", port),
     );
     let mut host = HostProcess::new(dir, &manifest, port);
     host.start();

@@ -6,31 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use host_edge::claims::Policy;
 use host_edge::Host;
-use testkit::host::HostProcess;
-use testkit::{actor_module, free_port, http_get, provider_library, Signer};
+use testkit::host::{http_entries, HostProcess};
+use testkit::{actor_module, free_port, http_get, Signer};
 
 /// `wasi-hello` behind the HTTP server.
 fn deploy(dir: &std::path::Path) -> HostProcess {
     let signed = Signer::new().sign(&actor_module("wasi_hello"), "wasi-hello", &["wascc:http_server"]);
     std::fs::write(dir.join("actor.wasm"), signed).unwrap();
     let port = free_port();
-    let manifest = format!(
-        r#"
-[[actor]]
-path = "actor.wasm"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "wasi-hello"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
-"#,
-        http = provider_library("http_server").display(),
-    );
+    let manifest = format!("[[actor]]\npath = \"actor.wasm\"\n{}", http_entries("wasi-hello", port));
     let mut host = HostProcess::new(dir, &manifest, port);
     host.start();
     host

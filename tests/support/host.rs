@@ -99,3 +99,23 @@ impl Drop for HostProcess {
         }
     }
 }
+
+/// The manifest entries that serve `actor` over HTTP on loopback `port`
+/// through the HTTP server provider (named `http`), with error details in
+/// the answers so tests can read the host's messages.
+pub fn http_entries(actor: &str, port: u16) -> String {
+    format!(
+        r#"
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "{actor}"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
+"#,
+        http = crate::provider_library("http_server").display(),
+    )
+}
