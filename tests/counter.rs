@@ -601,7 +601,7 @@ actors:
   - ./kvcounter_s.wasm
 capabilities:
   - path: ./libwascc_httpsrv.so
-  - path: ./libredis_provider.so
+  - path: ./libwascc_redis.so
 bindings:
   - actor: "{key}"
     capability: "wascc:keyvalue"
@@ -623,10 +623,10 @@ bindings:
     host.stop("TERM");
 
     // What cannot be mapped is named, and nothing starts.
-    std::fs::write(dir.path().join("nats.yaml"), yaml.replace("libredis_provider.so", "libnats_provider.so")).unwrap();
+    std::fs::write(dir.path().join("nats.yaml"), yaml.replace("libwascc_redis.so", "libwascc_nats.so")).unwrap();
     let out = Command::new(host_edge_bin()).current_dir(dir.path()).args(["check", "nats.yaml"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("`./libnats_provider.so` (wascc:messaging): host-edge has no NATS provider"), "{err}");
+    assert!(err.contains("`./libwascc_nats.so` (wascc:messaging): host-edge has no NATS provider"), "{err}");
     assert!(err.contains("no entry in `capabilities` serves wascc:keyvalue"), "{err}");
 }

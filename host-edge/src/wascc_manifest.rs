@@ -23,27 +23,23 @@ use crate::capability::{CapabilityId, WellKnown};
 /// bundle, or the binary's own folder in a cargo build).
 pub const PROVIDERS_ENV: &str = "HOST_EDGE_PROVIDERS";
 
-/// waSCC's `HostManifest`.
+/// waSCC's `HostManifest` (wascc-host 0.10 to 0.14): the three lists are
+/// required and unknown keys ignored, as waSCC read it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct HostManifest {
     /// Host labels; host-edge has none, so they are ignored.
     #[serde(default)]
     #[allow(dead_code)]
     labels: BTreeMap<String, String>,
     /// Actor module files.
-    #[serde(default)]
     actors: Vec<String>,
     /// Provider libraries.
-    #[serde(default)]
     capabilities: Vec<CapabilityEntry>,
     /// Links from actors to capabilities.
-    #[serde(default)]
     bindings: Vec<BindingEntry>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CapabilityEntry {
     path: String,
     #[serde(default)]
@@ -51,7 +47,6 @@ struct CapabilityEntry {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BindingEntry {
     actor: String,
     capability: String,
@@ -72,31 +67,33 @@ enum Replacement {
     None(&'static str),
 }
 
-/// waSCC's first-party provider libraries, by file stem: the capability
-/// each served and host-edge's replacement.
-const WASCC_LIBRARIES: [(&str, WellKnown, Replacement); 10] = [
-    ("wascc_httpsrv", WellKnown::HttpServer, Replacement::Library("http_server")),
-    ("wascc_httpclient", WellKnown::HttpClient, Replacement::Library("http_client")),
-    ("redis_provider", WellKnown::KeyValue, Replacement::Library("keyvalue_redis")),
-    ("keyvalue", WellKnown::KeyValue, Replacement::Library("keyvalue_sqlite")),
-    ("wascc_logging", WellKnown::Logging, Replacement::BuiltIn),
-    ("wascc_extras", WellKnown::Extras, Replacement::BuiltIn),
-    ("wascc_fs", WellKnown::Blobstore, Replacement::Library("blobstore_fs")),
+/// waSCC's first-party provider libraries, by file stem (the crate names
+/// of wascc/capability-providers, and the names before their April 2020
+/// renames): the capability each served and host-edge's replacement.
+const WASCC_LIBRARIES: [(&str, &str, Replacement); 15] = [
+    ("wascc_httpsrv", "wascc:http_server", Replacement::Library("http_server")),
+    ("wascc_httpclient", "wascc:http_client", Replacement::Library("http_client")),
+    ("http_client_provider", "wascc:http_client", Replacement::Library("http_client")),
+    ("wascc_redis", "wascc:keyvalue", Replacement::Library("keyvalue_redis")),
+    ("redis_provider", "wascc:keyvalue", Replacement::Library("keyvalue_redis")),
+    ("keyvalue", "wascc:keyvalue", Replacement::Library("keyvalue_sqlite")),
+    ("wascc_logging", "wascc:logging", Replacement::BuiltIn),
+    ("wascc_log", "wascc:logging", Replacement::BuiltIn),
+    ("wascc_fs", "wascc:blobstore", Replacement::Library("blobstore_fs")),
+    ("fs_provider", "wascc:blobstore", Replacement::Library("blobstore_fs")),
     (
-        "nats_provider",
-        WellKnown::Messaging,
+        "wascc_nats",
+        "wascc:messaging",
         Replacement::None("host-edge has no NATS provider; serve wascc:messaging with libmessaging_mqtt.so and `SUBJECTS = \"nats\"` (docs/messaging.md)"),
     ),
     (
-        "s3_provider",
-        WellKnown::Blobstore,
-        Replacement::None("host-edge has no S3 provider; serve wascc:blobstore with libblobstore_fs.so"),
+        "nats_provider",
+        "wascc:messaging",
+        Replacement::None("host-edge has no NATS provider; serve wascc:messaging with libmessaging_mqtt.so and `SUBJECTS = \"nats\"` (docs/messaging.md)"),
     ),
-    (
-        "wascc_streams_redis",
-        WellKnown::Messaging,
-        Replacement::None("host-edge has no event-stream capability (wascc:eventstreams)"),
-    ),
+    ("wascc_s3", "wascc:blobstore", Replacement::None("host-edge has no S3 provider; serve wascc:blobstore with libblobstore_fs.so")),
+    ("s3_provider", "wascc:blobstore", Replacement::None("host-edge has no S3 provider; serve wascc:blobstore with libblobstore_fs.so")),
+    ("wascc_streams_redis", "wascc:eventstreams", Replacement::None("host-edge has no event-stream capability")),
 ];
 
 /// host-edge's own provider libraries, by file stem, and what they serve.
@@ -119,7 +116,12 @@ pub fn is_wascc_manifest(path: &Path) -> bool {
 /// relative paths are taken from `base`; or every problem found, one a
 /// line.
 pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> Result<String, String> {
-    let text = shellexpand::env(text).map_err(|e| format!("`${{{}}}`: {}", e.var_name, e.cause))?;
+    // As waSCC's host expanded them (envmnt): `${VAR}` and
+    // `${VAR:default}`; an unset variable without a default stays as written.
+    let mut options = envmnt::ExpandOptions::new();
+    options.expansion_type = Some(envmnt::ExpansionType::UnixBracketsWithDefaults);
+    options.default_to_empty = false;
+    let text = envmnt::expand(text, Some(options));
     let manifest: HostManifest = if json {
         serde_json::from_str(&text).map_err(|e| format!("not a waSCC manifest: {e}"))?
     } else {
@@ -142,9 +144,9 @@ pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> 
     for entry in &manifest.capabilities {
         let binding = entry.binding_name.clone().unwrap_or_else(|| crate::engine::DEFAULT_BINDING.to_owned());
         let stem = library_stem(&entry.path);
-        let (known, replacement) = match (HOST_EDGE_LIBRARIES.iter().find(|(s, _)| *s == stem), WASCC_LIBRARIES.iter().find(|(s, _, _)| *s == stem)) {
-            (Some((name, known)), _) => (*known, Replacement::Library(name)),
-            (None, Some((_, known, replacement))) => (*known, *replacement),
+        let (id, replacement) = match (HOST_EDGE_LIBRARIES.iter().find(|(s, _)| *s == stem), WASCC_LIBRARIES.iter().find(|(s, _, _)| *s == stem)) {
+            (Some((name, known)), _) => (known.id(), Replacement::Library(name)),
+            (None, Some((_, id, replacement))) => (*id, *replacement),
             (None, None) => {
                 let names: Vec<&str> = WASCC_LIBRARIES.iter().map(|(s, _, _)| *s).chain(HOST_EDGE_LIBRARIES.iter().map(|(s, _)| *s)).collect();
                 problems.push(format!(
@@ -157,19 +159,18 @@ pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> 
         };
         match replacement {
             Replacement::BuiltIn => {
-                served.insert((known.id(), binding), None);
+                served.insert((id, binding), None);
             }
-            Replacement::None(why) => problems.push(format!("capabilities: `{}` ({}): {why}", entry.path, known.id())),
+            Replacement::None(why) => problems.push(format!("capabilities: `{}` ({id}): {why}", entry.path)),
             Replacement::Library(library) => match find_library(providers, library) {
                 Some(path) => {
                     let name = if binding == crate::engine::DEFAULT_BINDING { library.to_owned() } else { format!("{library}-{binding}") };
                     libraries.push(table([("name", name.clone().into()), ("path", path.display().to_string().into())]));
-                    served.insert((known.id(), binding), Some(name));
+                    served.insert((id, binding), Some(name));
                 }
                 None => problems.push(format!(
-                    "capabilities: `{}` ({}) maps to host-edge's lib{library}.so, which is not in {} (set {PROVIDERS_ENV} to the folder holding it)",
+                    "capabilities: `{}` ({id}) maps to host-edge's lib{library}.so, which is not in {} (set {PROVIDERS_ENV} to the folder holding it)",
                     entry.path,
-                    known.id(),
                     providers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" or ")
                 )),
             },
@@ -262,7 +263,7 @@ actors:
   - ./kvcounter.wasm
 capabilities:
   - path: ./libwascc_httpsrv.so
-  - path: ./libredis_provider.so
+  - path: ./libwascc_redis.so
   - path: ./libwascc_logging.so
 bindings:
   - actor: "MASCXFM4R6X63UD5MSCDZYCJNPBVSIU6RKMXUPXRKAOSBQ6UY3VT3NPZ"
@@ -272,7 +273,7 @@ bindings:
   - actor: "MASCXFM4R6X63UD5MSCDZYCJNPBVSIU6RKMXUPXRKAOSBQ6UY3VT3NPZ"
     capability: "wascc:http_server"
     values:
-      PORT: "8081"
+      PORT: "${NO_SUCH_PORT_VARIABLE:8081}"
       GREETING: "${HOME}"
   - actor: "MASCXFM4R6X63UD5MSCDZYCJNPBVSIU6RKMXUPXRKAOSBQ6UY3VT3NPZ"
     capability: "wascc:logging"
@@ -302,7 +303,7 @@ bindings:
         let yaml = r#"
 actors: [./missing.wasm]
 capabilities:
-  - path: ./libnats_provider.so
+  - path: ./libwascc_nats.so
   - path: ./libmystery.so
   - path: ./libwascc_httpsrv.so
     binding_name: admin
@@ -315,7 +316,7 @@ bindings:
         let err = translate(yaml, false, dir.path(), &folders).unwrap_err();
         for expected in [
             "actors: `./missing.wasm` is not a file",
-            "`./libnats_provider.so` (wascc:messaging): host-edge has no NATS provider",
+            "`./libwascc_nats.so` (wascc:messaging): host-edge has no NATS provider",
             "`./libmystery.so` is neither one of waSCC's provider libraries nor one of host-edge's",
             "bindings: MA -> wascc:http_server (binding `default`): no entry in `capabilities` serves wascc:http_server under the binding name `default`",
             "bindings: MA -> acme:thermostat (binding `default`): `acme:thermostat` is not a capability host-edge serves",
@@ -325,11 +326,12 @@ bindings:
     }
 
     #[test]
-    fn an_unset_variable_and_an_unknown_field_are_named() {
+    fn an_unset_variable_stays_as_written_and_a_missing_list_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = translate("actors: [\"${NO_SUCH_VARIABLE_HERE}\"]", false, dir.path(), &[]).unwrap_err();
-        assert!(err.contains("NO_SUCH_VARIABLE_HERE"), "{err}");
-        let err = translate("actrs: []", false, dir.path(), &[]).unwrap_err();
-        assert!(err.contains("actrs"), "{err}");
+        let yaml = "actors: [\"${NO_SUCH_VARIABLE_HERE}\"]\ncapabilities: []\nbindings: []";
+        let err = translate(yaml, false, dir.path(), &[]).unwrap_err();
+        assert!(err.contains("`${NO_SUCH_VARIABLE_HERE}` is not a file"), "{err}");
+        let err = translate("actrs: []\ncapabilities: []\nbindings: []", false, dir.path(), &[]).unwrap_err();
+        assert!(err.contains("actors"), "{err}");
     }
 }
