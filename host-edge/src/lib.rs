@@ -8,13 +8,14 @@
 
 pub mod actor;
 pub mod builtin;
-pub mod capability;
-pub mod claims;
 pub mod command;
 pub mod control;
+pub mod endpoint;
 pub mod engine;
+pub mod fleet;
 pub mod host;
 pub mod manifest;
+pub mod metrics;
 pub mod pool;
 pub mod preflight;
 pub mod provider;
@@ -24,6 +25,10 @@ pub mod router;
 pub mod wascc_manifest;
 
 pub use actor::{Actor, LoadError};
+/// The claims check, capability ids and signing: the `host-edge-claims`
+/// crate, which the fleet commands sign with too.
+pub use claims;
+pub use claims::capability;
 pub use command::{Command, LinkSpec, Status};
 pub use host::{Host, HostError, Unserved};
 pub use manifest::Manifest;

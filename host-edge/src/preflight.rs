@@ -16,6 +16,7 @@ use provider_abi::suggest::did_you_mean;
 
 use crate::actor::Actor;
 use crate::claims::policy::now_secs;
+use crate::claims::TrustedClock;
 use crate::grant::Rule;
 use crate::manifest::Manifest;
 use crate::provider::ProviderLibrary;
@@ -69,9 +70,12 @@ pub fn check(manifest: &Manifest) -> Vec<Problem> {
         }
     }
 
+    // The clock the host will check claims against: the system's, never
+    // behind the latest signed time the host has seen.
+    let now = TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now());
     let mut actors: Vec<Actor> = Vec::new();
     for entry in &manifest.actors {
-        match Actor::from_file(&entry.path, &manifest.policy, now_secs()) {
+        match Actor::from_file(&entry.path, &manifest.policy, now) {
             Ok(actor) => {
                 if let Some(twin) = actors.iter().find(|a| a.subject() == actor.subject()) {
                     note(

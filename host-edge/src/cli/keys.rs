@@ -1,4 +1,4 @@
-//! `host-edge keys generate account|module` and `host-edge keys public`.
+//! `host-edge keys generate account|module|operator` and `host-edge keys public`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,9 +20,11 @@ enum KeysCommand {
     /// the public key to standard output.
     #[command(after_help = "Examples:\n  \
         host-edge keys generate account -o issuer.nk\n  \
-        host-edge keys generate module -o echo.nk")]
+        host-edge keys generate module -o echo.nk\n  \
+        host-edge keys generate operator -o operator.nk   # signs fleet commands")]
     Generate {
-        /// account: signs actors (A...); module: one actor's identity (M...).
+        /// account: signs actors (A...); module: one actor's identity (M...);
+        /// operator: signs fleet commands (O...).
         kind: Kind,
         /// Where to write the seed; never overwritten. Default: ./<kind>.nk
         #[arg(short, long)]
@@ -40,6 +42,7 @@ enum KeysCommand {
 enum Kind {
     Account,
     Module,
+    Operator,
 }
 
 pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
@@ -56,6 +59,7 @@ pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
     let role = match kind {
         Kind::Account => KeyRole::Account,
         Kind::Module => KeyRole::Module,
+        Kind::Operator => KeyRole::Operator,
     };
     let path = output.unwrap_or_else(|| PathBuf::from(format!("{}.nk", role.name())));
     let pair = keys::generate(role);

@@ -7,8 +7,8 @@
 //! would reject every token, or, worse, accept expired ones without a word.
 //! The rule host-edge applies is [`ClockRule`]; see docs/claims.md.
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::keys::{check_public_key, KeyError, KeyRole};
@@ -49,6 +49,13 @@ pub struct Policy {
     /// Token ids (`jti`) that are refused.
     #[serde(default)]
     pub revoked_tokens: BTreeSet<String>,
+    /// Module keys (`M…`) whose tokens issued before a time are refused, as
+    /// NATS revokes: a leaked or superseded version stops loading, while a
+    /// token signed for it afterwards still does. The time is seconds since
+    /// the epoch or an RFC 3339 date (`2026-11-01T00:00:00Z`). The check
+    /// compares two signed times, so it holds whatever the board's clock says.
+    #[serde(default, deserialize_with = "times_by_key")]
+    pub revoked_issued_before: BTreeMap<String, u64>,
     /// The rule for a clock that reads earlier than a token's `iat`.
     #[serde(default)]
     pub clock: ClockRule,
@@ -61,11 +68,52 @@ impl Policy {
         for issuer in &self.trusted_issuers {
             check_public_key(issuer, KeyRole::Account)?;
         }
-        for subject in &self.revoked_subjects {
+        for subject in self.revoked_subjects.iter().chain(self.revoked_issued_before.keys()) {
             check_public_key(subject, KeyRole::Module)?;
         }
         Ok(())
     }
+
+    /// Why tokens of `subject` issued at `issued_at` are revoked, if they
+    /// are: the subject is revoked, or revoked for tokens issued before a
+    /// later time.
+    pub fn subject_revocation(&self, subject: &str, issued_at: u64) -> Option<String> {
+        if self.revoked_subjects.contains(subject) {
+            return Some(format!("module {subject} is revoked"));
+        }
+        let before = self.revoked_issued_before.get(subject).filter(|before| issued_at < **before)?;
+        Some(format!(
+            "module {subject} is revoked for tokens issued before {}, and this one was issued at {}",
+            crate::verify::stamp(*before),
+            crate::verify::stamp(issued_at)
+        ))
+    }
+
+    /// Why the token `token_id` of `subject`, issued at `issued_at`, is
+    /// revoked, if it is, by subject or by token id.
+    pub fn revocation(&self, subject: &str, token_id: &str, issued_at: u64) -> Option<String> {
+        self.subject_revocation(subject, issued_at)
+            .or_else(|| self.revoked_tokens.contains(token_id).then(|| format!("token {token_id} is revoked")))
+    }
+}
+
+/// Seconds since the epoch, written as a number or an RFC 3339 date.
+fn times_by_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Time {
+        Seconds(u64),
+        Date(String),
+    }
+    let raw = BTreeMap::<String, Time>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, time)| match time {
+            Time::Seconds(secs) => Ok((key, secs)),
+            Time::Date(text) => humantime::parse_rfc3339_weak(&text)
+                .map_err(|e| serde::de::Error::custom(format!("revoked_issued_before for {key}: `{text}` is not an RFC 3339 date: {e}")))
+                .map(|t| (key, t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))),
+        })
+        .collect()
 }
 
 /// Seconds since the Unix epoch by the system clock (0 if it reads before 1970).

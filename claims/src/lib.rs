@@ -11,8 +11,16 @@
 //! - [`keys`]: nkeys and seed files;
 //! - [`policy`]: trusted issuers, revocations, the clock rule;
 //! - [`verify`]: the named checks;
-//! - [`sign`]: embedding a new token.
+//! - [`sign`]: embedding a new token;
+//! - [`capability`]: capability ids and their spellings;
+//! - [`clock`]: a clock that never runs back behind the latest signed time;
+//! - [`jwt`]: host-edge's own signed tokens (fleet commands), on nkeys.
+//!
+//! The host, its CLI and fleet control all sign and check with this crate.
 
+pub mod capability;
+pub mod clock;
+pub mod jwt;
 pub mod keys;
 pub mod policy;
 pub mod section;
@@ -20,6 +28,7 @@ pub mod sign;
 pub mod token;
 pub mod verify;
 
+pub use clock::{ClockError, TrustedClock};
 pub use policy::{ClockRule, Policy};
 pub use sign::{sign_module, SignError, SignOptions};
 pub use token::{ActorClaims, ActorMetadata};

@@ -560,14 +560,10 @@ impl Run {
                 format!("issuer {} is not in the trusted issuers", claims.issuer),
             );
         }
-        if policy.revoked_subjects.contains(&claims.subject) {
-            self.fail(
-                Check::SubjectRevocation,
-                format!("module {} is revoked", claims.subject),
-            );
-        } else {
-            self.pass(Check::SubjectRevocation, "not revoked");
-        }
+        match policy.subject_revocation(&claims.subject, claims.issued_at) {
+            Some(why) => self.fail(Check::SubjectRevocation, why),
+            None => self.pass(Check::SubjectRevocation, "not revoked"),
+        };
         if policy.revoked_tokens.contains(&claims.id) {
             self.fail(Check::TokenRevocation, format!("token {} is revoked", claims.id));
         } else {
@@ -588,8 +584,8 @@ mod tests {
 
     use super::*;
     use crate::capability::WellKnown;
-    use crate::claims::sign::{sign_module, SignOptions};
-    use crate::claims::token::{new_claims, ClaimsFields};
+    use crate::sign::{sign_module, SignOptions};
+    use crate::token::{new_claims, ClaimsFields};
 
     /// The smallest module there is: the header alone.
     const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";

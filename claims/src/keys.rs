@@ -3,7 +3,8 @@
 //! Keys are nkeys (NATS/wascap encoding): base32 of a prefix byte, the 32-byte
 //! key and a CRC16 checksum. The `nkeys` crate does the encoding and checks the
 //! checksum; this module adds the role checks (an issuer must be an account
-//! key, a subject a module key) and the seed files the CLI writes.
+//! key, a subject a module key, a fleet command's signer an operator key) and
+//! the seed files the CLI writes.
 
 use nkeys::{KeyPair, KeyPairType};
 use std::fs::OpenOptions;
@@ -17,6 +18,8 @@ pub enum KeyRole {
     Account,
     /// The identity of one actor module (`M…`).
     Module,
+    /// The signer of fleet commands (`O…`): deployments, revocations.
+    Operator,
 }
 
 impl KeyRole {
@@ -24,6 +27,7 @@ impl KeyRole {
         match self {
             KeyRole::Account => KeyPairType::Account,
             KeyRole::Module => KeyPairType::Module,
+            KeyRole::Operator => KeyPairType::Operator,
         }
     }
 
@@ -32,6 +36,7 @@ impl KeyRole {
         match self {
             KeyRole::Account => 'A',
             KeyRole::Module => 'M',
+            KeyRole::Operator => 'O',
         }
     }
 
@@ -40,6 +45,7 @@ impl KeyRole {
         match self {
             KeyRole::Account => "account",
             KeyRole::Module => "module",
+            KeyRole::Operator => "operator",
         }
     }
 }

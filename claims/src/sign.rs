@@ -104,7 +104,7 @@ pub fn sign_module(
     }
     let grants = grants_metadata(options)?;
     let stripped = section::strip_claims(module)?;
-    crate::engine::validate(&stripped).map_err(|e| SignError::Invalid(e.to_string()))?;
+    wasmparser::Validator::new().validate_all(&stripped).map_err(|e| SignError::Invalid(format!("invalid module: {e}")))?;
 
     let metadata = ActorMetadata {
         name: options.name.clone(),
