@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mqtt_broker::{Broker, BrokerSettings, Spelling};
 use provider_sdk::{ProviderError, Setting, SettingKind, SettingScope};
 
 use crate::topic::{self, Subjects};
 
 /// The broker used when a link names none.
-pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
+pub use mqtt_broker::DEFAULT_URL;
 
 /// The link values that make up a connection's identity.
 pub const CONNECTION_VALUES: [&str; 20] = [
@@ -80,15 +81,6 @@ pub enum OnFailure {
     Drop,
 }
 
-/// TLS files for `mqtts://`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Tls {
-    /// PEM certificates to trust; the system's roots when absent.
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate and key, for brokers that ask for one.
-    pub client: Option<(PathBuf, PathBuf)>,
-}
-
 /// The last will the broker publishes if the connection drops.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Will {
@@ -105,18 +97,10 @@ pub struct Will {
 /// A broker connection, as the link values describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectionConfig {
-    /// The URL as given, for messages (credentials never appear in it).
-    pub url: String,
-    /// Host name or address.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// TLS, for `mqtts://`.
-    pub tls: Option<Tls>,
+    /// The broker: URL, TLS and credentials.
+    pub broker: Broker,
     /// The client id: stable, so the broker keeps the session.
     pub client_id: String,
-    /// User name and password.
-    pub credentials: Option<(String, String)>,
     /// Keep-alive interval.
     pub keepalive: Duration,
     /// Last will.
@@ -236,80 +220,14 @@ fn path_in(state_dir: &Path, value: &str) -> PathBuf {
     }
 }
 
-/// Splits `mqtt://host:port` (also `tcp://`) and `mqtts://host:port`
-/// (also `ssl://`); `[::1]` for IPv6. Credentials in the URL are refused:
-/// they belong in USERNAME and PASSWORD, which logs never show.
-fn parse_url(url: &str) -> Result<(String, u16, bool), ProviderError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad(format!("URL `{url}` has no scheme; expected mqtt://host:port or mqtts://host:port")))?;
-    let tls = match scheme.to_ascii_lowercase().as_str() {
-        "mqtt" | "tcp" => false,
-        "mqtts" | "ssl" => true,
-        other => return Err(bad(format!("URL scheme `{other}` is not supported; expected mqtt:// or mqtts://"))),
-    };
-    let authority = rest.trim_end_matches('/');
-    if authority.contains('@') {
-        return Err(bad("URL must not carry credentials; give USERNAME and PASSWORD (or PASSWORD_FILE)"));
-    }
-    if authority.contains('/') || authority.contains('?') {
-        return Err(bad(format!("URL `{url}` has a path or query; expected only mqtt://host:port")));
-    }
-    let default_port = if tls { 8883 } else { 1883 };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| bad(format!("URL `{url}`: `[` without `]`")))?;
-        (host.to_owned(), after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host.to_owned(), Some(port)),
-            None => (authority.to_owned(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad(format!("URL `{url}` names no host")));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) => p.parse().map_err(|_| bad(format!("URL `{url}`: `{p}` is not a port")))?,
-    };
-    Ok((host, port, tls))
-}
-
 impl LinkConfig {
     /// Reads the link values. `state_dir` resolves relative file names and
     /// makes the default client id stable for this host.
     pub fn parse(values: &BTreeMap<String, String>, state_dir: &Path) -> Result<LinkConfig, ProviderError> {
         let get = |name: &str| values.get(name).map(String::as_str).filter(|v| !v.is_empty());
-        let url = get("URL").unwrap_or(DEFAULT_URL).to_owned();
-        let (host, port, tls) = parse_url(&url)?;
-        let tls = tls.then(|| -> Result<Tls, ProviderError> {
-            let client = match (get("CLIENT_CERT"), get("CLIENT_KEY")) {
-                (Some(cert), Some(key)) => Some((path_in(state_dir, cert), path_in(state_dir, key))),
-                (None, None) => None,
-                _ => return Err(bad("CLIENT_CERT and CLIENT_KEY go together; one is missing")),
-            };
-            Ok(Tls { ca_file: get("CA_FILE").map(|f| path_in(state_dir, f)), client })
-        });
-        let tls = tls.transpose()?;
-        if tls.is_none() && ["CA_FILE", "CLIENT_CERT", "CLIENT_KEY"].iter().any(|n| get(n).is_some()) {
-            return Err(bad(format!("CA_FILE, CLIENT_CERT and CLIENT_KEY need an mqtts:// URL, not `{url}`")));
-        }
-        let password = match (get("PASSWORD"), get("PASSWORD_FILE")) {
-            (Some(_), Some(_)) => return Err(bad("give PASSWORD or PASSWORD_FILE, not both")),
-            (Some(p), None) => Some(p.to_owned()),
-            (None, Some(file)) => {
-                let path = path_in(state_dir, file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| bad(format!("PASSWORD_FILE {}: {e}", path.display())))?;
-                Some(text.trim_end_matches(['\r', '\n']).to_owned())
-            }
-            (None, None) => None,
-        };
-        let credentials = match (get("USERNAME"), password) {
-            (Some(user), password) => Some((user.to_owned(), password.unwrap_or_default())),
-            (None, Some(_)) => return Err(bad("a password was given without USERNAME")),
-            (None, None) => None,
-        };
+        let broker = BrokerSettings::from_values(|name| values.get(name).cloned())
+            .resolve(state_dir, Spelling::Values)
+            .map_err(|e| bad(e.0))?;
         let client_id = match get("CLIENT_ID") {
             Some(id) => id.to_owned(),
             None => default_client_id(values, state_dir),
@@ -334,12 +252,8 @@ impl LinkConfig {
             None => state_dir.join(format!("outbox-{}.db", sanitize(&client_id))),
         };
         let connection = ConnectionConfig {
-            url,
-            host,
-            port,
-            tls,
+            broker,
             client_id,
-            credentials,
             keepalive: Duration::from_secs(number(values, "KEEPALIVE", 30u64)?.max(5)),
             will,
             session_expiry: number(values, "SESSION_EXPIRY", 604_800u32)?,
@@ -410,22 +324,13 @@ mod tests {
         let dir = Path::new("/var/lib/host-edge/providers/mqtt");
         let a = LinkConfig::parse(&values(&[]), dir).unwrap();
         let b = LinkConfig::parse(&values(&[("SUBSCRIPTION", "x/#")]), dir).unwrap();
-        assert_eq!((a.connection.host.as_str(), a.connection.port), ("127.0.0.1", 1883));
+        assert_eq!((a.connection.broker.host.as_str(), a.connection.broker.port), ("127.0.0.1", 1883));
         assert_eq!(a.connection, b.connection, "subscriptions do not change the connection");
         assert!(a.connection.client_id.starts_with("host-edge-"));
         assert!(a.connection.outbox.starts_with(dir));
         let other = LinkConfig::parse(&values(&[]), Path::new("/elsewhere")).unwrap();
         assert_ne!(a.connection.client_id, other.connection.client_id);
         assert_eq!(a.qos, Qos::AtLeastOnce);
-    }
-
-    #[test]
-    fn urls_are_read_and_bad_ones_named() {
-        assert_eq!(parse_url("mqtts://broker.lan").unwrap(), ("broker.lan".to_owned(), 8883, true));
-        assert_eq!(parse_url("mqtt://[::1]:1884").unwrap(), ("::1".to_owned(), 1884, false));
-        assert!(parse_url("http://x").unwrap_err().message().contains("`http`"));
-        assert!(parse_url("mqtt://u:p@x").unwrap_err().message().contains("USERNAME"));
-        assert!(parse_url("broker:1883").unwrap_err().message().contains("no scheme"));
     }
 
     #[test]

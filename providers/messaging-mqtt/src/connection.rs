@@ -114,7 +114,7 @@ impl Shared {
 
     /// Logs `message` under the provider's name, with the connection.
     pub fn log(&self, level: Level, message: &str) {
-        self.host.log(level, &format!("[{} as {}] {message}", self.config.url, self.config.client_id));
+        self.host.log(level, &format!("[{} as {}] {message}", self.config.broker.url, self.config.client_id));
     }
 
     /// The routes whose filters match `topic`.
@@ -196,7 +196,7 @@ impl Shared {
         let why = lock(&self.last_error).clone().unwrap_or_else(|| "not connected yet".to_owned());
         ProviderError::unavailable(format!(
             "the broker {} is not connected ({why}); only QoS 1 publishes are queued in the outbox",
-            self.config.url
+            self.config.broker.url
         ))
     }
 

@@ -15,11 +15,11 @@ use crossbeam_channel::Sender;
 use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, PubAck, PubAckReason, Publish, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Event, EventLoop, MqttOptions};
-use rumqttc::{Outgoing, TlsConfiguration, Transport};
+use rumqttc::Outgoing;
 
 use provider_sdk::{Level, ProviderError};
 
-use crate::config::{ConnectionConfig, Tls};
+use crate::config::ConnectionConfig;
 use crate::connection::Shared;
 use crate::session::Acked;
 
@@ -31,7 +31,7 @@ pub type Inbound = (u64, Publish);
 /// a session expiry, a stable client id), manual acknowledgements, and a
 /// receive maximum that bounds what the broker sends ahead.
 pub fn options(config: &ConnectionConfig) -> Result<MqttOptions, ProviderError> {
-    let mut options = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
+    let mut options = config.broker.options(&config.client_id).map_err(|e| ProviderError::bad_request(e.0))?;
     options
         .set_keep_alive(config.keepalive)
         .set_clean_start(false)
@@ -40,65 +40,10 @@ pub fn options(config: &ConnectionConfig) -> Result<MqttOptions, ProviderError> 
         .set_max_packet_size(Some(config.max_packet_size))
         .set_manual_acks(true)
         .set_connection_timeout(10);
-    if let Some((user, password)) = &config.credentials {
-        options.set_credentials(user.clone(), password.clone());
-    }
     if let Some(will) = &config.will {
         options.set_last_will(LastWill::new(will.topic.clone(), will.payload.clone(), will.qos.mqtt(), will.retain, None));
     }
-    if let Some(tls) = &config.tls {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(client_tls(tls)?))));
-    }
     Ok(options)
-}
-
-/// A rustls client configuration (ring, no OpenSSL) trusting `CA_FILE` or
-/// the system's roots, with the client certificate when one is given.
-fn client_tls(tls: &Tls) -> Result<rustls::ClientConfig, ProviderError> {
-    let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).map_err(|e| ProviderError::bad_request(format!("{what} {}: {e}", path.display())))
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    match &tls.ca_file {
-        Some(path) => {
-            let pem = read(path, "CA_FILE")?;
-            let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| ProviderError::bad_request(format!("CA_FILE {}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| ProviderError::bad_request(format!("CA_FILE {}: {e}", path.display())))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err(ProviderError::bad_request(format!("CA_FILE {} holds no PEM certificate", path.display())));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-        }
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ProviderError::new(format!("TLS: {e}")))?
-        .with_root_certificates(roots);
-    match &tls.client {
-        None => Ok(builder.with_no_client_auth()),
-        Some((cert_path, key_path)) => {
-            let cert_pem = read(cert_path, "CLIENT_CERT")?;
-            let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ProviderError::bad_request(format!("CLIENT_CERT {}: {e}", cert_path.display())))?;
-            let key_pem = read(key_path, "CLIENT_KEY")?;
-            let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-                .map_err(|e| ProviderError::bad_request(format!("CLIENT_KEY {}: {e}", key_path.display())))?
-                .ok_or_else(|| ProviderError::bad_request(format!("CLIENT_KEY {} holds no private key", key_path.display())))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| ProviderError::bad_request(format!("CLIENT_CERT/CLIENT_KEY: {e}")))
-        }
-    }
 }
 
 /// The pause before reconnect attempt `failures` (1, 2, ...): 100 ms
@@ -207,7 +152,7 @@ fn forget(shared: &Shared, eventloop: &mut EventLoop, why: &str) -> bool {
         was
     };
     eventloop.pending.clear();
-    shared.requests.fail_all(&format!("the connection to {} dropped: {why}", shared.config.url));
+    shared.requests.fail_all(&format!("the connection to {} dropped: {why}", shared.config.broker.url));
     *shared.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
     was_connected
 }

@@ -144,7 +144,7 @@ impl MqttMessaging {
             return Err(ProviderError::bad_request(format!(
                 "CLIENT_ID `{}` is already used by a connection to {} with other values; give this link its own CLIENT_ID",
                 config.client_id,
-                clash.config().url
+                clash.config().broker.url
             )));
         }
         let connection = Arc::new(Connection::open(config.clone(), self.host.clone())?);
