@@ -14,6 +14,7 @@ use provider_abi::ErrorKind;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::engine::{CompiledModule, Instance, InvokeError, Limits};
+use crate::metrics::ActorMetrics;
 
 thread_local! {
     /// How the last failed host call of the call running on this worker
@@ -43,6 +44,7 @@ pub struct ActorPool {
     actor: Arc<str>,
     jobs: Option<Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
+    metrics: Arc<ActorMetrics>,
 }
 
 impl std::fmt::Debug for ActorPool {
@@ -56,14 +58,15 @@ impl std::fmt::Debug for ActorPool {
 
 impl ActorPool {
     /// Starts `instances` workers (at least one), each instantiating
-    /// `compiled`. Fails, with every worker stopped, when any instance
-    /// cannot start.
+    /// `compiled`, counting their calls in `metrics`. Fails, with every
+    /// worker stopped, when any instance cannot start.
     pub fn start(
         actor: Arc<str>,
         compiled: &CompiledModule,
         instances: usize,
         limits: Limits,
         callbacks: CallbackFactory,
+        metrics: Arc<ActorMetrics>,
     ) -> Result<ActorPool, InvokeError> {
         let (jobs, queue) = unbounded::<Job>();
         let (ready_tx, ready_rx) = unbounded::<Result<(), InvokeError>>();
@@ -71,6 +74,7 @@ impl ActorPool {
             actor: Arc::clone(&actor),
             jobs: Some(jobs),
             workers: Vec::new(),
+            metrics: Arc::clone(&metrics),
         };
         for index in 0..instances.max(1) {
             let worker = Worker {
@@ -78,6 +82,8 @@ impl ActorPool {
                 compiled: compiled.clone(),
                 limits,
                 callbacks: Arc::clone(&callbacks),
+                metrics: Arc::clone(&metrics),
+                memory: Cell::new(0),
             };
             let queue = queue.clone();
             let ready = ready_tx.clone();
@@ -88,6 +94,7 @@ impl ActorPool {
             pool.workers.push(handle);
         }
         drop(ready_tx);
+        pool.metrics.instances(pool.workers.len() as i64);
         for _ in 0..pool.workers.len() {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
@@ -156,9 +163,11 @@ impl Drop for ActorPool {
     /// already took.
     fn drop(&mut self) {
         self.jobs.take();
+        let workers = self.workers.len() as i64;
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
+        self.metrics.instances(-workers);
     }
 }
 
@@ -167,11 +176,24 @@ struct Worker {
     compiled: CompiledModule,
     limits: Limits,
     callbacks: CallbackFactory,
+    metrics: Arc<ActorMetrics>,
+    /// The memory this worker's instance last added to the actor's gauge.
+    memory: Cell<u64>,
 }
 
 impl Worker {
     fn instantiate(&self) -> Result<Instance, InvokeError> {
-        Instance::new(&self.compiled, self.limits, Arc::clone(&self.actor), (self.callbacks)())
+        let instance = Instance::new(&self.compiled, self.limits, Arc::clone(&self.actor), (self.callbacks)())?;
+        self.note_memory(instance.usage().memory);
+        Ok(instance)
+    }
+
+    /// Moves the actor's memory gauge by this instance's change.
+    fn note_memory(&self, now: u64) {
+        let before = self.memory.replace(now);
+        if now != before {
+            self.metrics.memory(now as i64 - before as i64);
+        }
     }
 
     fn run(self, queue: &Receiver<Job>, ready: &Sender<Result<(), InvokeError>>) {
@@ -190,6 +212,7 @@ impl Worker {
                 instance = self.instantiate().ok();
             }
             HOST_FAILURE.with(|f| f.set(None));
+            let started = std::time::Instant::now();
             let result = match &instance {
                 Some(live) => live.call(&job.operation, &job.payload),
                 None => Err(InvokeError::Unavailable(format!(
@@ -201,6 +224,9 @@ impl Worker {
                 (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
                 (result, _) => result,
             };
+            let usage = instance.as_ref().map(Instance::usage).unwrap_or_default();
+            self.metrics.call(started.elapsed(), usage.fuel, result.as_ref().err().map(InvokeError::kind));
+            self.note_memory(usage.memory);
             if instance.as_ref().is_some_and(Instance::faulted) {
                 let why = result.as_ref().err().map_or_else(|| "a nested call faulted".to_owned(), ToString::to_string);
                 tracing::warn!(actor = %self.actor, operation = %job.operation, "{why}; replacing the instance");
@@ -208,11 +234,13 @@ impl Worker {
                     Ok(fresh) => Some(fresh),
                     Err(e) => {
                         tracing::error!(actor = %self.actor, "cannot replace the instance: {e}");
+                        self.note_memory(0);
                         None
                     }
                 };
             }
             let _ = job.reply.send(result);
         }
+        self.note_memory(0);
     }
 }

@@ -1,13 +1,13 @@
 //! A callable actor instance: a `WapcHost` over a [`WasmiEngine`], with the
 //! outcome of each call sorted into typed errors.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use provider_abi::{ErrorKind, Failure};
 
-use super::{CompiledModule, Fault, Limits, WasmiEngine};
+use super::{CompiledModule, Fault, Limits, Usage, WasmiEngine};
 
 /// Why a call into an actor did not return a reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +78,7 @@ impl InvokeError {
 pub struct Instance {
     host: wapc::WapcHost,
     fault: Rc<RefCell<Option<Fault>>>,
+    usage: Rc<Cell<Usage>>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -97,13 +98,14 @@ impl Instance {
     ) -> Result<Instance, InvokeError> {
         let engine = WasmiEngine::new(compiled.clone(), limits, actor);
         let fault = engine.fault_cell();
+        let usage = engine.usage_cell();
         let host = wapc::WapcHost::new(Box::new(engine), Some(callback)).map_err(|e| {
             InvokeError::Start(match e {
                 wapc::errors::Error::InitFailed(text) => text,
                 other => other.to_string(),
             })
         })?;
-        Ok(Instance { host, fault })
+        Ok(Instance { host, fault, usage })
     }
 
     /// True when the engine stopped a guest call of this instance (its
@@ -111,6 +113,11 @@ impl Instance {
     /// so it must be replaced.
     pub fn faulted(&self) -> bool {
         self.fault.borrow().is_some()
+    }
+
+    /// What the last call used (fuel) and the memory the instance has.
+    pub fn usage(&self) -> Usage {
+        self.usage.get()
     }
 
     /// Calls `operation` with `payload` and returns the actor's reply.

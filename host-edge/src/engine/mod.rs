@@ -18,7 +18,7 @@ pub mod limits;
 pub mod reentry;
 mod wasi;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
@@ -166,12 +166,23 @@ pub(crate) fn classify(error: &wasmi::Error) -> Fault {
     }
 }
 
+/// What an instance's last call used: fuel, and the linear memory it has
+/// after the call. Read by the instance, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Fuel the last call consumed.
+    pub fuel: u64,
+    /// Linear memory after it, bytes.
+    pub memory: u64,
+}
+
 /// One wasmi instance, driven by `wapc::WapcHost`.
 pub struct WasmiEngine {
     compiled: CompiledModule,
     limits: Limits,
     actor: Arc<str>,
     fault: Rc<RefCell<Option<Fault>>>,
+    usage: Rc<Cell<Usage>>,
     live: Option<Live>,
 }
 
@@ -188,12 +199,17 @@ impl WasmiEngine {
             limits,
             actor,
             fault: Rc::new(RefCell::new(None)),
+            usage: Rc::new(Cell::new(Usage::default())),
             live: None,
         }
     }
 
     pub(crate) fn fault_cell(&self) -> Rc<RefCell<Option<Fault>>> {
         Rc::clone(&self.fault)
+    }
+
+    pub(crate) fn usage_cell(&self) -> Rc<Cell<Usage>> {
+        Rc::clone(&self.usage)
     }
 
     fn describe(&self, fault: &Fault) -> String {
@@ -234,6 +250,7 @@ impl WasmiEngine {
             .get_memory(&store, "memory")
             .ok_or(EngineError::MissingExport("memory"))?;
         store.data_mut().memory = Some(memory);
+        self.usage.set(Usage { fuel: 0, memory: memory.data_size(&store) as u64 });
         for start in wapc::wapc_functions::REQUIRED_STARTS {
             if let Some(func) = instance.get_func(&store, start) {
                 store
@@ -271,6 +288,9 @@ impl WebAssemblyEngineProvider for WasmiEngine {
         };
         live.store.set_fuel(fuel)?;
         let outcome = live.guest_call.call(&mut live.store, (op_length, msg_length));
+        let used = fuel.saturating_sub(live.store.get_fuel().unwrap_or(0));
+        let memory = live.store.data().memory.map_or(0, |m| m.data_size(&live.store) as u64);
+        self.usage.set(Usage { fuel: used, memory });
         let data = live.store.data_mut();
         data.wasi.flush(&data.actor);
         if let Some(fault) = live.store.data_mut().nested_fault.take() {

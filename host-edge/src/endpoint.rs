@@ -1,0 +1,154 @@
+//! The host's own HTTP endpoint: liveness, readiness and Prometheus metrics.
+//!
+//! A supervisor (systemd's watchdog script, a Kubernetes-style probe, the
+//! fleet's own checks) and a Prometheus server need to ask a running host
+//! how it is without a control socket: `GET /livez` answers 200 while the
+//! host's threads serve, `GET /readyz` 200 when everything it runs is
+//! healthy and 503 naming what is not, and `GET /metrics` the text
+//! exposition of [`metrics`](crate::metrics). It listens on loopback unless
+//! the manifest opens it wider, on one thread of its own, and never
+//! changes anything.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::CONTENT_TYPE;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// What the endpoint asks the host. Both are called on a blocking thread,
+/// so they may take a moment (a provider's health check).
+pub trait Observed: Send + Sync + 'static {
+    /// `Ok` when ready to serve, else every reason it is not.
+    fn readiness(&self) -> Result<(), Vec<String>>;
+    /// The metrics in Prometheus's text format.
+    fn metrics(&self) -> String;
+}
+
+/// The most connections served at once; the endpoint is for probes and
+/// scrapers, not for load.
+const MAX_CONNECTIONS: usize = 16;
+
+/// A running endpoint; [`stop`](Endpoint::stop) or dropping it stops it.
+pub struct Endpoint {
+    address: SocketAddr,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Binds `address` now (so a taken port is an error here) and serves
+    /// `observed` on a thread of its own.
+    pub fn start(address: SocketAddr, observed: Arc<dyn Observed>) -> std::io::Result<Endpoint> {
+        let listener = std::net::TcpListener::bind(address)?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().max_blocking_threads(2).build()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let thread = std::thread::Builder::new().name("endpoint".into()).spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => serve(listener, observed, stopped).await,
+                    Err(e) => tracing::error!(%address, "the health and metrics endpoint cannot listen: {e}"),
+                }
+            });
+        })?;
+        tracing::info!(%address, "health and metrics endpoint: /livez, /readyz, /metrics");
+        Ok(Endpoint { address, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// The address it listens on (with the port chosen, for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops listening and waits for the endpoint's thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    observed: Arc<dyn Observed>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue; // over the limit: the connection is dropped
+        };
+        let observed = Arc::clone(&observed);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = service_fn(move |request| answer(Arc::clone(&observed), request));
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped.changed() => connection.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    response
+}
+
+async fn answer(observed: Arc<dyn Observed>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, PLAIN, "only GET\n".to_owned()));
+    }
+    let response = match request.uri().path() {
+        "/livez" => text(StatusCode::OK, PLAIN, "live\n".to_owned()),
+        "/readyz" => match tokio::task::spawn_blocking(move || observed.readiness()).await {
+            Ok(Ok(())) => text(StatusCode::OK, PLAIN, "ready\n".to_owned()),
+            Ok(Err(reasons)) => text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, format!("not ready:\n{}\n", reasons.join("\n"))),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("the readiness check failed: {e}\n")),
+        },
+        "/metrics" => match tokio::task::spawn_blocking(move || observed.metrics()).await {
+            Ok(body) => text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", body),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, format!("the metrics could not be read: {e}\n")),
+        },
+        _ => text(StatusCode::NOT_FOUND, PLAIN, "try /livez, /readyz or /metrics\n".to_owned()),
+    };
+    Ok(response)
+}
