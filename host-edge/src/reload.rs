@@ -47,8 +47,26 @@ use crate::manifest::{ActorEntry, LinkEntry, Manifest, ProviderEntry};
 /// Nothing is done about what the host runs that neither manifest mentions
 /// (actors started, for instance, with `host-edge ctl start`).
 pub fn plan(old: &Manifest, new: &Manifest, running: &Status) -> Vec<Command> {
+    plan_with(old, new, running, Options::default())
+}
+
+/// How a plan may change what runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Replace an actor with a lower `rev` than the running one (a fleet
+    /// rollback to the last good deployment); a reload never does.
+    pub allow_lower_rev: bool,
+}
+
+/// [`plan`], with `options`.
+///
+/// An actor whose path is gone from `new` while a new path holds a module
+/// with the same module key is replaced in place (with that path), not
+/// stopped and started again: a renamed file, or a fleet deployment's next
+/// version kept under its hash, changes version with no request refused.
+pub fn plan_with(old: &Manifest, new: &Manifest, running: &Status, options: Options) -> Vec<Command> {
     let mut plan = Plan::default();
-    let stopped = plan_actors(old, new, running, &mut plan);
+    let stopped = plan_actors(old, new, running, options, &mut plan);
     let providers = plan_providers(old, new, running, &mut plan);
     plan_links(old, new, running, &stopped, &providers, &mut plan);
     plan.into_commands()
@@ -97,23 +115,50 @@ fn running_from<'a>(running: &'a Status, path: &Path) -> Option<&'a ActorStatus>
     running.actors.iter().find(|a| a.path.as_deref() == Some(path))
 }
 
+/// The module key in the claims of the module at `path`, unverified (the
+/// command that loads it verifies it).
+fn module_key(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    crate::claims::inspect(&bytes, &Default::default(), 0).claims.map(|c| c.subject)
+}
+
 /// Plans stops, starts and replacements; returns the module keys stopped.
-fn plan_actors(old: &Manifest, new: &Manifest, running: &Status, plan: &mut Plan) -> BTreeSet<String> {
+fn plan_actors(old: &Manifest, new: &Manifest, running: &Status, options: Options, plan: &mut Plan) -> BTreeSet<String> {
     let old_actors = actors_by_path(old);
     let new_actors = actors_by_path(new);
+    // New paths nothing runs from, by the module key of their file: a
+    // running actor gone from its old path is replaced by one of these.
+    let mut arriving: BTreeMap<String, &Path> = new_actors
+        .keys()
+        .filter(|path| running_from(running, path).is_none())
+        .filter_map(|path| module_key(path).map(|key| (key, *path)))
+        .collect();
+    let mut replacing = BTreeSet::new();
     let mut stopped = BTreeSet::new();
     for path in old_actors.keys() {
         if new_actors.contains_key(path) {
             continue;
         }
         if let Some(actor) = running_from(running, path) {
+            if let Some(next) = arriving.remove(&actor.key) {
+                let entry = new_actors[next];
+                let limits = entry.limits(new.limits);
+                plan.replaces.push(Command::ReplaceActor {
+                    path: next.to_path_buf(),
+                    force: options.allow_lower_rev,
+                    instances: (actor.instances != entry.instances).then_some(entry.instances),
+                    limits: (actor.limits != limits).then_some(limits),
+                });
+                replacing.insert(next);
+                continue;
+            }
             plan.stops.push(Command::StopActor {
                 actor: actor.key.clone(),
             });
             stopped.insert(actor.key.clone());
         }
     }
-    for (path, entry) in &new_actors {
+    for (path, entry) in new_actors.iter().filter(|(path, _)| !replacing.contains(*path)) {
         let hash = match std::fs::read(path) {
             Ok(bytes) => match crate::claims::section::module_hash(&bytes) {
                 Ok(hash) => hash,
@@ -147,7 +192,7 @@ fn plan_actors(old: &Manifest, new: &Manifest, running: &Status, plan: &mut Plan
         if content_changed || instances.is_some() || limits.is_some() {
             plan.replaces.push(Command::ReplaceActor {
                 path: path.to_path_buf(),
-                force: false,
+                force: options.allow_lower_rev,
                 instances,
                 limits,
             });
@@ -511,6 +556,32 @@ values = { PORT = "8080" }
                 limits: None,
             }]
         );
+    }
+
+    #[test]
+    fn a_module_of_the_running_key_at_a_new_path_replaces_the_actor_in_place() {
+        let f = Fixture::new();
+        let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_module());
+        let options = crate::claims::SignOptions { name: Some("counter".into()), ..Default::default() };
+        let v1 = crate::claims::sign_module(EMPTY_MODULE, &issuer, &subject, &options).unwrap();
+        let v2 = crate::claims::sign_module(OTHER_MODULE, &issuer, &subject, &options).unwrap();
+        std::fs::write(f.path("counter.wasm"), &v1).unwrap();
+        std::fs::write(f.path("counter-v2.wasm"), &v2).unwrap();
+        let mut running = f.status();
+        running.actors = vec![actor_status(&subject.public_key(), "counter", &f.path("counter.wasm"), &v1)];
+        for link in &mut running.links {
+            link.actor = subject.public_key();
+        }
+        let renamed = BASE.replace("counter.wasm", "counter-v2.wasm").replace("[[actor]]\npath", "[[actor]]\ninstances = 2\npath");
+        let replace = |allow_lower_rev| Command::ReplaceActor {
+            path: f.path("counter-v2.wasm"),
+            force: allow_lower_rev,
+            instances: Some(2),
+            limits: None,
+        };
+        assert_eq!(plan(&f.manifest(BASE), &f.manifest(&renamed), &running), vec![replace(false)], "no stop, no start, no relink");
+        let rollback = Options { allow_lower_rev: true };
+        assert_eq!(plan_with(&f.manifest(BASE), &f.manifest(&renamed), &running, rollback), vec![replace(true)]);
     }
 
     #[test]
