@@ -23,7 +23,7 @@ use provider_abi::Failure;
 use crate::actor::{Actor, LoadError};
 use crate::builtin::{BuiltinSettings, Builtins, Caller};
 use crate::capability::CapabilityId;
-use crate::claims::{policy::now_secs, Policy};
+use crate::claims::{Policy, TrustedClock};
 use crate::command::{Command, LinkSpec, Status};
 use crate::engine::{reentry, InvokeError, Limits};
 use crate::pool::{self, ActorPool, CallbackFactory};
@@ -34,6 +34,9 @@ use crate::router::{self, CapabilityHandler, DispatchError, Route};
 /// How long an actor waits for another actor it called, and a provider for
 /// an actor it delivers to.
 pub const ACTOR_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The file in the state directory that keeps the clock's mark.
+pub const CLOCK_FILE: &str = "clock";
 
 /// How long a replaced or stopped actor's calls in flight may take to
 /// finish before the command returns; they still finish afterwards.
@@ -113,7 +116,11 @@ pub struct Unserved {
 }
 
 struct Inner {
-    policy: Policy,
+    /// The trust policy; fleet revocations change it while the host runs.
+    policy: RwLock<Policy>,
+    /// The clock claims are checked against: never behind the latest
+    /// signed time seen.
+    clock: Arc<TrustedClock>,
     state_root: PathBuf,
     registry: RwLock<Registry>,
     /// The capabilities the host serves itself where nothing is linked.
@@ -152,11 +159,25 @@ impl Host {
     }
 
     /// A host as [`Host::with_state_dir`] makes one, serving the built-in
-    /// capabilities `builtins` turns on.
+    /// capabilities `builtins` turns on. Its [`TrustedClock`] keeps its mark
+    /// in `clock` in the state directory; a mark that cannot be read is
+    /// logged and the clock starts from the system's (`host-edge run` opens
+    /// it first and refuses to start instead: [`Host::with_clock`]).
     pub fn with_builtins(policy: Policy, state_root: PathBuf, builtins: &BuiltinSettings) -> Host {
+        let clock = TrustedClock::open(&state_root.join(CLOCK_FILE)).unwrap_or_else(|e| {
+            tracing::error!("the clock's mark is lost, claims are checked against the system clock alone: {e}");
+            TrustedClock::in_memory(0)
+        });
+        Host::with_clock(policy, state_root, builtins, Arc::new(clock))
+    }
+
+    /// A host as [`Host::with_builtins`] makes one, checking claims against
+    /// `clock`.
+    pub fn with_clock(policy: Policy, state_root: PathBuf, builtins: &BuiltinSettings, clock: Arc<TrustedClock>) -> Host {
         Host {
             inner: Arc::new(Inner {
-                policy,
+                policy: RwLock::new(policy),
+                clock,
                 builtins: Builtins::new(builtins, &state_root),
                 state_root,
                 registry: RwLock::new(Registry::default()),
@@ -165,9 +186,44 @@ impl Host {
         }
     }
 
-    /// The trust policy.
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
+    /// The trust policy, as it stands now.
+    pub fn policy(&self) -> Policy {
+        self.inner.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The clock claims are checked against.
+    pub fn clock(&self) -> &Arc<TrustedClock> {
+        &self.inner.clock
+    }
+
+    /// Changes the trust policy (a fleet revocation), then stops every
+    /// running actor whose token the new policy revokes. Returns what was
+    /// stopped, one line each.
+    pub fn update_policy(&self, change: impl FnOnce(&mut Policy)) -> Vec<String> {
+        let policy = {
+            let mut policy = self.inner.policy.write().unwrap_or_else(|e| e.into_inner());
+            change(&mut policy);
+            policy.clone()
+        };
+        let revoked: Vec<(String, String)> = self
+            .read()
+            .actors()
+            .filter_map(|running| {
+                let claims = running.actor.claims();
+                policy
+                    .revocation(claims.subject(), &claims.claims.id, claims.claims.issued_at)
+                    .map(|why| (claims.subject().to_owned(), why))
+            })
+            .collect();
+        let mut stopped = Vec::new();
+        for (key, why) in revoked {
+            tracing::warn!(actor = %key, "stopping a revoked actor: {why}");
+            match self.stop_actor(&key) {
+                Ok(done) => stopped.push(format!("{done} ({why})")),
+                Err(e) => tracing::warn!(actor = %key, "the revoked actor could not be stopped: {e}"),
+            }
+        }
+        stopped
     }
 
     /// Where providers keep their files.
@@ -175,9 +231,12 @@ impl Host {
         &self.inner.state_root
     }
 
-    /// Verifies `module` under the host's policy, now.
+    /// Verifies `module` under the host's policy, now by its clock.
     pub fn load(&self, module: &[u8]) -> Result<Actor, HostError> {
-        Ok(Actor::from_bytes(module, &self.inner.policy, now_secs())?)
+        let policy = self.policy();
+        let actor = Actor::from_bytes(module, &policy, self.inner.clock.now())?;
+        self.observe_signed_time(&policy, &actor);
+        Ok(actor)
     }
 
     /// Applies one command; returns what was done, in one line.
@@ -481,7 +540,22 @@ impl Host {
     }
 
     fn load_file(&self, path: &Path) -> Result<Actor, HostError> {
-        Ok(Actor::from_file(path, &self.inner.policy, now_secs())?)
+        let policy = self.policy();
+        let actor = Actor::from_file(path, &policy, self.inner.clock.now())?;
+        self.observe_signed_time(&policy, &actor);
+        Ok(actor)
+    }
+
+    /// Moves the clock's mark to the issue time of a token a trusted issuer
+    /// signed. With no trusted issuers, anyone could sign a token dated far
+    /// ahead and expire every other, so the mark is left alone.
+    fn observe_signed_time(&self, policy: &Policy, actor: &Actor) {
+        let claims = &actor.claims().claims;
+        if policy.trusted_issuers.contains(&claims.issuer) {
+            if let Err(e) = self.inner.clock.observe(claims.issued_at) {
+                tracing::warn!(actor = %claims.subject, "the clock's mark was not kept: {e}");
+            }
+        }
     }
 
     fn start(&self, actor: Actor, path: Option<PathBuf>, instances: usize, limits: Limits) -> Result<String, HostError> {
@@ -498,7 +572,8 @@ impl Host {
 
     fn start_pool(&self, actor: &Actor, instances: usize, limits: Limits) -> Result<ActorPool, HostError> {
         let subject = actor.subject();
-        ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, self.callbacks(actor)).map_err(
+        let metrics = crate::metrics::global().actor(subject, actor.name());
+        ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, self.callbacks(actor), metrics).map_err(
             |error| HostError::Start { actor: format!("{} ({subject})", actor.name()), error },
         )
     }
@@ -623,15 +698,21 @@ impl Host {
         let subject: Arc<str> = Arc::from(actor.subject());
         let name: Arc<str> = Arc::from(actor.name());
         let granted = Arc::new(actor.capabilities().clone());
+        let metrics = crate::metrics::global().actor(actor.subject(), actor.name());
         Arc::new(move || {
             let host = Weak::clone(&host);
             let subject = Arc::clone(&subject);
             let name = Arc::clone(&name);
             let granted = Arc::clone(&granted);
+            let metrics = Arc::clone(&metrics);
             Box::new(move |_id, binding, namespace, operation, payload| {
                 let inner = host.upgrade().ok_or("the host is shutting down")?;
                 let caller = Caller { key: &subject, name: &name, binding };
-                Host { inner }.dispatch(caller, &granted, namespace, operation, payload).map_err(|e| {
+                let started = Instant::now();
+                let outcome = Host { inner }.dispatch(caller, &granted, namespace, operation, payload);
+                let label = metric_label(namespace, &granted);
+                metrics.host_call(&label, started.elapsed(), outcome.as_ref().err().map(DispatchError::kind));
+                outcome.map_err(|e| {
                     let kind = e.kind();
                     pool::note_host_failure(kind);
                     tracing::debug!(actor = %subject, namespace, operation, %kind, "host call failed: {e}");
@@ -670,6 +751,21 @@ impl Host {
                 .handle(caller, operation, payload)
                 .map_err(|failure| DispatchError::Provider { capability, failure }),
         }
+    }
+}
+
+/// The `capability` label of a host call to `namespace`: a granted
+/// capability by its canonical id, `actor` for a call to another actor, and
+/// `other` for anything else, so an actor cannot grow the metrics without
+/// bound by calling made-up namespaces.
+fn metric_label<'a>(namespace: &'a str, granted: &BTreeSet<CapabilityId>) -> std::borrow::Cow<'a, str> {
+    match CapabilityId::parse(namespace) {
+        Ok(id) if granted.contains(&id) => match id.as_str() == namespace {
+            true => std::borrow::Cow::Borrowed(namespace),
+            false => std::borrow::Cow::Owned(id.as_str().to_owned()),
+        },
+        _ if namespace.len() == 56 && namespace.starts_with('M') => std::borrow::Cow::Borrowed("actor"),
+        _ => std::borrow::Cow::Borrowed("other"),
     }
 }
 

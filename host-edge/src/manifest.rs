@@ -16,9 +16,13 @@ use crate::capability::{CapabilityId, WellKnown};
 use crate::command::{Command, LinkSpec};
 use crate::claims::Policy;
 use crate::engine::Limits;
+use crate::fleet::{FleetConfig, FleetEntry};
 
 /// The most instances one actor may have.
 pub const MAX_INSTANCES: usize = 256;
+
+/// The port of the health and metrics endpoint by default.
+pub const DEFAULT_METRICS_PORT: u16 = 9464;
 
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +56,12 @@ pub struct Manifest {
     /// Links from an actor's capability to a provider.
     #[serde(default, rename = "link")]
     pub links: Vec<LinkEntry>,
+    /// Fleet control: the device's id, its operators and their broker.
+    #[serde(default)]
+    pub fleet: Option<FleetEntry>,
+    /// The folder relative paths were resolved against (the manifest's).
+    #[serde(skip)]
+    pub folder: PathBuf,
 }
 
 /// The `[host]` table.
@@ -78,6 +88,10 @@ pub struct HostEntry {
     /// Lines an actor may log at once after a quiet spell. Default: 4 times
     /// `actor_log_rate`.
     pub actor_log_burst: Option<u32>,
+    /// Where the liveness, readiness and metrics endpoint listens
+    /// (`/livez`, `/readyz`, `/metrics`). Default: `127.0.0.1:9464`, on
+    /// loopback; `off` turns it off.
+    pub metrics_address: Option<String>,
 }
 
 impl HostEntry {
@@ -94,6 +108,16 @@ impl HostEntry {
                 extras: listed.iter().any(|c| c.well_known() == Some(WellKnown::Extras)),
                 log_limit,
             },
+        }
+    }
+
+    /// Where the health and metrics endpoint listens; `None` when it is off.
+    /// Checked when the manifest is parsed.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        match self.metrics_address.as_deref() {
+            Some("off") => None,
+            Some(text) => text.parse().ok(),
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_METRICS_PORT))),
         }
     }
 
@@ -216,6 +240,11 @@ impl Manifest {
         providers.chain(actors).chain(links).collect()
     }
 
+    /// The `[fleet]` table, checked, when there is one.
+    pub fn fleet(&self) -> Option<Result<FleetConfig, String>> {
+        self.fleet.as_ref().map(|fleet| fleet.resolve(&self.folder))
+    }
+
     /// The state directory, resolved.
     pub fn state_dir(&self) -> PathBuf {
         self.host.state_dir.clone().unwrap_or_else(|| PathBuf::from("state"))
@@ -268,7 +297,16 @@ impl Manifest {
             None => crate::provider::native::default_state_root(base),
         });
         manifest.host.control_socket = manifest.host.control_socket.take().map(|path| base.join(path));
+        manifest.folder = base.to_path_buf();
         manifest.policy.validate().map_err(|e| format!("[policy]: {e}"))?;
+        if let Some(text) = &manifest.host.metrics_address {
+            if text != "off" && text.parse::<std::net::SocketAddr>().is_err() {
+                return Err(format!("[host] metrics_address: `{text}` is not an address and port such as \"127.0.0.1:9464\", or off"));
+            }
+        }
+        if let Some(Err(e)) = manifest.fleet() {
+            return Err(e);
+        }
         if let Some(text) = &manifest.host.health_interval {
             match humantime::parse_duration(text) {
                 Ok(d) if !d.is_zero() => {}

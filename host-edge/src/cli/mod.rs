@@ -3,6 +3,7 @@
 mod boards;
 mod call;
 mod check;
+mod fleet;
 mod health;
 mod ctl;
 mod gpio;
@@ -64,6 +65,9 @@ pub enum Command {
     Boards(boards::BoardsArgs),
     /// Write a new project: `new actor NAME`, an actor on the actor SDK.
     New(new::NewArgs),
+    /// Operate a fleet: sign and send deployments and revocations, watch
+    /// what the devices report.
+    Fleet(fleet::FleetArgs),
 }
 
 /// The policy options shared by `inspect` and `call`.
@@ -110,5 +114,6 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gpio(args) => gpio::execute(args),
         Command::Boards(args) => boards::execute(args),
         Command::New(args) => new::execute(args),
+        Command::Fleet(args) => fleet::execute(args),
     }
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use host_edge::claims::TrustedClock;
 use host_edge::control::{self, ControlServer, Request, Response};
+use host_edge::endpoint::{Endpoint, Observed};
+use host_edge::fleet::{self, Agent};
 use host_edge::{reload, Command, Host, Manifest};
 use provider_abi::redact::{redact_text, redact_values};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -37,7 +40,8 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut manifest = Manifest::load(&args.manifest)?;
+    let base = Manifest::load(&args.manifest)?;
+    let mut manifest = base.clone();
     tracing::debug!(
         trusted_issuers = manifest.policy.trusted_issuers.len(),
         revoked_subjects = manifest.policy.revoked_subjects.len(),
@@ -50,18 +54,53 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
-    let host = Host::with_builtins(manifest.policy.clone(), manifest.state_dir(), &manifest.host.builtins());
-    let mut failures = Vec::new();
-    for command in manifest.commands() {
-        if let Err(e) = apply(&host, command) {
-            failures.push(e);
-        }
+    let state_dir = manifest.state_dir();
+    let clock_file = state_dir.join(host_edge::host::CLOCK_FILE);
+    let clock = TrustedClock::open(&clock_file)
+        .with_context(|| "the clock's mark (the latest signed time seen) cannot be read, and claims are not checked without it")?;
+    if clock.is_behind() {
+        tracing::warn!(
+            "the system clock reads {}, before the latest signed time seen ({}): it is not set, or was set back; claims are checked as of {}",
+            host_edge::claims::verify::stamp(clock.system()),
+            host_edge::claims::verify::stamp(clock.mark()),
+            host_edge::claims::verify::stamp(clock.mark())
+        );
     }
-    if !failures.is_empty() {
-        // Checked, yet refused at start (a port taken, a store that will not
-        // open): serving part of the manifest would hide it, so stop.
+    let fleet = match manifest.fleet() {
+        Some(config) => {
+            let config = config.map_err(anyhow::Error::msg)?;
+            let mut store = fleet::Store::open(&state_dir.join("fleet"))?;
+            let recovered = store.recover(clock.now())?;
+            if let Some(outcome) = &recovered {
+                tracing::warn!(seq = outcome.seq, "fleet: deployment {} was interrupted: {}", outcome.label, outcome.detail);
+            }
+            manifest = fleet::boot_manifest(&base, &store, &config);
+            manifest.policy.revoked_issued_before.extend(store.state().revocations.clone());
+            Some((config, store, recovered))
+        }
+        None => None,
+    };
+    let host = Host::with_clock(manifest.policy.clone(), state_dir, &manifest.host.builtins(), Arc::new(clock));
+    if let Err(failures) = start(&host, &manifest) {
         host.shutdown();
-        bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));
+        let deployed = fleet.as_ref().and_then(|(_, store, _)| store.state().committed.as_ref().map(|c| c.seq));
+        match deployed {
+            // The last good deployment will not start here any more (a
+            // provider library gone, say): the device's own manifest is the
+            // state that cannot be taken away.
+            Some(seq) => {
+                tracing::error!("fleet: deployment {seq} could not be started ({}); starting the device's own manifest", failures.join("; "));
+                manifest = base.clone();
+                manifest.policy.revoked_issued_before.extend(fleet.as_ref().map(|(_, s, _)| s.state().revocations.clone()).unwrap_or_default());
+                if let Err(failures) = start(&host, &manifest) {
+                    host.shutdown();
+                    bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));
+                }
+            }
+            // Checked, yet refused at start (a port taken, a store that will
+            // not open): serving part of the manifest would hide it, so stop.
+            None => bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  ")),
+        }
     }
     let socket = args
         .control
@@ -100,13 +139,38 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         "host-edge is serving; SIGHUP reloads the manifest, SIGINT or SIGTERM stops"
     );
     let health = super::health::Watch::start(host.clone(), manifest.host.health_interval());
+    let agent = match fleet {
+        Some((config, store, recovered)) => match Agent::start(host.clone(), config, store, base, manifest.clone(), recovered) {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                tracing::error!("fleet control is not available: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let endpoint = manifest.host.metrics_address().and_then(|address| {
+        let observed = Arc::new(Observer { host: host.clone(), busy: agent.as_ref().map(Agent::busy_flag) });
+        Endpoint::start(address, observed)
+            .inspect_err(|e| tracing::error!(%address, "the health and metrics endpoint is not available: {e}"))
+            .ok()
+    });
     for signal in signals.forever() {
         if signal == SIGHUP {
-            manifest = reload_manifest(&host, &args.manifest, manifest);
+            manifest = match &agent {
+                Some(agent) => reload_fleet_device(agent, &args.manifest, manifest),
+                None => reload_manifest(&host, &args.manifest, manifest),
+            };
             continue;
         }
         tracing::info!(signal, "shutting down");
         break;
+    }
+    if let Some(agent) = agent {
+        agent.stop();
+    }
+    if let Some(endpoint) = endpoint {
+        endpoint.stop();
     }
     let unhealthy = health.stop();
     if let Some(control) = control {
@@ -120,6 +184,51 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies `manifest`'s commands to an empty host; every failure, when any.
+fn start(host: &Host, manifest: &Manifest) -> Result<(), Vec<String>> {
+    let failures: Vec<String> = manifest.commands().into_iter().filter_map(|command| apply(host, command).err()).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// What the health and metrics endpoint reads: the host, and whether a
+/// fleet deployment is under way.
+struct Observer {
+    host: Host,
+    busy: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Observed for Observer {
+    fn readiness(&self) -> Result<(), Vec<String>> {
+        let mut reasons: Vec<String> = self
+            .host
+            .status()
+            .providers
+            .into_iter()
+            .filter_map(|p| p.health.err().map(|why| format!("provider {} is unhealthy: {}", p.name, redact_text(&why))))
+            .collect();
+        if self.busy.as_ref().is_some_and(|busy| busy.load(std::sync::atomic::Ordering::SeqCst)) {
+            reasons.push("a fleet deployment is being applied".to_owned());
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+
+    fn metrics(&self) -> String {
+        let metrics = host_edge::metrics::global();
+        for provider in self.host.status().providers {
+            metrics.provider_health(&provider.name, provider.capability.as_str(), provider.health.is_ok());
+        }
+        metrics.encode()
+    }
 }
 
 /// Applies one command, logging what was done or why not.
@@ -182,6 +291,28 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
     tracing::info!(changes = total, failed, "manifest reloaded");
     warn_unserved(host);
     next
+}
+
+/// SIGHUP on a fleet device: the agent runs the edited manifest with the
+/// committed deployment over it.
+fn reload_fleet_device(agent: &Agent, path: &std::path::Path, current: Manifest) -> Manifest {
+    tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
+    match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
+        super::check::refuse_problems(path, &m)?;
+        Ok(m)
+    }) {
+        Ok(next) => {
+            if next.policy != current.policy || next.host != current.host || next.fleet != current.fleet {
+                tracing::warn!("[policy], [host] and [fleet] changes take effect at the next start, not on reload");
+            }
+            agent.reload(next.clone());
+            next
+        }
+        Err(e) => {
+            tracing::error!("the manifest was not reloaded, nothing changed: {}", redact_text(&format!("{e:#}")));
+            current
+        }
+    }
 }
 
 /// Says, for each actor, which capabilities its claims grant that nothing

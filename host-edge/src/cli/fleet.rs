@@ -1,0 +1,409 @@
+//! `host-edge fleet`: the operator's side of fleet control.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use host_edge::claims::keys::{read_seed, KeyRole};
+use host_edge::claims::policy::now_secs;
+use host_edge::claims::verify::stamp;
+use host_edge::fleet::command::{self, CommandClaims, Order};
+use host_edge::fleet::deployment::{DeploymentFile, DEFAULT_CHUNK};
+use host_edge::fleet::operator::{next_sequence, DeviceView, Operator, Report};
+use host_edge::fleet::{Target, Topics};
+use mqtt_broker::{BrokerSettings, Spelling};
+
+/// Operate a fleet over its MQTT broker.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+/// Where the fleet's broker is (the devices' `[fleet]` settings).
+#[derive(Debug, Args)]
+struct BrokerArgs {
+    /// The broker, mqtt://host:port or mqtts://host:port.
+    #[arg(long, global = true, env = "HOST_EDGE_FLEET_BROKER", default_value = mqtt_broker::DEFAULT_URL)]
+    broker: String,
+    /// The devices' topic prefix.
+    #[arg(long, global = true, default_value = host_edge::fleet::config::DEFAULT_PREFIX)]
+    prefix: String,
+    /// User name at the broker.
+    #[arg(long, global = true)]
+    username: Option<String>,
+    /// A file holding the password.
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// PEM certificates to trust, for mqtts://.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// PEM client certificate, with --client-key.
+    #[arg(long, global = true, value_name = "FILE")]
+    client_cert: Option<PathBuf>,
+    /// Its private key.
+    #[arg(long, global = true, value_name = "FILE")]
+    client_key: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    fn connect(&self) -> anyhow::Result<Operator> {
+        let settings = BrokerSettings {
+            url: Some(self.broker.clone()),
+            username: self.username.clone(),
+            password: None,
+            password_file: self.password_file.clone(),
+            ca_file: self.ca_file.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        };
+        let broker = settings.resolve(&std::env::current_dir()?, Spelling::Flags).map_err(|e| anyhow::anyhow!(e.0))?;
+        Operator::connect(&broker, self.topics()?).map_err(anyhow::Error::msg)
+    }
+
+    fn topics(&self) -> anyhow::Result<Topics> {
+        Topics::new(&self.prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum FleetCommand {
+    /// Sign a deployment for devices or groups, send its modules (in
+    /// retained chunks) and the signed command (retained, so devices that
+    /// are offline get it when they come back); with --wait, follow the
+    /// devices until each has reported how it went.
+    #[command(after_help = "Examples:\n  \
+        host-edge fleet deploy counter-v2.toml --to group:kitchen --operator operator.nk\n  \
+        host-edge fleet deploy counter-v2.toml --to device:pi-7 --operator operator.nk --wait pi-7\n\n\
+        A deployment file lists [[actor]] (path to a signed module here, instances, optional url\n\
+        for the devices to fetch it from), [[provider]] (a library's path on the device), [[link]]\n\
+        and [[check]] (url, status) entries, and optionally label and probe_timeout.")]
+    Deploy {
+        /// The deployment file (TOML).
+        deployment: PathBuf,
+        #[command(flatten)]
+        signing: Signing,
+        /// Bytes of a module per MQTT message.
+        #[arg(long, default_value_t = DEFAULT_CHUNK)]
+        chunk_size: u32,
+        /// Wait for these devices to report the deployment's outcome.
+        #[arg(long, value_name = "DEVICE")]
+        wait: Vec<String>,
+        /// How long --wait waits.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Sign a deployment and write the signed command, sending nothing
+    /// (for `fleet send`, from a machine that has no operator key).
+    #[command(after_help = "Example:\n  host-edge fleet sign counter-v2.toml --to group:all --operator operator.nk -o counter-v2.jwt")]
+    Sign {
+        /// The deployment file (TOML).
+        deployment: PathBuf,
+        #[command(flatten)]
+        signing: Signing,
+        /// Bytes of a module per MQTT message.
+        #[arg(long, default_value_t = DEFAULT_CHUNK)]
+        chunk_size: u32,
+        /// Where to write the signed command (one token a line, one per target).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Send signed commands written by `fleet sign` (retained, at the topic
+    /// each names), and with --deployment the modules they need.
+    #[command(after_help = "Example:\n  host-edge fleet send counter-v2.jwt --deployment counter-v2.toml")]
+    Send {
+        /// The file of signed commands.
+        tokens: PathBuf,
+        /// The deployment file whose modules to send too.
+        #[arg(long)]
+        deployment: Option<PathBuf>,
+        /// Bytes of a module per MQTT message (as signed).
+        #[arg(long, default_value_t = DEFAULT_CHUNK)]
+        chunk_size: u32,
+    },
+    /// Revoke a module key: devices refuse every token of it issued before
+    /// a time, and stop what runs under one.
+    #[command(after_help = "Examples:\n  \
+        host-edge fleet revoke MBX...WQ --to group:all --operator operator.nk\n  \
+        host-edge fleet revoke MBX...WQ --issued-before 2026-11-01T00:00:00Z --to device:pi-7 --operator operator.nk")]
+    Revoke {
+        /// The module key (M...).
+        subject: String,
+        /// Tokens issued before this time are refused (RFC 3339; default:
+        /// every token issued up to now).
+        #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+        issued_before: Option<std::time::SystemTime>,
+        #[command(flatten)]
+        signing: Signing,
+    },
+    /// Show every device's last status: deployment, actors, health.
+    #[command(after_help = "Examples:\n  host-edge fleet status\n  host-edge fleet status --json")]
+    Status {
+        /// One JSON object with every device's status.
+        #[arg(long)]
+        json: bool,
+        /// How long to wait for statuses once none arrive.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        quiet: Duration,
+    },
+    /// Follow what the devices report as it happens.
+    #[command(after_help = "Examples:\n  host-edge fleet watch\n  host-edge fleet watch --json --for 10m")]
+    Watch {
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this long.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+    },
+}
+
+/// Who signs, for whom.
+#[derive(Debug, Args)]
+struct Signing {
+    /// The target: device:ID or group:NAME (every device is in group:all); repeatable.
+    #[arg(long = "to", required = true, value_parser = |s: &str| s.parse::<Target>())]
+    targets: Vec<Target>,
+    /// The operator's seed file (O...), from `host-edge keys generate operator`.
+    #[arg(long)]
+    operator: PathBuf,
+    /// The sequence number; default: above the last one used with this seed,
+    /// and at least the time in milliseconds.
+    #[arg(long)]
+    seq: Option<u64>,
+}
+
+impl Signing {
+    fn sign(&self, order: &Order) -> anyhow::Result<Vec<(CommandClaims, String)>> {
+        let operator = read_seed(&self.operator, KeyRole::Operator)?;
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let seq = match self.seq {
+            Some(seq) => seq,
+            None => next_sequence(&self.operator, now_ms).map_err(anyhow::Error::msg)?,
+        };
+        self.targets
+            .iter()
+            .map(|target| command::sign(&operator, target, seq, now_secs(), order.clone()).map_err(anyhow::Error::from))
+            .collect()
+    }
+}
+
+/// The module chunks of a deployment file, as retained messages.
+fn chunks(topics: &Topics, file: &DeploymentFile) -> Vec<(String, Vec<u8>)> {
+    let mut messages = Vec::new();
+    for actor in &file.deployment.actors {
+        let Some(bytes) = file.modules.get(&actor.sha256) else { continue };
+        for (index, chunk) in bytes.chunks(actor.chunk_size as usize).enumerate() {
+            messages.push((topics.chunk(&actor.sha256, index as u32), chunk.to_vec()));
+        }
+        if bytes.is_empty() {
+            messages.push((topics.chunk(&actor.sha256, 0), Vec::new()));
+        }
+    }
+    messages
+}
+
+pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
+    let timeout = Duration::from_secs(60);
+    match args.command {
+        FleetCommand::Deploy { deployment, signing, chunk_size, wait, timeout: wait_for } => {
+            let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
+            let signed = signing.sign(&Order::Deploy(file.deployment.clone()))?;
+            let operator = args.broker.connect()?;
+            if !wait.is_empty() {
+                operator.follow_devices().map_err(anyhow::Error::msg)?;
+            }
+            let started = Instant::now();
+            let module_bytes = operator.publish_retained(chunks(operator.topics(), &file), timeout).map_err(anyhow::Error::msg)?;
+            let mut command_bytes = 0;
+            for (claims, token) in &signed {
+                let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
+                command_bytes += operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
+                println!("sent deployment {} ({}) to {} at {topic}", claims.seq, file.deployment.describe(), claims.sub);
+            }
+            eprintln!(
+                "{} module bytes in {} chunks and {command_bytes} command bytes acknowledged by the broker in {:.2} s",
+                module_bytes,
+                file.deployment.actors.iter().filter(|a| a.url.is_none()).map(|a| a.chunks()).sum::<u32>(),
+                started.elapsed().as_secs_f64()
+            );
+            let seq = signed.first().map_or(0, |(c, _)| c.seq);
+            let outcome = if wait.is_empty() { ExitCode::SUCCESS } else { wait_for_outcomes(&operator, seq, &wait, wait_for, started)? };
+            operator.disconnect();
+            Ok(outcome)
+        }
+        FleetCommand::Sign { deployment, signing, chunk_size, output } => {
+            let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
+            let signed = signing.sign(&Order::Deploy(file.deployment))?;
+            let text: String = signed.iter().map(|(_, token)| format!("{token}\n")).collect();
+            std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
+            for (claims, _) in &signed {
+                eprintln!("signed deployment {} for {} into {}", claims.seq, claims.sub, output.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Send { tokens, deployment, chunk_size } => {
+            let text = std::fs::read_to_string(&tokens).with_context(|| format!("reading {}", tokens.display()))?;
+            let operator = args.broker.connect()?;
+            if let Some(deployment) = deployment {
+                let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
+                let bytes = operator.publish_retained(chunks(operator.topics(), &file), timeout).map_err(anyhow::Error::msg)?;
+                eprintln!("{bytes} module bytes acknowledged by the broker");
+            }
+            for token in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                // Read, not trusted: the devices check the signature.
+                let claims = token_claims(token)?;
+                let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
+                operator.publish_retained(vec![(topic.clone(), token.as_bytes().to_vec())], timeout).map_err(anyhow::Error::msg)?;
+                println!("sent {} {} to {} at {topic}", claims.kind(), claims.seq, claims.sub);
+            }
+            operator.disconnect();
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Revoke { subject, issued_before, signing } => {
+            // Default: every token issued up to now, this second included
+            // (times are whole seconds).
+            let before = issued_before.map_or_else(|| now_secs() + 1, |t| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+            let signed = signing.sign(&Order::Revoke { subject: subject.clone(), issued_before: before })?;
+            let operator = args.broker.connect()?;
+            for (claims, token) in &signed {
+                let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
+                operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
+                println!("sent revocation {} of {subject} (issued before {}) to {} at {topic}", claims.seq, stamp(before), claims.sub);
+            }
+            operator.disconnect();
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Status { json, quiet } => {
+            let operator = args.broker.connect()?;
+            let devices = operator.statuses(quiet).map_err(anyhow::Error::msg)?;
+            operator.disconnect();
+            if json {
+                let value: serde_json::Map<String, serde_json::Value> = devices
+                    .iter()
+                    .map(|(id, view)| {
+                        (id.clone(), serde_json::json!({ "online": view.online, "status": view.status }))
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_table(&devices);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Watch { json, duration } => {
+            let operator = args.broker.connect()?;
+            operator.follow_devices().map_err(anyhow::Error::msg)?;
+            let end = duration.map(|d| Instant::now() + d);
+            loop {
+                let left = end.map_or(Duration::from_secs(3600), |end| end.saturating_duration_since(Instant::now()));
+                if left.is_zero() {
+                    break;
+                }
+                let Some(report) = operator.next_report(left).map_err(anyhow::Error::msg)? else { continue };
+                print_report(&report, json);
+            }
+            operator.disconnect();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The claims of a token, read without checking it.
+fn token_claims(token: &str) -> anyhow::Result<CommandClaims> {
+    let body = token.split('.').nth(1).context("not a signed command: expected a JWT")?;
+    let bytes = data_encoding::BASE64URL_NOPAD.decode(body.as_bytes()).context("not a signed command: the claims are not base64url")?;
+    serde_json::from_slice(&bytes).context("not a signed command of host-edge's")
+}
+
+/// Follows events until each of `devices` reported how deployment `seq`
+/// ended; success when every one committed it.
+fn wait_for_outcomes(operator: &Operator, seq: u64, devices: &[String], timeout: Duration, started: Instant) -> anyhow::Result<ExitCode> {
+    let mut waiting: std::collections::BTreeSet<&str> = devices.iter().map(String::as_str).collect();
+    let mut failed = false;
+    let end = Instant::now() + timeout;
+    while !waiting.is_empty() {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("no outcome from {} within {}", waiting.into_iter().collect::<Vec<_>>().join(", "), humantime::format_duration(timeout));
+        }
+        let Some(report) = operator.next_report(left).map_err(anyhow::Error::msg)? else { continue };
+        match &report {
+            Report::Event(event) if event.kind == "deployment" && event.seq == Some(seq) && waiting.contains(event.device.as_str()) => {
+                println!("{}: {} after {:.2} s: {}", event.device, event.outcome, started.elapsed().as_secs_f64(), event.detail);
+                failed |= event.outcome != "committed";
+                waiting.remove(event.device.as_str());
+            }
+            Report::Event(event) if event.kind == "refused" && event.seq == Some(seq) && waiting.contains(event.device.as_str()) => {
+                println!("{}: refused ({}): {}", event.device, event.outcome, event.detail);
+                failed = true;
+                waiting.remove(event.device.as_str());
+            }
+            _ => {}
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn print_table(devices: &std::collections::BTreeMap<String, DeviceView>) {
+    if devices.is_empty() {
+        println!("no device has reported under this prefix");
+        return;
+    }
+    let mut rows = vec![["DEVICE", "ONLINE", "DEPLOYMENT", "ACTORS", "PROVIDERS", "LAST OUTCOME"].map(str::to_owned)];
+    for (id, view) in devices {
+        let online = match view.online {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "?",
+        };
+        let Some(status) = &view.status else {
+            rows.push([id.clone(), online.to_owned(), "-".into(), "-".into(), "-".into(), "-".into()]);
+            continue;
+        };
+        let deployment = status.deployment.as_ref().map_or("own manifest".to_owned(), |d| format!("{} ({})", d.seq, d.label));
+        let actors: Vec<String> = status
+            .actors
+            .iter()
+            .map(|a| format!("{} rev {} x{} ({} calls, {} errors)", a.name, a.rev.map_or("-".into(), |r| r.to_string()), a.instances, a.calls, a.errors))
+            .collect();
+        let unhealthy = status.providers.iter().filter(|p| !p.healthy).count();
+        let providers = format!("{} ({} unhealthy)", status.providers.len(), unhealthy);
+        let outcome = status.last_outcome.as_ref().map_or("-".to_owned(), |o| {
+            format!("{} {}", o.seq, serde_json::to_value(o.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        });
+        rows.push([id.clone(), online.to_owned(), deployment, actors.join(", "), providers, outcome]);
+    }
+    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn print_report(report: &Report, json: bool) {
+    match (report, json) {
+        (Report::Status(status), true) => println!("{}", serde_json::json!({ "status": status })),
+        (Report::Presence { device, online }, true) => println!("{}", serde_json::json!({ "device": device, "online": online })),
+        (Report::Event(event), true) => println!("{}", serde_json::json!({ "event": event })),
+        (Report::Status(status), false) => println!(
+            "{} status: deployment {}, {} actors",
+            status.device,
+            status.deployment.as_ref().map_or("none".to_owned(), |d| d.seq.to_string()),
+            status.actors.len()
+        ),
+        (Report::Presence { device, online }, false) => println!("{device} {}", if *online { "online" } else { "offline" }),
+        (Report::Event(event), false) => println!(
+            "{} {} {}{}: {}",
+            event.device,
+            event.kind,
+            event.outcome,
+            event.seq.map_or(String::new(), |s| format!(" (seq {s})")),
+            event.detail
+        ),
+    }
+}

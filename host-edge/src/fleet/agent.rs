@@ -1,0 +1,563 @@
+//! The device side of fleet control: one thread that judges commands, runs
+//! deployments through the host's lifecycle commands, and reports.
+//!
+//! Everything that changes the device goes through this thread, one thing
+//! at a time, in the order the broker delivered it. A deployment runs in
+//! steps, each written down before it starts ([`Phase`]):
+//!
+//! 1. **staging**: its modules are fetched (chunks over MQTT, or a URL),
+//!    checked against the signed SHA-256, and verified as actors under the
+//!    host's policy; the deployment as a whole is checked like a manifest.
+//!    Nothing that runs has changed, and a failure here ends it as `failed`.
+//! 2. **applying**: the [reload plan](crate::reload) from what runs to the
+//!    deployment, executed command by command (actors replaced in place).
+//! 3. **probing**: the [health probe](super::probe) until it passes or its
+//!    time is up.
+//! 4. **committed**, or **rolling back** to the last good state with the
+//!    reverse plan, lower revisions allowed.
+//!
+//! A device that stops in the middle boots on the last good state, and the
+//! deployment is reported `interrupted` ([`Store::recover`]).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, unbounded, Receiver, Sender};
+
+use super::command::{self, CommandClaims, Judge, Mark, Order, Verdict};
+use super::config::FleetConfig;
+use super::deployment::{module_file, Deployment};
+use super::link::{Inbound, Link};
+use super::probe;
+use super::staging::Staging;
+use super::status::{DeviceStatus, Event};
+use super::store::{Committed, Ending, Outcome, Pending, Phase, Store};
+use super::topics::Kind;
+use crate::manifest::Manifest;
+use crate::reload::{self, Options};
+use crate::{Command, Host};
+
+/// What the host tells the agent.
+enum Control {
+    /// The device's own manifest was edited (SIGHUP): run it, with the
+    /// committed deployment laid over it.
+    Reload(Box<Manifest>),
+    /// The host is stopping.
+    Stop,
+}
+
+/// The running agent.
+pub struct Agent {
+    control: Sender<Control>,
+    thread: Option<JoinHandle<()>>,
+    busy: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").field("busy", &self.is_busy()).finish_non_exhaustive()
+    }
+}
+
+/// Why a deployment did not commit.
+enum Failure {
+    /// Refused before anything that runs changed.
+    Staging(String),
+    /// Applied, then undone.
+    Unhealthy(String),
+    /// A newer deployment arrived while staging.
+    Superseded(Box<Inbound>),
+    /// The host is stopping: the deployment stays pending and is reported
+    /// interrupted at the next start.
+    Stopping,
+}
+
+struct Device {
+    host: Host,
+    config: FleetConfig,
+    store: Store,
+    /// The device's own manifest.
+    base: Manifest,
+    /// What runs: `base`, or `base` with the committed deployment over it.
+    running: Manifest,
+    link: Link,
+    inbound: Receiver<Inbound>,
+    control: Receiver<Control>,
+    /// Messages that arrived while a deployment was under way.
+    deferred: VecDeque<Inbound>,
+    busy: Arc<AtomicBool>,
+    /// A stop arrived during a deployment.
+    stopping: bool,
+    started: Instant,
+    received_bytes: u64,
+}
+
+impl Agent {
+    /// Connects to the broker and starts the agent for `host`, which runs
+    /// `running` (the device's manifest `base`, with the deployment `store`
+    /// holds over it). `recovered` is the outcome of a deployment the last
+    /// stop interrupted, to report.
+    pub fn start(
+        host: Host,
+        config: FleetConfig,
+        store: Store,
+        base: Manifest,
+        running: Manifest,
+        recovered: Option<Outcome>,
+    ) -> Result<Agent, String> {
+        let (inbound_tx, inbound) = unbounded();
+        let filters: BTreeSet<String> = config.topics.commands_for(&config.device, &config.groups).into_iter().collect();
+        let link = Link::start(&config, filters, inbound_tx)?;
+        let (control_tx, control) = unbounded();
+        let busy = Arc::new(AtomicBool::new(false));
+        crate::metrics::global().deployment(store.state().deployment_seq());
+        let device = Device {
+            host,
+            config,
+            store,
+            base,
+            running,
+            link,
+            inbound,
+            control,
+            deferred: VecDeque::new(),
+            busy: Arc::clone(&busy),
+            stopping: false,
+            started: Instant::now(),
+            received_bytes: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("fleet".into())
+            .spawn(move || {
+                if let Some(outcome) = recovered {
+                    device.event("deployment", Some(outcome.seq), None, "interrupted", &outcome.detail);
+                }
+                device.run();
+            })
+            .map_err(|e| format!("starting the fleet agent: {e}"))?;
+        Ok(Agent { control: control_tx, thread: Some(thread), busy })
+    }
+
+    /// Whether a deployment is under way (the host is not ready meanwhile).
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// The flag [`Agent::is_busy`] reads, for a readiness check elsewhere.
+    pub fn busy_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.busy)
+    }
+
+    /// The device's own manifest changed: run it with the committed
+    /// deployment over it.
+    pub fn reload(&self, base: Manifest) {
+        let _ = self.control.send(Control::Reload(Box::new(base)));
+    }
+
+    /// Stops the agent (a deployment under way stays pending, and is
+    /// reported interrupted at the next start) and says `offline`.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.control.send(Control::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The manifest a fleet device boots on: its own, with the committed
+/// deployment laid over it, and without the actors a fleet revocation
+/// refuses (and their links), so that a revoked actor stops that actor, not
+/// the device.
+pub fn boot_manifest(base: &Manifest, store: &Store, config: &FleetConfig) -> Manifest {
+    let mut manifest = match &store.state().committed {
+        Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.vars).unwrap_or_else(|e| {
+            tracing::error!("fleet: deployment {} does not fit this device any more ({e}); running the device's own manifest", committed.seq);
+            base.clone()
+        }),
+        None => base.clone(),
+    };
+    let revocations = crate::claims::Policy { revoked_issued_before: store.state().revocations.clone(), ..Default::default() };
+    let mut revoked = Vec::new();
+    manifest.actors.retain(|entry| {
+        let Ok(bytes) = std::fs::read(&entry.path) else { return true };
+        let Some(claims) = crate::claims::inspect(&bytes, &Default::default(), 0).claims else { return true };
+        match revocations.subject_revocation(&claims.subject, claims.issued_at) {
+            Some(why) => {
+                tracing::error!(actor = %claims.subject, "fleet: not starting {}: {why}", entry.path.display());
+                let name = claims.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_default();
+                revoked.push((claims.subject, name));
+                false
+            }
+            None => true,
+        }
+    });
+    manifest.links.retain(|link| !revoked.iter().any(|(key, name)| link.actor == *key || link.actor == *name));
+    manifest
+}
+
+impl Device {
+    fn run(mut self) {
+        tracing::info!(
+            device = %self.config.device,
+            broker = %self.config.broker.url,
+            deployment = self.store.state().deployment_seq(),
+            "fleet: following {} for commands",
+            self.config.topics.prefix()
+        );
+        let mut beat = Instant::now() + self.config.heartbeat;
+        while !self.stopping {
+            if let Some(message) = self.deferred.pop_front() {
+                self.handle(message);
+                continue;
+            }
+            let wait = beat.saturating_duration_since(Instant::now());
+            select! {
+                recv(self.control) -> control => match control {
+                    Ok(Control::Reload(base)) => self.reload(*base),
+                    Ok(Control::Stop) | Err(_) => break,
+                },
+                recv(self.inbound) -> message => match message {
+                    Ok(message) => self.handle(message),
+                    Err(_) => break,
+                },
+                default(wait) => {
+                    self.publish_status();
+                    beat = Instant::now() + self.config.heartbeat;
+                }
+            }
+        }
+        self.link.stop();
+        tracing::info!(device = %self.config.device, "fleet: stopped");
+    }
+
+    fn handle(&mut self, message: Inbound) {
+        let (topic, payload, retained) = match message {
+            Inbound::Connected => {
+                self.publish_status();
+                return;
+            }
+            Inbound::Message { topic, payload, retained } => (topic, payload, retained),
+        };
+        match self.config.topics.parse(&topic) {
+            Some(Kind::Deploy(_) | Kind::Revoke(..)) => self.command(&topic, &payload, retained),
+            // Late chunks of a module already staged, or of one abandoned.
+            Some(Kind::Chunk { .. }) => {}
+            _ => tracing::debug!(topic, "fleet: ignoring a message"),
+        }
+    }
+
+    fn judge(&self, topic: &str, payload: &[u8], retained: bool) -> Verdict {
+        let state = self.store.state();
+        let judge = Judge {
+            device: &self.config.device,
+            groups: &self.config.groups,
+            operators: &self.config.operators,
+            topics: &self.config.topics,
+            marks: &state.marks,
+            deployment: state.deployment_seq(),
+        };
+        command::check(judge, topic, payload, retained)
+    }
+
+    fn command(&mut self, topic: &str, payload: &[u8], retained: bool) {
+        let claims = match self.judge(topic, payload, retained) {
+            Verdict::Accept(claims) => claims,
+            Verdict::AlreadyApplied => {
+                tracing::debug!(topic, "fleet: the retained command was applied already");
+                return;
+            }
+            Verdict::Refuse { why, detail, command } => {
+                tracing::warn!(device = %self.config.device, topic, reason = why.name(), "fleet: command refused: {detail}");
+                let (jti, seq) = command.map_or((None, None), |(jti, seq)| (Some(jti), Some(seq)));
+                self.event("refused", seq, jti, why.name(), &format!("{topic}: {detail}"));
+                return;
+            }
+        };
+        if let Err(e) = self.host.clock().observe(claims.iat) {
+            tracing::warn!("fleet: the clock's mark was not kept: {e}");
+        }
+        let mark = Mark { seq: claims.seq, jti: claims.jti.clone() };
+        if let Err(e) = self.store.update(|state| {
+            state.marks.insert(topic.to_owned(), mark);
+        }) {
+            tracing::error!("fleet: the command is not applied, as its sequence could not be kept: {e}");
+            return;
+        }
+        tracing::info!(device = %self.config.device, seq = claims.seq, jti = %claims.jti, kind = claims.kind(), "fleet: command accepted");
+        match claims.host_edge_fleet.clone() {
+            Order::Revoke { subject, issued_before } => self.revoke(&claims, &subject, issued_before),
+            Order::Deploy(deployment) => self.deploy(&claims, deployment),
+        }
+    }
+
+    fn revoke(&mut self, claims: &CommandClaims, subject: &str, issued_before: u64) {
+        let before = self.store.state().revocations.get(subject).copied().unwrap_or(0).max(issued_before);
+        if let Err(e) = self.store.update(|state| {
+            state.revocations.insert(subject.to_owned(), before);
+        }) {
+            tracing::error!("fleet: the revocation could not be kept on disk: {e}");
+        }
+        let stopped = self.host.update_policy(|policy| {
+            policy.revoked_issued_before.insert(subject.to_owned(), before);
+        });
+        let detail = format!(
+            "tokens of {subject} issued before {} are refused{}",
+            crate::claims::verify::stamp(before),
+            if stopped.is_empty() { String::new() } else { format!("; stopped: {}", stopped.join("; ")) }
+        );
+        tracing::warn!(device = %self.config.device, subject, "fleet: {detail}");
+        self.event("revocation", Some(claims.seq), Some(claims.jti.clone()), "revoked", &detail);
+        self.publish_status();
+    }
+
+    fn deploy(&mut self, claims: &CommandClaims, deployment: Deployment) {
+        let label = deployment.describe();
+        let pending = Pending { seq: claims.seq, jti: claims.jti.clone(), label: label.clone(), phase: Phase::Staging };
+        if let Err(e) = self.store.update(|state| state.pending = Some(pending)) {
+            tracing::error!("fleet: deployment {} not started, as it could not be written down: {e}", claims.seq);
+            return;
+        }
+        self.busy.store(true, Ordering::SeqCst);
+        self.publish_status();
+        tracing::info!(device = %self.config.device, seq = claims.seq, "fleet: deploying {label}");
+        let started = Instant::now();
+        let outcome = match self.carry_out(claims, &deployment) {
+            Ok(healthy_after) => {
+                let detail = format!("healthy {:.1} s after the change, {:.1} s after the command", healthy_after.as_secs_f64(), started.elapsed().as_secs_f64());
+                self.finish(claims, &label, Ending::Committed, detail)
+            }
+            Err(Failure::Staging(why)) => self.finish(claims, &label, Ending::Failed, why),
+            Err(Failure::Unhealthy(why)) => self.finish(claims, &label, Ending::RolledBack, why),
+            Err(Failure::Superseded(next)) => {
+                let detail = "a newer deployment arrived while it was staging".to_owned();
+                self.deferred.push_front(*next);
+                self.finish(claims, &label, Ending::Superseded, detail)
+            }
+            Err(Failure::Stopping) => {
+                // The deployment stays pending: the next start reports it
+                // interrupted, on the last good state.
+                self.busy.store(false, Ordering::SeqCst);
+                self.stopping = true;
+                return;
+            }
+        };
+        tracing::info!(device = %self.config.device, seq = claims.seq, result = ?outcome.result, "fleet: deployment {label}: {}", outcome.detail);
+        self.busy.store(false, Ordering::SeqCst);
+        let result = serde_json::to_value(outcome.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        self.event("deployment", Some(claims.seq), Some(claims.jti.clone()), &result, &outcome.detail);
+        self.publish_status();
+    }
+
+    fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
+        let checks = deployment.checks_for(&self.config.vars).map_err(Failure::Staging)?;
+        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
+        self.stage(deployment)?;
+        let problems = crate::preflight::check(&next);
+        if !problems.is_empty() {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
+        }
+        self.phase(Phase::Applying);
+        // A lower revision too: the operator signed this state, rollbacks
+        // included.
+        let plan = reload::plan_with(&self.running, &next, &self.host.status(), Options { allow_lower_rev: true });
+        let applied = self.apply(plan);
+        let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
+        let changed = Instant::now();
+        let verdict = match applied {
+            Err(why) => Err(vec![why]),
+            Ok(()) => {
+                self.phase(Phase::Probing);
+                probe::until_healthy(&self.host, deployment, &checks, timeout).map(|_| changed.elapsed())
+            }
+        };
+        match verdict {
+            Ok(after) => {
+                let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
+                if let Err(e) = self.store.update(|state| state.committed = Some(committed)) {
+                    self.roll_back(&next);
+                    return Err(Failure::Unhealthy(format!("healthy, but the new state could not be kept on disk: {e}")));
+                }
+                self.running = next;
+                crate::metrics::global().deployment(claims.seq);
+                self.store.collect_garbage(&BTreeSet::new());
+                Ok(after)
+            }
+            Err(reasons) => {
+                self.roll_back(&next);
+                Err(Failure::Unhealthy(format!("unhealthy after {:.1} s: {}", changed.elapsed().as_secs_f64(), reasons.join("; "))))
+            }
+        }
+    }
+
+    /// Fetches and checks every module of `deployment`; nothing that runs
+    /// changes.
+    fn stage(&mut self, deployment: &Deployment) -> Result<(), Failure> {
+        let mut staging = Staging::start(&self.store, deployment, self.config.stage_timeout).map_err(Failure::Staging)?;
+        let filters: Vec<String> = staging.awaited().iter().map(|sha| self.config.topics.chunks(sha)).collect();
+        for filter in &filters {
+            self.link.subscribe(filter);
+        }
+        let deadline = Instant::now() + self.config.stage_timeout;
+        let result = loop {
+            if staging.is_done() {
+                break Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let missing: Vec<String> = staging.awaited().iter().map(|sha| sha[..12].to_owned()).collect();
+                break Err(Failure::Staging(format!(
+                    "modules {} did not arrive within {}",
+                    missing.join(", "),
+                    humantime::format_duration(self.config.stage_timeout)
+                )));
+            }
+            select! {
+                recv(self.control) -> control => match control {
+                    Ok(Control::Reload(base)) => self.base = *base,
+                    Ok(Control::Stop) | Err(_) => break Err(Failure::Stopping),
+                },
+                recv(self.inbound) -> message => {
+                    let Ok(message) = message else { break Err(Failure::Stopping) };
+                    if let Err(failure) = self.while_staging(&mut staging, message) {
+                        break Err(failure);
+                    }
+                },
+                default(left) => {}
+            }
+        };
+        self.received_bytes += staging.received_bytes;
+        for filter in &filters {
+            self.link.unsubscribe(filter);
+        }
+        result?;
+        for actor in &deployment.actors {
+            let path = module_file(&self.store.modules(), &actor.sha256);
+            let bytes = std::fs::read(&path).map_err(|e| Failure::Staging(format!("{}: {e}", path.display())))?;
+            let verified = self.host.load(&bytes).map_err(|e| Failure::Staging(format!("actor {}: {e}", actor.name)))?;
+            if verified.subject() != actor.key {
+                return Err(Failure::Staging(format!(
+                    "actor {}: its module key is {}, and the signed deployment names {}",
+                    actor.name,
+                    verified.subject(),
+                    actor.key
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn while_staging(&mut self, staging: &mut Staging, message: Inbound) -> Result<(), Failure> {
+        let Inbound::Message { topic, payload, retained } = &message else {
+            return Ok(());
+        };
+        match self.config.topics.parse(topic) {
+            Some(Kind::Chunk { sha256, index }) => {
+                staging.chunk(&sha256, index, payload).map_err(Failure::Staging)?;
+                Ok(())
+            }
+            Some(Kind::Deploy(_)) if matches!(self.judge(topic, payload, *retained), Verdict::Accept(_)) => {
+                Err(Failure::Superseded(Box::new(message)))
+            }
+            _ => {
+                self.deferred.push_back(message);
+                Ok(())
+            }
+        }
+    }
+
+    /// Executes `plan`; the first command refused ends it, with why.
+    fn apply(&self, plan: Vec<Command>) -> Result<(), String> {
+        for command in plan {
+            let what = serde_json::to_string(&command).unwrap_or_default();
+            match self.host.execute(command) {
+                Ok(done) => tracing::info!(device = %self.config.device, "fleet: {done}"),
+                Err(e) => return Err(format!("{e} (while applying {})", provider_abi::redact::redact_text(&what))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the host from `next` (applied, or partly applied) back to what
+    /// ran before.
+    fn roll_back(&mut self, next: &Manifest) {
+        self.phase(Phase::RollingBack);
+        let plan = reload::plan_with(next, &self.running, &self.host.status(), Options { allow_lower_rev: true });
+        for command in plan {
+            if let Err(e) = self.host.execute(command) {
+                tracing::error!(device = %self.config.device, "fleet: rolling back: {e}");
+            }
+        }
+    }
+
+    fn phase(&mut self, phase: Phase) {
+        if let Err(e) = self.store.update(|state| {
+            if let Some(pending) = &mut state.pending {
+                pending.phase = phase;
+            }
+        }) {
+            tracing::warn!("fleet: the deployment's phase could not be written down: {e}");
+        }
+    }
+
+    fn finish(&mut self, claims: &CommandClaims, label: &str, result: Ending, detail: String) -> Outcome {
+        let outcome = Outcome { seq: claims.seq, label: label.to_owned(), result, detail, at: self.host.clock().now() };
+        if let Err(e) = self.store.update(|state| {
+            state.pending = None;
+            state.outcome = Some(outcome.clone());
+        }) {
+            tracing::error!("fleet: the deployment's outcome could not be written down: {e}");
+        }
+        outcome
+    }
+
+    fn reload(&mut self, base: Manifest) {
+        let next = boot_manifest(&base, &self.store, &self.config);
+        let plan = reload::plan(&self.running, &next, &self.host.status());
+        let total = plan.len();
+        let failed = plan.into_iter().filter(|c| self.host.execute(c.clone()).is_err()).count();
+        tracing::info!(changes = total, failed, "fleet: the device's manifest reloaded, with deployment {} over it", self.store.state().deployment_seq());
+        self.base = base;
+        self.running = next;
+    }
+
+    fn status(&self) -> DeviceStatus {
+        let groups: Vec<String> = self.config.groups.iter().cloned().collect();
+        DeviceStatus::collect(&self.host, &self.config.device, &groups, self.store.state(), self.started.elapsed().as_secs(), self.received_bytes)
+    }
+
+    fn publish_status(&self) {
+        match serde_json::to_vec(&self.status()) {
+            Ok(json) => self.link.publish(&self.config.topics.status(&self.config.device), json, true),
+            Err(e) => tracing::error!("fleet: the status cannot be written: {e}"),
+        }
+    }
+
+    fn event(&self, kind: &str, seq: Option<u64>, jti: Option<String>, outcome: &str, detail: &str) {
+        let event = Event {
+            device: self.config.device.clone(),
+            at: self.host.clock().now(),
+            kind: kind.to_owned(),
+            seq,
+            jti,
+            outcome: outcome.to_owned(),
+            detail: detail.to_owned(),
+        };
+        if let Ok(json) = serde_json::to_vec(&event) {
+            self.link.publish(&self.config.topics.events(&self.config.device), json, false);
+        }
+    }
+}

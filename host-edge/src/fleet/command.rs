@@ -1,0 +1,342 @@
+//! Signed fleet commands, and the device's verdict on each.
+//!
+//! A command is a JWT signed by an operator key ([`claims::jwt`]): who it
+//! is for (`sub`, `device:ID` or `group:NAME`), a sequence number the
+//! operator raises with every command, its issue time, and what to do. The
+//! device obeys it only if every check passes ([`check`]), none of which
+//! reads a clock:
+//!
+//! - it is a well-formed token with host-edge's header, signed by the key
+//!   in `iss`, which is one of the device's operators;
+//! - it is for this device or one of its groups, and arrived on the topic
+//!   that target and kind retain it under (a command cannot be moved to
+//!   another channel to dodge its sequence);
+//! - its sequence is above the last one accepted on that topic (and, for a
+//!   deployment, above the deployment the device runs): an older or
+//!   replayed command is refused.
+//!
+//! The one exception to "replayed": a retained command the broker hands
+//! over again when the device reconnects carries the retain flag and the
+//! id of the command already applied; it is recognised and ignored quietly.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use nkeys::KeyPair;
+use serde::{Deserialize, Serialize};
+
+use crate::claims::jwt::{self, JwtError};
+use crate::claims::keys::{check_public_key, KeyRole};
+
+use super::deployment::Deployment;
+use super::topics::{Kind, Target, Topics};
+
+/// What a command asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Order {
+    /// Run this desired state.
+    Deploy(Deployment),
+    /// Refuse every token of `subject` issued before `issued_before`, and
+    /// stop what runs under one.
+    Revoke {
+        /// The module key (`M…`).
+        subject: String,
+        /// Seconds since the epoch.
+        issued_before: u64,
+    },
+}
+
+/// The claims of a command token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandClaims {
+    /// A unique id.
+    pub jti: String,
+    /// When the operator signed it, seconds since the epoch.
+    pub iat: u64,
+    /// The operator's key.
+    pub iss: String,
+    /// The target, `device:ID` or `group:NAME`.
+    pub sub: String,
+    /// The operator's sequence number: higher is newer.
+    pub seq: u64,
+    /// What to do.
+    pub host_edge_fleet: Order,
+}
+
+impl CommandClaims {
+    /// The topic this command is retained under.
+    pub fn topic(&self, topics: &Topics) -> Result<String, String> {
+        let target: Target = self.sub.parse()?;
+        Ok(match &self.host_edge_fleet {
+            Order::Deploy(_) => topics.deploy(&target),
+            Order::Revoke { subject, .. } => topics.revoke(&target, subject),
+        })
+    }
+
+    /// `deploy` or `revoke`.
+    pub fn kind(&self) -> &'static str {
+        match self.host_edge_fleet {
+            Order::Deploy(_) => "deploy",
+            Order::Revoke { .. } => "revoke",
+        }
+    }
+}
+
+/// Signs `order` for `target` with sequence `seq`, issued at `now`.
+pub fn sign(operator: &KeyPair, target: &Target, seq: u64, now: u64, order: Order) -> Result<(CommandClaims, String), JwtError> {
+    if let Order::Revoke { subject, .. } = &order {
+        check_public_key(subject, KeyRole::Module).map_err(|e| JwtError::Sign(e.to_string()))?;
+    }
+    let claims = CommandClaims {
+        jti: nuid::next().to_string(),
+        iat: now,
+        iss: operator.public_key(),
+        sub: target.to_string(),
+        seq,
+        host_edge_fleet: order,
+    };
+    let token = jwt::encode(&claims, operator)?;
+    Ok((claims, token))
+}
+
+/// The last command accepted on one topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Its sequence.
+    pub seq: u64,
+    /// Its id.
+    pub jti: String,
+}
+
+/// What the device knows when it judges a command.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    /// Its id.
+    pub device: &'a str,
+    /// Its groups.
+    pub groups: &'a BTreeSet<String>,
+    /// The operators it obeys.
+    pub operators: &'a BTreeSet<String>,
+    /// Its topics.
+    pub topics: &'a Topics,
+    /// The last command accepted per topic.
+    pub marks: &'a BTreeMap<String, Mark>,
+    /// The sequence of the deployment it runs (0: none).
+    pub deployment: u64,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// Not a signed token, or not one of host-edge's.
+    Unsigned,
+    /// The signature does not verify with the key in `iss`.
+    BadSignature,
+    /// Signed by a key the device does not obey.
+    UntrustedOperator,
+    /// For another device or a group the device is not in, or on the wrong
+    /// topic.
+    NotForThisDevice,
+    /// The very command already applied, sent again.
+    Replayed,
+    /// A sequence at or below the last one accepted.
+    Older,
+}
+
+impl Refusal {
+    /// The kebab-case name, as events carry it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::Unsigned => "unsigned",
+            Refusal::BadSignature => "bad-signature",
+            Refusal::UntrustedOperator => "untrusted-operator",
+            Refusal::NotForThisDevice => "not-for-this-device",
+            Refusal::Replayed => "replayed",
+            Refusal::Older => "older",
+        }
+    }
+}
+
+/// The device's verdict on a message on a command topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Obey it.
+    Accept(Box<CommandClaims>),
+    /// The retained copy of the command already applied: nothing to do.
+    AlreadyApplied,
+    /// Refuse it, for this reason; the text says more.
+    Refuse {
+        /// Why.
+        why: Refusal,
+        /// What was seen.
+        detail: String,
+        /// The command's id and sequence, when it could be read.
+        command: Option<(String, u64)>,
+    },
+}
+
+/// Judges `payload`, which arrived on `topic` (`retained` when the broker
+/// delivered it from its store).
+pub fn check(judge: Judge<'_>, topic: &str, payload: &[u8], retained: bool) -> Verdict {
+    let refuse = |why, detail: String, command: Option<(String, u64)>| Verdict::Refuse { why, detail, command };
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return refuse(Refusal::Unsigned, "the payload is not text, let alone a signed token".to_owned(), None);
+    };
+    let signed: jwt::Signed<CommandClaims> = match jwt::decode(text, KeyRole::Operator) {
+        Ok(signed) => signed,
+        Err(JwtError::Signature(key)) => {
+            return refuse(Refusal::BadSignature, format!("the signature does not verify with {key}"), None)
+        }
+        Err(e @ JwtError::Issuer(_)) => return refuse(Refusal::UntrustedOperator, e.to_string(), None),
+        Err(e) => return refuse(Refusal::Unsigned, e.to_string(), None),
+    };
+    let claims = signed.claims;
+    let command = Some((claims.jti.clone(), claims.seq));
+    if !judge.operators.contains(&claims.iss) {
+        return refuse(Refusal::UntrustedOperator, format!("signed by {}, which is not one of this device's operators", claims.iss), command);
+    }
+    let for_me = match claims.sub.parse::<Target>() {
+        Ok(Target::Device(id)) => id == judge.device,
+        Ok(Target::Group(group)) => judge.groups.contains(&group),
+        Err(_) => false,
+    };
+    if !for_me {
+        return refuse(Refusal::NotForThisDevice, format!("it is for {}", claims.sub), command);
+    }
+    match claims.topic(judge.topics) {
+        Ok(expected) if expected == topic => {}
+        Ok(expected) => {
+            return refuse(Refusal::NotForThisDevice, format!("it belongs on {expected}, and arrived on {topic}"), command)
+        }
+        Err(e) => return refuse(Refusal::NotForThisDevice, e, command),
+    }
+    if let (Some(Kind::Revoke(_, subject)), Order::Revoke { subject: signed_subject, .. }) =
+        (judge.topics.parse(topic), &claims.host_edge_fleet)
+    {
+        if &subject != signed_subject {
+            return refuse(Refusal::NotForThisDevice, format!("it revokes {signed_subject}, on the topic of {subject}"), command);
+        }
+    }
+    if let Some(mark) = judge.marks.get(topic) {
+        if mark.jti == claims.jti {
+            if retained {
+                return Verdict::AlreadyApplied;
+            }
+            return refuse(Refusal::Replayed, format!("command {} (sequence {}) was applied already", claims.jti, claims.seq), command);
+        }
+        if claims.seq <= mark.seq {
+            return refuse(
+                Refusal::Older,
+                format!("its sequence {} is not above {}, the last accepted on {topic}", claims.seq, mark.seq),
+                command,
+            );
+        }
+    }
+    if matches!(claims.host_edge_fleet, Order::Deploy(_)) && claims.seq <= judge.deployment {
+        return refuse(
+            Refusal::Older,
+            format!("its sequence {} is not above {}, the deployment the device runs", claims.seq, judge.deployment),
+            command,
+        );
+    }
+    Verdict::Accept(Box::new(claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::keys::generate;
+
+    struct Device {
+        groups: BTreeSet<String>,
+        operators: BTreeSet<String>,
+        topics: Topics,
+        marks: BTreeMap<String, Mark>,
+        operator: KeyPair,
+    }
+
+    impl Device {
+        fn new() -> Device {
+            let operator = generate(KeyRole::Operator);
+            Device {
+                groups: ["all".to_owned(), "kitchen".to_owned()].into(),
+                operators: [operator.public_key()].into(),
+                topics: Topics::new("fleet").unwrap(),
+                marks: BTreeMap::new(),
+                operator,
+            }
+        }
+
+        fn judge(&self, topic: &str, token: &str, retained: bool) -> Verdict {
+            let judge = Judge {
+                device: "pi-1",
+                groups: &self.groups,
+                operators: &self.operators,
+                topics: &self.topics,
+                marks: &self.marks,
+                deployment: 0,
+            };
+            check(judge, topic, token.as_bytes(), retained)
+        }
+
+        fn deploy(&self, target: &str, seq: u64) -> (CommandClaims, String) {
+            let order = Order::Deploy(Deployment {
+                label: Some("test".into()),
+                actors: vec![],
+                providers: vec![],
+                links: vec![],
+                checks: vec![],
+                probe_timeout: None,
+            });
+            sign(&self.operator, &target.parse().unwrap(), seq, 1_800_000_000, order).unwrap()
+        }
+    }
+
+    fn why(verdict: Verdict) -> Refusal {
+        match verdict {
+            Verdict::Refuse { why, .. } => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_signed_command_for_the_devices_group_on_its_topic_is_accepted() {
+        let device = Device::new();
+        let (claims, token) = device.deploy("group:kitchen", 5);
+        let topic = claims.topic(&device.topics).unwrap();
+        assert_eq!(topic, "fleet/groups/kitchen/deploy");
+        assert!(matches!(device.judge(&topic, &token, false), Verdict::Accept(c) if c.seq == 5));
+    }
+
+    #[test]
+    fn unsigned_wrongly_signed_and_foreign_commands_are_refused_by_name() {
+        let device = Device::new();
+        let (claims, token) = device.deploy("device:pi-1", 5);
+        let topic = claims.topic(&device.topics).unwrap();
+        assert_eq!(why(device.judge(&topic, "{\"seq\": 9}", false)), Refusal::Unsigned);
+        let stranger = generate(KeyRole::Operator);
+        let (_, foreign) = sign(&stranger, &Target::Device("pi-1".into()), 6, 1, Order::Revoke { subject: generate(KeyRole::Module).public_key(), issued_before: 1 }).unwrap();
+        assert_eq!(why(device.judge(&topic, &foreign, false)), Refusal::UntrustedOperator);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[2] = parts[2].chars().rev().collect();
+        assert_eq!(why(device.judge(&topic, &parts.join("."), false)), Refusal::BadSignature);
+        let (other_claims, other) = device.deploy("device:pi-2", 5);
+        assert_eq!(why(device.judge(&other_claims.topic(&device.topics).unwrap(), &other, false)), Refusal::NotForThisDevice);
+        assert_eq!(why(device.judge("fleet/groups/kitchen/deploy", &token, false)), Refusal::NotForThisDevice, "moved to another topic");
+    }
+
+    #[test]
+    fn a_replayed_or_older_command_is_refused_and_the_retained_copy_of_the_last_one_is_ignored() {
+        let mut device = Device::new();
+        let (claims, token) = device.deploy("device:pi-1", 5);
+        let topic = claims.topic(&device.topics).unwrap();
+        device.marks.insert(topic.clone(), Mark { seq: 5, jti: claims.jti.clone() });
+        assert_eq!(device.judge(&topic, &token, true), Verdict::AlreadyApplied);
+        assert_eq!(why(device.judge(&topic, &token, false)), Refusal::Replayed);
+        let (_, older) = device.deploy("device:pi-1", 4);
+        assert_eq!(why(device.judge(&topic, &older, true)), Refusal::Older);
+        let (_, newer) = device.deploy("device:pi-1", 6);
+        assert!(matches!(device.judge(&topic, &newer, true), Verdict::Accept(_)));
+    }
+}

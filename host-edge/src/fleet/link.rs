@@ -1,0 +1,184 @@
+//! The device's connection to the fleet's broker.
+//!
+//! One rumqttc client (MQTT 5), driven on a thread of its own, that keeps
+//! reconnecting with a growing pause for as long as the host runs. Every
+//! connection starts clean and subscribes afresh to what the agent wants
+//! (the command topics, the chunks of a module being staged): what the
+//! device missed while away is on the broker as retained messages, which
+//! arrive with their retain flag set. The last will marks the device
+//! `offline`; each connection says `online` again. Messages go to the agent
+//! over a channel; nothing here decides anything.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{Client, Event};
+
+use super::config::FleetConfig;
+
+/// Largest message accepted from the broker: a module chunk and more.
+pub const MAX_PACKET: u32 = 1024 * 1024;
+
+/// What the connection hands the agent.
+#[derive(Debug, Clone)]
+pub enum Inbound {
+    /// A message on a subscribed topic.
+    Message {
+        /// Its topic.
+        topic: String,
+        /// Its payload.
+        payload: Vec<u8>,
+        /// Delivered from the broker's store of retained messages.
+        retained: bool,
+    },
+    /// A connection was made (the first, or again after a drop).
+    Connected,
+}
+
+/// A running connection.
+pub struct Link {
+    client: Client,
+    filters: Arc<Mutex<BTreeSet<String>>>,
+    stopping: Arc<AtomicBool>,
+    online: String,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("online", &self.online).finish_non_exhaustive()
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << failures.saturating_sub(1).min(5))).min(Duration::from_secs(5))
+}
+
+impl Link {
+    /// Connects to `config`'s broker as the device, subscribing to
+    /// `filters`, and hands what arrives to `inbound`.
+    pub fn start(config: &FleetConfig, filters: BTreeSet<String>, inbound: Sender<Inbound>) -> Result<Link, String> {
+        let client_id = format!("host-edge-fleet-{}", config.device);
+        let online = config.topics.online(&config.device);
+        let mut options = config.broker.options(&client_id).map_err(|e| e.0)?;
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_clean_start(true)
+            .set_max_packet_size(Some(MAX_PACKET))
+            .set_connection_timeout(10)
+            .set_last_will(LastWill::new(online.clone(), "offline", QoS::AtLeastOnce, true, None));
+        let (client, mut connection) = Client::new(options, 512);
+        let filters = Arc::new(Mutex::new(filters));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (client, filters, stopping, online) = (client.clone(), Arc::clone(&filters), Arc::clone(&stopping), online.clone());
+            let url = config.broker.url.clone();
+            std::thread::Builder::new()
+                .name("fleet-link".into())
+                .spawn(move || {
+                    let mut failures = 0u32;
+                    loop {
+                        match connection.recv() {
+                            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                                if failures > 0 {
+                                    tracing::info!(broker = %url, "fleet: connected again");
+                                }
+                                failures = 0;
+                                let wanted: Vec<String> = filters.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+                                for filter in wanted {
+                                    if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                                        tracing::warn!(filter, "fleet: cannot subscribe: {e}");
+                                    }
+                                }
+                                let _ = client.try_publish(online.clone(), QoS::AtLeastOnce, true, "online");
+                                if inbound.send(Inbound::Connected).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
+                                let message = Inbound::Message {
+                                    topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+                                    payload: publish.payload.to_vec(),
+                                    retained: publish.retain,
+                                };
+                                if inbound.send(message).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => return,
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => {
+                                if stopping.load(Ordering::SeqCst) {
+                                    return;
+                                }
+                                failures += 1;
+                                if failures == 1 {
+                                    tracing::warn!(broker = %url, "fleet: the broker is not reachable ({e}); the host serves on and keeps trying");
+                                }
+                                std::thread::sleep(backoff(failures));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("starting the fleet connection: {e}"))?
+        };
+        Ok(Link { client, filters, stopping, online, thread: Some(thread) })
+    }
+
+    /// Subscribes to `filter`, now and on every later connection.
+    pub fn subscribe(&self, filter: &str) {
+        self.filters.lock().unwrap_or_else(|e| e.into_inner()).insert(filter.to_owned());
+        if let Err(e) = self.client.try_subscribe(filter.to_owned(), QoS::AtLeastOnce) {
+            tracing::warn!(filter, "fleet: cannot subscribe now ({e}); the next connection will");
+        }
+    }
+
+    /// Stops receiving `filter`.
+    pub fn unsubscribe(&self, filter: &str) {
+        self.filters.lock().unwrap_or_else(|e| e.into_inner()).remove(filter);
+        let _ = self.client.try_unsubscribe(filter.to_owned());
+    }
+
+    /// Publishes `payload` at `topic` (QoS 1). A message that cannot be
+    /// queued (the broker away for long) is dropped with a log line: the
+    /// status is published again at the next heartbeat anyway.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        if let Err(e) = self.client.try_publish(topic.to_owned(), QoS::AtLeastOnce, retain, payload) {
+            tracing::debug!(topic, "fleet: a message was not queued: {e}");
+        }
+    }
+
+    /// Says `offline`, disconnects, and waits for the connection's thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(thread) = self.thread.take() else { return };
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.client.try_publish(self.online.clone(), QoS::AtLeastOnce, true, "offline");
+        let _ = self.client.try_disconnect();
+        // The disconnect ends the connection's loop; a broker that is away
+        // must not hold up the host's stop for long.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while !thread.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
