@@ -15,6 +15,8 @@ pub struct HostProcess {
     manifest: String,
     port: u16,
     rust_log: String,
+    /// A command the host runs under (`faketime ...`), if any.
+    wrapper: Vec<String>,
     child: Option<Child>,
 }
 
@@ -29,7 +31,7 @@ impl HostProcess {
     /// `manifest.yaml`, say); not started yet.
     pub fn with_manifest_file(dir: &Path, file: &str, manifest: &str, port: u16) -> HostProcess {
         std::fs::write(dir.join(file), manifest).unwrap();
-        HostProcess { dir: dir.to_owned(), manifest: file.to_owned(), port, rust_log: "info".to_owned(), child: None }
+        HostProcess { dir: dir.to_owned(), manifest: file.to_owned(), port, rust_log: "info".to_owned(), wrapper: Vec::new(), child: None }
     }
 
     /// Sets `RUST_LOG` for the next start.
@@ -38,11 +40,26 @@ impl HostProcess {
         self
     }
 
+    /// Runs the host under `wrapper` from the next start on (`faketime
+    /// @1970-01-02`, say); empty for none.
+    pub fn wrapper(&mut self, wrapper: &[&str]) -> &mut Self {
+        self.wrapper = wrapper.iter().map(|w| w.to_string()).collect();
+        self
+    }
+
     /// Starts the host and waits until its HTTP route answers; its log goes
     /// to `host.log`, appended across starts.
     pub fn start(&mut self) -> &mut Self {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("host.log")).unwrap();
-        let child = Command::new(crate::host_edge_bin())
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(crate::host_edge_bin());
+                command
+            }
+            None => Command::new(crate::host_edge_bin()),
+        };
+        let child = command
             .current_dir(&self.dir)
             .args(["run", &self.manifest])
             .env("RUST_LOG", &self.rust_log)

@@ -1,0 +1,429 @@
+//! Fleet control end to end: host-edge processes on loopback as devices of
+//! one fleet, a real Mosquitto between them and the operator, and the
+//! operator's side driven through `host-edge fleet` as a user drives it.
+//!
+//! Every device starts on its own manifest (the counter, rev 1, counting in
+//! SQLite, over HTTP) and is in group `kitchen`. The deployment under test
+//! is the counter's next version (`counter-tweaked`, rev 2, the same module
+//! key), which answers with `"version":2`.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use host_edge::claims::SignOptions;
+use serde_json::Value;
+use testkit::host::HostProcess;
+use testkit::mqtt::{mosquitto_client, PrivateMosquitto, Subscriber};
+use testkit::{actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_library, Signer};
+
+/// A fleet: a broker, an operator key, and the counter signed as rev 1 and
+/// rev 2 under one module key.
+struct Fleet {
+    dir: tempfile::TempDir,
+    broker: PrivateMosquitto,
+    prefix: String,
+    operator: PathBuf,
+    operator_key: String,
+    issuer: String,
+    signer: Signer,
+    v1: PathBuf,
+    v2: PathBuf,
+}
+
+/// One device's folder and HTTP port.
+struct Device {
+    host: HostProcess,
+    port: u16,
+}
+
+impl Device {
+    fn hits(&self) -> (u16, String) {
+        http_get(&self.host.url("/hits"))
+    }
+}
+
+fn cli(args: &[&str]) -> Output {
+    std::process::Command::new(host_edge_bin()).args(args).output().expect("host-edge runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = PrivateMosquitto::start(dir.path());
+        let operator = dir.path().join("operator.nk");
+        let made = cli(&["keys", "generate", "operator", "-o", operator.to_str().unwrap()]);
+        assert!(made.status.success(), "{}", text(&made));
+        let operator_key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+        let signer = Signer::new();
+        let sign = |actor: &str, rev: i32, file: &str| {
+            let signed = signer.sign_with(
+                &actor_module(actor),
+                &SignOptions { rev: Some(rev), ..options("counter", &["wascc:keyvalue", "wascc:http_server"]) },
+            );
+            let path = dir.path().join(file);
+            std::fs::write(&path, signed).unwrap();
+            path
+        };
+        let v1 = sign("counter", 1, "counter_v1.wasm");
+        let v2 = sign("counter_tweaked", 2, "counter_v2.wasm");
+        Fleet {
+            issuer: signer.issuer.public_key(),
+            prefix: format!("test/{}", free_port()),
+            dir,
+            broker,
+            operator,
+            operator_key,
+            signer,
+            v1,
+            v2,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A device `id` in group `kitchen` (not started), with `extra`
+    /// manifest entries after its own.
+    fn device_with(&self, id: &str, extra: &str) -> Device {
+        let dir = self.path(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let manifest = format!(
+            r#"
+[host]
+metrics_address = "off"
+
+[policy]
+trusted_issuers = ["{issuer}"]
+
+[fleet]
+device = "{id}"
+groups = ["kitchen"]
+operators = ["{operator}"]
+url = "mqtt://127.0.0.1:{broker}"
+prefix = "{prefix}"
+heartbeat = "1s"
+vars = {{ HTTP_PORT = "{port}" }}
+
+[[actor]]
+path = "{v1}"
+
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ PATH = "counter.db" }}
+
+[[link]]
+actor = "counter"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+{extra}"#,
+            issuer = self.issuer,
+            operator = self.operator_key,
+            broker = self.broker.port(),
+            prefix = self.prefix,
+            v1 = self.v1.display(),
+            kv = provider_library("keyvalue_sqlite").display(),
+            http = provider_library("http_server").display(),
+        );
+        Device { host: HostProcess::new(&dir, &manifest, port), port }
+    }
+
+    fn device(&self, id: &str) -> Device {
+        self.device_with(id, "")
+    }
+
+    /// Writes a deployment file of the counter's next version, with `extra`
+    /// lines (checks, a probe timeout).
+    fn deployment(&self, file: &str, extra: &str) -> PathBuf {
+        let text = format!(
+            r#"label = "counter 2"
+{extra}
+
+[[actor]]
+path = "{v2}"
+instances = 2
+
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ PATH = "counter.db" }}
+
+[[link]]
+actor = "counter"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "${{HTTP_PORT}}" }}
+"#,
+            v2 = self.v2.display(),
+            kv = provider_library("keyvalue_sqlite").display(),
+            http = provider_library("http_server").display(),
+        );
+        let path = self.path(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `host-edge fleet ARGS` against this fleet's broker and prefix.
+    fn fleet(&self, args: &[&str]) -> Output {
+        let broker = format!("mqtt://127.0.0.1:{}", self.broker.port());
+        let mut all = vec!["fleet", "--broker", &broker, "--prefix", &self.prefix];
+        all.extend_from_slice(args);
+        cli(&all)
+    }
+
+    /// `fleet status --json`.
+    fn status(&self) -> Value {
+        let out = self.fleet(&["status", "--json", "--quiet", "500ms"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits until `device` reports a status for which `holds` is true;
+    /// fails with the device's log and its last status when it does not.
+    fn wait_for_status(&self, device: &Device, what: &str, holds: impl Fn(&Value) -> bool) -> Value {
+        let id = device.host.dir().file_name().unwrap().to_string_lossy().into_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self.status();
+            match status.get(&id) {
+                Some(reported) if holds(reported) => return reported.clone(),
+                last if Instant::now() > deadline => panic!("timed out waiting until {what}: {last:#?}\n{}", device.host.log()),
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// A subscriber to every device's events.
+    fn events(&self) -> Subscriber {
+        Subscriber::start(self.broker.port(), &format!("events-{}", free_port()), &format!("{}/devices/+/events", self.prefix))
+    }
+}
+
+fn online(device: &Value) -> bool {
+    device["online"] == Value::Bool(true) && device["status"].is_object()
+}
+
+fn deployment_seq(device: &Value) -> Option<u64> {
+    device["status"]["deployment"]["seq"].as_u64()
+}
+
+#[test]
+fn two_devices_run_a_signed_deployment_and_one_offline_at_the_time_gets_it_when_it_comes_back() {
+    let fleet = Fleet::new();
+    let (mut a, mut b, mut c) = (fleet.device("a"), fleet.device("b"), fleet.device("c"));
+    a.host.start();
+    b.host.start();
+    for device in [&a, &b] {
+        fleet.wait_for_status(device, "it is online", online);
+    }
+    assert!(a.hits().1.contains(r#"{"counter":1}"#), "rev 1 serves first");
+
+    let deployment = fleet.deployment("v2.toml", "[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"");
+    let sent = Instant::now();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a", "--wait", "b", "--timeout", "60s"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("a: committed") && said.contains("b: committed"), "{said}");
+    eprintln!("both devices committed {:.2} s after the deploy command started", sent.elapsed().as_secs_f64());
+    for device in [&a, &b] {
+        let (status, body) = device.hits();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#""version":2"#), "the new version serves: {body}");
+    }
+
+    let status = fleet.status();
+    let seq = deployment_seq(&status["a"]).expect("a reports its deployment");
+    assert_eq!(deployment_seq(&status["b"]), Some(seq));
+    for id in ["a", "b"] {
+        let actors = status[id]["status"]["actors"].as_array().unwrap();
+        assert_eq!(actors.len(), 1, "{actors:?}");
+        assert_eq!((actors[0]["rev"].as_i64(), actors[0]["instances"].as_u64()), (Some(2), Some(2)), "{actors:?}");
+        assert_eq!(status[id]["status"]["last_outcome"]["result"], "committed");
+    }
+    let table = fleet.fleet(&["status"]);
+    let table = text(&table);
+    assert!(table.contains("DEVICE") && table.contains(&format!("{seq} (counter 2)")) && table.contains("counter rev 2 x2"), "{table}");
+
+    // c was offline when the deployment went out: it gets it on connecting.
+    c.host.start();
+    eventually(Duration::from_secs(60), "c serves the new version", || c.hits().1.contains(r#""version":2"#).then_some(()));
+    let c_status = fleet.wait_for_status(&c, "c reports the deployment", |d| deployment_seq(d) == Some(seq));
+    let received = c_status["status"]["received_bytes"].as_u64().unwrap();
+    let module = std::fs::metadata(&fleet.v2).unwrap().len();
+    assert_eq!(received, module, "c received the module once, in chunks");
+
+    // The deployment is the last good state: a restart comes back on it.
+    a.host.stop("TERM");
+    a.host.start();
+    assert!(a.hits().1.contains(r#""version":2"#));
+    let _ = (a.port, b.port);
+}
+
+#[test]
+fn a_deployment_whose_health_probe_fails_is_rolled_back_by_the_device_and_reported() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    assert!(a.hits().1.contains(r#"{"counter":1}"#));
+    // The counter answers 200; this check wants 204, so the probe never passes.
+    let deployment = fleet.deployment(
+        "bad.toml",
+        "probe_timeout = \"2s\"\n\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204",
+    );
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "a rolled-back deployment fails the command: {said}");
+    assert!(said.contains("a: rolled-back") && said.contains("answered 200, not 204"), "{said}");
+    let (status, body) = a.hits();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("version"), "rev 1 serves again: {body}");
+    let reported = fleet.wait_for_status(&a, "a reports the rollback", |d| d["status"]["last_outcome"]["result"] == "rolled-back");
+    assert!(reported["status"]["deployment"].is_null(), "still on its own manifest: {reported}");
+    assert_eq!(reported["status"]["actors"][0]["rev"], 1);
+}
+
+#[test]
+fn a_device_killed_while_staging_comes_back_on_the_previous_deployment_and_serves() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let deployment = fleet.deployment("v2.toml", "");
+    let tokens = fleet.path("v2.jwt");
+    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "-o", tokens.to_str().unwrap()]);
+    assert!(signed.status.success(), "{}", text(&signed));
+    // The command without its modules: the device stages, waiting for chunks.
+    let sent = fleet.fleet(&["send", tokens.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", text(&sent));
+    fleet.wait_for_status(&a, "a is staging", |d| d["status"]["pending"].as_str().is_some_and(|p| p.contains("staging")));
+    a.host.stop("KILL");
+
+    a.host.start();
+    let (status, body) = a.hits();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("version"), "the previous state serves: {body}");
+    let reported = fleet.wait_for_status(&a, "a reports the interruption", |d| d["status"]["last_outcome"]["result"] == "interrupted");
+    assert!(reported["status"]["pending"].is_null(), "{reported}");
+    assert!(reported["status"]["last_outcome"]["detail"].as_str().unwrap().contains("while staging"), "{reported}");
+    assert!(a.host.log().contains("was interrupted"), "{}", a.host.log());
+}
+
+/// The claims of a signed token, as JSON.
+fn claims_of(token: &str) -> Value {
+    let body = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(body.as_bytes()).unwrap()).unwrap()
+}
+
+#[test]
+fn unsigned_wrongly_signed_replayed_and_older_commands_are_refused_and_reported() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let events = fleet.events();
+    let deployment = fleet.deployment("v2.toml", "");
+    let operator = fleet.operator.to_str().unwrap();
+    let sign = |seq: &str, seed: &str, file: &str| -> String {
+        let path = fleet.path(file);
+        let out = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", seed, "--seq", seq, "-o", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::read_to_string(path).unwrap().trim().to_owned()
+    };
+    let good = sign("100", operator, "good.jwt");
+    let sent = fleet.fleet(&["send", fleet.path("good.jwt").to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", text(&sent));
+    fleet.wait_for_status(&a, "a runs deployment 100", |d| deployment_seq(d) == Some(100));
+
+    let topic = format!("{}/devices/a/deploy", fleet.prefix);
+    let publish = |payload: &str| {
+        let out = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-t", &topic, "-m", payload]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    // Unsigned: the claims alone.
+    publish(&claims_of(&good).to_string());
+    // Wrongly signed: the good claims with another token's signature.
+    let other = sign("101", operator, "other.jwt");
+    let parts: Vec<&str> = good.split('.').collect();
+    publish(&format!("{}.{}.{}", parts[0], parts[1], other.split('.').nth(2).unwrap()));
+    // Signed by an operator the device does not obey.
+    let stranger = fleet.path("stranger.nk");
+    assert!(cli(&["keys", "generate", "operator", "-o", stranger.to_str().unwrap()]).status.success());
+    publish(&sign("102", stranger.to_str().unwrap(), "stranger.jwt"));
+    // Replayed: the command already applied, sent again.
+    publish(&good);
+    // Older: newly signed, with a lower sequence.
+    publish(&sign("99", operator, "older.jwt"));
+
+    let wanted = ["unsigned", "bad-signature", "untrusted-operator", "replayed", "older"];
+    let refusals = eventually(Duration::from_secs(30), "every refusal is reported", || {
+        let refusals: Vec<Value> =
+            events.received().iter().map(|m| serde_json::from_str::<Value>(&m.body).unwrap()).filter(|e| e["kind"] == "refused").collect();
+        (refusals.len() >= wanted.len()).then_some(refusals)
+    });
+    let outcomes: Vec<&str> = refusals.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, wanted, "{refusals:#?}");
+    assert!(refusals[3]["detail"].as_str().unwrap().contains("was applied already"), "{refusals:#?}");
+    assert!(refusals[4]["detail"].as_str().unwrap().contains("sequence 99 is not above 100"), "{refusals:#?}");
+    // Nothing changed, and the device kept serving.
+    assert!(a.hits().1.contains(r#""version":2"#));
+    assert_eq!(deployment_seq(&fleet.status()["a"]), Some(100));
+    assert!(a.host.log().contains("command refused"), "{}", a.host.log());
+}
+
+#[test]
+fn with_the_clock_set_to_1970_a_revoked_subject_stays_revoked_and_a_valid_actor_still_starts() {
+    let fleet = Fleet::new();
+    // A second actor on the device, under a module key of its own.
+    let spare = Signer { issuer: nkeys::KeyPair::from_seed(&fleet.signer.issuer.seed().unwrap()).unwrap(), subject: nkeys::KeyPair::new_module() };
+    let spare_path = fleet.path("spare.wasm");
+    std::fs::write(&spare_path, spare.sign(&actor_module("echo"), "spare", &[])).unwrap();
+    let spare_key = spare.subject.public_key();
+    let mut a = fleet.device_with("a", &format!("\n[[actor]]\npath = \"{}\"\n", spare_path.display()));
+    a.host.start();
+    fleet.wait_for_status(&a, "a runs both actors", |d| d["status"]["actors"].as_array().is_some_and(|a| a.len() == 2));
+
+    let out = fleet.fleet(&["revoke", &spare_key, "--to", "group:all", "--operator", fleet.operator.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    fleet.wait_for_status(&a, "a stopped the revoked actor", |d| d["status"]["actors"].as_array().is_some_and(|a| a.len() == 1));
+
+    a.host.stop("TERM");
+    a.host.wrapper(&["faketime", "-f", "@1970-01-02 00:00:00"]);
+    a.host.start();
+    let (status, body) = a.hits();
+    assert_eq!(status, 200, "the counter starts with the clock at 1970: {body}");
+    let reported = fleet.wait_for_status(&a, "a reports with its clock behind", |d| d["status"]["clock"]["behind"] == true);
+    let actors = reported["status"]["actors"].as_array().unwrap();
+    assert_eq!(actors.len(), 1, "{actors:?}");
+    assert_eq!(actors[0]["name"], "counter");
+    assert!(reported["status"]["clock"]["system"].as_u64().unwrap() < 200_000, "{reported}");
+    let log = a.host.log();
+    assert!(log.contains(&format!("not starting {}", spare_path.display())) && log.contains("is revoked for tokens issued before"), "{log}");
+    assert!(log.contains("before the latest signed time seen"), "{log}");
+}
