@@ -8,11 +8,23 @@
 //! commands), and never believes the time is earlier than that mark:
 //! [`TrustedClock::now`] is the later of the system clock and the mark. Time
 //! moves forward only on signed evidence; nothing here needs the network.
+//!
+//! A signer whose own clock is wrong must not expire every token for good:
+//! while the system clock is believed (not behind the mark, and not before
+//! [`EARLIEST_BELIEVED`]), a signed time moves the mark at most to the
+//! system clock plus [`CLOCK_SKEW_SECS`]. Only a board whose clock is
+//! plainly unset lets signed times carry the mark further, since then they
+//! are the best evidence there is.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
-use crate::policy::now_secs;
+use crate::policy::{now_secs, CLOCK_SKEW_SECS};
+
+/// A system clock before this (2026-01-01, before this host-edge was
+/// written) was never set: it is not believed.
+pub const EARLIEST_BELIEVED: u64 = 1_767_225_600;
 
 /// Why the clock's mark could not be read or kept.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +56,9 @@ pub struct TrustedClock {
     mark: AtomicU64,
     /// The system clock (a parameter, so tests can stop it at 1970).
     system: fn() -> u64,
+    /// Held while the mark is written, so a later mark is never overwritten
+    /// by an earlier one.
+    writing: Mutex<()>,
 }
 
 impl TrustedClock {
@@ -58,12 +73,26 @@ impl TrustedClock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(error) => return Err(ClockError::Io { path: path.display().to_string(), error }),
         };
-        Ok(TrustedClock { path: Some(path.to_owned()), mark: AtomicU64::new(mark), system: now_secs })
+        Ok(TrustedClock { path: Some(path.to_owned()), mark: AtomicU64::new(mark), system: now_secs, writing: Mutex::new(()) })
+    }
+
+    /// Like [`TrustedClock::open`], but a mark that cannot be read starts
+    /// from nothing (the error is returned to be logged) and is written
+    /// anew at the next signed time: refusing to start would not protect
+    /// anything, since whoever can spoil the file can remove it.
+    pub fn open_or_reset(path: &Path) -> (TrustedClock, Option<ClockError>) {
+        match TrustedClock::open(path) {
+            Ok(clock) => (clock, None),
+            Err(e) => {
+                let clock = TrustedClock { path: Some(path.to_owned()), ..TrustedClock::in_memory(0) };
+                (clock, Some(e))
+            }
+        }
     }
 
     /// A clock whose mark is kept in memory only, starting at `mark`.
     pub fn in_memory(mark: u64) -> TrustedClock {
-        TrustedClock { path: None, mark: AtomicU64::new(mark), system: now_secs }
+        TrustedClock { path: None, mark: AtomicU64::new(mark), system: now_secs, writing: Mutex::new(()) }
     }
 
     /// The same clock reading `system` instead of the system clock.
@@ -94,16 +123,21 @@ impl TrustedClock {
         self.system() < self.mark()
     }
 
-    /// Records a signed time (a verified token's `iat`). The mark only moves
-    /// forward; when it does, it is written before this returns. Returns
-    /// whether it moved.
+    /// Records a signed time (a verified token's `iat`), capped while the
+    /// system clock is believed (see the module's text). The mark only
+    /// moves forward; when it does, it is written before this returns.
+    /// Returns whether it moved.
     pub fn observe(&self, signed_at: u64) -> Result<bool, ClockError> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let system = self.system();
+        let believed = system >= self.mark().max(EARLIEST_BELIEVED);
+        let signed_at = if believed { signed_at.min(system.saturating_add(CLOCK_SKEW_SECS)) } else { signed_at };
         let previous = self.mark.fetch_max(signed_at, Ordering::SeqCst);
         if signed_at <= previous {
             return Ok(false);
         }
         if let Some(path) = &self.path {
-            write_mark(path, self.mark())?;
+            write_mark(path, signed_at)?;
         }
         Ok(true)
     }
@@ -147,11 +181,25 @@ mod tests {
         assert!(!clock.is_behind());
     }
 
+    fn first_of_december() -> u64 {
+        1_796_083_200
+    }
+
+    #[test]
+    fn a_signer_with_its_clock_years_ahead_moves_a_believed_clock_only_by_the_skew() {
+        let clock = TrustedClock::in_memory(0).with_system(first_of_december);
+        clock.observe(first_of_december() + 10 * 365 * 86_400).unwrap();
+        assert_eq!(clock.mark(), first_of_december() + CLOCK_SKEW_SECS);
+        let unset = TrustedClock::in_memory(1_700_000_000).with_system(epoch);
+        unset.observe(first_of_december()).unwrap();
+        assert_eq!(unset.now(), first_of_december(), "a clock that is behind takes the signed time whole");
+    }
+
     #[test]
     fn the_mark_survives_a_restart_and_a_corrupt_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/clock");
-        let clock = TrustedClock::open(&path).unwrap();
+        let clock = TrustedClock::open(&path).unwrap().with_system(epoch);
         assert_eq!(clock.mark(), 0, "nothing seen yet");
         clock.observe(1_800_000_123).unwrap();
         let again = TrustedClock::open(&path).unwrap().with_system(epoch);
@@ -159,5 +207,9 @@ mod tests {
         std::fs::write(&path, "yesterday").unwrap();
         let err = TrustedClock::open(&path).unwrap_err();
         assert!(err.to_string().contains("not a time mark") && err.to_string().contains("yesterday"), "{err}");
+        let (reset, error) = TrustedClock::open_or_reset(&path);
+        assert!(error.is_some() && reset.mark() == 0);
+        reset.observe(1_000).unwrap();
+        assert_eq!(TrustedClock::open(&path).unwrap().mark(), 1_000, "written anew");
     }
 }

@@ -87,7 +87,7 @@ enum FleetCommand {
         deployment: PathBuf,
         #[command(flatten)]
         signing: Signing,
-        /// Bytes of a module per MQTT message.
+        /// Bytes of a module per MQTT message (1 KiB to 512 KiB).
         #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk_size: u32,
         /// Wait for these devices to report the deployment's outcome.
@@ -178,7 +178,7 @@ struct Signing {
 }
 
 impl Signing {
-    fn sign(&self, order: &Order) -> anyhow::Result<Vec<(CommandClaims, String)>> {
+    fn sign(&self, topics: &Topics, order: &Order) -> anyhow::Result<Vec<(CommandClaims, String)>> {
         let operator = read_seed(&self.operator, KeyRole::Operator)?;
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let seq = match self.seq {
@@ -187,7 +187,7 @@ impl Signing {
         };
         self.targets
             .iter()
-            .map(|target| command::sign(&operator, target, seq, now_secs(), order.clone()).map_err(anyhow::Error::from))
+            .map(|target| command::sign(&operator, topics, target, seq, now_secs(), order.clone()).map_err(anyhow::Error::from))
             .collect()
     }
 }
@@ -198,10 +198,7 @@ fn chunks(topics: &Topics, file: &DeploymentFile) -> Vec<(String, Vec<u8>)> {
     for actor in &file.deployment.actors {
         let Some(bytes) = file.modules.get(&actor.sha256) else { continue };
         for (index, chunk) in bytes.chunks(actor.chunk_size as usize).enumerate() {
-            messages.push((topics.chunk(&actor.sha256, index as u32), chunk.to_vec()));
-        }
-        if bytes.is_empty() {
-            messages.push((topics.chunk(&actor.sha256, 0), Vec::new()));
+            messages.push((topics.chunk(&actor.sha256, actor.chunk_size, index as u32), chunk.to_vec()));
         }
     }
     messages
@@ -212,7 +209,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         FleetCommand::Deploy { deployment, signing, chunk_size, wait, timeout: wait_for } => {
             let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
-            let signed = signing.sign(&Order::Deploy(file.deployment.clone()))?;
+            let signed = signing.sign(&args.broker.topics()?, &Order::Deploy(file.deployment.clone()))?;
             let operator = args.broker.connect()?;
             if !wait.is_empty() {
                 operator.follow_devices().map_err(anyhow::Error::msg)?;
@@ -238,7 +235,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
         }
         FleetCommand::Sign { deployment, signing, chunk_size, output } => {
             let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
-            let signed = signing.sign(&Order::Deploy(file.deployment))?;
+            let signed = signing.sign(&args.broker.topics()?, &Order::Deploy(file.deployment))?;
             let text: String = signed.iter().map(|(_, token)| format!("{token}\n")).collect();
             std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
             for (claims, _) in &signed {
@@ -268,7 +265,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             // Default: every token issued up to now, this second included
             // (times are whole seconds).
             let before = issued_before.map_or_else(|| now_secs() + 1, |t| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-            let signed = signing.sign(&Order::Revoke { subject: subject.clone(), issued_before: before })?;
+            let signed = signing.sign(&args.broker.topics()?, &Order::Revoke { subject: subject.clone(), issued_before: before })?;
             let operator = args.broker.connect()?;
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;

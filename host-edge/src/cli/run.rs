@@ -56,8 +56,10 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let state_dir = manifest.state_dir();
     let clock_file = state_dir.join(host_edge::host::CLOCK_FILE);
-    let clock = TrustedClock::open(&clock_file)
-        .with_context(|| "the clock's mark (the latest signed time seen) cannot be read, and claims are not checked without it")?;
+    let (clock, lost) = TrustedClock::open_or_reset(&clock_file);
+    if let Some(e) = lost {
+        tracing::error!("the clock's mark (the latest signed time seen) is lost and starts afresh: {e}");
+    }
     if clock.is_behind() {
         tracing::warn!(
             "the system clock reads {}, before the latest signed time seen ({}): it is not set, or was set back; claims are checked as of {}",
@@ -75,7 +77,6 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(seq = outcome.seq, "fleet: deployment {} was interrupted: {}", outcome.label, outcome.detail);
             }
             manifest = fleet::boot_manifest(&base, &store, &config);
-            manifest.policy.revoked_issued_before.extend(store.state().revocations.clone());
             Some((config, store, recovered))
         }
         None => None,
@@ -90,8 +91,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
             // state that cannot be taken away.
             Some(seq) => {
                 tracing::error!("fleet: deployment {seq} could not be started ({}); starting the device's own manifest", failures.join("; "));
-                manifest = base.clone();
-                manifest.policy.revoked_issued_before.extend(fleet.as_ref().map(|(_, s, _)| s.state().revocations.clone()).unwrap_or_default());
+                manifest = fleet.as_ref().map_or_else(|| base.clone(), |(_, store, _)| fleet::own_manifest(&base, store));
                 if let Err(failures) = start(&host, &manifest) {
                     host.shutdown();
                     bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));

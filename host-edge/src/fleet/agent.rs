@@ -25,14 +25,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
 use super::command::{self, CommandClaims, Judge, Mark, Order, Verdict};
 use super::config::FleetConfig;
 use super::deployment::{module_file, Deployment};
 use super::link::{Inbound, Link};
 use super::probe;
-use super::staging::Staging;
+use super::staging::{Progress, Staging};
 use super::status::{DeviceStatus, Event};
 use super::store::{Committed, Ending, Outcome, Pending, Phase, Store};
 use super::topics::Kind;
@@ -49,11 +49,21 @@ enum Control {
     Stop,
 }
 
+/// The most messages kept for after a deployment under way.
+const MAX_DEFERRED: usize = 64;
+
+/// The most messages waiting for the agent; the link drops what is beyond
+/// (a retained command comes back at the next connection).
+const INBOUND_QUEUE: usize = 256;
+
 /// The running agent.
 pub struct Agent {
     control: Sender<Control>,
     thread: Option<JoinHandle<()>>,
     busy: Arc<AtomicBool>,
+    /// Set when the host stops, for the steps that do not read `control`
+    /// (the health probe).
+    stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -68,6 +78,8 @@ enum Failure {
     Staging(String),
     /// Applied, then undone.
     Unhealthy(String),
+    /// Applied, then undone only in part.
+    RollbackFailed(String),
     /// A newer deployment arrived while staging.
     Superseded(Box<Inbound>),
     /// The host is stopping: the deployment stays pending and is reported
@@ -89,8 +101,15 @@ struct Device {
     /// Messages that arrived while a deployment was under way.
     deferred: VecDeque<Inbound>,
     busy: Arc<AtomicBool>,
+    /// The host is stopping (set before `Control::Stop` is sent).
+    stop: Arc<AtomicBool>,
     /// A stop arrived during a deployment.
     stopping: bool,
+    /// The device's manifest was edited during a deployment: reload it
+    /// after.
+    reload_after: Option<Manifest>,
+    /// When the status is due next.
+    beat: Instant,
     started: Instant,
     received_bytes: u64,
 }
@@ -108,12 +127,14 @@ impl Agent {
         running: Manifest,
         recovered: Option<Outcome>,
     ) -> Result<Agent, String> {
-        let (inbound_tx, inbound) = unbounded();
+        let (inbound_tx, inbound) = bounded(INBOUND_QUEUE);
         let filters: BTreeSet<String> = config.topics.commands_for(&config.device, &config.groups).into_iter().collect();
         let link = Link::start(&config, filters, inbound_tx)?;
         let (control_tx, control) = unbounded();
         let busy = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         crate::metrics::global().deployment(store.state().deployment_seq());
+        let config_heartbeat = config.heartbeat;
         let device = Device {
             host,
             config,
@@ -125,7 +146,10 @@ impl Agent {
             control,
             deferred: VecDeque::new(),
             busy: Arc::clone(&busy),
+            stop: Arc::clone(&stop),
             stopping: false,
+            reload_after: None,
+            beat: Instant::now() + config_heartbeat,
             started: Instant::now(),
             received_bytes: 0,
         };
@@ -138,7 +162,7 @@ impl Agent {
                 device.run();
             })
             .map_err(|e| format!("starting the fleet agent: {e}"))?;
-        Ok(Agent { control: control_tx, thread: Some(thread), busy })
+        Ok(Agent { control: control_tx, thread: Some(thread), busy, stop })
     }
 
     /// Whether a deployment is under way (the host is not ready meanwhile).
@@ -164,6 +188,7 @@ impl Agent {
     }
 
     fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
         let _ = self.control.send(Control::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -178,23 +203,39 @@ impl Drop for Agent {
 }
 
 /// The manifest a fleet device boots on: its own, with the committed
-/// deployment laid over it, and without the actors a fleet revocation
-/// refuses (and their links), so that a revoked actor stops that actor, not
-/// the device.
+/// deployment laid over it ([`startable`]).
 pub fn boot_manifest(base: &Manifest, store: &Store, config: &FleetConfig) -> Manifest {
-    let mut manifest = match &store.state().committed {
+    let manifest = match &store.state().committed {
         Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.vars).unwrap_or_else(|e| {
             tracing::error!("fleet: deployment {} does not fit this device any more ({e}); running the device's own manifest", committed.seq);
             base.clone()
         }),
         None => base.clone(),
     };
-    let revocations = crate::claims::Policy { revoked_issued_before: store.state().revocations.clone(), ..Default::default() };
+    startable(manifest, store)
+}
+
+/// The device's own manifest, as a boot falls back to it when the
+/// committed deployment will not start ([`startable`]).
+pub fn own_manifest(base: &Manifest, store: &Store) -> Manifest {
+    startable(base.clone(), store)
+}
+
+/// `manifest` with the fleet's revocations in its policy (the later time
+/// wins where the manifest revokes the same key), and without the actors
+/// that policy refuses (and their links): a revoked actor stops that actor,
+/// not the device.
+fn startable(mut manifest: Manifest, store: &Store) -> Manifest {
+    for (subject, before) in &store.state().revocations {
+        let entry = manifest.policy.revoked_issued_before.entry(subject.clone()).or_insert(0);
+        *entry = (*entry).max(*before);
+    }
+    let policy = manifest.policy.clone();
     let mut revoked = Vec::new();
     manifest.actors.retain(|entry| {
         let Ok(bytes) = std::fs::read(&entry.path) else { return true };
         let Some(claims) = crate::claims::inspect(&bytes, &Default::default(), 0).claims else { return true };
-        match revocations.subject_revocation(&claims.subject, claims.issued_at) {
+        match policy.revocation(&claims.subject, &claims.id, claims.issued_at) {
             Some(why) => {
                 tracing::error!(actor = %claims.subject, "fleet: not starting {}: {why}", entry.path.display());
                 let name = claims.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_default();
@@ -217,13 +258,12 @@ impl Device {
             "fleet: following {} for commands",
             self.config.topics.prefix()
         );
-        let mut beat = Instant::now() + self.config.heartbeat;
         while !self.stopping {
             if let Some(message) = self.deferred.pop_front() {
                 self.handle(message);
                 continue;
             }
-            let wait = beat.saturating_duration_since(Instant::now());
+            let wait = self.beat.saturating_duration_since(Instant::now());
             select! {
                 recv(self.control) -> control => match control {
                     Ok(Control::Reload(base)) => self.reload(*base),
@@ -233,14 +273,30 @@ impl Device {
                     Ok(message) => self.handle(message),
                     Err(_) => break,
                 },
-                default(wait) => {
-                    self.publish_status();
-                    beat = Instant::now() + self.config.heartbeat;
-                }
+                default(wait) => self.heartbeat(),
             }
         }
         self.link.stop();
         tracing::info!(device = %self.config.device, "fleet: stopped");
+    }
+
+    /// Publishes the status when the heartbeat is due.
+    fn heartbeat(&mut self) {
+        if Instant::now() >= self.beat {
+            self.publish_status();
+            self.beat = Instant::now() + self.config.heartbeat;
+        }
+    }
+
+    /// Keeps `message` for after the deployment under way, up to
+    /// [`MAX_DEFERRED`]; what is beyond is dropped with a warning (a
+    /// retained command comes back at the next connection anyway).
+    fn defer(&mut self, message: Inbound) {
+        if self.deferred.len() >= MAX_DEFERRED {
+            tracing::warn!(device = %self.config.device, "fleet: {MAX_DEFERRED} messages wait already; dropping one");
+            return;
+        }
+        self.deferred.push_back(message);
     }
 
     fn handle(&mut self, message: Inbound) {
@@ -267,7 +323,7 @@ impl Device {
             operators: &self.config.operators,
             topics: &self.config.topics,
             marks: &state.marks,
-            deployment: state.deployment_seq(),
+            deployment: state.latest_deployment.max(state.deployment_seq()),
         };
         command::check(judge, topic, payload, retained)
     }
@@ -277,6 +333,10 @@ impl Device {
             Verdict::Accept(claims) => claims,
             Verdict::AlreadyApplied => {
                 tracing::debug!(topic, "fleet: the retained command was applied already");
+                return;
+            }
+            Verdict::Outdated(why) => {
+                tracing::info!(topic, "fleet: passing over a retained command: {why}");
                 return;
             }
             Verdict::Refuse { why, detail, command } => {
@@ -289,29 +349,28 @@ impl Device {
         if let Err(e) = self.host.clock().observe(claims.iat) {
             tracing::warn!("fleet: the clock's mark was not kept: {e}");
         }
-        let mark = Mark { seq: claims.seq, jti: claims.jti.clone() };
-        if let Err(e) = self.store.update(|state| {
-            state.marks.insert(topic.to_owned(), mark);
-        }) {
-            tracing::error!("fleet: the command is not applied, as its sequence could not be kept: {e}");
-            return;
-        }
         tracing::info!(device = %self.config.device, seq = claims.seq, jti = %claims.jti, kind = claims.kind(), "fleet: command accepted");
+        let mark = Mark { seq: claims.seq, jti: claims.jti.clone() };
         match claims.host_edge_fleet.clone() {
-            Order::Revoke { subject, issued_before } => self.revoke(&claims, &subject, issued_before),
-            Order::Deploy(deployment) => self.deploy(&claims, deployment),
+            Order::Revoke { subject, issued_before } => self.revoke(topic, mark, &claims, &subject, issued_before),
+            Order::Deploy(deployment) => self.deploy(topic, mark, &claims, deployment),
         }
     }
 
-    fn revoke(&mut self, claims: &CommandClaims, subject: &str, issued_before: u64) {
+    /// Applies a revocation; its mark is written with it, in one update, so
+    /// that neither is kept without the other.
+    fn revoke(&mut self, topic: &str, mark: Mark, claims: &CommandClaims, subject: &str, issued_before: u64) {
         let before = self.store.state().revocations.get(subject).copied().unwrap_or(0).max(issued_before);
         if let Err(e) = self.store.update(|state| {
+            state.marks.insert(topic.to_owned(), mark);
             state.revocations.insert(subject.to_owned(), before);
         }) {
-            tracing::error!("fleet: the revocation could not be kept on disk: {e}");
+            tracing::error!("fleet: the revocation is not applied, as it could not be kept on disk: {e}");
+            return;
         }
         let stopped = self.host.update_policy(|policy| {
-            policy.revoked_issued_before.insert(subject.to_owned(), before);
+            let entry = policy.revoked_issued_before.entry(subject.to_owned()).or_insert(0);
+            *entry = (*entry).max(before);
         });
         let detail = format!(
             "tokens of {subject} issued before {} are refused{}",
@@ -323,10 +382,17 @@ impl Device {
         self.publish_status();
     }
 
-    fn deploy(&mut self, claims: &CommandClaims, deployment: Deployment) {
+    fn deploy(&mut self, topic: &str, mark: Mark, claims: &CommandClaims, deployment: Deployment) {
         let label = deployment.describe();
         let pending = Pending { seq: claims.seq, jti: claims.jti.clone(), label: label.clone(), phase: Phase::Staging };
-        if let Err(e) = self.store.update(|state| state.pending = Some(pending)) {
+        // The mark, the newest sequence and the pending deployment in one
+        // write: a stop right after leaves a deployment to report as
+        // interrupted, never one lost.
+        if let Err(e) = self.store.update(|state| {
+            state.marks.insert(topic.to_owned(), mark);
+            state.latest_deployment = state.latest_deployment.max(claims.seq);
+            state.pending = Some(pending);
+        }) {
             tracing::error!("fleet: deployment {} not started, as it could not be written down: {e}", claims.seq);
             return;
         }
@@ -341,6 +407,7 @@ impl Device {
             }
             Err(Failure::Staging(why)) => self.finish(claims, &label, Ending::Failed, why),
             Err(Failure::Unhealthy(why)) => self.finish(claims, &label, Ending::RolledBack, why),
+            Err(Failure::RollbackFailed(why)) => self.finish(claims, &label, Ending::RollbackFailed, why),
             Err(Failure::Superseded(next)) => {
                 let detail = "a newer deployment arrived while it was staging".to_owned();
                 self.deferred.push_front(*next);
@@ -359,12 +426,15 @@ impl Device {
         let result = serde_json::to_value(outcome.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         self.event("deployment", Some(claims.seq), Some(claims.jti.clone()), &result, &outcome.detail);
         self.publish_status();
+        if let Some(base) = self.reload_after.take() {
+            self.reload(base);
+        }
     }
 
     fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
         let checks = deployment.checks_for(&self.config.vars).map_err(Failure::Staging)?;
-        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
         self.stage(deployment)?;
+        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
         let problems = crate::preflight::check(&next);
         if !problems.is_empty() {
             let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -381,15 +451,20 @@ impl Device {
             Err(why) => Err(vec![why]),
             Ok(()) => {
                 self.phase(Phase::Probing);
-                probe::until_healthy(&self.host, deployment, &checks, timeout).map(|_| changed.elapsed())
+                let stop = Arc::clone(&self.stop);
+                probe::until_healthy(&self.host, deployment, &checks, timeout, &|| stop.load(Ordering::SeqCst))
+                    .map(|_| changed.elapsed())
             }
         };
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(Failure::Stopping);
+        }
         match verdict {
             Ok(after) => {
                 let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
                 if let Err(e) = self.store.update(|state| state.committed = Some(committed)) {
-                    self.roll_back(&next);
-                    return Err(Failure::Unhealthy(format!("healthy, but the new state could not be kept on disk: {e}")));
+                    let why = format!("healthy, but the new state could not be kept on disk: {e}");
+                    return Err(self.roll_back(&next, why));
                 }
                 self.running = next;
                 crate::metrics::global().deployment(claims.seq);
@@ -397,17 +472,17 @@ impl Device {
                 Ok(after)
             }
             Err(reasons) => {
-                self.roll_back(&next);
-                Err(Failure::Unhealthy(format!("unhealthy after {:.1} s: {}", changed.elapsed().as_secs_f64(), reasons.join("; "))))
+                let why = format!("unhealthy after {:.1} s: {}", changed.elapsed().as_secs_f64(), reasons.join("; "));
+                Err(self.roll_back(&next, why))
             }
         }
     }
 
     /// Fetches and checks every module of `deployment`; nothing that runs
-    /// changes.
+    /// changes. Heartbeats go on meanwhile.
     fn stage(&mut self, deployment: &Deployment) -> Result<(), Failure> {
         let mut staging = Staging::start(&self.store, deployment, self.config.stage_timeout).map_err(Failure::Staging)?;
-        let filters: Vec<String> = staging.awaited().iter().map(|sha| self.config.topics.chunks(sha)).collect();
+        let filters: Vec<String> = staging.awaited().iter().map(|(sha, size)| self.config.topics.chunks(sha, *size)).collect();
         for filter in &filters {
             self.link.subscribe(filter);
         }
@@ -418,16 +493,17 @@ impl Device {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let missing: Vec<String> = staging.awaited().iter().map(|sha| sha[..12].to_owned()).collect();
+                let missing: Vec<String> = staging.awaited().iter().map(|(sha, _)| sha[..12].to_owned()).collect();
                 break Err(Failure::Staging(format!(
                     "modules {} did not arrive within {}",
                     missing.join(", "),
                     humantime::format_duration(self.config.stage_timeout)
                 )));
             }
+            let wait = left.min(self.beat.saturating_duration_since(Instant::now()));
             select! {
                 recv(self.control) -> control => match control {
-                    Ok(Control::Reload(base)) => self.base = *base,
+                    Ok(Control::Reload(base)) => self.reload_after = Some(*base),
                     Ok(Control::Stop) | Err(_) => break Err(Failure::Stopping),
                 },
                 recv(self.inbound) -> message => {
@@ -436,7 +512,7 @@ impl Device {
                         break Err(failure);
                     }
                 },
-                default(left) => {}
+                default(wait) => self.heartbeat(),
             }
         };
         self.received_bytes += staging.received_bytes;
@@ -461,19 +537,30 @@ impl Device {
     }
 
     fn while_staging(&mut self, staging: &mut Staging, message: Inbound) -> Result<(), Failure> {
-        let Inbound::Message { topic, payload, retained } = &message else {
-            return Ok(());
+        let (topic, payload, retained) = match &message {
+            Inbound::Connected => {
+                self.publish_status();
+                return Ok(());
+            }
+            Inbound::Message { topic, payload, retained } => (topic, payload, *retained),
         };
         match self.config.topics.parse(topic) {
-            Some(Kind::Chunk { sha256, index }) => {
-                staging.chunk(&sha256, index, payload).map_err(Failure::Staging)?;
+            Some(Kind::Chunk { sha256, size, index }) => {
+                if staging.chunk(&sha256, size, index, payload).map_err(Failure::Staging)? == Progress::Retry {
+                    // The retained chunks again, from the start.
+                    let filter = self.config.topics.chunks(&sha256, size);
+                    self.link.unsubscribe(&filter);
+                    self.link.subscribe(&filter);
+                }
                 Ok(())
             }
-            Some(Kind::Deploy(_)) if matches!(self.judge(topic, payload, *retained), Verdict::Accept(_)) => {
+            // Only a deployment newer than every one accepted passes the
+            // judge, this one included.
+            Some(Kind::Deploy(_)) if matches!(self.judge(topic, payload, retained), Verdict::Accept(_)) => {
                 Err(Failure::Superseded(Box::new(message)))
             }
             _ => {
-                self.deferred.push_back(message);
+                self.defer(message);
                 Ok(())
             }
         }
@@ -492,14 +579,26 @@ impl Device {
     }
 
     /// Takes the host from `next` (applied, or partly applied) back to what
-    /// ran before.
-    fn roll_back(&mut self, next: &Manifest) {
+    /// ran before, then makes sure of it: whatever of the old state is still
+    /// missing is started again. Returns why the deployment failed, as a
+    /// rollback or, when the old state could not be brought back whole, as
+    /// a failed one (the device then reports unready, naming what is
+    /// missing).
+    fn roll_back(&mut self, next: &Manifest, why: String) -> Failure {
         self.phase(Phase::RollingBack);
         let plan = reload::plan_with(next, &self.running, &self.host.status(), Options { allow_lower_rev: true });
         for command in plan {
             if let Err(e) = self.host.execute(command) {
                 tracing::error!(device = %self.config.device, "fleet: rolling back: {e}");
             }
+        }
+        // What of the old state is not in place now, planned from what runs.
+        let missing = reload::plan_with(&self.running, &self.running, &self.host.status(), Options { allow_lower_rev: true });
+        let failures: Vec<String> = missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| e.to_string())).collect();
+        if failures.is_empty() {
+            Failure::Unhealthy(why)
+        } else {
+            Failure::RollbackFailed(format!("{why}; rolling back left this undone: {}", failures.join("; ")))
         }
     }
 

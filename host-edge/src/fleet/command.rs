@@ -8,16 +8,21 @@
 //!
 //! - it is a well-formed token with host-edge's header, signed by the key
 //!   in `iss`, which is one of the device's operators;
-//! - it is for this device or one of its groups, and arrived on the topic
-//!   that target and kind retain it under (a command cannot be moved to
-//!   another channel to dodge its sequence);
+//! - it is for this fleet (`aud`, the topic prefix: a command signed for a
+//!   staging fleet cannot be replayed into production under the same
+//!   operator key), for this device or one of its groups, and arrived on
+//!   the topic that target and kind retain it under (a command cannot be
+//!   moved to another channel to dodge its sequence);
 //! - its sequence is above the last one accepted on that topic (and, for a
-//!   deployment, above the deployment the device runs): an older or
-//!   replayed command is refused.
+//!   deployment, above every deployment the device accepted, on any
+//!   topic): an older or replayed command is refused.
 //!
-//! The one exception to "replayed": a retained command the broker hands
-//! over again when the device reconnects carries the retain flag and the
-//! id of the command already applied; it is recognised and ignored quietly.
+//! Two exceptions, both for what the broker retains: a retained command the
+//! broker hands over again when the device reconnects carries the retain
+//! flag and the id of the command already applied, and is ignored quietly;
+//! a retained command that is older than what the device has (a group's
+//! deployment after a newer one for the device alone) is history, not an
+//! attack, and is logged, not reported.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +60,8 @@ pub struct CommandClaims {
     pub iat: u64,
     /// The operator's key.
     pub iss: String,
+    /// The fleet: the topic prefix its devices follow.
+    pub aud: String,
     /// The target, `device:ID` or `group:NAME`.
     pub sub: String,
     /// The operator's sequence number: higher is newer.
@@ -82,15 +89,27 @@ impl CommandClaims {
     }
 }
 
-/// Signs `order` for `target` with sequence `seq`, issued at `now`.
-pub fn sign(operator: &KeyPair, target: &Target, seq: u64, now: u64, order: Order) -> Result<(CommandClaims, String), JwtError> {
+/// Signs `order` for `target` in the fleet under `topics`, with sequence
+/// `seq`, issued at `now`.
+pub fn sign(
+    operator: &KeyPair,
+    topics: &Topics,
+    target: &Target,
+    seq: u64,
+    now: u64,
+    order: Order,
+) -> Result<(CommandClaims, String), JwtError> {
     if let Order::Revoke { subject, .. } = &order {
         check_public_key(subject, KeyRole::Module).map_err(|e| JwtError::Sign(e.to_string()))?;
+    }
+    if let Order::Deploy(deployment) = &order {
+        deployment.validate().map_err(JwtError::Sign)?;
     }
     let claims = CommandClaims {
         jti: nuid::next().to_string(),
         iat: now,
         iss: operator.public_key(),
+        aud: topics.prefix().to_owned(),
         sub: target.to_string(),
         seq,
         host_edge_fleet: order,
@@ -121,7 +140,8 @@ pub struct Judge<'a> {
     pub topics: &'a Topics,
     /// The last command accepted per topic.
     pub marks: &'a BTreeMap<String, Mark>,
-    /// The sequence of the deployment it runs (0: none).
+    /// The highest sequence of a deployment it accepted, on any topic
+    /// (0: none).
     pub deployment: u64,
 }
 
@@ -135,8 +155,9 @@ pub enum Refusal {
     BadSignature,
     /// Signed by a key the device does not obey.
     UntrustedOperator,
-    /// For another device or a group the device is not in, or on the wrong
-    /// topic.
+    /// For another fleet, another device or a group the device is not in,
+    /// or on the wrong topic; or a deployment the device cannot run (a
+    /// malformed one).
     NotForThisDevice,
     /// The very command already applied, sent again.
     Replayed,
@@ -165,6 +186,8 @@ pub enum Verdict {
     Accept(Box<CommandClaims>),
     /// The retained copy of the command already applied: nothing to do.
     AlreadyApplied,
+    /// A retained command older than what the device has: history.
+    Outdated(String),
     /// Refuse it, for this reason; the text says more.
     Refuse {
         /// Why.
@@ -201,8 +224,16 @@ pub fn check(judge: Judge<'_>, topic: &str, payload: &[u8], retained: bool) -> V
         Ok(Target::Group(group)) => judge.groups.contains(&group),
         Err(_) => false,
     };
+    if claims.aud != judge.topics.prefix() {
+        return refuse(Refusal::NotForThisDevice, format!("it is for the fleet under {}, not {}", claims.aud, judge.topics.prefix()), command);
+    }
     if !for_me {
         return refuse(Refusal::NotForThisDevice, format!("it is for {}", claims.sub), command);
+    }
+    if let Order::Deploy(deployment) = &claims.host_edge_fleet {
+        if let Err(e) = deployment.validate() {
+            return refuse(Refusal::NotForThisDevice, format!("the deployment cannot be run: {e}"), command);
+        }
     }
     match claims.topic(judge.topics) {
         Ok(expected) if expected == topic => {}
@@ -226,19 +257,13 @@ pub fn check(judge: Judge<'_>, topic: &str, payload: &[u8], retained: bool) -> V
             return refuse(Refusal::Replayed, format!("command {} (sequence {}) was applied already", claims.jti, claims.seq), command);
         }
         if claims.seq <= mark.seq {
-            return refuse(
-                Refusal::Older,
-                format!("its sequence {} is not above {}, the last accepted on {topic}", claims.seq, mark.seq),
-                command,
-            );
+            let why = format!("its sequence {} is not above {}, the last accepted on {topic}", claims.seq, mark.seq);
+            return if retained { Verdict::Outdated(why) } else { refuse(Refusal::Older, why, command) };
         }
     }
     if matches!(claims.host_edge_fleet, Order::Deploy(_)) && claims.seq <= judge.deployment {
-        return refuse(
-            Refusal::Older,
-            format!("its sequence {} is not above {}, the deployment the device runs", claims.seq, judge.deployment),
-            command,
-        );
+        let why = format!("its sequence {} is not above {}, the newest deployment the device accepted", claims.seq, judge.deployment);
+        return if retained { Verdict::Outdated(why) } else { refuse(Refusal::Older, why, command) };
     }
     Verdict::Accept(Box::new(claims))
 }
@@ -289,7 +314,7 @@ mod tests {
                 checks: vec![],
                 probe_timeout: None,
             });
-            sign(&self.operator, &target.parse().unwrap(), seq, 1_800_000_000, order).unwrap()
+            sign(&self.operator, &self.topics, &target.parse().unwrap(), seq, 1_800_000_000, order).unwrap()
         }
     }
 
@@ -316,7 +341,8 @@ mod tests {
         let topic = claims.topic(&device.topics).unwrap();
         assert_eq!(why(device.judge(&topic, "{\"seq\": 9}", false)), Refusal::Unsigned);
         let stranger = generate(KeyRole::Operator);
-        let (_, foreign) = sign(&stranger, &Target::Device("pi-1".into()), 6, 1, Order::Revoke { subject: generate(KeyRole::Module).public_key(), issued_before: 1 }).unwrap();
+        let revoke = || Order::Revoke { subject: generate(KeyRole::Module).public_key(), issued_before: 1 };
+        let (_, foreign) = sign(&stranger, &device.topics, &Target::Device("pi-1".into()), 6, 1, revoke()).unwrap();
         assert_eq!(why(device.judge(&topic, &foreign, false)), Refusal::UntrustedOperator);
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         parts[2] = parts[2].chars().rev().collect();
@@ -324,6 +350,10 @@ mod tests {
         let (other_claims, other) = device.deploy("device:pi-2", 5);
         assert_eq!(why(device.judge(&other_claims.topic(&device.topics).unwrap(), &other, false)), Refusal::NotForThisDevice);
         assert_eq!(why(device.judge("fleet/groups/kitchen/deploy", &token, false)), Refusal::NotForThisDevice, "moved to another topic");
+        let staging = Topics::new("staging").unwrap();
+        let (elsewhere, token) = sign(&device.operator, &staging, &Target::Device("pi-1".into()), 7, 1, revoke()).unwrap();
+        let moved = elsewhere.topic(&device.topics).unwrap();
+        assert_eq!(why(device.judge(&moved, &token, false)), Refusal::NotForThisDevice, "signed for another fleet");
     }
 
     #[test]
@@ -335,7 +365,8 @@ mod tests {
         assert_eq!(device.judge(&topic, &token, true), Verdict::AlreadyApplied);
         assert_eq!(why(device.judge(&topic, &token, false)), Refusal::Replayed);
         let (_, older) = device.deploy("device:pi-1", 4);
-        assert_eq!(why(device.judge(&topic, &older, true)), Refusal::Older);
+        assert_eq!(why(device.judge(&topic, &older, false)), Refusal::Older);
+        assert!(matches!(device.judge(&topic, &older, true), Verdict::Outdated(_)), "retained history is not an attack");
         let (_, newer) = device.deploy("device:pi-1", 6);
         assert!(matches!(device.judge(&topic, &newer, true), Verdict::Accept(_)));
     }

@@ -26,6 +26,10 @@ use crate::manifest::{ActorEntry, LinkEntry, Manifest, ProviderEntry};
 /// Bytes of a module per MQTT message, by default.
 pub const DEFAULT_CHUNK: u32 = 64 * 1024;
 
+/// The smallest and largest chunk a deployment may use: a chunk and its
+/// topic must fit the device's largest MQTT packet.
+pub const CHUNK_SIZES: std::ops::RangeInclusive<u32> = 1024..=512 * 1024;
+
 /// The largest module a deployment may carry.
 pub const MAX_MODULE: u64 = 64 * 1024 * 1024;
 
@@ -218,6 +222,36 @@ impl Deployment {
             .collect()
     }
 
+    /// Checks what a device relies on before it uses a deployment's fields:
+    /// each module named by a SHA-256 of 64 lower-case hex digits, with a
+    /// size and chunk size in bounds and a module key; instances in bounds;
+    /// provider names unique.
+    pub fn validate(&self) -> Result<(), String> {
+        for actor in &self.actors {
+            let what = format!("actor {}", actor.name);
+            if actor.sha256.len() != 64 || !actor.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(format!("{what}: `{}` is not a SHA-256 in lower-case hex", actor.sha256));
+            }
+            if actor.size == 0 || actor.size > MAX_MODULE {
+                return Err(format!("{what}: a size of {} bytes is not between 1 and {MAX_MODULE}", actor.size));
+            }
+            if !CHUNK_SIZES.contains(&actor.chunk_size) {
+                return Err(format!("{what}: a chunk size of {} is not between {} and {}", actor.chunk_size, CHUNK_SIZES.start(), CHUNK_SIZES.end()));
+            }
+            if actor.instances == 0 || actor.instances > crate::manifest::MAX_INSTANCES {
+                return Err(format!("{what}: instances must be between 1 and {}", crate::manifest::MAX_INSTANCES));
+            }
+            crate::claims::keys::check_public_key(&actor.key, crate::claims::keys::KeyRole::Module).map_err(|e| format!("{what}: {e}"))?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for provider in &self.providers {
+            if !names.insert(provider.name.as_str()) {
+                return Err(format!("provider `{}` is named twice", provider.name));
+            }
+        }
+        Ok(())
+    }
+
     /// `label`, or a summary of the actors (`counter rev 2`).
     pub fn describe(&self) -> String {
         self.label.clone().unwrap_or_else(|| {
@@ -315,6 +349,9 @@ impl DeploymentFile {
     /// it) is read, its claims verified (signature, hash, times) and its
     /// name, key and revision taken from them. Chunks of `chunk_size`.
     pub fn load(path: &Path, chunk_size: u32) -> Result<DeploymentFile, String> {
+        if !CHUNK_SIZES.contains(&chunk_size) {
+            return Err(format!("a chunk size of {chunk_size} bytes is not between {} and {}", CHUNK_SIZES.start(), CHUNK_SIZES.end()));
+        }
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: FileText = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

@@ -46,6 +46,10 @@ pub struct Link {
     client: Client,
     filters: Arc<Mutex<BTreeSet<String>>>,
     stopping: Arc<AtomicBool>,
+    /// Whether a connection is up: nothing is queued while it is not, so
+    /// that the request queue is empty for the subscriptions when it comes
+    /// back.
+    connected: Arc<AtomicBool>,
     online: String,
     thread: Option<JoinHandle<()>>,
 }
@@ -76,26 +80,28 @@ impl Link {
         let (client, mut connection) = Client::new(options, 512);
         let filters = Arc::new(Mutex::new(filters));
         let stopping = Arc::new(AtomicBool::new(false));
+        let connected = Arc::new(AtomicBool::new(false));
         let thread = {
             let (client, filters, stopping, online) = (client.clone(), Arc::clone(&filters), Arc::clone(&stopping), online.clone());
+            let connected = Arc::clone(&connected);
+            // Subscriptions not yet queued (the request queue was full).
+            let mut unsent: Vec<String> = Vec::new();
             let url = config.broker.url.clone();
             std::thread::Builder::new()
                 .name("fleet-link".into())
                 .spawn(move || {
                     let mut failures = 0u32;
                     loop {
+                        unsent.retain(|filter| client.try_subscribe(filter.clone(), QoS::AtLeastOnce).is_err());
                         match connection.recv() {
                             Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
                                 if failures > 0 {
                                     tracing::info!(broker = %url, "fleet: connected again");
                                 }
                                 failures = 0;
-                                let wanted: Vec<String> = filters.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-                                for filter in wanted {
-                                    if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
-                                        tracing::warn!(filter, "fleet: cannot subscribe: {e}");
-                                    }
-                                }
+                                connected.store(true, Ordering::SeqCst);
+                                unsent = filters.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+                                unsent.retain(|filter| client.try_subscribe(filter.clone(), QoS::AtLeastOnce).is_err());
                                 let _ = client.try_publish(online.clone(), QoS::AtLeastOnce, true, "online");
                                 if inbound.send(Inbound::Connected).is_err() {
                                     return;
@@ -107,13 +113,18 @@ impl Link {
                                     payload: publish.payload.to_vec(),
                                     retained: publish.retain,
                                 };
-                                if inbound.send(message).is_err() {
-                                    return;
+                                match inbound.try_send(message) {
+                                    Ok(()) => {}
+                                    Err(crossbeam_channel::TrySendError::Full(_)) => {
+                                        tracing::warn!("fleet: the agent is busy and messages pile up; dropping one (a retained command comes back at the next connection)");
+                                    }
+                                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
                                 }
                             }
                             Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => return,
                             Ok(Ok(_)) => {}
                             Ok(Err(e)) => {
+                                connected.store(false, Ordering::SeqCst);
                                 if stopping.load(Ordering::SeqCst) {
                                     return;
                                 }
@@ -129,12 +140,15 @@ impl Link {
                 })
                 .map_err(|e| format!("starting the fleet connection: {e}"))?
         };
-        Ok(Link { client, filters, stopping, online, thread: Some(thread) })
+        Ok(Link { client, filters, stopping, connected, online, thread: Some(thread) })
     }
 
     /// Subscribes to `filter`, now and on every later connection.
     pub fn subscribe(&self, filter: &str) {
         self.filters.lock().unwrap_or_else(|e| e.into_inner()).insert(filter.to_owned());
+        if !self.connected.load(Ordering::SeqCst) {
+            return; // the next connection subscribes to every filter
+        }
         if let Err(e) = self.client.try_subscribe(filter.to_owned(), QoS::AtLeastOnce) {
             tracing::warn!(filter, "fleet: cannot subscribe now ({e}); the next connection will");
         }
@@ -146,10 +160,14 @@ impl Link {
         let _ = self.client.try_unsubscribe(filter.to_owned());
     }
 
-    /// Publishes `payload` at `topic` (QoS 1). A message that cannot be
-    /// queued (the broker away for long) is dropped with a log line: the
-    /// status is published again at the next heartbeat anyway.
+    /// Publishes `payload` at `topic` (QoS 1). While no connection is up,
+    /// or when it cannot be queued, the message is dropped with a log line:
+    /// the status is published again at the next heartbeat anyway.
     pub fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        if !self.connected.load(Ordering::SeqCst) {
+            tracing::debug!(topic, "fleet: not connected; a message is dropped");
+            return;
+        }
         if let Err(e) = self.client.try_publish(topic.to_owned(), QoS::AtLeastOnce, retain, payload) {
             tracing::debug!(topic, "fleet: a message was not queued: {e}");
         }

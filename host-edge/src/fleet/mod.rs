@@ -32,7 +32,7 @@ pub mod status;
 pub mod store;
 pub mod topics;
 
-pub use agent::{boot_manifest, Agent};
+pub use agent::{boot_manifest, own_manifest, Agent};
 pub use config::{FleetConfig, FleetEntry};
 pub use store::Store;
 pub use topics::{Target, Topics};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 use mqtt_broker::Broker;
-use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Event};
 
@@ -27,7 +27,8 @@ use super::topics::{Kind, Topics};
 #[derive(Debug)]
 enum Heard {
     Connected,
-    Acked,
+    /// A PUBACK, with the broker's refusal when it refused the publish.
+    Acked(Option<String>),
     Message { topic: String, payload: Vec<u8>, retained: bool },
     Lost(String),
 }
@@ -52,6 +53,9 @@ pub enum Report {
 pub struct Operator {
     client: Client,
     heard: Receiver<Heard>,
+    /// Messages heard while waiting for acknowledgements, for
+    /// [`Operator::next_report`].
+    kept: std::cell::RefCell<std::collections::VecDeque<Heard>>,
     topics: Topics,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,7 +83,10 @@ impl Operator {
             .spawn(move || loop {
                 let next = match connection.recv() {
                     Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => Heard::Connected,
-                    Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => Heard::Acked,
+                    Ok(Ok(Event::Incoming(Packet::PubAck(ack)))) => Heard::Acked(match ack.reason {
+                        PubAckReason::Success | PubAckReason::NoMatchingSubscribers => None,
+                        refused => Some(format!("{refused:?}")),
+                    }),
                     Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
                         Heard::Message { topic: String::from_utf8_lossy(&p.topic).into_owned(), payload: p.payload.to_vec(), retained: p.retain }
                     }
@@ -94,7 +101,7 @@ impl Operator {
                 }
             })
             .map_err(|e| format!("starting the broker connection: {e}"))?;
-        let operator = Operator { client, heard, topics, thread: Some(thread) };
+        let operator = Operator { client, heard, kept: Default::default(), topics, thread: Some(thread) };
         match operator.heard.recv_timeout(Duration::from_secs(10)) {
             Ok(Heard::Connected) => Ok(operator),
             Ok(Heard::Lost(e)) => Err(format!("cannot reach the broker {}: {e}", broker.url)),
@@ -139,9 +146,14 @@ impl Operator {
 
     fn account(&self, heard: Heard) -> Result<usize, String> {
         match heard {
-            Heard::Acked => Ok(1),
+            Heard::Acked(None) => Ok(1),
+            Heard::Acked(Some(refused)) => Err(format!("the broker refused a publish: {refused} (is this user allowed to publish under the prefix?)")),
             Heard::Lost(e) => Err(format!("the connection to the broker dropped: {e}")),
-            _ => Ok(0),
+            message @ Heard::Message { .. } => {
+                self.kept.borrow_mut().push_back(message);
+                Ok(0)
+            }
+            Heard::Connected => Ok(0),
         }
     }
 
@@ -170,7 +182,11 @@ impl Operator {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let (topic, payload, retained) = match self.heard.recv_timeout(left) {
+            let next = match self.kept.borrow_mut().pop_front() {
+                Some(kept) => Ok(kept),
+                None => self.heard.recv_timeout(left),
+            };
+            let (topic, payload, retained) = match next {
                 Ok(Heard::Message { topic, payload, retained }) => (topic, payload, retained),
                 Ok(Heard::Lost(e)) => return Err(format!("the connection to the broker dropped: {e}")),
                 Ok(_) => continue,

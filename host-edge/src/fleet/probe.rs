@@ -44,8 +44,15 @@ pub fn pass(host: &Host, deployment: &Deployment, checks: &[HttpCheck], client: 
 
 /// Probes until a pass finds everything healthy (`Ok`) or `timeout` passes
 /// (`Err` with the last pass's reasons). `checks` are the deployment's,
-/// with the device's values in them.
-pub fn until_healthy(host: &Host, deployment: &Deployment, checks: &[HttpCheck], timeout: Duration) -> Result<Duration, Vec<String>> {
+/// with the device's values in them. Gives up early when `stopped` says
+/// the host is stopping.
+pub fn until_healthy(
+    host: &Host,
+    deployment: &Deployment,
+    checks: &[HttpCheck],
+    timeout: Duration,
+    stopped: &dyn Fn() -> bool,
+) -> Result<Duration, Vec<String>> {
     let started = Instant::now();
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(5).min(timeout))
@@ -57,7 +64,7 @@ pub fn until_healthy(host: &Host, deployment: &Deployment, checks: &[HttpCheck],
         if reasons.is_empty() {
             return Ok(started.elapsed());
         }
-        if started.elapsed() + PASS_INTERVAL > timeout {
+        if started.elapsed() + PASS_INTERVAL > timeout || stopped() {
             return Err(reasons);
         }
         std::thread::sleep(PASS_INTERVAL);

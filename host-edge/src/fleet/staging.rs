@@ -5,8 +5,10 @@
 //! URL. Either way it is written to a file in `staging/` as it arrives, so a
 //! 2 MB module never sits in memory, and only once every byte is there and
 //! its SHA-256 is the one the signed deployment names is it moved into
-//! `modules/`. A chunk of the wrong size or index is refused; a module
-//! whose hash differs is refused whole. Nothing here touches what runs.
+//! `modules/`. Chunk topics are not signed, so a chunk of the wrong size or
+//! index is ignored, and bytes that hash to something else are thrown away
+//! and asked for again (the retained copies, by subscribing afresh), up to
+//! [`MAX_RETRIES`] times. Nothing here touches what runs.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,6 +22,9 @@ use sha2::{Digest, Sha256};
 use super::deployment::{module_file, DeployedActor, Deployment};
 use super::store::Store;
 
+/// How often a module whose bytes hash wrong is asked for again.
+pub const MAX_RETRIES: u32 = 3;
+
 /// One module being received in chunks.
 #[derive(Debug)]
 struct Transfer {
@@ -28,6 +33,22 @@ struct Transfer {
     file: File,
     received: Vec<bool>,
     missing: u32,
+    retries: u32,
+}
+
+/// What a chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Not a chunk awaited (another module, another cut, a wrong index or
+    /// length, or one already had): ignored.
+    Ignored,
+    /// Kept; more are awaited.
+    Stored,
+    /// The module is complete, checked and kept.
+    Completed,
+    /// The module was complete but hashed wrong: its chunks must be
+    /// received again.
+    Retry,
 }
 
 /// The modules of one deployment still to arrive over MQTT.
@@ -60,15 +81,15 @@ impl Staging {
             let chunks = actor.chunks();
             staging.transfers.insert(
                 actor.sha256.clone(),
-                Transfer { actor: actor.clone(), path, file, received: vec![false; chunks as usize], missing: chunks },
+                Transfer { actor: actor.clone(), path, file, received: vec![false; chunks as usize], missing: chunks, retries: 0 },
             );
         }
         Ok(staging)
     }
 
-    /// The modules (SHA-256) whose chunks are still awaited.
-    pub fn awaited(&self) -> Vec<String> {
-        self.transfers.keys().cloned().collect()
+    /// The modules (SHA-256 and chunk size) whose chunks are still awaited.
+    pub fn awaited(&self) -> Vec<(String, u32)> {
+        self.transfers.iter().map(|(sha, t)| (sha.clone(), t.actor.chunk_size)).collect()
     }
 
     /// Whether every module is kept.
@@ -76,42 +97,48 @@ impl Staging {
         self.transfers.is_empty()
     }
 
-    /// Takes chunk `index` of module `sha256`. Chunks of modules not awaited
-    /// and chunks already had are ignored; a chunk of the wrong size is an
-    /// error, and so is a complete module whose hash is not the signed one.
-    /// Returns whether this chunk completed its module.
-    pub fn chunk(&mut self, sha256: &str, index: u32, bytes: &[u8]) -> Result<bool, String> {
-        let Some(transfer) = self.transfers.get_mut(sha256) else { return Ok(false) };
+    /// Takes chunk `index` of module `sha256` cut in chunks of `size`.
+    /// What is not awaited is ignored (see [`Progress`]); an error is an
+    /// I/O failure, or a module that hashed wrong [`MAX_RETRIES`] times.
+    pub fn chunk(&mut self, sha256: &str, size: u32, index: u32, bytes: &[u8]) -> Result<Progress, String> {
+        let Some(transfer) = self.transfers.get_mut(sha256) else { return Ok(Progress::Ignored) };
         let chunks = transfer.actor.chunks();
-        if index >= chunks {
-            return Err(format!("module {}: chunk {index} of a module of {chunks} chunks", transfer.actor.name));
-        }
-        if transfer.received[index as usize] {
-            return Ok(false);
+        if size != transfer.actor.chunk_size || index >= chunks || transfer.received[index as usize] {
+            return Ok(Progress::Ignored);
         }
         let chunk_size = u64::from(transfer.actor.chunk_size);
         let offset = u64::from(index) * chunk_size;
         let expected = chunk_size.min(transfer.actor.size - offset);
         if bytes.len() as u64 != expected {
-            return Err(format!(
-                "module {}: chunk {index} has {} bytes, and {expected} were expected",
-                transfer.actor.name,
+            tracing::warn!(
+                module = transfer.actor.name,
+                "fleet: ignoring chunk {index}: {} bytes, where {expected} were expected",
                 bytes.len()
-            ));
+            );
+            return Ok(Progress::Ignored);
         }
         transfer.file.write_all_at(bytes, offset).map_err(|e| format!("{}: {e}", transfer.path.display()))?;
         transfer.received[index as usize] = true;
         transfer.missing -= 1;
         self.received_bytes += bytes.len() as u64;
         if transfer.missing > 0 {
-            return Ok(false);
+            return Ok(Progress::Stored);
+        }
+        transfer.file.sync_all().map_err(|e| format!("{}: {e}", transfer.path.display()))?;
+        if let Err(e) = check_hash(&transfer.path, &transfer.actor) {
+            transfer.retries += 1;
+            if transfer.retries > MAX_RETRIES {
+                return Err(format!("{e} ({MAX_RETRIES} times)"));
+            }
+            tracing::warn!(module = transfer.actor.name, "fleet: {e}; receiving its chunks again");
+            transfer.received.fill(false);
+            transfer.missing = chunks;
+            return Ok(Progress::Retry);
         }
         let transfer = self.transfers.remove(sha256).expect("the transfer is there");
-        transfer.file.sync_all().map_err(|e| format!("{}: {e}", transfer.path.display()))?;
         drop(transfer.file);
-        check_hash(&transfer.path, &transfer.actor)?;
         keep(&transfer.path, &module_file(&self.modules, sha256))?;
-        Ok(true)
+        Ok(Progress::Completed)
     }
 }
 
@@ -129,7 +156,6 @@ fn check_hash(path: &Path, actor: &DeployedActor) -> Result<(), String> {
     }
     let actual = data_encoding::HEXLOWER.encode(&hasher.finalize());
     if actual != actor.sha256 {
-        let _ = std::fs::remove_file(path);
         return Err(format!(
             "module {}: the bytes received hash to {actual}, and the signed deployment names {}; refused",
             actor.name, actor.sha256
@@ -168,7 +194,9 @@ fn fetch(url: &str, actor: &DeployedActor, path: &Path, timeout: Duration) -> Re
         return Err(failed(format!("{copied} bytes arrived{}, and the deployment says {}", if copied > actor.size { " or more" } else { "" }, actor.size)));
     }
     file.flush().and_then(|()| file.sync_all()).map_err(|e| failed(e.to_string()))?;
-    check_hash(path, actor)?;
+    check_hash(path, actor).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })?;
     Ok(copied)
 }
 
@@ -203,29 +231,35 @@ mod tests {
         let bytes: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
         let wanted = actor(&bytes, 1000);
         let mut staging = Staging::start(&store, &deployment(vec![wanted.clone()]), Duration::from_secs(1)).unwrap();
-        assert_eq!(staging.awaited(), std::slice::from_ref(&wanted.sha256));
-        assert!(!staging.chunk(&wanted.sha256, 2, &bytes[2000..]).unwrap());
-        assert!(!staging.chunk(&wanted.sha256, 2, &bytes[2000..]).unwrap(), "a chunk had twice is ignored");
-        assert!(!staging.chunk(&wanted.sha256, 0, &bytes[..1000]).unwrap());
-        assert!(staging.chunk(&wanted.sha256, 1, &bytes[1000..2000]).unwrap());
+        assert_eq!(staging.awaited(), [(wanted.sha256.clone(), 1000)]);
+        let sha = &wanted.sha256;
+        assert_eq!(staging.chunk(sha, 1000, 2, &bytes[2000..]).unwrap(), Progress::Stored);
+        assert_eq!(staging.chunk(sha, 1000, 2, &bytes[2000..]).unwrap(), Progress::Ignored, "a chunk had twice");
+        assert_eq!(staging.chunk(sha, 500, 0, &bytes[..500]).unwrap(), Progress::Ignored, "another cut");
+        assert_eq!(staging.chunk(sha, 1000, 0, &bytes[..1000]).unwrap(), Progress::Stored);
+        assert_eq!(staging.chunk(sha, 1000, 1, &bytes[1000..2000]).unwrap(), Progress::Completed);
         assert!(staging.is_done());
         assert_eq!(std::fs::read(module_file(&store.modules(), &wanted.sha256)).unwrap(), bytes);
         assert!(Staging::start(&store, &deployment(vec![wanted]), Duration::from_secs(1)).unwrap().is_done(), "kept modules are not fetched again");
     }
 
     #[test]
-    fn a_chunk_of_the_wrong_size_and_bytes_of_the_wrong_hash_are_refused() {
+    fn chunks_of_the_wrong_size_are_ignored_and_bytes_of_the_wrong_hash_asked_for_again_then_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let bytes = vec![7u8; 1500];
         let mut wanted = actor(&bytes, 1000);
         let mut staging = Staging::start(&store, &deployment(vec![wanted.clone()]), Duration::from_secs(1)).unwrap();
-        assert!(staging.chunk(&wanted.sha256, 1, &bytes[..100]).unwrap_err().contains("has 100 bytes, and 500 were expected"));
-        assert!(staging.chunk(&wanted.sha256, 5, &bytes[..100]).unwrap_err().contains("chunk 5 of a module of 2 chunks"));
+        assert_eq!(staging.chunk(&wanted.sha256, 1000, 1, &bytes[..100]).unwrap(), Progress::Ignored, "100 bytes where 500 belong");
+        assert_eq!(staging.chunk(&wanted.sha256, 1000, 5, &bytes[..100]).unwrap(), Progress::Ignored, "no chunk 5 in 2");
         wanted.sha256 = sha256_hex(b"something else");
         let mut staging = Staging::start(&store, &deployment(vec![wanted.clone()]), Duration::from_secs(1)).unwrap();
-        staging.chunk(&wanted.sha256, 0, &bytes[..1000]).unwrap();
-        let err = staging.chunk(&wanted.sha256, 1, &bytes[1000..]).unwrap_err();
+        for _ in 0..MAX_RETRIES {
+            staging.chunk(&wanted.sha256, 1000, 0, &bytes[..1000]).unwrap();
+            assert_eq!(staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap(), Progress::Retry);
+        }
+        staging.chunk(&wanted.sha256, 1000, 0, &bytes[..1000]).unwrap();
+        let err = staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap_err();
         assert!(err.contains("hash to") && err.contains("refused"), "{err}");
         assert!(!store.has_module(&wanted.sha256));
     }

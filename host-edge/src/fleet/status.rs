@@ -146,7 +146,7 @@ impl DeviceStatus {
                     name: p.name.clone(),
                     capability: p.capability.to_string(),
                     healthy: p.health.is_ok(),
-                    problem: p.health.clone().err(),
+                    problem: p.health.clone().err().map(|why| provider_abi::redact::redact_text(&why).into_owned()),
                 })
                 .collect(),
             clock: ClockReport { system: clock.system(), mark: clock.mark(), behind: clock.is_behind() },

@@ -84,6 +84,9 @@ pub enum Ending {
     Committed,
     /// Applied, unhealthy, and rolled back to the last good state.
     RolledBack,
+    /// Applied, unhealthy, and the last good state could not be brought
+    /// back whole: the device says what is missing and is not ready.
+    RollbackFailed,
     /// Refused before anything that runs changed (a module that would not
     /// verify, a manifest that would not check).
     Failed,
@@ -115,6 +118,10 @@ pub struct FleetState {
     /// The last command accepted, per topic.
     #[serde(default)]
     pub marks: BTreeMap<String, Mark>,
+    /// The highest sequence of a deployment accepted, on any topic: an
+    /// older one is refused wherever it comes from.
+    #[serde(default)]
+    pub latest_deployment: u64,
     /// Revocations by issue time, per module key.
     #[serde(default)]
     pub revocations: BTreeMap<String, u64>,

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `devices/ID/deploy`, `groups/G/deploy` | yes | the latest signed deployment for a device or group |
 //! | `devices/ID/revoke/M…`, `groups/G/revoke/M…` | yes | the latest signed revocation of one module key |
-//! | `modules/SHA256/N` | yes | chunk N of a module, for devices to stage |
+//! | `modules/SHA256/SIZE/N` | yes | chunk N of a module, in chunks of SIZE bytes, for devices to stage |
 //! | `devices/ID/status` | yes | the device's status, republished every heartbeat |
 //! | `devices/ID/online` | yes | `online`, or `offline` (the last will) |
 //! | `devices/ID/events` | no | refusals and deployment outcomes, as they happen |
@@ -76,10 +76,13 @@ pub enum Kind {
     Deploy(Target),
     /// A revocation of a module key, for `Target`.
     Revoke(Target, String),
-    /// Chunk `index` of the module with SHA-256 `sha256`.
+    /// Chunk `index` of the module with SHA-256 `sha256`, cut in chunks
+    /// of `size` bytes.
     Chunk {
         /// The module's SHA-256, lower-case hex.
         sha256: String,
+        /// The chunk size.
+        size: u32,
         /// The chunk's index.
         index: u32,
     },
@@ -129,14 +132,15 @@ impl Topics {
         format!("{}/revoke/{subject}", self.target(target))
     }
 
-    /// Chunk `index` of the module `sha256`.
-    pub fn chunk(&self, sha256: &str, index: u32) -> String {
-        format!("{}/modules/{sha256}/{index}", self.prefix)
+    /// Chunk `index` of the module `sha256` cut in chunks of `size` bytes
+    /// (the size is in the topic, so chunks of an earlier cut never mix in).
+    pub fn chunk(&self, sha256: &str, size: u32, index: u32) -> String {
+        format!("{}/modules/{sha256}/{size}/{index}", self.prefix)
     }
 
-    /// Every chunk of the module `sha256`.
-    pub fn chunks(&self, sha256: &str) -> String {
-        format!("{}/modules/{sha256}/+", self.prefix)
+    /// Every chunk of the module `sha256` in chunks of `size` bytes.
+    pub fn chunks(&self, sha256: &str, size: u32) -> String {
+        format!("{}/modules/{sha256}/{size}/+", self.prefix)
     }
 
     /// A device's status.
@@ -182,7 +186,9 @@ impl Topics {
         match levels[..] {
             [kind, name, "deploy"] => Some(Kind::Deploy(target(kind, name)?)),
             [kind, name, "revoke", subject] => Some(Kind::Revoke(target(kind, name)?, subject.to_owned())),
-            ["modules", sha256, index] => Some(Kind::Chunk { sha256: sha256.to_owned(), index: index.parse().ok()? }),
+            ["modules", sha256, size, index] => {
+                Some(Kind::Chunk { sha256: sha256.to_owned(), size: size.parse().ok()?, index: index.parse().ok()? })
+            }
             ["devices", id, "status"] => Some(Kind::Status(id.to_owned())),
             ["devices", id, "online"] => Some(Kind::Online(id.to_owned())),
             ["devices", id, "events"] => Some(Kind::Events(id.to_owned())),
@@ -203,7 +209,7 @@ mod tests {
         assert_eq!(topics.parse(&topics.deploy(&kitchen)), Some(Kind::Deploy(kitchen.clone())));
         let revoke = topics.revoke(&Target::Device("pi-1".into()), "MABC");
         assert_eq!(topics.parse(&revoke), Some(Kind::Revoke(Target::Device("pi-1".into()), "MABC".into())));
-        assert_eq!(topics.parse(&topics.chunk("ab12", 7)), Some(Kind::Chunk { sha256: "ab12".into(), index: 7 }));
+        assert_eq!(topics.parse(&topics.chunk("ab12", 65536, 7)), Some(Kind::Chunk { sha256: "ab12".into(), size: 65536, index: 7 }));
         assert_eq!(topics.parse("acme/fleet/devices/pi-1/status"), Some(Kind::Status("pi-1".into())));
         assert_eq!(topics.parse("other/devices/pi-1/status"), None);
         assert_eq!(
