@@ -26,6 +26,7 @@ use crate::capability::CapabilityId;
 use crate::claims::{Policy, TrustedClock};
 use crate::command::{Command, LinkSpec, Status};
 use crate::engine::{reentry, InvokeError, Limits};
+use crate::metrics::HostCallMetrics;
 use crate::pool::{self, ActorPool, CallbackFactory};
 use crate::provider::{NativeProvider, ProviderError, ProviderLibrary};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
@@ -34,6 +35,9 @@ use crate::router::{self, CapabilityHandler, DispatchError, Route};
 /// How long an actor waits for another actor it called, and a provider for
 /// an actor it delivers to.
 pub const ACTOR_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most namespaces whose host-call counters an instance keeps at hand.
+const MAX_CACHED_NAMESPACES: usize = 16;
 
 /// The file in the state directory that keeps the clock's mark.
 pub const CLOCK_FILE: &str = "clock";
@@ -705,13 +709,31 @@ impl Host {
             let name = Arc::clone(&name);
             let granted = Arc::clone(&granted);
             let metrics = Arc::clone(&metrics);
+            // The counters by namespace as this instance's actor writes it:
+            // a handful, looked up without allocating.
+            let counters: Mutex<Vec<(String, HostCallMetrics)>> = Mutex::new(Vec::new());
             Box::new(move |_id, binding, namespace, operation, payload| {
                 let inner = host.upgrade().ok_or("the host is shutting down")?;
                 let caller = Caller { key: &subject, name: &name, binding };
                 let started = Instant::now();
                 let outcome = Host { inner }.dispatch(caller, &granted, namespace, operation, payload);
-                let label = metric_label(namespace, &granted);
-                metrics.host_call(&label, started.elapsed(), outcome.as_ref().err().map(DispatchError::kind));
+                let elapsed = started.elapsed();
+                let failure = outcome.as_ref().err().map(DispatchError::kind);
+                {
+                    let mut counters = counters.lock().unwrap_or_else(|e| e.into_inner());
+                    match counters.iter().find(|(seen, _)| seen == namespace) {
+                        Some((_, known)) => known.record(elapsed, failure),
+                        None => {
+                            let fresh = metrics.host_calls(&metric_label(namespace, &granted));
+                            fresh.record(elapsed, failure);
+                            // Bounded: an actor calling made-up namespaces
+                            // is counted, under `other`, but not cached.
+                            if counters.len() < MAX_CACHED_NAMESPACES {
+                                counters.push((namespace.to_owned(), fresh));
+                            }
+                        }
+                    }
+                }
                 outcome.map_err(|e| {
                     let kind = e.kind();
                     pool::note_host_failure(kind);

@@ -173,13 +173,15 @@ impl ActorMetrics {
         }
     }
 
-    /// Records one host call of the actor to `capability`.
-    pub fn host_call(&self, capability: &str, elapsed: Duration, failure: Option<ErrorKind>) {
+    /// The counters of the actor's host calls to `capability`, resolved
+    /// once; [`HostCallMetrics::record`] counts one.
+    pub fn host_calls(&self, capability: &str) -> HostCallMetrics {
         let labels = [self.name.as_str(), self.key.as_str(), capability];
-        self.host_calls.with_label_values(&labels).inc();
-        self.host_seconds.with_label_values(&labels).observe(elapsed.as_secs_f64());
-        if let Some(kind) = failure {
-            self.host_errors.with_label_values(&[&self.name, &self.key, capability, kind.tag()]).inc();
+        HostCallMetrics {
+            labels: [self.name.clone(), self.key.clone(), capability.to_owned()],
+            calls: self.host_calls.with_label_values(&labels),
+            seconds: self.host_seconds.with_label_values(&labels),
+            errors: self.host_errors.clone(),
         }
     }
 
@@ -204,6 +206,27 @@ impl ActorMetrics {
             .iter()
             .map(|kind| self.errors.with_label_values(&[&self.name, &self.key, kind.tag()]).get())
             .sum()
+    }
+}
+
+/// The counters of one actor's host calls to one capability.
+#[derive(Debug, Clone)]
+pub struct HostCallMetrics {
+    labels: [String; 3],
+    calls: IntCounter,
+    seconds: Histogram,
+    errors: IntCounterVec,
+}
+
+impl HostCallMetrics {
+    /// Records one host call: how long, and how it failed when it did.
+    pub fn record(&self, elapsed: Duration, failure: Option<ErrorKind>) {
+        self.calls.inc();
+        self.seconds.observe(elapsed.as_secs_f64());
+        if let Some(kind) = failure {
+            let [name, key, capability] = &self.labels;
+            self.errors.with_label_values(&[name, key, capability, kind.tag()]).inc();
+        }
     }
 }
 
@@ -232,7 +255,7 @@ mod tests {
         let actor = metrics.actor("MTESTKEY", "tester");
         actor.call(Duration::from_micros(300), 1_000, None);
         actor.call(Duration::from_millis(2), 5_000, Some(ErrorKind::Trapped));
-        actor.host_call("wascc:keyvalue", Duration::from_micros(80), Some(ErrorKind::Denied));
+        actor.host_calls("wascc:keyvalue").record(Duration::from_micros(80), Some(ErrorKind::Denied));
         assert_eq!(metrics.actor_totals("MTESTKEY"), (2, 1));
         let text = metrics.encode();
         assert!(text.contains(r#"host_edge_actor_calls_total{actor="tester",key="MTESTKEY"} 2"#), "{text}");
