@@ -47,7 +47,7 @@ fn cli(args: &[&str]) -> Output {
     std::process::Command::new(host_edge_bin()).args(args).output().expect("host-edge runs")
 }
 
-fn text(output: &Output) -> String {
+fn text_of(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
@@ -57,7 +57,7 @@ impl Fleet {
         let broker = PrivateMosquitto::start(dir.path());
         let operator = dir.path().join("operator.nk");
         let made = cli(&["keys", "generate", "operator", "-o", operator.to_str().unwrap()]);
-        assert!(made.status.success(), "{}", text(&made));
+        assert!(made.status.success(), "{}", text_of(&made));
         let operator_key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
         let signer = Signer::new();
         let sign = |actor: &str, rev: i32, file: &str| {
@@ -200,7 +200,7 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "${{HTTP_PORT}}" }}
     /// `fleet status --json`.
     fn status(&self) -> Value {
         let out = self.fleet(&["status", "--json", "--quiet", "500ms"]);
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", text_of(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -247,7 +247,7 @@ fn two_devices_run_a_signed_deployment_and_one_offline_at_the_time_gets_it_when_
     let deployment = fleet.deployment("v2.toml", "[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"");
     let sent = Instant::now();
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a", "--wait", "b", "--timeout", "60s"]);
-    let said = text(&out);
+    let said = text_of(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("a: committed") && said.contains("b: committed"), "{said}");
     eprintln!("both devices committed {:.2} s after the deploy command started", sent.elapsed().as_secs_f64());
@@ -267,7 +267,7 @@ fn two_devices_run_a_signed_deployment_and_one_offline_at_the_time_gets_it_when_
         assert_eq!(status[id]["status"]["last_outcome"]["result"], "committed");
     }
     let table = fleet.fleet(&["status"]);
-    let table = text(&table);
+    let table = text_of(&table);
     assert!(table.contains("DEVICE") && table.contains(&format!("{seq} (counter 2)")) && table.contains("counter rev 2 x2"), "{table}");
 
     // c was offline when the deployment went out: it gets it on connecting.
@@ -298,7 +298,7 @@ fn a_deployment_whose_health_probe_fails_is_rolled_back_by_the_device_and_report
         "probe_timeout = \"2s\"\n\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204",
     );
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
-    let said = text(&out);
+    let said = text_of(&out);
     assert!(!out.status.success(), "a rolled-back deployment fails the command: {said}");
     assert!(said.contains("a: rolled-back") && said.contains("answered 200, not 204"), "{said}");
     let (status, body) = a.hits();
@@ -318,12 +318,13 @@ fn a_device_killed_while_staging_comes_back_on_the_previous_deployment_and_serve
     let deployment = fleet.deployment("v2.toml", "");
     let tokens = fleet.path("v2.jwt");
     let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "-o", tokens.to_str().unwrap()]);
-    assert!(signed.status.success(), "{}", text(&signed));
+    assert!(signed.status.success(), "{}", text_of(&signed));
     // The command without its modules: the device stages, waiting for chunks.
     let sent = fleet.fleet(&["send", tokens.to_str().unwrap()]);
-    assert!(sent.status.success(), "{}", text(&sent));
+    assert!(sent.status.success(), "{}", text_of(&sent));
     fleet.wait_for_status(&a, "a is staging", |d| d["status"]["pending"].as_str().is_some_and(|p| p.contains("staging")));
     a.host.stop("KILL");
+    fleet.wait_for_status(&a, "the broker marks a offline (its last will)", |d| d["online"] == false);
 
     a.host.start();
     let (status, body) = a.hits();
@@ -333,6 +334,72 @@ fn a_device_killed_while_staging_comes_back_on_the_previous_deployment_and_serve
     assert!(reported["status"]["pending"].is_null(), "{reported}");
     assert!(reported["status"]["last_outcome"]["detail"].as_str().unwrap().contains("while staging"), "{reported}");
     assert!(a.host.log().contains("was interrupted"), "{}", a.host.log());
+}
+
+/// `python3 -m http.server` serving `dir` on a free loopback port; stopped
+/// when dropped.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = free_port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        testkit::wait_for_port(port, Duration::from_secs(10));
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_module_with_a_url_is_fetched_from_there_and_bytes_that_are_not_the_signed_ones_are_refused() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let files = fleet.path("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let server = FileServer::start(&files);
+    let url = format!("http://127.0.0.1:{}/counter.wasm", server.port);
+    let deployment = fleet.deployment("by-url.toml", "");
+    let text = std::fs::read_to_string(&deployment).unwrap().replace("instances = 2", &format!("instances = 2\nurl = \"{url}\""));
+    std::fs::write(&deployment, text).unwrap();
+    let deploy = || fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+
+    // The server holds the module with one byte changed.
+    let mut tampered = std::fs::read(&fleet.v2).unwrap();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x55;
+    std::fs::write(files.join("counter.wasm"), tampered).unwrap();
+    let out = deploy();
+    let said = text_of(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("a: failed") && said.contains("the signed deployment names"), "{said}");
+    assert!(!a.hits().1.contains("version"), "nothing changed");
+
+    std::fs::copy(&fleet.v2, files.join("counter.wasm")).unwrap();
+    let out = deploy();
+    let said = text_of(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("0 module bytes in 0 chunks"), "nothing went over MQTT: {said}");
+    assert!(a.hits().1.contains(r#""version":2"#));
+    let reported = fleet.wait_for_status(&a, "a reports the bytes it fetched", |d| d["status"]["last_outcome"]["result"] == "committed");
+    let module = std::fs::metadata(&fleet.v2).unwrap().len();
+    assert_eq!(reported["status"]["received_bytes"].as_u64(), Some(module), "the refused download is not kept, nor counted");
 }
 
 /// The claims of a signed token, as JSON.
@@ -353,18 +420,18 @@ fn unsigned_wrongly_signed_replayed_and_older_commands_are_refused_and_reported(
     let sign = |seq: &str, seed: &str, file: &str| -> String {
         let path = fleet.path(file);
         let out = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", seed, "--seq", seq, "-o", path.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", text_of(&out));
         std::fs::read_to_string(path).unwrap().trim().to_owned()
     };
     let good = sign("100", operator, "good.jwt");
     let sent = fleet.fleet(&["send", fleet.path("good.jwt").to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
-    assert!(sent.status.success(), "{}", text(&sent));
+    assert!(sent.status.success(), "{}", text_of(&sent));
     fleet.wait_for_status(&a, "a runs deployment 100", |d| deployment_seq(d) == Some(100));
 
     let topic = format!("{}/devices/a/deploy", fleet.prefix);
     let publish = |payload: &str| {
         let out = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-t", &topic, "-m", payload]);
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", text_of(&out));
     };
     // Unsigned: the claims alone.
     publish(&claims_of(&good).to_string());
@@ -410,7 +477,7 @@ fn with_the_clock_set_to_1970_a_revoked_subject_stays_revoked_and_a_valid_actor_
     fleet.wait_for_status(&a, "a runs both actors", |d| d["status"]["actors"].as_array().is_some_and(|a| a.len() == 2));
 
     let out = fleet.fleet(&["revoke", &spare_key, "--to", "group:all", "--operator", fleet.operator.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", text_of(&out));
     fleet.wait_for_status(&a, "a stopped the revoked actor", |d| d["status"]["actors"].as_array().is_some_and(|a| a.len() == 1));
 
     a.host.stop("TERM");
