@@ -21,6 +21,7 @@ use host_edge::fleet::command::{self, Order};
 use host_edge::fleet::deployment::DeploymentFile;
 use host_edge::fleet::operator::{Operator, Report};
 use host_edge::fleet::{Target, Topics};
+use testkit::host::counter_entries;
 use testkit::mqtt::PrivateMosquitto;
 use testkit::{actor_module, free_port, http_get, options, release_build, wait_for_port, Signer};
 
@@ -75,7 +76,7 @@ fn main() {
     let caps = ["wascc:keyvalue", "wascc:http_server"];
     let v1 = signer.sign_with(&actor_module("counter"), &SignOptions { rev: Some(1), ..options("counter", &caps) });
     std::fs::write(dir.path().join("v1.wasm"), &v1).unwrap();
-    let library = |name: &str| release.join(format!("lib{name}.so")).display().to_string();
+    let library = |name: &str| release.join(format!("lib{name}.so"));
     let prefix = "bench/fleet";
     let devices: Vec<Device> = ["a", "b"]
         .iter()
@@ -97,29 +98,12 @@ prefix = "{prefix}"
 vars = {{ HTTP_PORT = "{port}" }}
 [[actor]]
 path = "{v1}"
-[[provider]]
-name = "kv"
-path = "{kv}"
-[[provider]]
-name = "http"
-path = "{http}"
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "counter.db" }}
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#,
+{entries}"#,
                 issuer = signer.issuer.public_key(),
                 operator = operator.public_key(),
                 broker = broker.port(),
                 v1 = dir.path().join("v1.wasm").display(),
-                kv = library("keyvalue_sqlite"),
-                http = library("http_server"),
+                entries = counter_entries(&library("keyvalue_sqlite"), &library("http_server"), &port.to_string()),
             );
             std::fs::write(folder.join("manifest.toml"), manifest).unwrap();
             let child = Command::new(release.join("host-edge"))
@@ -150,12 +134,9 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
         std::fs::write(
             &file,
             format!(
-                "[[actor]]\npath = \"{}\"\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n[[provider]]\nname = \"http\"\npath = \"{}\"\n\
-                 [[link]]\nactor = \"counter\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\nvalues = {{ PATH = \"counter.db\" }}\n\
-                 [[link]]\nactor = \"counter\"\ncapability = \"wascc:http_server\"\nprovider = \"http\"\nvalues = {{ ADDRESS = \"127.0.0.1\", PORT = \"${{HTTP_PORT}}\" }}\n",
+                "[[actor]]\npath = \"{}\"\n{}",
                 path.display(),
-                library("keyvalue_sqlite"),
-                library("http_server")
+                counter_entries(&library("keyvalue_sqlite"), &library("http_server"), "${HTTP_PORT}")
             ),
         )
         .unwrap();

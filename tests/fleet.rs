@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use host_edge::claims::SignOptions;
 use serde_json::Value;
-use testkit::host::HostProcess;
+use testkit::host::{counter_entries, HostProcess};
 use testkit::mqtt::{mosquitto_client, PrivateMosquitto, Subscriber};
 use testkit::{actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_library, Signer};
 
@@ -113,34 +113,14 @@ vars = {{ HTTP_PORT = "{port}" }}
 
 [[actor]]
 path = "{v1}"
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "counter.db" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+{entries}
 {extra}"#,
             issuer = self.issuer,
             operator = self.operator_key,
             broker = self.broker.port(),
             prefix = self.prefix,
             v1 = self.v1.display(),
-            kv = provider_library("keyvalue_sqlite").display(),
-            http = provider_library("http_server").display(),
+            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), &port.to_string()),
         );
         Device { host: HostProcess::new(&dir, &manifest, port), port }
     }
@@ -159,30 +139,9 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
 [[actor]]
 path = "{v2}"
 instances = 2
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "counter.db" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "${{HTTP_PORT}}" }}
-"#,
+{entries}"#,
             v2 = self.v2.display(),
-            kv = provider_library("keyvalue_sqlite").display(),
-            http = provider_library("http_server").display(),
+            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), "${HTTP_PORT}"),
         );
         let path = self.path(file);
         std::fs::write(&path, text).unwrap();

@@ -136,3 +136,36 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
         http = crate::provider_library("http_server").display(),
     )
 }
+
+/// The entries that serve the counter (named `counter`) from the SQLite
+/// store (`PATH = counter.db` in the provider's state) over HTTP on
+/// loopback `port`, a number or a `${NAME}` placeholder of a fleet
+/// deployment; with the providers at `kv` and `http` (debug or release
+/// builds). For a manifest or a deployment file alike.
+pub fn counter_entries(kv: &Path, http: &Path, port: &str) -> String {
+    format!(
+        r#"
+[[provider]]
+name = "kv"
+path = "{kv}"
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {{ PATH = "counter.db" }}
+
+[[link]]
+actor = "counter"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+"#,
+        kv = kv.display(),
+        http = http.display(),
+    )
+}
