@@ -1,16 +1,24 @@
 //! One Redis server behind a pool of connections; each key-value operation
-//! is one Redis command.
+//! is one Redis command, and one round trip.
+//!
+//! A pooled connection is checked with a `PING` only when it has been idle
+//! for [`IDLE_CHECK`]: one that served a call a moment ago is as good as a
+//! check, and pinging it would double the round trips of every call. After a
+//! Redis restart the idle connections are found dead by their `PING` and
+//! replaced; a connection that dies under a call fails that call as
+//! `unavailable` (the command may have run, so it is not sent again) and is
+//! dropped from the pool.
 //!
 //! Errors name the server by its URL with the password hidden
 //! (`redis://:***@host:6379/`): they reach the host's log, `host-edge ctl
 //! status` and, through the actor, possibly an HTTP client.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use provider_sdk::abi::redact::{redact_text, redact_url};
 use provider_sdk::keyvalue::KeyValueStore;
 use provider_sdk::ProviderError;
-use redis::{Commands, Connection, RedisError};
+use redis::{Commands, Connection, ConnectionLike, RedisError};
 
 /// How long a call waits for a connection before failing; short, so an actor
 /// hears "Redis is unreachable" instead of hanging while the server is down.
@@ -18,14 +26,43 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one command may take on an established connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sets read and write timeouts on every new connection.
-#[derive(Debug)]
-struct Timeouts;
+/// A connection idle this long is checked with a `PING` before it is used.
+pub const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-impl r2d2::CustomizeConnection<Connection, RedisError> for Timeouts {
-    fn on_acquire(&self, connection: &mut Connection) -> Result<(), RedisError> {
+/// A connection and when it last answered.
+struct Pooled {
+    connection: Connection,
+    answered: Instant,
+}
+
+/// Makes connections (with timeouts) and decides which need a check.
+#[derive(Debug)]
+struct Manager {
+    client: redis::Client,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = RedisError;
+
+    fn connect(&self) -> Result<Pooled, RedisError> {
+        let connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
         connection.set_read_timeout(Some(IO_TIMEOUT))?;
-        connection.set_write_timeout(Some(IO_TIMEOUT))
+        connection.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(Pooled { connection, answered: Instant::now() })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), RedisError> {
+        if pooled.answered.elapsed() < IDLE_CHECK {
+            return Ok(());
+        }
+        redis::cmd("PING").query::<String>(&mut pooled.connection)?;
+        pooled.answered = Instant::now();
+        Ok(())
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        !pooled.connection.is_open()
     }
 }
 
@@ -33,7 +70,7 @@ impl r2d2::CustomizeConnection<Connection, RedisError> for Timeouts {
 pub struct Store {
     /// The server's URL as messages show it: credentials hidden.
     shown_url: String,
-    pool: r2d2::Pool<redis::Client>,
+    pool: r2d2::Pool<Manager>,
 }
 
 impl Store {
@@ -47,12 +84,10 @@ impl Store {
             .max_size(size)
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
-            // PING each connection before use: after a Redis restart a stale
-            // connection is replaced instead of failing the call.
+            // `is_valid` pings only a connection that has been idle.
             .test_on_check_out(true)
-            .connection_customizer(Box::new(Timeouts))
             .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(client);
+            .build_unchecked(Manager { client });
         Ok(Store { shown_url: redact_url(url).into_owned(), pool })
     }
 
@@ -62,11 +97,15 @@ impl Store {
     }
 
     fn run<T>(&self, command: impl FnOnce(&mut Connection) -> Result<T, RedisError>) -> Result<T, ProviderError> {
-        let mut connection = self
+        let mut pooled = self
             .pool
             .get()
             .map_err(|e| self.unavailable("is unreachable", &e.to_string()))?;
-        command(&mut connection).map_err(|e| {
+        let outcome = command(&mut pooled.connection);
+        if outcome.is_ok() {
+            pooled.answered = Instant::now();
+        }
+        outcome.map_err(|e| {
             if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() || e.is_timeout() {
                 self.unavailable("failed", &e.to_string())
             } else {
