@@ -122,7 +122,20 @@ pub fn strip_claims(module: &[u8]) -> Result<Vec<u8>, SectionError> {
 /// The module hash as tokens carry it: SHA-256, uppercase hex, of the module
 /// with its claims section(s) cut out.
 pub fn module_hash(module: &[u8]) -> Result<String, SectionError> {
-    Ok(hash_bytes(&strip_claims(module)?))
+    Ok(hash_without_claims(module, &scan(module)?))
+}
+
+/// [`module_hash`] of a module already scanned: the bytes around its claims
+/// sections are hashed where they lie, in one pass, with no copy.
+pub fn hash_without_claims(module: &[u8], sections: &ModuleSections) -> String {
+    let mut hasher = Sha256::new();
+    let mut from = 0;
+    for section in &sections.claims {
+        hasher.update(&module[from..section.range.start]);
+        from = section.range.end;
+    }
+    hasher.update(&module[from..]);
+    data_encoding::HEXUPPER.encode(&hasher.finalize())
 }
 
 /// SHA-256 of `bytes`, uppercase hex.

@@ -417,7 +417,7 @@ impl Run {
                 Outcome::Skipped("`issuer-key` failed".into()),
             );
         }
-        self.hash(module, &metadata);
+        self.hash(module, &sections, &metadata);
         self.grants(&metadata);
         self.times(&claims, policy.clock, now);
         self.policy(&claims, policy);
@@ -451,18 +451,19 @@ impl Run {
         };
     }
 
-    fn hash(&mut self, module: &[u8], metadata: &ActorMetadata) {
-        match section::module_hash(module) {
-            Ok(actual) if actual == metadata.hash => self.pass(Check::Hash, actual),
-            Ok(actual) => self.fail(
+    fn hash(&mut self, module: &[u8], sections: &section::ModuleSections, metadata: &ActorMetadata) {
+        let actual = section::hash_without_claims(module, sections);
+        if actual == metadata.hash {
+            self.pass(Check::Hash, actual);
+        } else {
+            self.fail(
                 Check::Hash,
                 format!(
                     "the module was changed after signing: token says {}, module is {actual}",
                     if metadata.hash.is_empty() { "(no hash)" } else { &metadata.hash }
                 ),
-            ),
-            Err(e) => self.fail(Check::Hash, e.to_string()),
-        };
+            );
+        }
     }
 
     fn grants(&mut self, metadata: &ActorMetadata) {
