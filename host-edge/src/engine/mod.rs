@@ -10,10 +10,13 @@
 //!   instances of an actor;
 //! - [`WasmiEngine`]: one instance, as a waPC engine provider;
 //! - [`Instance`]: a ready-to-call waPC host around one engine;
-//! - [`limits`]: the fuel and memory limits.
+//! - [`limits`]: the fuel and memory limits;
+//! - `resident`: the pages of linear memory a new instance never wrote,
+//!   given back to the kernel.
 
 mod imports;
 mod instance;
+mod resident;
 pub mod limits;
 pub mod reentry;
 mod wasi;
@@ -54,6 +57,9 @@ fn shared_engine() -> &'static wasmi::Engine {
     ENGINE.get_or_init(|| {
         let mut config = wasmi::Config::default();
         config.consume_fuel(true);
+        // The host reads the claims section itself (`claims::section`);
+        // kept by wasmi, every custom section would be copied per compile.
+        config.ignore_custom_sections(true);
         wasmi::Engine::new(&config)
     })
 }
@@ -269,6 +275,10 @@ impl WasmiEngine {
         let guest_call = instance
             .get_typed_func::<(i32, i32), i32>(&store, wapc::wapc_functions::GUEST_CALL)
             .map_err(|_| EngineError::MissingExport("__guest_call"))?;
+        // wasmi wrote zeros into all of the new memory; what is still zero
+        // after start-up need not stay resident.
+        let released = resident::release_zero_pages(memory.data_mut(&mut store));
+        tracing::trace!(actor = %self.actor, released, "linear memory pages given back after instantiation");
         self.live = Some(Live { store, guest_call });
         Ok(())
     }
