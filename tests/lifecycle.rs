@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use host_edge::capability::CapabilityId;
 use host_edge::claims::{Policy, SignOptions};
 use host_edge::engine::Limits;
+use host_edge::pool::Scaling;
 use host_edge::{Command, Host, HostError, LinkSpec};
 use testkit::{actor_module, free_port, http_get, options, provider_library, wait_for_port, Signer};
 
@@ -48,6 +49,7 @@ impl Drop for Served {
 /// What to serve and how.
 struct Setup<'a> {
     instances: usize,
+    scaling: Scaling,
     limits: Limits,
     /// Link a SQLite store in the test's folder, with this grant on the link.
     kv: Option<&'a [&'a str]>,
@@ -56,7 +58,7 @@ struct Setup<'a> {
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Setup { instances: 1, limits: Limits::default(), kv: Some(&[]), http: &[] }
+        Setup { instances: 1, scaling: Scaling::DEFAULT, limits: Limits::default(), kv: Some(&[]), http: &[] }
     }
 }
 
@@ -64,6 +66,7 @@ impl Default for Setup<'_> {
 /// and to an HTTP listener on a free loopback port.
 fn serve(dir: &Path, module: &[u8], setup: Setup<'_>) -> Served {
     let host = Host::with_state_dir(Policy::default(), dir.join("state"));
+    host.set_scaling(setup.scaling);
     let actor = host.load(module).unwrap();
     let name = actor.name().to_owned();
     host.start_actor(actor, setup.instances, setup.limits).unwrap();
@@ -245,7 +248,7 @@ fn a_trap_running_out_of_fuel_and_a_timeout_reach_the_client_as_500_500_and_504(
     // Enough fuel for the loop to outlast the request timeout, bounded so
     // the instance comes back by itself a few seconds later.
     let limits = Limits { fuel_per_call: 2_000_000_000, ..Limits::default() };
-    let setup = Setup { instances: 2, limits, kv: None, http: &[("REQUEST_TIMEOUT_MS", "300")] };
+    let setup = Setup { instances: 2, limits, kv: None, http: &[("REQUEST_TIMEOUT_MS", "300")], ..Setup::default() };
     let app = serve(dir.path(), &module, setup);
 
     let (status, body) = http_get(&app.url("/panic"));
@@ -265,6 +268,67 @@ fn a_trap_running_out_of_fuel_and_a_timeout_reach_the_client_as_500_500_and_504(
     let (status, body) = http_get(&app2.url("/loop"));
     assert_eq!(status, 500, "{body}");
     assert!(body.contains(r#""kind":"out-of-fuel""#), "{body}");
+}
+
+/// The (live instances, memory in bytes) of the host's one actor.
+fn census(host: &Host) -> (usize, u64) {
+    let status = host.status();
+    (status.actors[0].live_instances, status.actors[0].memory_bytes)
+}
+
+/// Polls `host` until its one actor has `instances` live, for up to 20 s.
+fn wait_for_instances(host: &Host, instances: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while census(host).0 != instances {
+        assert!(Instant::now() < deadline, "the pool stayed at {:?}, not {instances}", census(host));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_pool_keeps_one_instance_while_idle_grows_to_its_instances_under_concurrent_calls_and_shrinks_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = Signer::new().sign(&actor_module("faulty"), "faulty", &[HTTP]);
+    // Each loop runs until its fuel is spent: long enough for four to overlap.
+    let limits = Limits { fuel_per_call: 40_000_000, ..Limits::default() };
+    let scaling = Scaling { min: 1, idle: Duration::from_millis(300) };
+    let app = serve(dir.path(), &module, Setup { instances: 4, scaling, limits, kv: None, ..Setup::default() });
+    let (idle, memory) = census(&app.host);
+    assert_eq!(idle, 1, "an idle actor has its minimum");
+    assert!(memory > 0, "its instance's memory is counted");
+
+    let grown = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..6).map(|_| s.spawn(|| http_get(&app.url("/loop")))).collect();
+        let mut most = 0;
+        for call in calls {
+            let (status, body) = call.join().unwrap();
+            assert_eq!(status, 500, "{body}");
+            assert!(body.contains("out-of-fuel"), "{body}");
+            most = most.max(census(&app.host).0);
+        }
+        most
+    });
+    assert!(grown >= 2 && grown <= 4, "the pool grew to {grown}, within its 4 instances");
+    assert_eq!(app.host.status().actors[0].instances, 4);
+    wait_for_instances(&app.host, 1);
+    let (status, _) = http_get(&app.url("/fail"));
+    assert_eq!(status, 500, "the instance that stayed still answers");
+}
+
+#[test]
+fn an_actor_scaled_to_zero_has_no_instance_while_idle_and_answers_its_next_call_from_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let scaling = Scaling { min: 0, idle: Duration::from_millis(200) };
+    let app = serve(dir.path(), &signed(&Signer::new(), "counter", 1), Setup { instances: 2, scaling, ..Setup::default() });
+    let (status, body) = http_get(&app.url("/hits"));
+    assert_eq!((status, count_of(&body)), (200, 1), "{body}");
+    wait_for_instances(&app.host, 0);
+    assert_eq!(census(&app.host), (0, 0), "no instance, no memory");
+
+    let (status, body) = http_get(&app.url("/hits"));
+    assert_eq!((status, count_of(&body)), (200, 2), "the new instance finds the store as it was: {body}");
+    assert!(census(&app.host).0 >= 1);
+    wait_for_instances(&app.host, 0);
 }
 
 #[test]

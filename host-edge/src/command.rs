@@ -127,8 +127,14 @@ pub struct ActorStatus {
     pub hash: String,
     /// Where it was loaded from, when it came from a file.
     pub path: Option<PathBuf>,
-    /// Instances serving it.
+    /// The most instances serving it (its `instances`).
     pub instances: usize,
+    /// Instances it has now: fewer than `instances` while idle.
+    #[serde(default)]
+    pub live_instances: usize,
+    /// Linear memory of its instances now, bytes.
+    #[serde(default)]
+    pub memory_bytes: u64,
     /// Its limits.
     pub limits: Limits,
     /// How many times it has been replaced since it was started.

@@ -27,7 +27,8 @@ use crate::claims::{Policy, TrustedClock};
 use crate::command::{Command, LinkSpec, Status};
 use crate::engine::{reentry, InvokeError, Limits};
 use crate::metrics::HostCallMetrics;
-use crate::pool::{self, ActorPool, CallbackFactory};
+use crate::pool::{self, ActorPool, CallbackFactory, Scaling};
+use crate::preflight::Prepared;
 use crate::provider::{NativeProvider, ProviderError, ProviderLibrary};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
 use crate::router::{self, CapabilityHandler, DispatchError, Route};
@@ -131,6 +132,8 @@ struct Inner {
     builtins: Builtins,
     /// Commands run one at a time.
     commands: Mutex<()>,
+    /// How the pools of actors started from now on grow and shrink.
+    scaling: RwLock<Scaling>,
 }
 
 /// A running host. Cheap to clone; clones share the same actors.
@@ -186,6 +189,7 @@ impl Host {
                 state_root,
                 registry: RwLock::new(Registry::default()),
                 commands: Mutex::new(()),
+                scaling: RwLock::new(Scaling::DEFAULT),
             }),
         }
     }
@@ -230,6 +234,12 @@ impl Host {
         stopped
     }
 
+    /// Sets how the pools of actors started (or replaced) from now on grow
+    /// and shrink; [`Scaling::DEFAULT`] until then.
+    pub fn set_scaling(&self, scaling: Scaling) {
+        *self.inner.scaling.write().unwrap_or_else(|e| e.into_inner()) = scaling;
+    }
+
     /// Where providers keep their files.
     pub fn state_root(&self) -> &Path {
         &self.inner.state_root
@@ -271,6 +281,32 @@ impl Host {
                 self.unlink(&actor, &capability, &binding)?;
                 Ok(format!("unlinked {actor} from {capability} under `{binding}`"))
             }
+        }
+    }
+
+    /// Applies `command` as [`Host::execute`] does, but takes the actor or
+    /// provider library it names from `prepared` where the manifest's check
+    /// already verified, compiled or opened it from the same file, so that
+    /// a start does that work once.
+    pub fn execute_prepared(&self, command: Command, prepared: &mut Prepared) -> Result<String, HostError> {
+        match command {
+            Command::StartActor { path, instances, limits } => match prepared.take_actor(&path) {
+                Some(actor) => {
+                    self.observe_signed_time(&self.policy(), &actor);
+                    let name = actor.name().to_owned();
+                    let key = self.start(actor, Some(path), instances, limits)?;
+                    Ok(format!("started {name} ({key})"))
+                }
+                None => self.execute(Command::StartActor { path, instances, limits }),
+            },
+            Command::AddProvider { name, path, settings } => match prepared.take_library(&name, &path) {
+                Some(library) => {
+                    let capability = self.add_provider_library(&name, Arc::new(library), &settings)?;
+                    Ok(format!("provider {name} serves {capability}"))
+                }
+                None => self.execute(Command::AddProvider { name, path, settings }),
+            },
+            command => self.execute(command),
         }
     }
 
@@ -390,11 +426,23 @@ impl Host {
         path: &Path,
         settings: &BTreeMap<String, String>,
     ) -> Result<CapabilityId, HostError> {
-        let _command = self.command();
         if self.read().provider(name).is_some() {
             return Err(HostError::ProviderExists(name.to_owned()));
         }
         let library = Arc::new(ProviderLibrary::open(path)?);
+        self.add_provider_library(name, library, settings)
+    }
+
+    fn add_provider_library(
+        &self,
+        name: &str,
+        library: Arc<ProviderLibrary>,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<CapabilityId, HostError> {
+        let _command = self.command();
+        if self.read().provider(name).is_some() {
+            return Err(HostError::ProviderExists(name.to_owned()));
+        }
         let host = Arc::downgrade(&self.inner);
         let provider_name = name.to_owned();
         let deliver = Arc::new(move |actor: &str, operation: &str, payload: &[u8]| {
@@ -569,7 +617,7 @@ impl Host {
             return Err(HostError::AlreadyRunning(subject));
         }
         let pool = self.start_pool(&actor, instances, limits)?;
-        tracing::info!(actor = %subject, name = actor.name(), instances = pool.size(), "actor started");
+        tracing::info!(actor = %subject, name = actor.name(), instances = pool.instances(), max_instances = pool.max_instances(), "actor started");
         self.write().put_actor(Arc::new(RunningActor { actor, pool, path, limits, generation: 0 }));
         Ok(subject)
     }
@@ -577,7 +625,8 @@ impl Host {
     fn start_pool(&self, actor: &Actor, instances: usize, limits: Limits) -> Result<ActorPool, HostError> {
         let subject = actor.subject();
         let metrics = crate::metrics::global().actor(subject, actor.name());
-        ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, self.callbacks(actor), metrics).map_err(
+        let scaling = *self.inner.scaling.read().unwrap_or_else(|e| e.into_inner());
+        ActorPool::start(Arc::from(subject), actor.compiled(), instances, limits, scaling, self.callbacks(actor), metrics).map_err(
             |error| HostError::Start { actor: format!("{} ({subject})", actor.name()), error },
         )
     }
@@ -634,7 +683,7 @@ impl Host {
                 }
             }
         }
-        let instances = instances.unwrap_or(old.pool.size());
+        let instances = instances.unwrap_or(old.pool.max_instances());
         let limits = limits.unwrap_or(old.limits);
         let pool = self.start_pool(&actor, instances, limits)?;
         for (done, (_, link, provider, config, _)) in rebinds.iter().enumerate() {

@@ -92,6 +92,13 @@ pub struct HostEntry {
     /// (`/livez`, `/readyz`, `/metrics`). Default: `127.0.0.1:9464`, on
     /// loopback; `off` turns it off.
     pub metrics_address: Option<String>,
+    /// Instances of each actor kept while it is idle; a pool grows up to
+    /// the actor's `instances` under load. `0` lets an idle actor go to no
+    /// instance at all (its next call waits for a new one). Default: 1.
+    pub min_instances: Option<usize>,
+    /// How long an instance above `min_instances` waits without a call
+    /// before it is dropped (`30s`, `5m`). Default: 30 s.
+    pub idle_timeout: Option<String>,
 }
 
 impl HostEntry {
@@ -118,6 +125,20 @@ impl HostEntry {
             Some("off") => None,
             Some(text) => text.parse().ok(),
             None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_METRICS_PORT))),
+        }
+    }
+
+    /// How actors' pools grow and shrink, checked when the manifest is
+    /// parsed.
+    pub fn scaling(&self) -> crate::pool::Scaling {
+        let default = crate::pool::Scaling::DEFAULT;
+        crate::pool::Scaling {
+            min: self.min_instances.unwrap_or(default.min),
+            idle: self
+                .idle_timeout
+                .as_deref()
+                .and_then(|text| humantime::parse_duration(text).ok())
+                .unwrap_or(default.idle),
         }
     }
 
@@ -312,6 +333,15 @@ impl Manifest {
                 Ok(d) if !d.is_zero() => {}
                 _ => return Err(format!("[host] health_interval: `{text}` is not a duration above zero, such as \"10s\"")),
             }
+        }
+        if let Some(text) = &manifest.host.idle_timeout {
+            match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => {}
+                _ => return Err(format!("[host] idle_timeout: `{text}` is not a duration above zero, such as \"30s\"")),
+            }
+        }
+        if manifest.host.min_instances.is_some_and(|min| min > MAX_INSTANCES) {
+            return Err(format!("[host] min_instances must be between 0 and {MAX_INSTANCES}"));
         }
         for capability in manifest.host.builtins.iter().flatten() {
             if !matches!(capability.well_known(), Some(WellKnown::Logging | WellKnown::Extras)) {

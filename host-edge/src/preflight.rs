@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use provider_abi::settings::Scope;
 use provider_abi::suggest::did_you_mean;
@@ -51,8 +52,39 @@ impl fmt::Display for Problem {
     }
 }
 
+/// What a check verified, compiled and opened, for the start that follows
+/// it to use instead of doing it all again (a 2 MiB actor's claims and
+/// compilation are most of a cold start).
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Actors by the file they came from.
+    actors: BTreeMap<PathBuf, Actor>,
+    /// Provider libraries by provider name, with the file they came from.
+    libraries: BTreeMap<String, (PathBuf, ProviderLibrary)>,
+}
+
+impl Prepared {
+    /// The actor verified from `path`, if the check loaded one from there.
+    pub fn take_actor(&mut self, path: &Path) -> Option<Actor> {
+        self.actors.remove(path)
+    }
+
+    /// The library the check opened for the provider `name` from `path`.
+    pub fn take_library(&mut self, name: &str, path: &Path) -> Option<ProviderLibrary> {
+        match self.libraries.remove(name) {
+            Some((opened, library)) if opened == path => Some(library),
+            _ => None,
+        }
+    }
+}
+
 /// Every problem found in `manifest`; empty when it can be served as written.
 pub fn check(manifest: &Manifest) -> Vec<Problem> {
+    prepare(manifest).1
+}
+
+/// Checks `manifest` as [`check`] does, and keeps what the check loaded.
+pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut note = |line: usize, message: String| problems.push(Problem { line, message });
 
@@ -74,6 +106,7 @@ pub fn check(manifest: &Manifest) -> Vec<Problem> {
     // behind the latest signed time the host has seen.
     let now = TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now());
     let mut actors: Vec<Actor> = Vec::new();
+    let mut loaded_from = Vec::new();
     for entry in &manifest.actors {
         match Actor::from_file(&entry.path, &manifest.policy, now) {
             Ok(actor) => {
@@ -88,6 +121,7 @@ pub fn check(manifest: &Manifest) -> Vec<Problem> {
                     );
                 }
                 actors.push(actor);
+                loaded_from.push(entry.path.clone());
             }
             Err(e) => note(entry.line, format!("[[actor]] {}: {e}", entry.path.display())),
         }
@@ -136,5 +170,15 @@ pub fn check(manifest: &Manifest) -> Vec<Problem> {
             }
         }
     }
-    problems
+    let prepared = Prepared {
+        actors: loaded_from.into_iter().zip(actors).collect(),
+        libraries: libraries
+            .into_iter()
+            .filter_map(|(name, library)| {
+                let path = manifest.providers.iter().find(|p| p.name == name)?.path.clone();
+                Some((name, (path, library)))
+            })
+            .collect(),
+    };
+    (prepared, problems)
 }

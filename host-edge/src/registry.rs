@@ -211,7 +211,9 @@ impl Registry {
                     ver: metadata.ver.clone(),
                     hash: metadata.hash.clone(),
                     path: r.path.clone(),
-                    instances: r.pool.size(),
+                    instances: r.pool.max_instances(),
+                    live_instances: r.pool.instances(),
+                    memory_bytes: r.pool.memory_bytes(),
                     limits: r.limits,
                     generation: r.generation,
                 }

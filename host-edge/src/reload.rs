@@ -467,6 +467,8 @@ values = { PORT = "8080" }
             hash: crate::claims::section::module_hash(module).unwrap(),
             path: Some(path.to_owned()),
             instances: 1,
+            live_instances: 1,
+            memory_bytes: 0,
             limits: Limits::default(),
             generation: 0,
         }

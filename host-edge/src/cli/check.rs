@@ -40,8 +40,8 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Refuses a manifest with any problem, naming every one with its line.
-pub fn refuse_problems(path: &std::path::Path, manifest: &Manifest) -> anyhow::Result<()> {
-    let problems = preflight::check(manifest);
+pub fn refuse_problems(path: &std::path::Path, manifest: &Manifest) -> anyhow::Result<preflight::Prepared> {
+    let (prepared, problems) = preflight::prepare(manifest);
     if !problems.is_empty() {
         let listed: Vec<String> = problems.iter().map(|p| redact_text(&p.located(path)).into_owned()).collect();
         bail!(
@@ -50,5 +50,5 @@ pub fn refuse_problems(path: &std::path::Path, manifest: &Manifest) -> anyhow::R
             listed.join("\n  ")
         );
     }
-    Ok(())
+    Ok(prepared)
 }

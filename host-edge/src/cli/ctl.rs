@@ -299,14 +299,15 @@ fn render_status(status: &Status) -> String {
     let mut out = String::new();
 
     out.push_str(&format!("actors ({})\n", status.actors.len()));
-    let mut actors = Table::new(&["NAME", "KEY", "REV", "VER", "INSTANCES", "FUEL/CALL", "MEMORY", "GEN"]);
+    let mut actors = Table::new(&["NAME", "KEY", "REV", "VER", "INSTANCES", "MEMORY", "FUEL/CALL", "MEMORY/INSTANCE", "GEN"]);
     for actor in &status.actors {
         actors.row(vec![
             actor.name.clone(),
             actor.key.clone(),
             actor.rev.map_or("-".into(), |r| r.to_string()),
             actor.ver.clone().unwrap_or_else(|| "-".into()),
-            actor.instances.to_string(),
+            format!("{} of {}", actor.live_instances, actor.instances),
+            bytes(actor.memory_bytes),
             unlimited_or(actor.limits.fuel_per_call, |f| f.to_string()),
             unlimited_or(actor.limits.max_memory_bytes, bytes),
             actor.generation.to_string(),
@@ -377,6 +378,9 @@ fn unlimited_or(value: u64, show: impl Fn(u64) -> String) -> String {
 
 /// Bytes in the largest binary unit that divides them exactly.
 fn bytes(n: u64) -> String {
+    if n == 0 {
+        return "0 B".into();
+    }
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);

@@ -11,6 +11,7 @@ use host_edge::claims::TrustedClock;
 use host_edge::control::{self, ControlServer, Request, Response};
 use host_edge::endpoint::{Endpoint, Observed};
 use host_edge::fleet::{self, Agent};
+use host_edge::preflight::Prepared;
 use host_edge::{reload, Command, Host, Manifest};
 use provider_abi::redact::{redact_text, redact_values};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -50,7 +51,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         state_dir = %manifest.state_dir().display(),
         "policy and host settings"
     );
-    super::check::refuse_problems(&args.manifest, &manifest)?;
+    let mut prepared = super::check::refuse_problems(&args.manifest, &manifest)?;
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
@@ -82,7 +83,8 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let host = Host::with_clock(manifest.policy.clone(), state_dir, &manifest.host.builtins(), Arc::new(clock));
-    if let Err(failures) = start(&host, &manifest) {
+    host.set_scaling(manifest.host.scaling());
+    if let Err(failures) = start(&host, &manifest, &mut prepared) {
         host.shutdown();
         let deployed = fleet.as_ref().and_then(|(_, store, _)| store.state().committed.as_ref().map(|c| c.seq));
         match deployed {
@@ -92,7 +94,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(seq) => {
                 tracing::error!("fleet: deployment {seq} could not be started ({}); starting the device's own manifest", failures.join("; "));
                 manifest = fleet.as_ref().map_or_else(|| base.clone(), |(_, store, _)| fleet::own_manifest(&base, store));
-                if let Err(failures) = start(&host, &manifest) {
+                if let Err(failures) = start(&host, &manifest, &mut Prepared::default()) {
                     host.shutdown();
                     bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));
                 }
@@ -187,8 +189,12 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies `manifest`'s commands to an empty host; every failure, when any.
-fn start(host: &Host, manifest: &Manifest) -> Result<(), Vec<String>> {
-    let failures: Vec<String> = manifest.commands().into_iter().filter_map(|command| apply(host, command).err()).collect();
+/// Starts what `manifest` names, taking from `prepared` what its check
+/// already loaded.
+fn start(host: &Host, manifest: &Manifest, prepared: &mut Prepared) -> Result<(), Vec<String>> {
+    let failures: Vec<String> =
+        manifest.commands().into_iter().filter_map(|command| apply_prepared(host, command, prepared).err()).collect();
+    drop(std::mem::take(prepared));
     if failures.is_empty() {
         Ok(())
     } else {
@@ -233,6 +239,12 @@ impl Observed for Observer {
 
 /// Applies one command, logging what was done or why not.
 pub(super) fn apply(host: &Host, command: Command) -> Result<(), String> {
+    apply_prepared(host, command, &mut Prepared::default())
+}
+
+/// [`apply`], taking the actor or provider library from `prepared` where
+/// the manifest's check loaded it.
+fn apply_prepared(host: &Host, command: Command, prepared: &mut Prepared) -> Result<(), String> {
     let failed = match &command {
         Command::StartActor { .. } => "actor not started",
         Command::ReplaceActor { .. } => "actor not replaced",
@@ -243,7 +255,7 @@ pub(super) fn apply(host: &Host, command: Command) -> Result<(), String> {
         Command::Unlink { .. } => "link not removed",
     };
     let what = loggable(&command);
-    match host.execute(command) {
+    match host.execute_prepared(command, prepared) {
         Ok(done) => {
             tracing::info!("{done}");
             Ok(())

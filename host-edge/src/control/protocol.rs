@@ -219,6 +219,8 @@ mod tests {
                 hash: "AB".into(),
                 path: Some(PathBuf::from("/opt/echo.wasm")),
                 instances: 2,
+                live_instances: 1,
+                memory_bytes: 1_114_112,
                 limits: Limits::default(),
                 generation: 1,
             }],

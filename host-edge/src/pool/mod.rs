@@ -1,101 +1,111 @@
-//! A pool of instances of one actor, each on its own worker thread.
+//! A pool of instances of one actor, each on its own worker thread, that
+//! grows under load and shrinks when idle.
 //!
 //! `wapc::WapcHost` is not `Send`, so an instance is created, called and
-//! dropped on one thread. A pool of N workers shares one job queue, so one slow
-//! call does not hold up the others, and a worker whose instance trapped or ran
-//! out of fuel replaces it before taking the next job.
+//! dropped on one thread. A pool's workers share one job queue, so one slow
+//! call does not hold up the others, and a worker whose instance trapped or
+//! ran out of fuel replaces it before taking the next job.
+//!
+//! A pool starts with its minimum of workers ([`Scaling::min`], at least
+//! one, so a module that cannot be instantiated fails at start). A call that
+//! finds no worker waiting starts another, up to the actor's `instances`; a
+//! worker that waits [`Scaling::idle`] without a call leaves while the pool
+//! has more than its minimum. An idle actor costs its minimum of instances.
+//! The counts and rules are in [`census`], the worker loop in [`worker`].
 
-use std::cell::Cell;
-use std::sync::Arc;
+mod census;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-
-use provider_abi::ErrorKind;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use crate::engine::{CompiledModule, Instance, InvokeError, Limits};
+use crate::engine::{CompiledModule, InvokeError, Limits};
 use crate::metrics::ActorMetrics;
 
-thread_local! {
-    /// How the last failed host call of the call running on this worker
-    /// thread failed (see [`note_host_failure`]).
-    static HOST_FAILURE: Cell<Option<ErrorKind>> = const { Cell::new(None) };
-}
+pub use census::Scaling;
+pub(crate) use worker::note_host_failure;
 
-/// Records, for the call running on this thread, that one of its host
-/// calls failed with `kind`. If the actor then fails too, its error keeps
-/// that kind ([`InvokeError::Failed`]): a request whose store is down fails
-/// as `unavailable`, not as a plain actor error.
-pub(crate) fn note_host_failure(kind: ErrorKind) {
-    HOST_FAILURE.with(|f| f.set(Some(kind)));
-}
+use census::Census;
+use worker::{Job, Worker};
 
 /// Makes the host-call handler for each new instance.
 pub type CallbackFactory = Arc<dyn Fn() -> Box<wapc::HostCallback> + Send + Sync>;
 
-struct Job {
-    operation: String,
-    payload: Vec<u8>,
-    reply: Sender<Result<Vec<u8>, InvokeError>>,
+/// What every worker of a pool shares.
+struct Shared {
+    actor: Arc<str>,
+    compiled: CompiledModule,
+    limits: Limits,
+    callbacks: CallbackFactory,
+    metrics: Arc<ActorMetrics>,
+    scaling: Scaling,
+    census: Census,
+    /// Linear memory of the pool's instances now, bytes.
+    memory: AtomicU64,
+    queue: Receiver<Job>,
+    /// Threads started, joined when the pool is dropped (finished ones are
+    /// dropped as new ones start).
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// A running pool of actor instances.
 pub struct ActorPool {
-    actor: Arc<str>,
+    shared: Arc<Shared>,
     jobs: Option<Sender<Job>>,
-    workers: Vec<JoinHandle<()>>,
-    metrics: Arc<ActorMetrics>,
 }
 
 impl std::fmt::Debug for ActorPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActorPool")
-            .field("actor", &self.actor)
-            .field("instances", &self.workers.len())
+            .field("actor", &self.shared.actor)
+            .field("instances", &self.instances())
+            .field("max_instances", &self.max_instances())
             .finish()
     }
 }
 
 impl ActorPool {
-    /// Starts `instances` workers (at least one), each instantiating
-    /// `compiled`, counting their calls in `metrics`. Fails, with every
-    /// worker stopped, when any instance cannot start.
+    /// Starts a pool of up to `instances` workers (at least one), each
+    /// instantiating `compiled`, scaled by `scaling`, counting their calls
+    /// in `metrics`. Fails, with every worker stopped, when an instance
+    /// cannot start.
     pub fn start(
         actor: Arc<str>,
         compiled: &CompiledModule,
         instances: usize,
         limits: Limits,
+        scaling: Scaling,
         callbacks: CallbackFactory,
         metrics: Arc<ActorMetrics>,
     ) -> Result<ActorPool, InvokeError> {
         let (jobs, queue) = unbounded::<Job>();
+        let census = Census::new(instances, scaling.min);
+        let shared = Arc::new(Shared {
+            actor,
+            compiled: compiled.clone(),
+            limits,
+            callbacks,
+            metrics,
+            scaling,
+            census,
+            memory: AtomicU64::new(0),
+            queue,
+            threads: Mutex::new(Vec::new()),
+        });
+        let pool = ActorPool { shared, jobs: Some(jobs) };
         let (ready_tx, ready_rx) = unbounded::<Result<(), InvokeError>>();
-        let mut pool = ActorPool {
-            actor: Arc::clone(&actor),
-            jobs: Some(jobs),
-            workers: Vec::new(),
-            metrics: Arc::clone(&metrics),
-        };
-        for index in 0..instances.max(1) {
-            let worker = Worker {
-                actor: Arc::clone(&actor),
-                compiled: compiled.clone(),
-                limits,
-                callbacks: Arc::clone(&callbacks),
-                metrics: Arc::clone(&metrics),
-                memory: Cell::new(0),
-            };
-            let queue = queue.clone();
-            let ready = ready_tx.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("actor-{index}"))
-                .spawn(move || worker.run(&queue, &ready))
-                .map_err(|e| InvokeError::Start(format!("cannot spawn a worker thread: {e}")))?;
-            pool.workers.push(handle);
+        let initial = pool.shared.census.initial();
+        for _ in 0..initial {
+            if !pool.shared.census.admit() {
+                break;
+            }
+            pool.spawn(Some(ready_tx.clone()))?;
         }
         drop(ready_tx);
-        pool.metrics.instances(pool.workers.len() as i64);
-        for _ in 0..pool.workers.len() {
+        for _ in 0..initial {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
@@ -103,6 +113,27 @@ impl ActorPool {
             }
         }
         Ok(pool)
+    }
+
+    /// Starts one worker thread, already admitted by the census; it reports
+    /// its first instance to `ready` when given one.
+    fn spawn(&self, ready: Option<Sender<Result<(), InvokeError>>>) -> Result<(), InvokeError> {
+        let shared = Arc::clone(&self.shared);
+        let mut threads = self.shared.threads.lock().unwrap_or_else(|e| e.into_inner());
+        threads.retain(|thread| !thread.is_finished());
+        let spawned = std::thread::Builder::new()
+            .name(format!("actor-{}", threads.len()))
+            .spawn(move || Worker::new(shared).run(ready));
+        match spawned {
+            Ok(thread) => {
+                threads.push(thread);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.census.leave();
+                Err(InvokeError::Start(format!("cannot spawn a worker thread: {e}")))
+            }
+        }
     }
 
     /// Calls `operation` on the next free instance and waits for its reply.
@@ -123,14 +154,14 @@ impl ActorPool {
         answer.recv_timeout(timeout).map_err(|e| match e {
             crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::TimedOut(format!(
                 "actor {} did not answer within {timeout:?}",
-                self.actor
+                self.shared.actor
             )),
             crossbeam_channel::RecvTimeoutError::Disconnected => self.unavailable(),
         })?
     }
 
     fn unavailable(&self) -> InvokeError {
-        InvokeError::Unavailable(format!("actor {} is shut down", self.actor))
+        InvokeError::Unavailable(format!("actor {} is shut down", self.shared.actor))
     }
 
     fn submit(
@@ -149,12 +180,33 @@ impl ActorPool {
             .ok_or_else(|| self.unavailable())?
             .send(job)
             .map_err(|_| self.unavailable())?;
+        // Read after the job is queued: see `Census::retire`.
+        if self.shared.census.wants_worker() && self.shared.census.admit() {
+            if let Err(e) = self.spawn(None) {
+                tracing::warn!(actor = %self.shared.actor, "the pool cannot grow: {e}");
+            }
+        }
         Ok(answer)
     }
 
-    /// The number of worker instances.
-    pub fn size(&self) -> usize {
-        self.workers.len()
+    /// The most instances the pool may have (the actor's `instances`).
+    pub fn max_instances(&self) -> usize {
+        self.shared.census.max()
+    }
+
+    /// The instances the pool has now.
+    pub fn instances(&self) -> usize {
+        self.shared.census.live()
+    }
+
+    /// Linear memory of the pool's instances now, bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.shared.memory.load(Ordering::Relaxed)
+    }
+
+    /// How the pool grows and shrinks.
+    pub fn scaling(&self) -> Scaling {
+        self.shared.scaling
     }
 }
 
@@ -163,84 +215,9 @@ impl Drop for ActorPool {
     /// already took.
     fn drop(&mut self) {
         self.jobs.take();
-        let workers = self.workers.len() as i64;
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in threads {
+            let _ = thread.join();
         }
-        self.metrics.instances(-workers);
-    }
-}
-
-struct Worker {
-    actor: Arc<str>,
-    compiled: CompiledModule,
-    limits: Limits,
-    callbacks: CallbackFactory,
-    metrics: Arc<ActorMetrics>,
-    /// The memory this worker's instance last added to the actor's gauge.
-    memory: Cell<u64>,
-}
-
-impl Worker {
-    fn instantiate(&self) -> Result<Instance, InvokeError> {
-        let instance = Instance::new(&self.compiled, self.limits, Arc::clone(&self.actor), (self.callbacks)())?;
-        self.note_memory(instance.usage().memory);
-        Ok(instance)
-    }
-
-    /// Moves the actor's memory gauge by this instance's change.
-    fn note_memory(&self, now: u64) {
-        let before = self.memory.replace(now);
-        if now != before {
-            self.metrics.memory(now as i64 - before as i64);
-        }
-    }
-
-    fn run(self, queue: &Receiver<Job>, ready: &Sender<Result<(), InvokeError>>) {
-        let mut instance = match self.instantiate() {
-            Ok(instance) => {
-                let _ = ready.send(Ok(()));
-                Some(instance)
-            }
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        while let Ok(job) = queue.recv() {
-            if instance.is_none() {
-                instance = self.instantiate().ok();
-            }
-            HOST_FAILURE.with(|f| f.set(None));
-            let started = std::time::Instant::now();
-            let result = match &instance {
-                Some(live) => live.call(&job.operation, &job.payload),
-                None => Err(InvokeError::Unavailable(format!(
-                    "actor {} could not be re-instantiated",
-                    self.actor
-                ))),
-            };
-            let result = match (result, HOST_FAILURE.with(Cell::take)) {
-                (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
-                (result, _) => result,
-            };
-            let usage = instance.as_ref().map(Instance::usage).unwrap_or_default();
-            self.metrics.call(started.elapsed(), usage.fuel, result.as_ref().err().map(InvokeError::kind));
-            self.note_memory(usage.memory);
-            if instance.as_ref().is_some_and(Instance::faulted) {
-                let why = result.as_ref().err().map_or_else(|| "a nested call faulted".to_owned(), ToString::to_string);
-                tracing::warn!(actor = %self.actor, operation = %job.operation, "{why}; replacing the instance");
-                instance = match self.instantiate() {
-                    Ok(fresh) => Some(fresh),
-                    Err(e) => {
-                        tracing::error!(actor = %self.actor, "cannot replace the instance: {e}");
-                        self.note_memory(0);
-                        None
-                    }
-                };
-            }
-            let _ = job.reply.send(result);
-        }
-        self.note_memory(0);
     }
 }

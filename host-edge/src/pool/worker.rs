@@ -1,0 +1,174 @@
+//! One worker of a pool: a thread that owns one instance, takes jobs from
+//! the pool's queue, and leaves when it has waited long enough without one.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use provider_abi::ErrorKind;
+
+use super::Shared;
+use crate::engine::{Instance, InvokeError};
+
+thread_local! {
+    /// How the last failed host call of the call running on this worker
+    /// thread failed (see [`note_host_failure`]).
+    static HOST_FAILURE: Cell<Option<ErrorKind>> = const { Cell::new(None) };
+}
+
+/// Records, for the call running on this thread, that one of its host
+/// calls failed with `kind`. If the actor then fails too, its error keeps
+/// that kind ([`InvokeError::Failed`]): a request whose store is down fails
+/// as `unavailable`, not as a plain actor error.
+pub(crate) fn note_host_failure(kind: ErrorKind) {
+    HOST_FAILURE.with(|f| f.set(Some(kind)));
+}
+
+/// One call for the actor.
+pub(super) struct Job {
+    pub(super) operation: String,
+    pub(super) payload: Vec<u8>,
+    pub(super) reply: Sender<Result<Vec<u8>, InvokeError>>,
+}
+
+/// What the worker loop does next.
+enum Next {
+    Run(Job),
+    /// Leave the pool, already counted out of the census.
+    Leave,
+}
+
+pub(super) struct Worker {
+    shared: Arc<Shared>,
+    /// The memory this worker's instance last added to the gauges.
+    memory: Cell<u64>,
+}
+
+impl Worker {
+    pub(super) fn new(shared: Arc<Shared>) -> Worker {
+        Worker { shared, memory: Cell::new(0) }
+    }
+
+    fn instantiate(&self) -> Result<Instance, InvokeError> {
+        let shared = &self.shared;
+        let instance = Instance::new(&shared.compiled, shared.limits, Arc::clone(&shared.actor), (shared.callbacks)())?;
+        self.note_memory(instance.usage().memory);
+        Ok(instance)
+    }
+
+    /// Moves the memory gauges by this instance's change.
+    fn note_memory(&self, now: u64) {
+        let before = self.memory.replace(now);
+        if now != before {
+            self.shared.metrics.memory(now as i64 - before as i64);
+            if now > before {
+                self.shared.memory.fetch_add(now - before, Ordering::Relaxed);
+            } else {
+                self.shared.memory.fetch_sub(before - now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits for the next job; when none comes within the idle time and the
+    /// pool may shrink, leaves (after one last look at the queue).
+    fn next(&self) -> Next {
+        let census = &self.shared.census;
+        loop {
+            census.waiting();
+            let taken = self.shared.queue.recv_timeout(self.shared.scaling.idle);
+            census.busy();
+            match taken {
+                Ok(job) => return Next::Run(job),
+                Err(RecvTimeoutError::Disconnected) => {
+                    census.leave();
+                    return Next::Leave;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if !census.retire() {
+                        continue;
+                    }
+                    match self.shared.queue.try_recv() {
+                        // Queued while this worker still counted as waiting.
+                        Ok(job) if census.admit() => return Next::Run(job),
+                        Ok(job) => {
+                            // The pool filled up meanwhile: run it anyway,
+                            // then leave.
+                            census.rejoin();
+                            return Next::Run(job);
+                        }
+                        Err(_) => {
+                            tracing::debug!(actor = %self.shared.actor, "an idle instance leaves the pool");
+                            return Next::Leave;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn run(self, ready: Option<Sender<Result<(), InvokeError>>>) {
+        let shared = Arc::clone(&self.shared);
+        shared.metrics.instances(1);
+        let mut instance = match self.instantiate() {
+            Ok(instance) => {
+                if let Some(ready) = &ready {
+                    let _ = ready.send(Ok(()));
+                }
+                Some(instance)
+            }
+            Err(e) => {
+                match &ready {
+                    Some(ready) => {
+                        let _ = ready.send(Err(e));
+                    }
+                    None => tracing::error!(actor = %shared.actor, "a new instance cannot start: {e}"),
+                }
+                if ready.is_some() {
+                    shared.census.leave();
+                    shared.metrics.instances(-1);
+                    return;
+                }
+                None
+            }
+        };
+        drop(ready);
+        while let Next::Run(job) = self.next() {
+            if instance.is_none() {
+                instance = self.instantiate().ok();
+            }
+            HOST_FAILURE.with(|f| f.set(None));
+            let started = std::time::Instant::now();
+            let result = match &instance {
+                Some(live) => live.call(&job.operation, &job.payload),
+                None => Err(InvokeError::Unavailable(format!(
+                    "actor {} could not be re-instantiated",
+                    shared.actor
+                ))),
+            };
+            let result = match (result, HOST_FAILURE.with(Cell::take)) {
+                (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
+                (result, _) => result,
+            };
+            let usage = instance.as_ref().map(Instance::usage).unwrap_or_default();
+            shared.metrics.call(started.elapsed(), usage.fuel, result.as_ref().err().map(InvokeError::kind));
+            self.note_memory(usage.memory);
+            if instance.as_ref().is_some_and(Instance::faulted) {
+                let why = result.as_ref().err().map_or_else(|| "a nested call faulted".to_owned(), ToString::to_string);
+                tracing::warn!(actor = %shared.actor, operation = %job.operation, "{why}; replacing the instance");
+                instance = match self.instantiate() {
+                    Ok(fresh) => Some(fresh),
+                    Err(e) => {
+                        tracing::error!(actor = %shared.actor, "cannot replace the instance: {e}");
+                        self.note_memory(0);
+                        None
+                    }
+                };
+            }
+            let _ = job.reply.send(result);
+        }
+        drop(instance);
+        self.note_memory(0);
+        shared.metrics.instances(-1);
+    }
+}
