@@ -17,6 +17,7 @@
 mod imports;
 mod instance;
 mod resident;
+pub(crate) use resident::trim_heap;
 pub mod limits;
 pub mod reentry;
 mod wasi;

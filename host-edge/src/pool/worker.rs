@@ -170,5 +170,6 @@ impl Worker {
         drop(instance);
         self.note_memory(0);
         shared.metrics.instances(-1);
+        crate::engine::trim_heap();
     }
 }
