@@ -78,4 +78,13 @@ fn main() {
     measure("verify claims of echo", 5, 1_000, TIME, || {
         host_edge::claims::verify(&signed, &Policy::default(), host_edge::claims::policy::now_secs()).unwrap();
     });
+    // A 2 MiB actor: waSCC's kvcounter padded with a custom section.
+    let big = host_edge_benches::padded(&actor_module("wascc_kvcounter"), 2 * 1024 * 1024 - 700, 3);
+    let big = Signer::new().sign(&big, "kvcounter", &["wascc:keyvalue", "wascc:http_server"]);
+    measure("verify claims of a 2 MiB actor", 5, 1_000, TIME, || {
+        host_edge::claims::verify(&big, &Policy::default(), host_edge::claims::policy::now_secs()).unwrap();
+    });
+    measure("compile a 2 MiB actor (kvcounter's code)", 5, 1_000, TIME, || {
+        drop(CompiledModule::new(&big).unwrap());
+    });
 }

@@ -21,38 +21,13 @@ use host_edge::fleet::command::{self, Order};
 use host_edge::fleet::deployment::DeploymentFile;
 use host_edge::fleet::operator::{Operator, Report};
 use host_edge::fleet::{Target, Topics};
+use host_edge_benches::padded;
 use testkit::host::counter_entries;
 use testkit::mqtt::PrivateMosquitto;
 use testkit::{actor_module, free_port, http_get, options, release_build, wait_for_port, Signer};
 
 const MODULE_SIZE: usize = 2 * 1024 * 1024;
 const ROUNDS: u64 = 5;
-
-/// `module` with a custom section `pad` making it `size` bytes in all.
-fn padded(module: &[u8], size: usize, seed: u8) -> Vec<u8> {
-    let name = b"pad";
-    // id, size (5-byte LEB128), name length, name, data
-    let data_len = size - module.len() - 1 - 5 - 1 - name.len();
-    let content = 1 + name.len() + data_len;
-    let mut out = module.to_vec();
-    out.push(0);
-    let mut n = content as u32;
-    for i in 0..5 {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        out.push(if i < 4 { byte | 0x80 } else { byte });
-    }
-    out.push(name.len() as u8);
-    out.extend_from_slice(name);
-    let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
-    out.extend((0..data_len).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x as u8
-    }));
-    out
-}
 
 struct Device {
     child: Child,

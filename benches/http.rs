@@ -7,14 +7,13 @@
 //! resident memory (VmRSS now, VmHWM peak) after the load.
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_body_util::Full;
+use host_edge_benches::{rss_kib, LoadReport};
 use hyper::body::Bytes;
 use testkit::{actor_module, free_port, redis_url, release_build, wait_for_port, Signer};
 
@@ -22,104 +21,16 @@ const CLIENTS: usize = 20;
 const MAX_REQUESTS: usize = 4000;
 const MAX_TIME: Duration = Duration::from_secs(20);
 
-/// One keep-alive HTTP/1.1 GET; returns the body.
-fn get(stream: &mut BufReader<TcpStream>, path: &str) -> String {
-    let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
-    stream.get_mut().write_all(request.as_bytes()).unwrap();
-    let mut length = 0;
-    let mut status = String::new();
-    stream.read_line(&mut status).unwrap();
-    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    loop {
-        let mut line = String::new();
-        stream.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = value.trim().parse().unwrap();
-        }
-    }
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).unwrap();
-    String::from_utf8(body).unwrap()
+fn load(port: u16, path: &str) -> LoadReport {
+    host_edge_benches::load(port, path, CLIENTS, MAX_REQUESTS, MAX_TIME)
 }
 
-struct Load {
-    requests: usize,
-    elapsed: Duration,
-    median: Duration,
-    p99: Duration,
-    last: String,
+fn report(name: &str, load: &LoadReport, memory: Option<(u64, u64)>) {
+    LoadReport::print(name, load, memory);
 }
 
-/// A keep-alive connection with Nagle off, as HTTP clients use.
-fn connect(port: u16) -> BufReader<TcpStream> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    BufReader::new(stream)
-}
-
-fn load(port: u16, path: &str) -> Load {
-    // Warm up: connections, caches, the database file.
-    let mut warm = connect(port);
-    for _ in 0..50 {
-        get(&mut warm, path);
-    }
-    let per_client = MAX_REQUESTS / CLIENTS;
-    let started = Instant::now();
-    let results: Vec<(Vec<Duration>, String)> = std::thread::scope(|s| {
-        let clients: Vec<_> = (0..CLIENTS)
-            .map(|_| {
-                s.spawn(move || {
-                    let mut stream = connect(port);
-                    let mut samples = Vec::with_capacity(per_client);
-                    let mut last = String::new();
-                    while samples.len() < per_client && started.elapsed() < MAX_TIME {
-                        let t = Instant::now();
-                        last = get(&mut stream, path);
-                        samples.push(t.elapsed());
-                    }
-                    (samples, last)
-                })
-            })
-            .collect();
-        clients.into_iter().map(|c| c.join().unwrap()).collect()
-    });
-    let elapsed = started.elapsed();
-    let mut samples: Vec<Duration> = results.iter().flat_map(|(s, _)| s.iter().copied()).collect();
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Load {
-        requests: samples.len(),
-        elapsed,
-        median: at(0.5),
-        p99: at(0.99),
-        last: get(&mut warm, path),
-    }
-}
-
-fn report(name: &str, load: &Load, memory: Option<(u64, u64)>) {
-    let rps = load.requests as f64 / load.elapsed.as_secs_f64();
-    let memory = memory.map_or(String::new(), |(rss, hwm)| format!("   RSS {rss} KiB (peak {hwm} KiB)"));
-    println!(
-        "{name:<34} {rps:>8.0} req/s   median {:>9.2?}   p99 {:>9.2?}   n={}{memory}   last={}",
-        load.median, load.p99, load.requests, load.last
-    );
-}
-
-/// VmRSS and VmHWM of `pid`, in KiB.
 fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    rss_kib(pid)
 }
 
 /// `host-edge run` serving the counter on `port` with the key-value link

@@ -28,3 +28,149 @@ pub fn measure(name: &str, warmup: u32, max_iterations: u32, max_time: Duration,
     );
     median
 }
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+/// One keep-alive HTTP/1.1 GET that must answer 200; returns the body.
+pub fn get(stream: &mut BufReader<TcpStream>, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+    stream.get_mut().write_all(request.as_bytes()).unwrap();
+    let mut length = 0;
+    let mut status = String::new();
+    stream.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+/// A keep-alive connection with Nagle off, as HTTP clients use.
+pub fn connect(port: u16) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    BufReader::new(stream)
+}
+
+/// What a load run measured.
+#[derive(Debug)]
+pub struct LoadReport {
+    /// Requests answered.
+    pub requests: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Median latency.
+    pub median: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// The body of one more request after the load.
+    pub last: String,
+}
+
+impl LoadReport {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Prints one line: rate, median, p99, count, memory `(rss, peak)` KiB.
+    pub fn print(name: &str, load: &LoadReport, memory: Option<(u64, u64)>) {
+        let memory = memory.map_or(String::new(), |(rss, hwm)| format!("   RSS {rss} KiB (peak {hwm} KiB)"));
+        println!(
+            "{name:<40} {:>8.0} req/s   median {:>9.2?}   p99 {:>9.2?}   n={}{memory}   last={}",
+            load.rate(),
+            load.median,
+            load.p99,
+            load.requests,
+            load.last
+        );
+    }
+}
+
+/// `clients` keep-alive clients GET `path` on loopback `port` until they
+/// made `max_requests` between them or `max_time` passed (after 50
+/// warm-up requests).
+pub fn load(port: u16, path: &str, clients: usize, max_requests: usize, max_time: Duration) -> LoadReport {
+    let mut warm = connect(port);
+    for _ in 0..50 {
+        get(&mut warm, path);
+    }
+    let per_client = max_requests / clients;
+    let started = Instant::now();
+    let results: Vec<Vec<Duration>> = std::thread::scope(|s| {
+        let running: Vec<_> = (0..clients)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut stream = connect(port);
+                    let mut samples = Vec::with_capacity(per_client);
+                    while samples.len() < per_client && started.elapsed() < max_time {
+                        let t = Instant::now();
+                        get(&mut stream, path);
+                        samples.push(t.elapsed());
+                    }
+                    samples
+                })
+            })
+            .collect();
+        running.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    let mut samples: Vec<Duration> = results.into_iter().flatten().collect();
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    // On a new connection: the warm-up one sat idle through the load, past
+    // the server's header-read timeout.
+    drop(warm);
+    LoadReport { requests: samples.len(), elapsed, median: at(0.5), p99: at(0.99), last: get(&mut connect(port), path) }
+}
+
+/// VmRSS and VmHWM of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `module` with a custom section `pad` of incompressible bytes making it
+/// `size` bytes in all (a large module with the module's own code).
+pub fn padded(module: &[u8], size: usize, seed: u8) -> Vec<u8> {
+    let name = b"pad";
+    // id, size (5-byte LEB128), name length, name, data
+    let data_len = size - module.len() - 1 - 5 - 1 - name.len();
+    let content = 1 + name.len() + data_len;
+    let mut out = module.to_vec();
+    out.push(0);
+    let mut n = content as u32;
+    for i in 0..5 {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        out.push(if i < 4 { byte | 0x80 } else { byte });
+    }
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
+    out.extend((0..data_len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    out
+}
