@@ -17,15 +17,11 @@
 //!
 //! Run with `cargo bench -p host-edge-benches --bench actors`.
 
-use std::convert::Infallible;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_edge_benches::{load, padded, rss_kib, LoadReport};
-use http_body_util::Full;
-use hyper::body::Bytes;
-use testkit::{actor_module, free_port, redis_url, release_build, wait_for_port, Signer};
+use host_edge_benches::{actor_entries, load, padded, providers, rss_kib, run_host, stop, LoadReport};
+use testkit::{actor_module, free_port, redis_url, wait_for_port, Signer};
 
 const CLIENTS: usize = 16;
 const MAX_REQUESTS: usize = 100_000;
@@ -34,91 +30,21 @@ const COLD_STARTS: usize = 20;
 /// The idle timeout of the memory case.
 const IDLE: Duration = Duration::from_secs(2);
 
-fn library(name: &str) -> String {
-    release_build().join(format!("lib{name}.so")).display().to_string()
-}
 
-/// `host-edge run` for `manifest` in `dir`.
-fn run_host(dir: &Path, manifest: &str) -> Child {
-    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
-    Command::new(release_build().join("host-edge"))
-        .current_dir(dir)
-        .args(["run", "manifest.toml", "--control", "control.sock"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
-}
-
-/// Manifest entries for `actor` (signed, at `file`) with `instances`,
-/// linked to the provider `kv` with `kv_values` and to HTTP on `port`.
-fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, port: u16) -> String {
-    format!(
-        r#"
-[[actor]]
-path = "{file}"
-instances = {instances}
-
-[[link]]
-actor = "{name}"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {kv_values}
-
-[[link]]
-actor = "{name}"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#
-    )
-}
-
-fn providers(kv: &str) -> String {
-    format!(
-        "\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
-        library(kv),
-        library("http_server")
-    )
-}
 
 /// The native baseline: hyper on two worker threads with one multiplexed
 /// Redis connection shared by every request (redis's async
 /// `MultiplexedConnection`, pipelining concurrent commands), answering
 /// `{"counter":N}` after `INCRBY`.
 fn native_server(port: u16, url: &str) -> tokio::runtime::Runtime {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = host_edge_benches::two_workers();
     let client = redis::Client::open(url).unwrap();
     let connection = runtime.block_on(client.get_multiplexed_async_connection()).unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port))).unwrap();
-    runtime.spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let connection = connection.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let mut connection = connection.clone();
-                    async move {
-                        let key = request.uri().path().replace('/', ":");
-                        let n: i64 = redis::cmd("INCRBY").arg(&key).arg(1).query_async(&mut connection).await.unwrap();
-                        let body = format!("{{\"counter\":{n}}}");
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    runtime
+    host_edge_benches::native_counter(port, runtime, move |key: String| {
+        let mut connection = connection.clone();
+        async move { redis::cmd("INCRBY").arg(&key).arg(1).query_async::<i64>(&mut connection).await.unwrap() }
+    })
 }
 
 fn unique_path(name: &str) -> String {

@@ -6,16 +6,13 @@
 //! Reports requests per second, median and p99 latency, and the host's
 //! resident memory (VmRSS now, VmHWM peak) after the load.
 
-use std::convert::Infallible;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::Full;
-use host_edge_benches::{rss_kib, LoadReport};
-use hyper::body::Bytes;
-use testkit::{actor_module, free_port, redis_url, release_build, wait_for_port, Signer};
+use host_edge_benches::{actor_entries, providers, rss_kib, run_host, stop, LoadReport};
+use testkit::{actor_module, free_port, redis_url, wait_for_port, Signer};
 
 const CLIENTS: usize = 20;
 const MAX_REQUESTS: usize = 4000;
@@ -36,83 +33,23 @@ fn memory(pid: u32) -> (u64, u64) {
 /// `host-edge run` serving the counter on `port` with the key-value link
 /// `kv_provider` / `kv_values`.
 fn start_host(dir: &Path, port: u16, kv_provider: &str, kv_values: &str) -> Child {
-    let release = release_build();
     let signed = Signer::new().sign(&actor_module("counter"), "counter", &["wascc:http_server", "wascc:keyvalue"]);
     std::fs::write(dir.join("counter.wasm"), signed).unwrap();
-    let manifest = format!(
-        r#"
-[[actor]]
-path = "counter.wasm"
-instances = 4
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {kv_values}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#,
-        kv = release.join(format!("lib{kv_provider}.so")).display(),
-        http = release.join("libhttp_server.so").display(),
-    );
-    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
-    let child = Command::new(release.join("host-edge"))
-        .current_dir(dir)
-        .args(["run", "manifest.toml", "--control", "control.sock"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let manifest = format!("{}{}", providers(kv_provider), actor_entries("counter.wasm", "counter", 4, kv_values, port));
+    let child = run_host(dir, &manifest);
     wait_for_port(port, Duration::from_secs(30));
     child
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
-}
-
 type Increment = Arc<dyn Fn(&str) -> i64 + Send + Sync>;
 
-/// A plain hyper server answering `{"counter":N}` after `increment(key)`.
+/// A plain hyper server answering `{"counter":N}` after `increment(key)`,
+/// run on tokio's blocking pool.
 fn native_server(port: u16, increment: Increment) -> tokio::runtime::Runtime {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port))).unwrap();
-    runtime.spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let increment = Arc::clone(&increment);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let increment = Arc::clone(&increment);
-                    async move {
-                        let key = request.uri().path().replace('/', ":");
-                        let n = tokio::task::spawn_blocking(move || increment(&key)).await.unwrap();
-                        let body = format!("{{\"counter\":{n}}}");
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    runtime
+    host_edge_benches::native_counter(port, host_edge_benches::two_workers(), move |key: String| {
+        let increment = Arc::clone(&increment);
+        async move { tokio::task::spawn_blocking(move || increment(&key)).await.unwrap() }
+    })
 }
 
 fn sqlite_increment(path: &Path) -> Increment {

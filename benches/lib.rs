@@ -174,3 +174,99 @@ pub fn padded(module: &[u8], size: usize, seed: u8) -> Vec<u8> {
     }));
     out
 }
+
+/// A native counter server: hyper (HTTP/1.1, Nagle off) on two tokio
+/// workers on loopback `port`, answering each GET with `{"counter":N}`,
+/// N from `increment` of the path as a key (`/a/b` is `:a:b`).
+pub fn native_counter<F, Fut>(port: u16, runtime: tokio::runtime::Runtime, increment: F) -> tokio::runtime::Runtime
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = i64> + Send + 'static,
+{
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port))).unwrap();
+    runtime.spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let increment = increment.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let n = increment(request.uri().path().replace('/', ":"));
+                    async move {
+                        let body = format!("{{\"counter\":{}}}", n.await);
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    runtime
+}
+
+/// The runtime [`native_counter`] runs on: two worker threads.
+pub fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Stops a `host-edge run` child with SIGTERM, as systemd does, and waits.
+pub fn stop(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// The release build's provider library `name`.
+pub fn library(name: &str) -> String {
+    testkit::release_build().join(format!("lib{name}.so")).display().to_string()
+}
+
+/// Manifest entries for `actor` (signed, at `file`) with `instances`,
+/// linked to the provider `kv` with `kv_values` and to HTTP on `port`.
+pub fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, port: u16) -> String {
+    format!(
+        r#"
+[[actor]]
+path = "{file}"
+instances = {instances}
+
+[[link]]
+actor = "{name}"
+capability = "wascc:keyvalue"
+provider = "kv"
+values = {kv_values}
+
+[[link]]
+actor = "{name}"
+capability = "wascc:http_server"
+provider = "http"
+values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
+"#
+    )
+}
+
+/// `[[provider]]` entries: `kv` (a provider library name such as
+/// `keyvalue_sqlite`) and `http`, from the release build.
+pub fn providers(kv: &str) -> String {
+    format!(
+        "\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
+        library(kv),
+        library("http_server")
+    )
+}
+
+/// `host-edge run` for `manifest` in `dir`.
+pub fn run_host(dir: &std::path::Path, manifest: &str) -> std::process::Child {
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+    std::process::Command::new(testkit::release_build().join("host-edge"))
+        .current_dir(dir)
+        .args(["run", "manifest.toml", "--control", "control.sock"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}

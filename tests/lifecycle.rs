@@ -308,7 +308,7 @@ fn a_pool_keeps_one_instance_while_idle_grows_to_its_instances_under_concurrent_
         }
         most
     });
-    assert!(grown >= 2 && grown <= 4, "the pool grew to {grown}, within its 4 instances");
+    assert!((2..=4).contains(&grown), "the pool grew to {grown}, within its 4 instances");
     assert_eq!(app.host.status().actors[0].instances, 4);
     wait_for_instances(&app.host, 1);
     let (status, _) = http_get(&app.url("/fail"));
