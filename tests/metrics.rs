@@ -83,7 +83,8 @@ fn the_metrics_pass_promtool_and_count_the_actors_calls_per_actor_and_capability
     assert!(kv.ends_with(" 5"), "{kv}");
     assert!(line("host_edge_actor_call_duration_seconds_count{").is_some_and(|l| l.ends_with(" 5")), "{text}");
     assert!(line("host_edge_actor_fuel_consumed_total{").is_some_and(|l| !l.ends_with(" 0")), "{text}");
-    assert!(line("host_edge_actor_instances{").is_some_and(|l| l.ends_with(" 2")), "{text}");
+    // Up to 2 instances; one after another, the calls never needed the second.
+    assert!(line("host_edge_actor_instances{").is_some_and(|l| l.ends_with(" 1")), "{text}");
     assert!(line("host_edge_actor_memory_bytes{").is_some_and(|l| !l.ends_with(" 0")), "{text}");
     assert!(text.contains(r#"host_edge_provider_healthy{capability="wascc:keyvalue",provider="kv"} 1"#), "{text}");
     assert!(text.lines().any(|l| l.starts_with("host_edge_resident_memory_bytes ") && !l.ends_with(" 0")), "{text}");

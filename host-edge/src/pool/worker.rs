@@ -70,12 +70,12 @@ impl Worker {
         }
     }
 
-    /// Waits for the next job; when none comes within the idle time and the
-    /// pool may shrink, leaves (after one last look at the queue).
+    /// Waits for the next job, already counted as waiting; when none comes
+    /// within the idle time and the pool may shrink, leaves (after one last
+    /// look at the queue).
     fn next(&self) -> Next {
         let census = &self.shared.census;
         loop {
-            census.waiting();
             let taken = self.shared.queue.recv_timeout(self.shared.scaling.idle);
             census.busy();
             match taken {
@@ -86,6 +86,7 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if !census.retire() {
+                        census.waiting();
                         continue;
                     }
                     match self.shared.queue.try_recv() {
@@ -133,6 +134,7 @@ impl Worker {
             }
         };
         drop(ready);
+        shared.census.waiting();
         while let Next::Run(job) = self.next() {
             if instance.is_none() {
                 instance = self.instantiate().ok();
@@ -165,6 +167,10 @@ impl Worker {
                     }
                 };
             }
+            // Waiting again before the caller sees the answer: a caller
+            // that calls again at once finds this worker, not an empty pool
+            // that starts another.
+            shared.census.waiting();
             let _ = job.reply.send(result);
         }
         drop(instance);
