@@ -255,9 +255,23 @@ impl Host {
 
     /// Applies one command; returns what was done, in one line.
     pub fn execute(&self, command: Command) -> Result<String, HostError> {
+        self.execute_prepared(command, &mut Prepared::default())
+    }
+
+    /// Applies `command` as [`Host::execute`] does, but takes the actor or
+    /// provider library it names from `prepared` where the manifest's check
+    /// already verified, compiled or opened it from the same file, so that
+    /// a start does that work once.
+    pub fn execute_prepared(&self, command: Command, prepared: &mut Prepared) -> Result<String, HostError> {
         match command {
             Command::StartActor { path, instances, limits } => {
-                let actor = self.load_file(&path)?;
+                let actor = match prepared.take_actor(&path) {
+                    Some(actor) => {
+                        self.observe_signed_time(&self.policy(), &actor);
+                        actor
+                    }
+                    None => self.load_file(&path)?,
+                };
                 let name = actor.name().to_owned();
                 let key = self.start(actor, Some(path), instances, limits)?;
                 Ok(format!("started {name} ({key})"))
@@ -268,7 +282,8 @@ impl Host {
                 self.replace(actor, Some(path), force, instances, limits)
             }
             Command::AddProvider { name, path, settings } => {
-                let capability = self.add_provider_with(&name, &path, &settings)?;
+                let opened = prepared.take_library(&name, &path);
+                let capability = self.add_provider_from(&name, opened, &path, &settings)?;
                 Ok(format!("provider {name} serves {capability}"))
             }
             Command::RemoveProvider { name } => self.remove_provider(&name),
@@ -281,32 +296,6 @@ impl Host {
                 self.unlink(&actor, &capability, &binding)?;
                 Ok(format!("unlinked {actor} from {capability} under `{binding}`"))
             }
-        }
-    }
-
-    /// Applies `command` as [`Host::execute`] does, but takes the actor or
-    /// provider library it names from `prepared` where the manifest's check
-    /// already verified, compiled or opened it from the same file, so that
-    /// a start does that work once.
-    pub fn execute_prepared(&self, command: Command, prepared: &mut Prepared) -> Result<String, HostError> {
-        match command {
-            Command::StartActor { path, instances, limits } => match prepared.take_actor(&path) {
-                Some(actor) => {
-                    self.observe_signed_time(&self.policy(), &actor);
-                    let name = actor.name().to_owned();
-                    let key = self.start(actor, Some(path), instances, limits)?;
-                    Ok(format!("started {name} ({key})"))
-                }
-                None => self.execute(Command::StartActor { path, instances, limits }),
-            },
-            Command::AddProvider { name, path, settings } => match prepared.take_library(&name, &path) {
-                Some(library) => {
-                    let capability = self.add_provider_library(&name, Arc::new(library), &settings)?;
-                    Ok(format!("provider {name} serves {capability}"))
-                }
-                None => self.execute(Command::AddProvider { name, path, settings }),
-            },
-            command => self.execute(command),
         }
     }
 
@@ -426,23 +415,27 @@ impl Host {
         path: &Path,
         settings: &BTreeMap<String, String>,
     ) -> Result<CapabilityId, HostError> {
-        if self.read().provider(name).is_some() {
-            return Err(HostError::ProviderExists(name.to_owned()));
-        }
-        let library = Arc::new(ProviderLibrary::open(path)?);
-        self.add_provider_library(name, library, settings)
+        self.add_provider_from(name, None, path, settings)
     }
 
-    fn add_provider_library(
+    /// Starts the provider `name` from `opened`, the library at `path` a
+    /// check already opened, or else from `path` opened now, once the name
+    /// is known to be free.
+    fn add_provider_from(
         &self,
         name: &str,
-        library: Arc<ProviderLibrary>,
+        opened: Option<ProviderLibrary>,
+        path: &Path,
         settings: &BTreeMap<String, String>,
     ) -> Result<CapabilityId, HostError> {
         let _command = self.command();
         if self.read().provider(name).is_some() {
             return Err(HostError::ProviderExists(name.to_owned()));
         }
+        let library = Arc::new(match opened {
+            Some(library) => library,
+            None => ProviderLibrary::open(path)?,
+        });
         let host = Arc::downgrade(&self.inner);
         let provider_name = name.to_owned();
         let deliver = Arc::new(move |actor: &str, operation: &str, payload: &[u8]| {

@@ -96,7 +96,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
                 if let Err(e) = library.settle(&entry.name, Scope::Provider, &entry.settings) {
                     note(entry.line, format!("{what}: {e}"));
                 }
-                libraries.insert(entry.name.clone(), library);
+                libraries.insert(entry.name.clone(), (entry.path.clone(), library));
             }
             Err(e) => note(entry.line, format!("{what}: {e}")),
         }
@@ -105,12 +105,11 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
     // The clock the host will check claims against: the system's, never
     // behind the latest signed time the host has seen.
     let now = TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now());
-    let mut actors: Vec<Actor> = Vec::new();
-    let mut loaded_from = Vec::new();
+    let mut actors: Vec<(PathBuf, Actor)> = Vec::new();
     for entry in &manifest.actors {
         match Actor::from_file(&entry.path, &manifest.policy, now) {
             Ok(actor) => {
-                if let Some(twin) = actors.iter().find(|a| a.subject() == actor.subject()) {
+                if let Some((_, twin)) = actors.iter().find(|(_, a)| a.subject() == actor.subject()) {
                     note(
                         entry.line,
                         format!(
@@ -120,8 +119,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
                         ),
                     );
                 }
-                actors.push(actor);
-                loaded_from.push(entry.path.clone());
+                actors.push((entry.path.clone(), actor));
             }
             Err(e) => note(entry.line, format!("[[actor]] {}: {e}", entry.path.display())),
         }
@@ -129,7 +127,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
 
     for link in &manifest.links {
         let what = format!("[[link]] {} {} -> `{}`", link.actor, link.capability, link.provider);
-        let actor = actors.iter().find(|a| a.subject() == link.actor || a.name() == link.actor);
+        let actor = actors.iter().map(|(_, a)| a).find(|a| a.subject() == link.actor || a.name() == link.actor);
         match actor {
             Some(actor) => {
                 if !actor.may_use(&link.capability) {
@@ -145,7 +143,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
             // An actor that failed its own check is reported there already.
             None if manifest.actors.len() > actors.len() => {}
             None => {
-                let names: Vec<&str> = actors.iter().map(Actor::name).collect();
+                let names: Vec<&str> = actors.iter().map(|(_, a)| a.name()).collect();
                 note(
                     link.line,
                     format!(
@@ -156,7 +154,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
                 );
             }
         }
-        if let Some(library) = libraries.get(&link.provider) {
+        if let Some((_, library)) = libraries.get(&link.provider) {
             if library.capability() != &link.capability {
                 note(link.line, format!("{what}: the provider serves {}, not {}", library.capability(), link.capability));
             }
@@ -170,15 +168,5 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
             }
         }
     }
-    let prepared = Prepared {
-        actors: loaded_from.into_iter().zip(actors).collect(),
-        libraries: libraries
-            .into_iter()
-            .filter_map(|(name, library)| {
-                let path = manifest.providers.iter().find(|p| p.name == name)?.path.clone();
-                Some((name, (path, library)))
-            })
-            .collect(),
-    };
-    (prepared, problems)
+    (Prepared { actors: actors.into_iter().collect(), libraries }, problems)
 }

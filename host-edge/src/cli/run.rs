@@ -188,12 +188,13 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Applies `manifest`'s commands to an empty host; every failure, when any.
-/// Starts what `manifest` names, taking from `prepared` what its check
-/// already loaded.
+/// Applies `manifest`'s commands to an empty host, taking from `prepared`
+/// what its check already loaded; every failure, when any.
 fn start(host: &Host, manifest: &Manifest, prepared: &mut Prepared) -> Result<(), Vec<String>> {
     let failures: Vec<String> =
         manifest.commands().into_iter().filter_map(|command| apply_prepared(host, command, prepared).err()).collect();
+    // What no command took (a fleet manifest naming other files) is freed
+    // now rather than held for the host's life.
     drop(std::mem::take(prepared));
     if failures.is_empty() {
         Ok(())

@@ -16,7 +16,7 @@
 mod census;
 mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -44,7 +44,7 @@ struct Shared {
     scaling: Scaling,
     census: Census,
     /// Linear memory of the pool's instances now, bytes.
-    memory: AtomicU64,
+    memory: AtomicI64,
     queue: Receiver<Job>,
     /// Threads started, joined when the pool is dropped (finished ones are
     /// dropped as new ones start).
@@ -91,7 +91,7 @@ impl ActorPool {
             metrics,
             scaling,
             census,
-            memory: AtomicU64::new(0),
+            memory: AtomicI64::new(0),
             queue,
             threads: Mutex::new(Vec::new()),
         });
@@ -201,7 +201,7 @@ impl ActorPool {
 
     /// Linear memory of the pool's instances now, bytes.
     pub fn memory_bytes(&self) -> u64 {
-        self.shared.memory.load(Ordering::Relaxed)
+        u64::try_from(self.shared.memory.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// How the pool grows and shrinks.

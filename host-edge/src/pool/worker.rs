@@ -62,11 +62,7 @@ impl Worker {
         let before = self.memory.replace(now);
         if now != before {
             self.shared.metrics.memory(now as i64 - before as i64);
-            if now > before {
-                self.shared.memory.fetch_add(now - before, Ordering::Relaxed);
-            } else {
-                self.shared.memory.fetch_sub(before - now, Ordering::Relaxed);
-            }
+            self.shared.memory.fetch_add(now as i64 - before as i64, Ordering::Relaxed);
         }
     }
 
@@ -118,20 +114,20 @@ impl Worker {
                 }
                 Some(instance)
             }
-            Err(e) => {
-                match &ready {
-                    Some(ready) => {
-                        let _ = ready.send(Err(e));
-                    }
-                    None => tracing::error!(actor = %shared.actor, "a new instance cannot start: {e}"),
-                }
-                if ready.is_some() {
+            // At start-up the pool fails as a whole; grown on demand, the
+            // worker answers its calls with the error and retries.
+            Err(e) => match &ready {
+                Some(ready) => {
+                    let _ = ready.send(Err(e));
                     shared.census.leave();
                     shared.metrics.instances(-1);
                     return;
                 }
-                None
-            }
+                None => {
+                    tracing::error!(actor = %shared.actor, "a new instance cannot start: {e}");
+                    None
+                }
+            },
         };
         drop(ready);
         shared.census.waiting();
