@@ -4,9 +4,10 @@
 //!
 //! Kept apart from the threads and channels ([`super::worker`]) so the rules
 //! can be read, and tested, on their own. Every count changes by one atomic
-//! step; the one ordering that matters is documented at [`Census::retire`].
+//! step; the one ordering that matters is that a caller counts its job
+//! ([`Census::claim`]) before it queues it.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 /// How a pool grows and shrinks between its bounds.
@@ -35,6 +36,12 @@ impl Default for Scaling {
 }
 
 /// The counts of one pool.
+///
+/// `idle` is the number of workers waiting for a job minus the jobs queued
+/// for them: a caller counts its job against it *before* the job can be
+/// taken ([`Census::claim`]), so a worker that wakes up at once cannot make
+/// the caller think that no worker was there. It goes below zero while jobs
+/// wait for a busy pool at its maximum.
 #[derive(Debug)]
 pub(crate) struct Census {
     /// The most workers the pool may have (the actor's `instances`).
@@ -43,8 +50,8 @@ pub(crate) struct Census {
     min: usize,
     /// Workers started and not yet left.
     live: AtomicUsize,
-    /// Workers waiting for a job now.
-    idle: AtomicUsize,
+    /// Workers waiting for a job, less the jobs queued and not yet taken.
+    idle: AtomicIsize,
 }
 
 impl Census {
@@ -52,7 +59,7 @@ impl Census {
     /// `min` of them (at most `max`); none started yet.
     pub(crate) fn new(max: usize, min: usize) -> Census {
         let max = max.max(1);
-        Census { max, min: min.min(max), live: AtomicUsize::new(0), idle: AtomicUsize::new(0) }
+        Census { max, min: min.min(max), live: AtomicUsize::new(0), idle: AtomicIsize::new(0) }
     }
 
     /// The most workers the pool may have.
@@ -76,39 +83,34 @@ impl Census {
         self.live.fetch_update(SeqCst, SeqCst, |live| (live < self.max).then_some(live + 1)).is_ok()
     }
 
-    /// Whether a job just queued finds no worker waiting, so that the caller
-    /// should [`Census::admit`] another. Read after the job is queued.
-    pub(crate) fn wants_worker(&self) -> bool {
-        self.idle.load(SeqCst) == 0 && self.live.load(SeqCst) < self.max
+    /// Counts a job about to be queued against the waiting workers; `true`
+    /// when one of them will take it, `false` when none waits and the
+    /// caller should [`Census::admit`] another worker.
+    pub(crate) fn claim(&self) -> bool {
+        self.idle.fetch_sub(1, SeqCst) > 0
     }
 
-    /// A worker starts waiting for a job.
+    /// A worker starts waiting for a job (once started, and after each job).
     pub(crate) fn waiting(&self) {
         self.idle.fetch_add(1, SeqCst);
     }
 
-    /// A worker stops waiting (it took a job, timed out or the pool closed).
-    pub(crate) fn busy(&self) {
-        self.idle.fetch_sub(1, SeqCst);
-    }
-
-    /// An idle worker asks to leave: granted (and counted) while the pool
-    /// has more than its minimum. A worker that left must then look at the
-    /// queue once more and [`Census::admit`] itself back for a job it finds:
-    /// a caller that queued a job while this worker still counted as
-    /// waiting started no worker for it.
+    /// An idle worker asks to leave: granted (and counted) while more
+    /// workers wait than jobs are queued, and the pool has more than its
+    /// minimum. A worker refused goes on waiting, still counted.
     pub(crate) fn retire(&self) -> bool {
-        self.live.fetch_update(SeqCst, SeqCst, |live| (live > self.min).then(|| live - 1)).is_ok()
+        if self.idle.fetch_update(SeqCst, SeqCst, |idle| (idle > 0).then(|| idle - 1)).is_err() {
+            // A job is queued for this worker, or about to be.
+            return false;
+        }
+        if self.live.fetch_update(SeqCst, SeqCst, |live| (live > self.min).then(|| live - 1)).is_err() {
+            self.idle.fetch_add(1, SeqCst);
+            return false;
+        }
+        true
     }
 
-    /// A worker that retired takes back a job it found queued although the
-    /// pool filled up meanwhile: for as long as it then waits, the pool has
-    /// one worker over its maximum.
-    pub(crate) fn rejoin(&self) {
-        self.live.fetch_add(1, SeqCst);
-    }
-
-    /// A worker leaves for good (the pool closed, or its thread ends).
+    /// A worker leaves for good (the pool closed, or it could not start).
     pub(crate) fn leave(&self) {
         self.live.fetch_sub(1, SeqCst);
     }
@@ -128,18 +130,42 @@ mod tests {
     }
 
     #[test]
-    fn a_queued_job_with_no_waiting_worker_admits_one_up_to_the_maximum() {
+    fn a_job_that_finds_no_waiting_worker_admits_one_up_to_the_maximum() {
         let census = Census::new(2, 1);
-        assert!(census.wants_worker());
+        assert!(!census.claim(), "nobody waits yet");
+        assert!(census.admit());
+        census.waiting(); // the new worker takes the job
+        assert!(!census.claim(), "the only worker is busy");
         assert!(census.admit());
         census.waiting();
-        assert!(!census.wants_worker(), "a waiting worker takes the job");
-        census.busy();
-        assert!(census.wants_worker());
-        assert!(census.admit());
-        assert!(!census.wants_worker(), "at the maximum");
-        assert!(!census.admit());
+        assert!(!census.claim());
+        assert!(!census.admit(), "at the maximum the job waits in the queue");
         assert_eq!(census.live(), 2);
+    }
+
+    #[test]
+    fn calls_made_one_after_another_are_taken_by_the_one_waiting_worker() {
+        let census = Census::new(4, 1);
+        assert!(census.admit());
+        census.waiting();
+        for _ in 0..100 {
+            assert!(census.claim(), "the waiting worker takes it, however soon it wakes");
+            census.waiting(); // done, before the caller sees the answer
+        }
+        assert_eq!(census.live(), 1);
+    }
+
+    #[test]
+    fn a_worker_cannot_retire_while_a_job_is_queued_for_it() {
+        let census = Census::new(2, 0);
+        assert!(census.admit());
+        census.waiting();
+        assert!(census.claim(), "a job is on its way to the worker");
+        assert!(!census.retire(), "it must stay for the job");
+        census.waiting();
+        assert!(census.retire());
+        assert_eq!(census.live(), 0);
+        assert!(!census.claim(), "the next job starts one again");
     }
 
     #[test]
@@ -147,15 +173,12 @@ mod tests {
         let census = Census::new(3, 1);
         for _ in 0..3 {
             assert!(census.admit());
+            census.waiting();
         }
         assert!(census.retire());
         assert!(census.retire());
         assert!(!census.retire(), "the last one stays");
         assert_eq!(census.live(), 1);
-        let to_zero = Census::new(3, 0);
-        assert!(to_zero.admit());
-        assert!(to_zero.retire());
-        assert_eq!(to_zero.live(), 0);
-        assert!(to_zero.wants_worker(), "the next job starts one again");
+        assert!(census.claim(), "and it still counts as waiting");
     }
 }

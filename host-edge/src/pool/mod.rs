@@ -175,13 +175,11 @@ impl ActorPool {
             payload: payload.to_vec(),
             reply,
         };
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| self.unavailable())?
-            .send(job)
-            .map_err(|_| self.unavailable())?;
-        // Read after the job is queued: see `Census::retire`.
-        if self.shared.census.wants_worker() && self.shared.census.admit() {
+        let jobs = self.jobs.as_ref().ok_or_else(|| self.unavailable())?;
+        // Counted before it is queued: see `Census`.
+        let taken = self.shared.census.claim();
+        jobs.send(job).map_err(|_| self.unavailable())?;
+        if !taken && self.shared.census.admit() {
             if let Err(e) = self.spawn(None) {
                 tracing::warn!(actor = %self.shared.actor, "the pool cannot grow: {e}");
             }

@@ -67,39 +67,22 @@ impl Worker {
     }
 
     /// Waits for the next job, already counted as waiting; when none comes
-    /// within the idle time and the pool may shrink, leaves (after one last
-    /// look at the queue).
+    /// within the idle time and the pool may shrink, leaves.
     fn next(&self) -> Next {
         let census = &self.shared.census;
         loop {
-            let taken = self.shared.queue.recv_timeout(self.shared.scaling.idle);
-            census.busy();
-            match taken {
+            match self.shared.queue.recv_timeout(self.shared.scaling.idle) {
                 Ok(job) => return Next::Run(job),
                 Err(RecvTimeoutError::Disconnected) => {
                     census.leave();
                     return Next::Leave;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if !census.retire() {
-                        census.waiting();
-                        continue;
-                    }
-                    match self.shared.queue.try_recv() {
-                        // Queued while this worker still counted as waiting.
-                        Ok(job) if census.admit() => return Next::Run(job),
-                        Ok(job) => {
-                            // The pool filled up meanwhile: run it anyway,
-                            // then leave.
-                            census.rejoin();
-                            return Next::Run(job);
-                        }
-                        Err(_) => {
-                            tracing::debug!(actor = %self.shared.actor, "an idle instance leaves the pool");
-                            return Next::Leave;
-                        }
-                    }
+                Err(RecvTimeoutError::Timeout) if census.retire() => {
+                    tracing::debug!(actor = %self.shared.actor, "an idle instance leaves the pool");
+                    return Next::Leave;
                 }
+                // Needed for a job on its way, or kept as the pool's minimum.
+                Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }
@@ -109,6 +92,9 @@ impl Worker {
         shared.metrics.instances(1);
         let mut instance = match self.instantiate() {
             Ok(instance) => {
+                // Counted as waiting before the pool's start returns, so a
+                // first call finds this worker instead of starting another.
+                shared.census.waiting();
                 if let Some(ready) = &ready {
                     let _ = ready.send(Ok(()));
                 }
@@ -125,12 +111,12 @@ impl Worker {
                 }
                 None => {
                     tracing::error!(actor = %shared.actor, "a new instance cannot start: {e}");
+                    shared.census.waiting();
                     None
                 }
             },
         };
         drop(ready);
-        shared.census.waiting();
         while let Next::Run(job) = self.next() {
             if instance.is_none() {
                 instance = self.instantiate().ok();
