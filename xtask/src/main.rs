@@ -17,12 +17,15 @@
 //!   under qemu-user, checked over loopback HTTP; on aarch64 also run the
 //!   rppal register test (tests/gpio_rppal.rs) on the bundle's host;
 //! - `raspi-check <bundle-dir>`: the unpacked aarch64 bundle's GPIO provider
-//!   on an emulated Raspberry Pi 3 B booting Debian's kernel (raspi.rs).
+//!   on an emulated Raspberry Pi 3 B booting Debian's kernel (raspi.rs);
+//! - `glibc-floor <dir> [version]`: fail when an ELF file under `dir` needs
+//!   a glibc symbol newer than `version` (default: the bundles' floor, 2.31).
 
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus};
 use std::time::Duration;
 
+mod glibc;
 mod raspi;
 
 fn root() -> PathBuf {
@@ -446,6 +449,18 @@ const PI_TARGETS: [(&str, &str, &str); 2] = [
     ("armv7-unknown-linux-gnueabihf", "qemu-arm", "/usr/arm-linux-gnueabihf"),
 ];
 
+/// Debian bullseye's glibc 2.31 for `target`, unpacked by `bash .ci/setup`:
+/// the C library of Raspberry Pi OS Bullseye, for qemu -L.
+fn bullseye_sysroot(target: &str) -> String {
+    let arch = if target.starts_with("aarch64") { "arm64" } else { "armhf" };
+    let path = format!("/opt/host-edge/bullseye-{arch}");
+    if !Path::new(&path).join(".complete").exists() {
+        eprintln!("xtask: {path} is missing: `bash .ci/setup` unpacks Debian bullseye's glibc 2.31 there");
+        exit(1);
+    }
+    path
+}
+
 fn pi_target(target: &str) -> (&'static str, &'static str, &'static str) {
     *PI_TARGETS.iter().find(|(t, _, _)| *t == target).unwrap_or_else(|| {
         let known: Vec<_> = PI_TARGETS.iter().map(|(t, _, _)| *t).collect();
@@ -484,7 +499,8 @@ fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
 /// Builds the deployable bundle for `target`: `host-edge`, the provider
 /// libraries, the signed example actors, `boards/`, the Pi manifest (trusting
 /// the bundle's signing key) and the systemd unit, as
-/// target/bundle/host-edge-<target>.tar.gz. Returns the bundle folder.
+/// target/bundle/host-edge-<target>.tar.gz, after checking that none of its
+/// files needs a glibc newer than [`GLIBC_FLOOR`]. Returns the bundle folder.
 fn bundle(target: &str) -> PathBuf {
     pi_target(target);
     let started = std::time::Instant::now();
@@ -546,6 +562,7 @@ fn bundle(target: &str) -> PathBuf {
         .expect("reading boards/examples/mqtt.toml")
         .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
     std::fs::write(dir.join("mqtt.toml"), mqtt).expect("writing the messaging manifest");
+    glibc_floor(&dir, GLIBC_FLOOR);
     let tarball = out.join(format!("{name}.tar.gz"));
     run(Command::new("tar").current_dir(&out).arg("czf").arg(&tarball).arg(&name));
     eprintln!("xtask: bundle {} in {:.0?}", tarball.display(), started.elapsed());
@@ -559,19 +576,59 @@ fn bundle(target: &str) -> PathBuf {
     dir
 }
 
+/// The oldest glibc every bundle runs on: Raspberry Pi OS Bullseye's.
+const GLIBC_FLOOR: glibc::Version = (2, 31);
+
+/// A release cross-build for `targets`, linked by zig against the symbols
+/// of glibc [`GLIBC_FLOOR`] (cargo-zigbuild's `<target>.2.31`), so that what
+/// it builds starts on Bullseye as well as on Bookworm and later; Debian's
+/// cross compilers link against their own glibc 2.36 and the result needs
+/// 2.34. `bash .ci/setup` installs zig (PyPI's ziglang) and cargo-zigbuild.
+fn zigbuild(targets: &[&str]) -> Command {
+    let mut build = cargo();
+    build.current_dir(root()).args(["zigbuild", "--release"]);
+    for target in targets {
+        build.arg("--target").arg(format!("{target}.{}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1));
+    }
+    build
+}
+
 /// Cross-builds the shipped crates in release for every target in one cargo
 /// run, so the targets' builds (and their single-threaded LTO steps) share
 /// the cores instead of taking turns.
 fn build_bundles(targets: &[&str]) {
-    let mut build = cargo();
-    build.current_dir(root()).args(["build", "--release", "-p", "host-edge"]);
-    for target in targets {
-        build.args(["--target", target]);
-    }
+    let mut build = zigbuild(targets);
+    build.args(["-p", "host-edge"]);
     for provider in PROVIDERS {
         build.args(["-p", provider]);
     }
     run(&mut build);
+}
+
+/// Fails unless every ELF file under `dir` runs on glibc `floor`.
+fn glibc_floor(dir: &Path, floor: glibc::Version) {
+    match glibc::check(dir, floor) {
+        Ok((too_new, newest)) if too_new.is_empty() => {
+            let newest = newest.map_or_else(|| "none".to_owned(), |(major, minor)| format!("{major}.{minor}"));
+            eprintln!(
+                "xtask: {}: no ELF file needs a glibc newer than {}.{} (the newest needed: {newest})",
+                dir.display(),
+                floor.0,
+                floor.1
+            );
+        }
+        Ok((too_new, _)) => {
+            for file in &too_new {
+                eprintln!("xtask: {} needs {}", file.file.display(), file.versions.join(", "));
+            }
+            eprintln!("xtask: {} file(s) under {} need a glibc newer than {}.{}", too_new.len(), dir.display(), floor.0, floor.1);
+            exit(1);
+        }
+        Err(e) => {
+            eprintln!("xtask: glibc floor check: {e}");
+            exit(1);
+        }
+    }
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -607,13 +664,17 @@ fn bundle_check(target: &str) {
         .replace("/var/lib/host-edge/counter.db", &db.display().to_string())
         .replace(r#"ADDRESS = "0.0.0.0", PORT = "8080""#, &format!(r#"ADDRESS = "127.0.0.1", PORT = "{port}""#));
     std::fs::write(dir.join("check.toml"), manifest).expect("writing the check manifest");
-    let qemu_host_edge = |args: &[&str]| {
+    let qemu_on = |libc: &str, args: &[&str]| {
         let mut command = Command::new(qemu);
-        command.current_dir(&dir).args(["-L", sysroot, "bin/host-edge"]).args(args);
+        command.current_dir(&dir).args(["-L", libc, "bin/host-edge"]).args(args);
         command
     };
+    // Everything below runs on the oldest glibc the bundle promises
+    // (Bullseye's 2.31), but this first call, on Bookworm's 2.36.
+    let oldest = bullseye_sysroot(target);
+    let qemu_host_edge = |args: &[&str]| qemu_on(&oldest, args);
     // The interpreter on ARM: a call and a claims check, no providers.
-    let echo = qemu_host_edge(&["call", "actors/echo.wasm", "Echo", "hello from ARM"]).output().expect("qemu runs");
+    let echo = qemu_on(sysroot, &["call", "actors/echo.wasm", "Echo", "hello from ARM"]).output().expect("qemu runs");
     if echo.stdout != b"hello from ARM" {
         eprintln!("xtask: {target}: echo answered {:?}: {}", echo.stdout, String::from_utf8_lossy(&echo.stderr));
         exit(1);
@@ -626,11 +687,10 @@ fn bundle_check(target: &str) {
         exit(1);
     }
     eprintln!(
-        "xtask: {target}: bundle check passed under {qemu} in {:.1?}: {first} then {second}, clean stop",
+        "xtask: {target}: bundle check passed under {qemu} on glibc 2.31 in {:.1?}: {first} then {second}, clean stop",
         started.elapsed()
     );
-    run(cargo().current_dir(root()).args(["build", "--release", "--target", target])
-        .args(["-p", "host-edge-fixture-wascc-provider", "-p", "host-edge-fixture-panicking-provider"]));
+    run(zigbuild(&[target]).args(["-p", "host-edge-fixture-wascc-provider", "-p", "host-edge-fixture-panicking-provider"]));
     wascc_refusal_check(target, &dir, &qemu_host_edge);
     panic_check(target, &dir, &qemu_host_edge);
     if target.starts_with("aarch64") {
@@ -750,6 +810,14 @@ fn main() {
                 bundle_check(target);
             }
         }
+        Some("glibc-floor") => match (args.get(1), args.get(2).map(|v| glibc::parse(v))) {
+            (Some(dir), None) => glibc_floor(Path::new(dir), GLIBC_FLOOR),
+            (Some(dir), Some(Some(floor))) => glibc_floor(Path::new(dir), floor),
+            _ => {
+                eprintln!("usage: cargo xtask glibc-floor <dir> [version, such as 2.31]");
+                exit(2);
+            }
+        },
         Some("raspi-check") => match args.get(1) {
             Some(dir) => raspi::check("aarch64-unknown-linux-gnu", Path::new(dir)),
             None => {
@@ -760,7 +828,7 @@ fn main() {
         _ => {
             eprintln!(
                 "usage: cargo xtask <actors | demo [gpio | mqtt] [--check] | test [cargo test args] | bundle <target> | arm-check [targets] \
-                 | raspi-check <bundle-dir>>"
+                 | raspi-check <bundle-dir> | glibc-floor <dir> [version]>"
             );
             exit(2);
         }
