@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use super::{root, run};
 
-/// Debian's aarch64 cross sysroot: the glibc the bundle's host links against.
+/// Debian's aarch64 cross sysroot: the glibc (Bookworm's 2.36) the emulated
+/// board runs the bundle's host on; the bundle itself needs only 2.31.
 const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
 /// binutils for aarch64, to read the host's ELF headers.
