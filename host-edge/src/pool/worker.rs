@@ -91,15 +91,7 @@ impl Worker {
         let shared = Arc::clone(&self.shared);
         shared.metrics.instances(1);
         let mut instance = match self.instantiate() {
-            Ok(instance) => {
-                // Counted as waiting before the pool's start returns, so a
-                // first call finds this worker instead of starting another.
-                shared.census.waiting();
-                if let Some(ready) = &ready {
-                    let _ = ready.send(Ok(()));
-                }
-                Some(instance)
-            }
+            Ok(instance) => Some(instance),
             // At start-up the pool fails as a whole; grown on demand, the
             // worker answers its calls with the error and retries.
             Err(e) => match &ready {
@@ -111,12 +103,16 @@ impl Worker {
                 }
                 None => {
                     tracing::error!(actor = %shared.actor, "a new instance cannot start: {e}");
-                    shared.census.waiting();
                     None
                 }
             },
         };
-        drop(ready);
+        // Counted as waiting before the pool's start returns, so a first
+        // call finds this worker instead of starting another.
+        shared.census.waiting();
+        if let Some(ready) = ready {
+            let _ = ready.send(Ok(()));
+        }
         while let Next::Run(job) = self.next() {
             if instance.is_none() {
                 instance = self.instantiate().ok();
