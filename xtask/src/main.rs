@@ -687,7 +687,9 @@ fn bundle_check(target: &str) {
         exit(1);
     }
     eprintln!(
-        "xtask: {target}: bundle check passed under {qemu} on glibc 2.31 in {:.1?}: {first} then {second}, clean stop",
+        "xtask: {target}: bundle check passed under {qemu} on glibc {}.{} in {:.1?}: {first} then {second}, clean stop",
+        GLIBC_FLOOR.0,
+        GLIBC_FLOOR.1,
         started.elapsed()
     );
     run(zigbuild(&[target]).args(["-p", "host-edge-fixture-wascc-provider", "-p", "host-edge-fixture-panicking-provider"]));
