@@ -13,9 +13,10 @@
 //!   `mosquitto_sub`, and answers `mosquitto_rr`);
 //! - `test`: build the actors, then run every test in the workspace;
 //! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
-//! - `arm-check [targets]`: build each bundle and serve the counter from it
-//!   under qemu-user, checked over loopback HTTP; on aarch64 also run the
-//!   rppal register test (tests/gpio_rppal.rs) on the bundle's host;
+//! - `arm-check [targets]`: build each bundle (aarch64, armv7, ARMv6) and
+//!   serve the counter from it under qemu-user, checked over loopback HTTP;
+//!   on aarch64 also run the rppal register test (tests/gpio_rppal.rs) on
+//!   the bundle's host;
 //! - `raspi-check <bundle-dir>`: the unpacked aarch64 bundle's GPIO provider
 //!   on an emulated Raspberry Pi 3 B booting Debian's kernel (raspi.rs);
 //! - `glibc-floor <dir> [version]`: fail when an ELF file under `dir` needs
@@ -26,6 +27,7 @@ use std::process::{exit, Command, ExitStatus};
 use std::time::Duration;
 
 mod glibc;
+mod pi;
 mod raspi;
 
 fn root() -> PathBuf {
@@ -442,13 +444,6 @@ fn count(summary: &str, label: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A Raspberry Pi target the bundle can be built for with Debian's cross
-/// compilers: (Rust target, qemu-user binary, Debian sysroot for qemu -L).
-const PI_TARGETS: [(&str, &str, &str); 2] = [
-    ("aarch64-unknown-linux-gnu", "qemu-aarch64", "/usr/aarch64-linux-gnu"),
-    ("armv7-unknown-linux-gnueabihf", "qemu-arm", "/usr/arm-linux-gnueabihf"),
-];
-
 /// Debian bullseye's glibc 2.31 for `target`, unpacked by `bash .ci/setup`:
 /// the C library of Raspberry Pi OS Bullseye, for qemu -L.
 fn bullseye_sysroot(target: &str) -> String {
@@ -461,12 +456,12 @@ fn bullseye_sysroot(target: &str) -> String {
     path
 }
 
-fn pi_target(target: &str) -> (&'static str, &'static str, &'static str) {
-    *PI_TARGETS.iter().find(|(t, _, _)| *t == target).unwrap_or_else(|| {
-        let known: Vec<_> = PI_TARGETS.iter().map(|(t, _, _)| *t).collect();
+fn pi_target(target: &str) -> &'static pi::PiTarget {
+    pi::find(target).unwrap_or_else(|| {
+        let known: Vec<_> = pi::PI_TARGETS.iter().map(|t| t.target).collect();
         eprintln!(
-            "xtask: no bundle recipe for `{target}`; known: {}. ARMv6 (arm-unknown-linux-gnueabihf) \
-             needs cross or an ARMv6 toolchain: see docs/raspberry-pi.md",
+            "xtask: no bundle recipe for `{target}`; known: {} (the ARMv6 one, for Pi Zero W and Pi 1, \
+             is arm-unknown-linux-gnueabi: see docs/raspberry-pi.md)",
             known.join(", ")
         );
         exit(2)
@@ -502,7 +497,7 @@ fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
 /// target/bundle/host-edge-<target>.tar.gz, after checking that none of its
 /// files needs a glibc newer than [`GLIBC_FLOOR`]. Returns the bundle folder.
 fn bundle(target: &str) -> PathBuf {
-    pi_target(target);
+    let pi = pi_target(target);
     let started = std::time::Instant::now();
     let wasm = build_actors();
     // The native host signs (a dev build: signing speed does not matter, and
@@ -515,13 +510,24 @@ fn bundle(target: &str) -> PathBuf {
     let name = format!("host-edge-{target}");
     let dir = out.join(&name);
     let _ = std::fs::remove_dir_all(&dir);
-    for sub in ["bin", "providers", "actors", "docs"] {
+    for sub in ["bin", "lib", "providers", "actors", "docs"] {
         std::fs::create_dir_all(dir.join(sub)).expect("creating the bundle folders");
     }
     let copy = |from: &Path, to: &Path| {
         std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
     };
-    copy(&built.join("host-edge"), &dir.join("bin/host-edge"));
+    if pi.self_contained {
+        // bin/host-edge starts lib/host-edge on the C library in lib/.
+        copy(&built.join("host-edge"), &dir.join("lib/host-edge"));
+        copy(&root().join("boards/raspberry-pi/launcher.sh"), &dir.join("bin/host-edge"));
+        let runtime = Path::new(pi.sysroot).join("lib");
+        for library in pi::C_RUNTIME {
+            copy(&runtime.join(library), &dir.join("lib").join(library));
+        }
+    } else {
+        copy(&built.join("host-edge"), &dir.join("bin/host-edge"));
+        std::fs::remove_dir(dir.join("lib")).expect("removing the empty lib folder");
+    }
     for library in LIBRARIES {
         let file = format!("lib{library}.so");
         copy(&built.join(&file), &dir.join("providers").join(&file));
@@ -566,7 +572,9 @@ fn bundle(target: &str) -> PathBuf {
     let tarball = out.join(format!("{name}.tar.gz"));
     run(Command::new("tar").current_dir(&out).arg("czf").arg(&tarball).arg(&name));
     eprintln!("xtask: bundle {} in {:.0?}", tarball.display(), started.elapsed());
-    let files = std::iter::once("bin/host-edge".to_owned()).chain(LIBRARIES.map(|l| format!("providers/lib{l}.so")));
+    let host = if pi.self_contained { "lib/host-edge" } else { "bin/host-edge" };
+    let runtime = pi::C_RUNTIME.iter().filter(|_| pi.self_contained).map(|l| format!("lib/{l}"));
+    let files = std::iter::once(host.to_owned()).chain(LIBRARIES.map(|l| format!("providers/lib{l}.so"))).chain(runtime);
     for file in files {
         let size = std::fs::metadata(dir.join(&file)).map(|m| m.len()).unwrap_or(0);
         eprintln!("xtask:   {file:<34} {:>8} KiB", size / 1024);
@@ -579,30 +587,45 @@ fn bundle(target: &str) -> PathBuf {
 /// The oldest glibc every bundle runs on: Raspberry Pi OS Bullseye's.
 const GLIBC_FLOOR: glibc::Version = (2, 31);
 
-/// A release cross-build for `targets`, linked by zig against the symbols
+/// Release cross-builds for `targets`, linked by zig against the symbols
 /// of glibc [`GLIBC_FLOOR`] (cargo-zigbuild's `<target>.2.31`), so that what
-/// it builds starts on Bullseye as well as on Bookworm and later; Debian's
+/// they build starts on Bullseye as well as on Bookworm and later; Debian's
 /// cross compilers link against their own glibc 2.36 and the result needs
 /// 2.34. `bash .ci/setup` installs zig (PyPI's ziglang) and cargo-zigbuild.
-fn zigbuild(targets: &[&str]) -> Command {
-    let mut build = cargo();
-    build.current_dir(root()).args(["zigbuild", "--release"]);
-    for target in targets {
-        build.arg("--target").arg(format!("{target}.{}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1));
+/// One cargo run for the targets rustup has a standard library for, so
+/// their builds (and single-threaded LTO steps) share the cores; one more
+/// for those whose standard library is built from source, with
+/// `RUSTC_BOOTSTRAP=1`: `-Z build-std` is unstable, and the stable
+/// toolchain is the only one here.
+fn zigbuild(targets: &[&str]) -> Vec<Command> {
+    let (from_source, downloaded): (Vec<&str>, Vec<&str>) = targets.iter().partition(|t| pi_target(t).std_from_source);
+    let mut builds = Vec::new();
+    for (group, std_from_source) in [(downloaded, false), (from_source, true)] {
+        if group.is_empty() {
+            continue;
+        }
+        let mut build = cargo();
+        build.current_dir(root()).args(["zigbuild", "--release"]);
+        if std_from_source {
+            build.env("RUSTC_BOOTSTRAP", "1").arg("-Zbuild-std=std,panic_unwind");
+        }
+        for target in group {
+            build.arg("--target").arg(format!("{target}.{}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1));
+        }
+        builds.push(build);
     }
-    build
+    builds
 }
 
-/// Cross-builds the shipped crates in release for every target in one cargo
-/// run, so the targets' builds (and their single-threaded LTO steps) share
-/// the cores instead of taking turns.
+/// Cross-builds the shipped crates in release for every target.
 fn build_bundles(targets: &[&str]) {
-    let mut build = zigbuild(targets);
-    build.args(["-p", "host-edge"]);
-    for provider in PROVIDERS {
-        build.args(["-p", provider]);
+    for mut build in zigbuild(targets) {
+        build.args(["-p", "host-edge"]);
+        for provider in PROVIDERS {
+            build.args(["-p", provider]);
+        }
+        run(&mut build);
     }
-    run(&mut build);
 }
 
 /// Fails unless every ELF file under `dir` runs on glibc `floor`.
@@ -648,7 +671,8 @@ fn copy_tree(from: &Path, to: &Path) {
 /// (the ARM `.so` files, dlopened by the ARM host) serving the counter; the
 /// answers are checked over loopback from this machine.
 fn bundle_check(target: &str) {
-    let (_, qemu, sysroot) = pi_target(target);
+    let pi = pi_target(target);
+    let qemu = pi.qemu();
     bundle(target);
     let started = std::time::Instant::now();
     let check = root().join("target/bundle-check").join(target);
@@ -665,16 +689,17 @@ fn bundle_check(target: &str) {
         .replace(r#"ADDRESS = "0.0.0.0", PORT = "8080""#, &format!(r#"ADDRESS = "127.0.0.1", PORT = "{port}""#));
     std::fs::write(dir.join("check.toml"), manifest).expect("writing the check manifest");
     let qemu_on = |libc: &str, args: &[&str]| {
-        let mut command = Command::new(qemu);
-        command.current_dir(&dir).args(["-L", libc, "bin/host-edge"]).args(args);
+        let mut command = pi.host_edge(&dir, libc);
+        command.args(args);
         command
     };
     // Everything below runs on the oldest glibc the bundle promises
-    // (Bullseye's 2.31), but this first call, on Bookworm's 2.36.
-    let oldest = bullseye_sysroot(target);
+    // (Bullseye's 2.31), but this first call, on Bookworm's 2.36; a
+    // self-contained bundle runs on the C library it carries.
+    let oldest = if pi.self_contained { String::new() } else { bullseye_sysroot(target) };
     let qemu_host_edge = |args: &[&str]| qemu_on(&oldest, args);
     // The interpreter on ARM: a call and a claims check, no providers.
-    let echo = qemu_on(sysroot, &["call", "actors/echo.wasm", "Echo", "hello from ARM"]).output().expect("qemu runs");
+    let echo = qemu_on(pi.sysroot, &["call", "actors/echo.wasm", "Echo", "hello from ARM"]).output().expect("qemu runs");
     if echo.stdout != b"hello from ARM" {
         eprintln!("xtask: {target}: echo answered {:?}: {}", echo.stdout, String::from_utf8_lossy(&echo.stderr));
         exit(1);
@@ -686,17 +711,18 @@ fn bundle_check(target: &str) {
         eprintln!("xtask: {target}: bundle check failed: {first:?} then {second:?}, host exit {status}");
         exit(1);
     }
+    let libc = if pi.self_contained { "the C library it carries".to_owned() } else { format!("glibc {}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1) };
     eprintln!(
-        "xtask: {target}: bundle check passed under {qemu} on glibc {}.{} in {:.1?}: {first} then {second}, clean stop",
-        GLIBC_FLOOR.0,
-        GLIBC_FLOOR.1,
+        "xtask: {target}: bundle check passed under {qemu} on {libc} in {:.1?}: {first} then {second}, clean stop",
         started.elapsed()
     );
-    run(zigbuild(&[target]).args(["-p", "host-edge-fixture-wascc-provider", "-p", "host-edge-fixture-panicking-provider"]));
+    for mut build in zigbuild(&[target]) {
+        run(build.args(["-p", "host-edge-fixture-wascc-provider", "-p", "host-edge-fixture-panicking-provider"]));
+    }
     wascc_refusal_check(target, &dir, &qemu_host_edge);
     panic_check(target, &dir, &qemu_host_edge);
     if target.starts_with("aarch64") {
-        rppal_check(target, &dir, qemu, sysroot);
+        rppal_check(target, &dir, &qemu, pi.sysroot);
         raspi::check(target, &dir);
     }
 }
@@ -805,10 +831,10 @@ fn main() {
             let targets: Vec<&str> = if args.len() > 1 {
                 args[1..].iter().map(String::as_str).collect()
             } else {
-                PI_TARGETS.iter().map(|(t, _, _)| *t).collect()
+                pi::PI_TARGETS.iter().map(|t| t.target).collect()
             };
             build_bundles(&targets);
-            for target in targets {
+            for target in &targets {
                 bundle_check(target);
             }
         }
