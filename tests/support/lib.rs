@@ -89,10 +89,11 @@ pub fn host_edge_bin() -> &'static Path {
             .current_dir(repo_root())
             .args(["build", "--quiet", "--package", "host-edge", "--bin", "host-edge"])
             .args(profile().0)
+            .args(target_args())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building host-edge failed");
-        target_dir().join(profile().1).join("host-edge")
+        build_dir().join("host-edge")
     })
 }
 
@@ -111,6 +112,49 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The target these tests were compiled for (tests/build.rs).
+const TARGET: &str = env!("TESTKIT_TARGET");
+
+/// Whether these tests were cross-compiled (`cargo test --target ...`, run
+/// under qemu-user): then what they build and load is built for [`TARGET`]
+/// too, so that an ARM test process loads ARM providers.
+fn cross_built() -> bool {
+    TARGET != env!("TESTKIT_HOST")
+}
+
+/// `--target` for the cargo builds of a cross-built test process.
+fn target_args() -> Vec<&'static str> {
+    if cross_built() {
+        vec!["--target", TARGET]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Where cargo puts what this process builds in its own profile.
+fn build_dir() -> PathBuf {
+    let dir = if cross_built() { target_dir().join(TARGET) } else { target_dir() };
+    dir.join(profile().1)
+}
+
+/// The C compiler for libraries this process loads: `TARGET_CC`, else
+/// Debian's cross compiler for a cross-built process (the ones
+/// .cargo/config.toml links with), else `CC`, else `cc`.
+fn c_compiler() -> String {
+    if let Ok(compiler) = std::env::var("TARGET_CC") {
+        return compiler;
+    }
+    if cross_built() {
+        let prefix = match TARGET {
+            "aarch64-unknown-linux-gnu" => "aarch64-linux-gnu",
+            "armv7-unknown-linux-gnueabihf" => "arm-linux-gnueabihf",
+            other => panic!("no C cross compiler known for {other}: set TARGET_CC"),
+        };
+        return format!("{prefix}-gcc");
+    }
+    std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
 }
 
 /// The provider crates of the workspace, by library name.
@@ -137,14 +181,14 @@ pub fn provider_library(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let mut command = cargo();
-        command.current_dir(repo_root()).args(["build", "--quiet"]).args(profile().0);
+        command.current_dir(repo_root()).args(["build", "--quiet"]).args(profile().0).args(target_args());
         for (_, package) in PROVIDERS {
             command.args(["--package", package]);
         }
         assert!(command.status().expect("cargo runs").success(), "building the providers failed");
     });
     assert!(PROVIDERS.iter().any(|(lib, _)| *lib == name), "no provider library {name}");
-    target_dir().join(profile().1).join(format!(
+    build_dir().join(format!(
         "{}{name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
@@ -172,8 +216,7 @@ pub fn release_build() -> PathBuf {
 pub fn c_provider(dir: &Path, source: &str, defines: &[&str]) -> PathBuf {
     let stem = source.trim_end_matches(".c");
     let output = dir.join(format!("lib{stem}{}.so", defines.join("").replace(['=', '-'], "_")));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let status = Command::new(compiler)
+    let status = Command::new(c_compiler())
         .args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(repo_root().join("providers/abi/include"))
         .args(defines)
