@@ -16,7 +16,7 @@
 //! - `arm-check [targets]`: build each bundle (aarch64, armv7, ARMv6) and
 //!   serve the counter from it under qemu-user, checked over loopback HTTP;
 //!   on aarch64 also run the rppal register test (tests/gpio_rppal.rs) on
-//!   the bundle's host;
+//!   the bundle's host, and on armv7 the provider suites (`arm_suites`);
 //! - `raspi-check <bundle-dir>`: the unpacked aarch64 bundle's GPIO provider
 //!   on an emulated Raspberry Pi 3 B booting Debian's kernel (raspi.rs);
 //! - `glibc-floor <dir> [version]`: fail when an ELF file under `dir` needs
@@ -727,6 +727,41 @@ fn bundle_check(target: &str) {
     }
 }
 
+/// The target the provider suites run on under qemu-user: 32-bit, the
+/// build whose C ABI differs most from the machine's.
+const SUITES_TARGET: &str = "armv7-unknown-linux-gnueabihf";
+
+/// The provider suites on an ARM build: the key-value conformance suite
+/// (SQLite and Redis, the Redis restart included), the provider ABI tests
+/// (the C provider, the panicking provider, the refused ones) and the HTTP
+/// server's limits, compiled for `target` and run under qemu-user (the
+/// runner in .cargo/config.toml). The ARM test process builds and dlopens
+/// ARM providers (testkit builds what it loads for the target it was
+/// compiled for) and reaches Redis over loopback like the native suites.
+fn arm_suites(target: &str) {
+    let started = std::time::Instant::now();
+    let test = |tests: &[&str], filters: &[&str]| {
+        let mut command = cargo();
+        // No debug info and no incremental state: this build is compiled
+        // once per CI run and never debugged, and both cost minutes on 2
+        // cores. The test process passes the variables on to the cargo
+        // builds it starts, so their providers are built alike.
+        command
+            .current_dir(root())
+            .args(["test", "-p", "host-edge-e2e", "--target", target])
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
+            .env("CARGO_INCREMENTAL", "0");
+        for name in tests {
+            command.args(["--test", name]);
+        }
+        command.arg("--").args(filters);
+        run(&mut command);
+    };
+    test(&["keyvalue", "provider_abi"], &[]);
+    test(&["counter"], &["over_the_limit", "no_request_head_in_time", "connections_beyond_the_limit"]);
+    eprintln!("xtask: {target}: key-value conformance, provider ABI and HTTP limit tests passed under qemu in {:.1?}", started.elapsed());
+}
+
 /// tests/gpio_rppal.rs on the bundle's own host and GPIO provider, under
 /// qemu-user: rppal on ARM against emulated registers.
 fn rppal_check(target: &str, bundle: &Path, qemu: &str, sysroot: &str) {
@@ -836,6 +871,9 @@ fn main() {
             build_bundles(&targets);
             for target in &targets {
                 bundle_check(target);
+            }
+            if targets.contains(&SUITES_TARGET) {
+                arm_suites(SUITES_TARGET);
             }
         }
         Some("glibc-floor") => match (args.get(1), args.get(2).map(|v| glibc::parse(v))) {
