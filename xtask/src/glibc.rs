@@ -11,8 +11,15 @@ use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::{Endianness, FileKind};
 
-/// A glibc version, `(2, 31)` for 2.31.
-pub type Version = (u32, u32);
+/// A glibc version: `Version(2, 31)` is 2.31.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32);
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
 
 /// One file that needs glibc versions newer than the floor.
 pub struct TooNew {
@@ -20,12 +27,12 @@ pub struct TooNew {
     pub versions: Vec<String>,
 }
 
-/// Parses `GLIBC_2.31` (or `2.31`) into `(2, 31)`.
+/// Parses `GLIBC_2.31` (or `2.31`) into `Version(2, 31)`.
 pub fn parse(text: &str) -> Option<Version> {
     let text = text.strip_prefix("GLIBC_").unwrap_or(text);
     let (major, rest) = text.split_once('.')?;
     let minor = rest.split('.').next()?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    Some(Version(major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// The `GLIBC_*` versions `data` (an ELF file) needs, or `None` when it is
