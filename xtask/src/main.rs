@@ -505,7 +505,7 @@ fn bundle(target: &str) -> PathBuf {
     run(cargo().current_dir(root()).args(["build", "-p", "host-edge"]));
     build_bundles(&[target]);
     let native = root().join("target/debug/host-edge");
-    let built = root().join("target").join(target).join("release");
+    let built = release_dir(target);
     let out = root().join("target/bundle");
     let name = format!("host-edge-{target}");
     let dir = out.join(&name);
@@ -585,7 +585,7 @@ fn bundle(target: &str) -> PathBuf {
 }
 
 /// The oldest glibc every bundle runs on: Raspberry Pi OS Bullseye's.
-const GLIBC_FLOOR: glibc::Version = (2, 31);
+const GLIBC_FLOOR: glibc::Version = glibc::Version(2, 31);
 
 /// Release cross-builds for `targets`, linked by zig against the symbols
 /// of glibc [`GLIBC_FLOOR`] (cargo-zigbuild's `<target>.2.31`), so that what
@@ -607,14 +607,28 @@ fn zigbuild(targets: &[&str]) -> Vec<Command> {
         let mut build = cargo();
         build.current_dir(root()).args(["zigbuild", "--release"]);
         if std_from_source {
-            build.env("RUSTC_BOOTSTRAP", "1").arg("-Zbuild-std=std,panic_unwind");
+            build.env("RUSTC_BOOTSTRAP", "1").arg("-Zbuild-std=std,panic_unwind").arg("--target-dir").arg(build_std_dir());
         }
         for target in group {
-            build.arg("--target").arg(format!("{target}.{}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1));
+            build.arg("--target").arg(format!("{target}.{GLIBC_FLOOR}"));
         }
         builds.push(build);
     }
     builds
+}
+
+/// The target folder of the builds whose standard library is built from
+/// source. Their own: cargo rebuilds the build scripts and proc macros it
+/// shares between targets whenever `RUSTC_BOOTSTRAP` changes, so in one
+/// folder these builds and the others would rebuild each other.
+fn build_std_dir() -> PathBuf {
+    root().join("target/build-std")
+}
+
+/// Where the release cross-build for `target` puts its files.
+fn release_dir(target: &str) -> PathBuf {
+    let dir = if pi_target(target).std_from_source { build_std_dir() } else { root().join("target") };
+    dir.join(target).join("release")
 }
 
 /// Cross-builds the shipped crates in release for every target.
@@ -632,19 +646,14 @@ fn build_bundles(targets: &[&str]) {
 fn glibc_floor(dir: &Path, floor: glibc::Version) {
     match glibc::check(dir, floor) {
         Ok((too_new, newest)) if too_new.is_empty() => {
-            let newest = newest.map_or_else(|| "none".to_owned(), |(major, minor)| format!("{major}.{minor}"));
-            eprintln!(
-                "xtask: {}: no ELF file needs a glibc newer than {}.{} (the newest needed: {newest})",
-                dir.display(),
-                floor.0,
-                floor.1
-            );
+            let newest = newest.map_or_else(|| "none".to_owned(), |version| version.to_string());
+            eprintln!("xtask: {}: no ELF file needs a glibc newer than {floor} (the newest needed: {newest})", dir.display());
         }
         Ok((too_new, _)) => {
             for file in &too_new {
                 eprintln!("xtask: {} needs {}", file.file.display(), file.versions.join(", "));
             }
-            eprintln!("xtask: {} file(s) under {} need a glibc newer than {}.{}", too_new.len(), dir.display(), floor.0, floor.1);
+            eprintln!("xtask: {} file(s) under {} need a glibc newer than {floor}", too_new.len(), dir.display());
             exit(1);
         }
         Err(e) => {
@@ -711,7 +720,7 @@ fn bundle_check(target: &str) {
         eprintln!("xtask: {target}: bundle check failed: {first:?} then {second:?}, host exit {status}");
         exit(1);
     }
-    let libc = if pi.self_contained { "the C library it carries".to_owned() } else { format!("glibc {}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1) };
+    let libc = if pi.self_contained { "the C library it carries".to_owned() } else { format!("glibc {GLIBC_FLOOR}") };
     eprintln!(
         "xtask: {target}: bundle check passed under {qemu} on {libc} in {:.1?}: {first} then {second}, clean stop",
         started.elapsed()
@@ -781,7 +790,7 @@ fn rppal_check(target: &str, bundle: &Path, qemu: &str, sysroot: &str) {
 /// LTO, stripped, `panic = "unwind"`) for the board: the bundled host must
 /// get the panic back as the call's error, not die of it.
 fn panic_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command) {
-    let library = root().join("target").join(target).join("release/libpanicking_provider.so");
+    let library = release_dir(target).join("libpanicking_provider.so");
     let keys = root().join("target/bundle/keys");
     let actor = dir.join("echo_panics.wasm");
     let native = root().join("target/debug/host-edge");
@@ -816,7 +825,7 @@ fn panic_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command
 /// Rust trait object, which on 32-bit ARM crashes a C caller) is refused by
 /// the ARM host by name, without the host running its code.
 fn wascc_refusal_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command) {
-    let library = root().join("target").join(target).join("release/libwascc_provider.so");
+    let library = release_dir(target).join("libwascc_provider.so");
     let manifest = format!("[[provider]]\nname = \"redis\"\npath = \"{}\"\n", library.display());
     std::fs::write(dir.join("wascc.toml"), manifest).expect("writing the waSCC check manifest");
     let out = host_edge(&["check", "wascc.toml"]).output().expect("qemu runs");
