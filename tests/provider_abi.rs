@@ -1,6 +1,8 @@
-//! The provider ABI (version 2), from both sides: a provider written in C
-//! loads, answers, reports typed outcomes, uses the host's services and
-//! calls back into its single-instance caller; libraries of ABI 1, built the
+//! The provider ABI (version 3), from both sides: a provider written in C
+//! loads, answers, reports typed outcomes, uses the host's services, calls
+//! back into its single-instance caller, and calls actors from threads of
+//! its own without waiting (`dispatch_async`); one built for ABI 2 still
+//! loads; libraries of ABI 1, built the
 //! way waSCC built them, of another version, without the entry point, or not
 //! libraries at all are refused with errors that say which; declared
 //! settings are checked; a panic in a Rust provider stays inside it; and the
@@ -64,17 +66,17 @@ fn a_provider_of_another_abi_version_is_refused_naming_both_versions() {
     let path = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=99"]);
     let err = load(&path, dir.path()).unwrap_err().to_string();
     assert!(err.contains("speaks provider ABI version 99"), "{err}");
-    assert!(err.contains("this host speaks version 2"), "{err}");
+    assert!(err.contains("this host speaks version 3 (and loads version 2)"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
 #[test]
-fn a_provider_built_for_abi_1_is_refused_naming_versions_1_and_2() {
+fn a_provider_built_for_abi_1_is_refused_naming_versions_1_and_3() {
     let dir = tempfile::tempdir().unwrap();
     let path = c_provider(dir.path(), "provider_v1.c", &[]);
     let err = load(&path, dir.path()).unwrap_err();
-    assert!(matches!(err, ProviderError::AbiVersion { found: 1, expected: 2, .. }), "{err:?}");
-    assert!(err.to_string().contains("speaks provider ABI version 1, but this host speaks version 2"), "{err}");
+    assert!(matches!(err, ProviderError::AbiVersion { found: 1, expected: 3, .. }), "{err:?}");
+    assert!(err.to_string().contains("speaks provider ABI version 1, but this host speaks version 3"), "{err}");
 }
 
 #[test]
@@ -149,7 +151,7 @@ fn a_panic_in_handle_call_becomes_an_error_and_the_provider_keeps_serving() {
 fn the_host_keeps_serving_after_refusing_providers() {
     let dir = tempfile::tempdir().unwrap();
     let host = echo_host(dir.path(), &[], 1);
-    let wrong_version = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=3"]);
+    let wrong_version = build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=4"]);
     assert!(host.add_provider("old", &wrong_version).is_err());
     assert!(host.add_provider("v1", &c_provider(dir.path(), "provider_v1.c", &[])).is_err());
     assert!(host.add_provider("none", &build_c_provider(dir.path(), &["-DOMIT_ENTRY"])).is_err());
@@ -176,6 +178,53 @@ fn a_provider_calls_back_into_its_single_instance_caller_without_a_timeout() {
     assert_eq!(host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap(), b"cba");
     assert_eq!(host.call("echo", "Echo", b"after").unwrap(), b"after");
     assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "twice")).unwrap(), b"twice");
+    host.shutdown();
+}
+
+#[test]
+fn a_provider_built_for_abi_2_still_loads_answers_and_calls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["example:reverse"], 1);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=2"])).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+
+    assert_eq!(host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap(), b"cba");
+    assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "old and new")).unwrap(), b"old and new");
+    host.shutdown();
+}
+
+#[test]
+fn a_provider_thread_calls_an_actor_without_waiting_and_is_answered_on_its_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    // The instance making the host call is busy in it, so the provider's
+    // call from its own thread queues and a second instance answers it.
+    let host = echo_host(dir.path(), &["example:reverse"], 2);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+
+    assert_eq!(host.call("echo", "HostCall", &host_call("DispatchAsync", "queued")).unwrap(), b"queued");
+    assert_eq!(host.call("echo", "HostCall", &host_call("DispatchAsync", "and again")).unwrap(), b"and again");
+    host.shutdown();
+}
+
+#[test]
+fn a_call_without_waiting_to_an_actor_not_linked_is_answered_with_the_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["example:reverse"], 1);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+
+    match host.call("echo", "HostCall", &host_call("DispatchAsyncNobody", "")).unwrap_err() {
+        HostError::Invoke(InvokeError::Failed { kind, message }) => {
+            assert_eq!(kind, ErrorKind::NotLinked);
+            assert!(message.contains("actor MNOBODY is not linked to provider `reverse`"), "{message}");
+        }
+        other => panic!("expected a not-linked failure, got {other:?}"),
+    }
+    assert_eq!(host.call("echo", "HostCall", &host_call("Reverse", "still")).unwrap(), b"llits");
     host.shutdown();
 }
 

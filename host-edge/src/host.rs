@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use codec::core::{self as core_messages, CapabilityConfiguration};
 use provider_abi::grant::{self, Grant, Rule};
 use provider_abi::settings::Scope;
-use provider_abi::Failure;
+use provider_abi::{ErrorKind, Failure};
 
 use crate::actor::{Actor, LoadError};
 use crate::builtin::{BuiltinSettings, Builtins, Caller};
@@ -29,7 +29,7 @@ use crate::engine::{reentry, InvokeError, Limits};
 use crate::metrics::HostCallMetrics;
 use crate::pool::{self, ActorPool, CallbackFactory, Scaling};
 use crate::preflight::Prepared;
-use crate::provider::{NativeProvider, ProviderError, ProviderLibrary};
+use crate::provider::{Answer, Delivery, NativeProvider, ProviderError, ProviderLibrary};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
 use crate::router::{self, CapabilityHandler, DispatchError, Route};
 
@@ -436,14 +436,7 @@ impl Host {
             Some(library) => library,
             None => ProviderLibrary::open(path)?,
         });
-        let host = Arc::downgrade(&self.inner);
-        let provider_name = name.to_owned();
-        let deliver = Arc::new(move |actor: &str, operation: &str, payload: &[u8]| {
-            let inner = host.upgrade().ok_or_else(|| {
-                Failure::new(provider_abi::ErrorKind::Unavailable, "the host is shutting down")
-            })?;
-            Host { inner }.deliver(&provider_name, actor, operation, payload)
-        });
+        let deliver = Arc::new(ProviderDelivery { host: Arc::downgrade(&self.inner), provider: name.to_owned() });
         let provider = NativeProvider::start(name, library, settings, deliver, &self.inner.state_root)?;
         let capability = provider.capability().clone();
         self.write().put_provider(Arc::new(provider));
@@ -720,6 +713,19 @@ impl Host {
         running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
     }
 
+    /// [`Host::deliver`] without waiting: `answer` gets the outcome from the
+    /// worker that runs the call. No timeout: the provider sets its own.
+    fn deliver_then(&self, provider: &str, actor: &str, operation: &str, payload: &[u8], answer: Answer) {
+        let running = match router::route_delivery(&self.read(), provider, actor) {
+            Ok(running) => running,
+            Err(refused) => return answer(Err(refused)),
+        };
+        if let Some(outcome) = reentry::call_waiting(actor, operation, payload) {
+            return answer(outcome.map_err(|e| e.failure()));
+        }
+        running.pool.call_then(operation, payload, Box::new(move |outcome| answer(outcome.map_err(|e| e.failure()))));
+    }
+
     fn key_of(&self, actor: &str) -> Result<String, HostError> {
         self.read()
             .find(actor)
@@ -899,4 +905,30 @@ fn effective_grant(actor: &Actor, capability: &CapabilityId, link_rules: &[Strin
         .map(|r| r.parse::<Rule>().map_err(|e| format!("grant rule: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Grant::effective(actor.signed_grant(capability).as_deref(), &link))
+}
+
+/// How a provider's calls reach actors: through the host, while it runs.
+struct ProviderDelivery {
+    host: Weak<Inner>,
+    provider: String,
+}
+
+impl ProviderDelivery {
+    fn host(&self) -> Result<Host, Failure> {
+        let inner = self.host.upgrade().ok_or_else(|| Failure::new(ErrorKind::Unavailable, "the host is shutting down"))?;
+        Ok(Host { inner })
+    }
+}
+
+impl Delivery for ProviderDelivery {
+    fn deliver(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure> {
+        self.host()?.deliver(&self.provider, actor, operation, payload)
+    }
+
+    fn deliver_then(&self, actor: &str, operation: &str, payload: &[u8], answer: Answer) {
+        match self.host() {
+            Ok(host) => host.deliver_then(&self.provider, actor, operation, payload, answer),
+            Err(gone) => answer(Err(gone)),
+        }
+    }
 }

@@ -217,7 +217,7 @@ pub fn c_provider(dir: &Path, source: &str, defines: &[&str]) -> PathBuf {
     let stem = source.trim_end_matches(".c");
     let output = dir.join(format!("lib{stem}{}.so", defines.join("").replace(['=', '-'], "_")));
     let status = Command::new(c_compiler())
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+        .args(["-shared", "-fPIC", "-pthread", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(repo_root().join("providers/abi/include"))
         .args(defines)
         .arg(repo_root().join("tests/fixtures/c-provider").join(source))

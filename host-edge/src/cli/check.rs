@@ -9,7 +9,7 @@ use clap::Args;
 use host_edge::{preflight, Manifest};
 use provider_abi::redact::redact_text;
 
-/// Check a manifest: every provider library opens and is a host-edge ABI 2
+/// Check a manifest: every provider library opens and is a host-edge ABI 3 (or 2)
 /// provider for this processor, its settings and every link's values fit
 /// what it declares, every actor's claims verify under the manifest's policy
 /// and grant what its links use, and every link names an actor, a provider

@@ -14,6 +14,7 @@
 //! The counts and rules are in [`census`], the worker loop in [`worker`].
 
 mod census;
+mod reply;
 mod worker;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,9 +27,11 @@ use crate::engine::{CompiledModule, InvokeError, Limits};
 use crate::metrics::ActorMetrics;
 
 pub use census::Scaling;
+pub use reply::Then;
 pub(crate) use worker::note_host_failure;
 
 use census::Census;
+use reply::{Outcome, Reply};
 use worker::{Job, Worker};
 
 /// Makes the host-call handler for each new instance.
@@ -138,7 +141,7 @@ impl ActorPool {
 
     /// Calls `operation` on the next free instance and waits for its reply.
     pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, InvokeError> {
-        let answer = self.submit(operation, payload)?;
+        let answer = self.call_waiting(operation, payload)?;
         answer.recv().map_err(|_| self.unavailable())?
     }
 
@@ -150,7 +153,7 @@ impl ActorPool {
         payload: &[u8],
         timeout: std::time::Duration,
     ) -> Result<Vec<u8>, InvokeError> {
-        let answer = self.submit(operation, payload)?;
+        let answer = self.call_waiting(operation, payload)?;
         answer.recv_timeout(timeout).map_err(|e| match e {
             crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::TimedOut(format!(
                 "actor {} did not answer within {timeout:?}",
@@ -160,16 +163,25 @@ impl ActorPool {
         })?
     }
 
+    /// Queues `operation` for the next free instance and returns at once;
+    /// the worker that runs it calls `then` with the outcome, exactly once
+    /// (`unavailable` if the pool stops first). No thread waits meanwhile.
+    pub fn call_then(&self, operation: &str, payload: &[u8], then: Then) {
+        // A job that cannot be queued is dropped, which answers `then`.
+        let _ = self.submit(operation, payload, Reply::then(Arc::clone(&self.shared.actor), then));
+    }
+
     fn unavailable(&self) -> InvokeError {
         InvokeError::Unavailable(format!("actor {} is shut down", self.shared.actor))
     }
 
-    fn submit(
-        &self,
-        operation: &str,
-        payload: &[u8],
-    ) -> Result<Receiver<Result<Vec<u8>, InvokeError>>, InvokeError> {
+    fn call_waiting(&self, operation: &str, payload: &[u8]) -> Result<Receiver<Outcome>, InvokeError> {
         let (reply, answer) = bounded(1);
+        self.submit(operation, payload, Reply::wait(reply))?;
+        Ok(answer)
+    }
+
+    fn submit(&self, operation: &str, payload: &[u8], reply: Reply) -> Result<(), InvokeError> {
         let job = Job {
             operation: operation.to_owned(),
             payload: payload.to_vec(),
@@ -184,7 +196,7 @@ impl ActorPool {
                 tracing::warn!(actor = %self.shared.actor, "the pool cannot grow: {e}");
             }
         }
-        Ok(answer)
+        Ok(())
     }
 
     /// The most instances the pool may have (the actor's `instances`).

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use provider_abi::ErrorKind;
 
+use super::reply::Reply;
 use super::Shared;
 use crate::engine::{Instance, InvokeError};
 
@@ -29,7 +30,7 @@ pub(crate) fn note_host_failure(kind: ErrorKind) {
 pub(super) struct Job {
     pub(super) operation: String,
     pub(super) payload: Vec<u8>,
-    pub(super) reply: Sender<Result<Vec<u8>, InvokeError>>,
+    pub(super) reply: Reply,
 }
 
 /// What the worker loop does next.
@@ -149,7 +150,7 @@ impl Worker {
             // that calls again at once finds this worker, not an empty pool
             // that starts another.
             shared.census.waiting();
-            let _ = job.reply.send(result);
+            job.reply.send(result);
         }
         drop(instance);
         self.note_memory(0);

@@ -52,8 +52,9 @@ pub enum ProviderError {
     },
     /// The provider was built for another ABI version.
     #[error(
-        "provider {path} speaks provider ABI version {found}, but this host speaks version {expected}; \
-         rebuild the provider against host-edge-provider-sdk for ABI {expected}"
+        "provider {path} speaks provider ABI version {found}, but this host speaks version {expected} \
+         (and loads version {}); rebuild the provider against host-edge-provider-sdk for ABI {expected}",
+        provider_abi::ffi::OLDEST_ABI_VERSION
     )]
     AbiVersion {
         /// The library.

@@ -1,6 +1,6 @@
 //! Opening a provider library and reading its descriptor, before any
 //! instance exists: what it serves, what it calls itself, which settings it
-//! takes. A library that is not a host-edge ABI 2 provider is refused here,
+//! takes. A library that is not a host-edge ABI 2 or 3 provider is refused here,
 //! with a message that says what it is.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
 
 use libloading::Library;
-use provider_abi::ffi::{self, EntryFn, ProviderDescriptor, ABI_VERSION};
+use provider_abi::ffi::{self, EntryFn, ProviderDescriptor, ABI_VERSION, OLDEST_ABI_VERSION};
 use provider_abi::settings::{self, Scope, Setting};
 
 use super::legacy::{self, Legacy};
@@ -63,11 +63,12 @@ impl ProviderLibrary {
         // SAFETY: non-null; `abi_version` is the first field in every
         // version, so reading it is sound whatever version built it.
         let found = unsafe { std::ptr::addr_of!((*descriptor).abi_version).read() };
-        if found != ABI_VERSION {
+        if !(OLDEST_ABI_VERSION..=ABI_VERSION).contains(&found) {
             // Its layout is unknown, so nothing else is touched.
             return Err(ProviderError::AbiVersion { path, found, expected: ABI_VERSION });
         }
-        // SAFETY: the version matches, so the layout is ours; static data.
+        // SAFETY: a version whose descriptor layout is ours (3 changed only
+        // the host's services); static data.
         let descriptor: &'static ProviderDescriptor = unsafe { &*descriptor };
         let functions = Functions {
             start: descriptor.start.ok_or_else(|| invalid("start is null"))?,

@@ -2,13 +2,13 @@
 //! the plain C ABI of `host-edge-provider-abi` (`providers/abi/src/ffi.rs`).
 //!
 //! - [`library`]: opening a library, reading its descriptor and declared
-//!   settings, and refusing what is not a host-edge ABI 2 provider;
+//!   settings, and refusing what is not a host-edge provider of ABI 2 or 3;
 //! - `legacy`: telling a waSCC provider from a host-edge ABI 1 one without
 //!   ever calling its entry point in the host's process;
 //! - [`native`]: one started provider instance, the only place the host
 //!   crosses into provider code;
 //! - `services`: the way back, from a provider's thread into the host
-//!   (calling actors, logging, the state directory).
+//!   (calling actors, waiting or not, logging, the state directory).
 
 mod error;
 mod legacy;
@@ -19,4 +19,4 @@ mod services;
 pub use error::ProviderError;
 pub use library::ProviderLibrary;
 pub use native::NativeProvider;
-pub use services::Deliver;
+pub use services::{Answer, Deliver, Delivery};

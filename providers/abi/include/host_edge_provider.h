@@ -1,5 +1,5 @@
 /*
- * host_edge_provider.h: the host-edge provider ABI, version 2, for providers
+ * host_edge_provider.h: the host-edge provider ABI, version 3, for providers
  * written in C.
  *
  * The same contract as providers/abi/src/ffi.rs; docs/provider-abi.md explains
@@ -16,8 +16,11 @@
 extern "C" {
 #endif
 
-/* Raised on any change to the types or rules in this header. */
-#define HOST_EDGE_ABI_VERSION 2u
+/* Raised on any change to the types or rules in this header. The host still
+ * loads providers built for HOST_EDGE_OLDEST_ABI_VERSION: version 3 only
+ * appended dispatch_async to he_host_services. */
+#define HOST_EDGE_ABI_VERSION 3u
+#define HOST_EDGE_OLDEST_ABI_VERSION 2u
 
 /* Status codes. 0 is success (out holds the reply); every other code is an
  * error kind, and out holds a UTF-8 message. */
@@ -45,6 +48,12 @@ typedef struct he_buffer {
     size_t len;
 } he_buffer;
 
+/* Receives the outcome of dispatch_async: the waiter the provider passed, a
+ * status as dispatch returns one, and the reply (status 0) or error text. The
+ * bytes are lent until it returns: copy them. Called exactly once per
+ * dispatch_async, from whichever thread finishes the call; keep it short. */
+typedef void (*he_reply_fn)(void *waiter, int32_t status, const uint8_t *bytes, size_t len);
+
 /* What the host offers a provider instance. Valid until stop returns; copy
  * it. Every function is callable from any thread. */
 typedef struct he_host_services {
@@ -59,13 +68,23 @@ typedef struct he_host_services {
     void (*log)(const void *context, uint32_t level, const uint8_t *message, size_t message_len);
     /* This instance's own state directory: absolute, exists, private. */
     const char *state_dir;
+    /* (Version 3.) Queues a call to an actor bound to this provider and
+     * returns at once; the outcome goes to on_reply(waiter, ...) exactly once,
+     * from the actor's thread, or from this one when the call cannot be queued
+     * (possibly before dispatch_async returns). No provider thread waits, and
+     * the host sets no timeout: the provider stops waiting when it wants to,
+     * and its on_reply must still accept the late answer, even after stop.
+     * From inside handle_call for that same actor it runs nested, as
+     * dispatch does, and answers before it returns. */
+    void (*dispatch_async)(const void *context, const char *actor, const char *operation,
+                           const uint8_t *payload, size_t payload_len, he_reply_fn on_reply, void *waiter);
 } he_host_services;
 
 /* What host_edge_provider returns: static data. abi_version is always first:
  * the host reads it before anything else. Every function but stop may be
  * called from several threads at once. */
 typedef struct he_provider_descriptor {
-    uint32_t abi_version;      /* HOST_EDGE_ABI_VERSION */
+    uint32_t abi_version;      /* HOST_EDGE_ABI_VERSION (or down to HOST_EDGE_OLDEST_ABI_VERSION) */
     const char *capability_id; /* e.g. "wascc:keyvalue" */
     const char *name;          /* e.g. "SQLite key-value store" */
     /* The settings it accepts, as a JSON array, or NULL for none:

@@ -1,4 +1,4 @@
-//! The C types of provider ABI version 2, and the buffer rules.
+//! The C types of provider ABI version 3, and the buffer rules.
 //!
 //! Only C types cross: pointers with lengths, fixed-size integers and
 //! NUL-terminated UTF-8 strings. No Rust type with an unspecified layout
@@ -26,6 +26,9 @@
 //! - `bind_actor` for an actor that is already bound updates its binding
 //!   (new link values, a new grant) without a gap in service.
 //! - After `stop` returns, the provider makes no more host calls.
+//! - [`HostServices::dispatch_async`] answers through the provider's
+//!   [`ReplyFn`] exactly once, from whichever thread finishes the call
+//!   (perhaps before it returns); the reply bytes are lent for that call.
 
 use std::ffi::{c_char, c_void};
 
@@ -33,7 +36,11 @@ use crate::{ErrorKind, Failure};
 
 /// The ABI version this crate implements. Raised on any change to the types
 /// or rules in this module.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
+
+/// The oldest ABI version the host still loads. Version 3 only appended
+/// [`HostServices::dispatch_async`], which a version 2 provider never reads.
+pub const OLDEST_ABI_VERSION: u32 = 2;
 
 /// The symbol every provider library exports, NUL-terminated:
 /// `const he_provider_descriptor *host_edge_provider(void)`.
@@ -94,6 +101,26 @@ pub type DispatchFn = unsafe extern "C" fn(
     out: *mut Buffer,
 ) -> i32;
 
+/// Receives the outcome of [`HostServices::dispatch_async`]: `waiter` as the
+/// provider passed it, a status as [`DispatchFn`] returns one, and the reply
+/// (status 0) or error text, lent until this function returns.
+pub type ReplyFn = unsafe extern "C" fn(waiter: *mut c_void, status: i32, bytes: *const u8, len: usize);
+
+/// Queues a call from the provider to an actor bound to it and returns at
+/// once; the outcome reaches `on_reply(waiter, ...)` exactly once, from the
+/// thread that finishes the call, or from this one when it cannot be queued
+/// or runs nested (called from `handle_call` for that same actor). No thread
+/// of the provider waits meanwhile, and `on_reply` may come after `stop`.
+pub type DispatchAsyncFn = unsafe extern "C" fn(
+    context: *const c_void,
+    actor: *const c_char,
+    operation: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    on_reply: ReplyFn,
+    waiter: *mut c_void,
+);
+
 /// Frees a buffer the host allocated.
 pub type HostFreeFn = unsafe extern "C" fn(context: *const c_void, ptr: *mut u8, len: usize);
 
@@ -116,6 +143,8 @@ pub struct HostServices {
     /// The provider's own state directory (absolute, UTF-8, NUL-terminated,
     /// created by the host, private to this provider instance).
     pub state_dir: *const c_char,
+    /// Delivers a call to an actor without blocking the caller (version 3).
+    pub dispatch_async: DispatchAsyncFn,
 }
 
 /// Makes a provider instance: `settings` is a msgpack map of the
@@ -157,7 +186,8 @@ pub type StopFn = unsafe extern "C" fn(instance: *mut c_void);
 #[repr(C)]
 #[derive(Debug)]
 pub struct ProviderDescriptor {
-    /// Must equal the host's [`ABI_VERSION`]. Always the first field.
+    /// [`ABI_VERSION`], or an older version the host still loads (from
+    /// [`OLDEST_ABI_VERSION`]). Always the first field.
     pub abi_version: u32,
     /// The capability id served, e.g. `wascc:keyvalue`.
     pub capability_id: *const c_char,
@@ -234,13 +264,28 @@ pub unsafe fn slice<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 /// and `free` must be that side's function for freeing it.
 pub unsafe fn take_reply(status: i32, out: Buffer, free: impl FnOnce(*mut u8, usize)) -> Result<Vec<u8>, Failure> {
     // SAFETY: the callee filled `out` (or left it empty); valid until freed.
-    let bytes = unsafe { slice(out.ptr, out.len) }.to_vec();
+    let outcome = outcome_of(status, unsafe { slice(out.ptr, out.len) });
     if !out.ptr.is_null() {
         free(out.ptr, out.len);
     }
+    outcome
+}
+
+/// Reads a status and the bytes that came with it: the reply, or the typed
+/// failure whose message the bytes are.
+pub fn outcome_of(status: i32, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
     match ErrorKind::from_code(status) {
-        None => Ok(bytes),
-        Some(kind) => Err(Failure { kind, message: String::from_utf8_lossy(&bytes).into_owned() }),
+        None => Ok(bytes.to_vec()),
+        Some(kind) => Err(Failure { kind, message: String::from_utf8_lossy(bytes).into_owned() }),
+    }
+}
+
+/// A call's outcome as it crosses: status 0 with the reply, or the failure's
+/// code with its message.
+pub fn status_of(outcome: Result<Vec<u8>, Failure>) -> (i32, Vec<u8>) {
+    match outcome {
+        Ok(reply) => (STATUS_OK, reply),
+        Err(failure) => (failure.kind.code(), failure.message.into_bytes()),
     }
 }
 
@@ -250,10 +295,7 @@ pub unsafe fn take_reply(status: i32, out: Buffer, free: impl FnOnce(*mut u8, us
 /// # Safety
 /// `out` must be null or a writable slot the caller passed.
 pub unsafe fn give_reply(out: *mut Buffer, outcome: Result<Vec<u8>, Failure>) -> i32 {
-    let (status, bytes) = match outcome {
-        Ok(reply) => (STATUS_OK, reply),
-        Err(failure) => (failure.kind.code(), failure.message.into_bytes()),
-    };
+    let (status, bytes) = status_of(outcome);
     if !out.is_null() {
         // SAFETY: a writable slot, per the caller.
         unsafe { *out = buffer_from_vec(bytes) };

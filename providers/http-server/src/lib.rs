@@ -111,7 +111,6 @@ impl Provider for HttpServer {
         })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
-            .max_blocking_threads(256)
             .thread_name("http-server")
             .enable_all()
             .build()

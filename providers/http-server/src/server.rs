@@ -315,9 +315,9 @@ async fn respond(
     };
     let payload = codec::serialize(&message)
         .map_err(|e| Failed::of_kind(ErrorKind::Failed, format!("encoding the request for the actor failed: {e}")))?;
-    let call_host = host.clone();
-    let actor = target.actor.clone();
-    let call = tokio::task::spawn_blocking(move || call_host.dispatch(&actor, messages::OP_HANDLE_REQUEST, &payload));
+    // Queued for the actor's pool, whose worker wakes this task when done:
+    // no thread of ours waits meanwhile.
+    let call = host.dispatch_async(&target.actor, messages::OP_HANDLE_REQUEST, &payload);
     let timeout = target.config.request_timeout;
     let reply = match tokio::time::timeout(timeout, call).await {
         Err(_) => {
@@ -326,9 +326,8 @@ async fn respond(
                 format!("actor {} did not answer within {} ms", target.actor, timeout.as_millis()),
             ))
         }
-        Ok(Err(e)) => return Err(Failed::of_kind(ErrorKind::Failed, format!("the call failed: {e}"))),
-        Ok(Ok(Err(e))) => return Err(Failed::of(&e)),
-        Ok(Ok(Ok(reply))) => reply,
+        Ok(Err(e)) => return Err(Failed::of(&e)),
+        Ok(Ok(reply)) => reply,
     };
     match codec::deserialize::<messages::Response>(&reply) {
         Ok(reply) => into_response(reply),

@@ -1,10 +1,15 @@
 //! The host's services, wrapped safely for Rust providers: calling bound
-//! actors, logging into the host's log, and the provider's state directory.
+//! actors (waiting, or as a future), logging into the host's log, and the
+//! provider's state directory.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{c_void, CStr, CString};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use futures_channel::oneshot;
 use provider_abi::ffi::{self, Buffer, HostServices};
+use provider_abi::{ErrorKind, Failure};
 
 use crate::ProviderError;
 
@@ -72,9 +77,7 @@ impl Host {
     /// actor, it runs on the very instance that is waiting for this
     /// provider, so a single-instance actor can be called back.
     pub fn dispatch(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        let actor = CString::new(actor).map_err(|_| ProviderError::bad_request("an actor key cannot contain NUL"))?;
-        let operation =
-            CString::new(operation).map_err(|_| ProviderError::bad_request("an operation cannot contain NUL"))?;
+        let (actor, operation) = names(actor, operation)?;
         let mut out = Buffer::empty();
         // SAFETY: every pointer is valid for the call; the host owns `context`
         // and guarantees the functions are callable until `stop` returns.
@@ -89,6 +92,46 @@ impl Host {
         .map_err(ProviderError::from)
     }
 
+    /// Calls `operation` on `actor` like [`Host::dispatch`], but no thread
+    /// waits: the call is queued at once and the returned future resolves
+    /// when the actor has answered, on any executor. For providers with an
+    /// event loop (the HTTP server's runtime), where a blocked thread per
+    /// call would cost two more thread switches. The host sets no timeout;
+    /// dropping the future stops waiting (the call still runs). From inside
+    /// [`crate::Provider::handle_call`] for that same actor it runs nested,
+    /// as [`Host::dispatch`] does, and is ready at once.
+    pub fn dispatch_async(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'static {
+        let queued = names(actor, operation).map(|(actor, operation)| {
+            let (sender, receiver) = oneshot::channel::<Result<Vec<u8>, Failure>>();
+            let waiter = Box::into_raw(Box::new(sender)).cast::<c_void>();
+            // SAFETY: every pointer is valid for the call; the host answers
+            // `on_reply` with `waiter` exactly once, which frees it.
+            unsafe {
+                (self.raw.dispatch_async)(
+                    self.raw.context,
+                    actor.as_ptr(),
+                    operation.as_ptr(),
+                    payload.as_ptr(),
+                    payload.len(),
+                    on_reply,
+                    waiter,
+                )
+            };
+            receiver
+        });
+        async move {
+            let outcome = queued?.await.unwrap_or_else(|_| {
+                Err(Failure::new(ErrorKind::Unavailable, "the host dropped the call without answering"))
+            });
+            outcome.map_err(ProviderError::from)
+        }
+    }
+
     /// Writes `message` into the host's log under this provider's name.
     pub fn log(&self, level: Level, message: &str) {
         // SAFETY: the message is valid for the call; the host copies it.
@@ -100,4 +143,24 @@ impl Host {
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
     }
+}
+
+/// An actor key and an operation as C strings.
+fn names(actor: &str, operation: &str) -> Result<(CString, CString), ProviderError> {
+    let actor = CString::new(actor).map_err(|_| ProviderError::bad_request("an actor key cannot contain NUL"))?;
+    let operation = CString::new(operation).map_err(|_| ProviderError::bad_request("an operation cannot contain NUL"))?;
+    Ok((actor, operation))
+}
+
+/// The provider's end of `dispatch_async`: hands the outcome to the future.
+unsafe extern "C" fn on_reply(waiter: *mut c_void, status: i32, bytes: *const u8, len: usize) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `waiter` is the boxed sender `dispatch_async` made, given
+        // back exactly once; the bytes are lent for this call.
+        let (sender, bytes) = unsafe {
+            (Box::from_raw(waiter.cast::<oneshot::Sender<Result<Vec<u8>, Failure>>>()), ffi::slice(bytes, len))
+        };
+        // The future may have been dropped (a timeout): nothing to do.
+        let _ = sender.send(ffi::outcome_of(status, bytes));
+    }));
 }
