@@ -37,6 +37,16 @@ fn echo_host(state: &Path, caps: &[&str], instances: usize) -> Host {
     host
 }
 
+/// The echo actor with `instances`, granted and linked to the C provider
+/// (built with `defines`) as `reverse`.
+fn echo_linked_to_c_provider(dir: &Path, instances: usize, defines: &[&str]) -> Host {
+    let host = echo_host(dir, &["example:reverse"], instances);
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    host.add_provider("reverse", &build_c_provider(dir, defines)).unwrap();
+    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    host
+}
+
 fn host_call(operation: &str, body: &str) -> Vec<u8> {
     format!("default\nexample:reverse\n{operation}\n{body}").into_bytes()
 }
@@ -168,10 +178,7 @@ fn a_provider_calls_back_into_its_single_instance_caller_without_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
     // One instance: it is busy in the host call to the provider when the
     // provider calls it back, so the call back runs nested on it.
-    let host = echo_host(dir.path(), &["example:reverse"], 1);
-    let reverse = CapabilityId::parse("example:reverse").unwrap();
-    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    let host = echo_linked_to_c_provider(dir.path(), 1, &[]);
 
     assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "round trip")).unwrap(), b"round trip");
     // The instance is whole afterwards: plain calls and host calls go on.
@@ -184,10 +191,7 @@ fn a_provider_calls_back_into_its_single_instance_caller_without_a_timeout() {
 #[test]
 fn a_provider_built_for_abi_2_still_loads_answers_and_calls_back() {
     let dir = tempfile::tempdir().unwrap();
-    let host = echo_host(dir.path(), &["example:reverse"], 1);
-    let reverse = CapabilityId::parse("example:reverse").unwrap();
-    host.add_provider("reverse", &build_c_provider(dir.path(), &["-DPROVIDER_ABI_VERSION=2"])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    let host = echo_linked_to_c_provider(dir.path(), 1, &["-DPROVIDER_ABI_VERSION=2"]);
 
     assert_eq!(host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap(), b"cba");
     assert_eq!(host.call("echo", "HostCall", &host_call("Dispatch", "old and new")).unwrap(), b"old and new");
@@ -199,10 +203,7 @@ fn a_provider_thread_calls_an_actor_without_waiting_and_is_answered_on_its_callb
     let dir = tempfile::tempdir().unwrap();
     // The instance making the host call is busy in it, so the provider's
     // call from its own thread queues and a second instance answers it.
-    let host = echo_host(dir.path(), &["example:reverse"], 2);
-    let reverse = CapabilityId::parse("example:reverse").unwrap();
-    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    let host = echo_linked_to_c_provider(dir.path(), 2, &[]);
 
     assert_eq!(host.call("echo", "HostCall", &host_call("DispatchAsync", "queued")).unwrap(), b"queued");
     assert_eq!(host.call("echo", "HostCall", &host_call("DispatchAsync", "and again")).unwrap(), b"and again");
@@ -212,10 +213,7 @@ fn a_provider_thread_calls_an_actor_without_waiting_and_is_answered_on_its_callb
 #[test]
 fn a_call_without_waiting_to_an_actor_not_linked_is_answered_with_the_refusal() {
     let dir = tempfile::tempdir().unwrap();
-    let host = echo_host(dir.path(), &["example:reverse"], 1);
-    let reverse = CapabilityId::parse("example:reverse").unwrap();
-    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    let host = echo_linked_to_c_provider(dir.path(), 1, &[]);
 
     match host.call("echo", "HostCall", &host_call("DispatchAsyncNobody", "")).unwrap_err() {
         HostError::Invoke(InvokeError::Failed { kind, message }) => {
@@ -231,10 +229,7 @@ fn a_call_without_waiting_to_an_actor_not_linked_is_answered_with_the_refusal() 
 #[test]
 fn a_typed_failure_crosses_the_abi_and_reaches_the_actor_with_its_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let host = echo_host(dir.path(), &["example:reverse"], 1);
-    let reverse = CapabilityId::parse("example:reverse").unwrap();
-    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
-    host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap();
+    let host = echo_linked_to_c_provider(dir.path(), 1, &[]);
 
     let err = host.call("echo", "HostCall", &host_call("Deny", "")).unwrap_err();
     match err {

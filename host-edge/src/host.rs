@@ -526,10 +526,17 @@ impl Host {
             grant = ?grant,
             "binding at the provider: claims grant the capability, values fit its declaration"
         );
-        native.bind_actor(&config)?;
-        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %spec.provider, "linked");
-        let link = Link { spec, target: LinkTarget::Provider(native), config, grant };
-        self.write().put_link(key, Arc::new(link));
+        // Recorded before the provider binds: what it delivers from the
+        // moment it serves (a request on the port it just opened, a retained
+        // message) must find the link, not fail as `not-linked`.
+        let provider = spec.provider.clone();
+        let link = Arc::new(Link { spec, target: LinkTarget::Provider(Arc::clone(&native)), config, grant });
+        self.write().put_link(key.clone(), Arc::clone(&link));
+        if let Err(refused) = native.bind_actor(&link.config) {
+            self.write().remove_link(&key);
+            return Err(refused.into());
+        }
+        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %provider, "linked");
         Ok(())
     }
 
