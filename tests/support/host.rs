@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A host process serving a manifest (`manifest.toml`) in `dir`, with an
-/// HTTP route on `port`. Stopped with SIGKILL when dropped.
+/// HTTP route on `port`. Stopped with SIGKILL when dropped. It runs in a
+/// process group of its own, and signals go to the whole group: a wrapper
+/// such as `faketime` forks the host and waits, and a signal to the wrapper
+/// alone would leave the host running after the test.
 #[derive(Debug)]
 pub struct HostProcess {
     dir: PathBuf,
@@ -59,7 +62,9 @@ impl HostProcess {
             }
             None => Command::new(crate::host_edge_bin()),
         };
+        use std::os::unix::process::CommandExt;
         let child = command
+            .process_group(0)
             .current_dir(&self.dir)
             .args(["run", &self.manifest])
             .env("RUST_LOG", &self.rust_log)
@@ -82,7 +87,7 @@ impl HostProcess {
     /// Stops the host with `signal` (`TERM`, `KILL`) and waits for it.
     pub fn stop(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
-            Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+            signal_group(&child, signal);
             child.wait().unwrap();
         }
     }
@@ -111,10 +116,16 @@ impl HostProcess {
 impl Drop for HostProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            signal_group(&child, "KILL");
             let _ = child.wait();
         }
     }
+}
+
+/// Sends `signal` to the process group `child` leads (the host, and its
+/// wrapper if it has one).
+fn signal_group(child: &Child, signal: &str) {
+    let _ = Command::new("kill").arg(format!("-{signal}")).arg("--").arg(format!("-{}", child.id())).status();
 }
 
 /// The manifest entries that serve `actor` over HTTP on loopback `port`
