@@ -152,18 +152,22 @@ unsafe impl Send for Waiter {}
 
 impl Waiter {
     fn answer(self, outcome: Result<Vec<u8>, Failure>) {
+        self.reply(outcome);
+        std::mem::forget(self);
+    }
+
+    /// Called once per waiter: by `answer`, which then forgets it, or by drop.
+    fn reply(&self, outcome: Result<Vec<u8>, Failure>) {
         let (status, bytes) = ffi::status_of(outcome);
-        let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: the provider's reply function with its own waiter, once;
         // the bytes are lent for the call, as the ABI says.
-        unsafe { (this.on_reply)(this.waiter, status, bytes.as_ptr(), bytes.len()) }
+        unsafe { (self.on_reply)(self.waiter, status, bytes.as_ptr(), bytes.len()) }
     }
 }
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        let waiter = Waiter { on_reply: self.on_reply, waiter: self.waiter };
-        waiter.answer(Err(host_failed()));
+        self.reply(Err(host_failed()));
     }
 }
 
