@@ -713,24 +713,36 @@ impl Host {
     /// link. From inside the provider's handling of a call by that same
     /// actor, it runs nested on the waiting instance (see `reentry`).
     fn deliver(&self, provider: &str, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure> {
-        let running = router::route_delivery(&self.read(), provider, actor)?;
-        if let Some(outcome) = reentry::call_waiting(actor, operation, payload) {
-            return outcome.map_err(|e| e.failure());
+        match self.delivery(provider, actor, operation, payload) {
+            Delivered::Answered(outcome) => outcome,
+            Delivered::Queue(running) => {
+                running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
+            }
         }
-        running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
     }
 
     /// [`Host::deliver`] without waiting: `answer` gets the outcome from the
     /// worker that runs the call. No timeout: the provider sets its own.
     fn deliver_then(&self, provider: &str, actor: &str, operation: &str, payload: &[u8], answer: Answer) {
+        match self.delivery(provider, actor, operation, payload) {
+            Delivered::Answered(outcome) => answer(outcome),
+            Delivered::Queue(running) => running
+                .pool
+                .call_then(operation, payload, Box::new(move |outcome| answer(outcome.map_err(|e| e.failure())))),
+        }
+    }
+
+    /// What both kinds of delivery do first: refuse a call no link allows,
+    /// or run it nested on the instance waiting on this thread.
+    fn delivery(&self, provider: &str, actor: &str, operation: &str, payload: &[u8]) -> Delivered {
         let running = match router::route_delivery(&self.read(), provider, actor) {
             Ok(running) => running,
-            Err(refused) => return answer(Err(refused)),
+            Err(refused) => return Delivered::Answered(Err(refused)),
         };
-        if let Some(outcome) = reentry::call_waiting(actor, operation, payload) {
-            return answer(outcome.map_err(|e| e.failure()));
+        match reentry::call_waiting(actor, operation, payload) {
+            Some(outcome) => Delivered::Answered(outcome.map_err(|e| e.failure())),
+            None => Delivered::Queue(running),
         }
-        running.pool.call_then(operation, payload, Box::new(move |outcome| answer(outcome.map_err(|e| e.failure()))));
     }
 
     fn key_of(&self, actor: &str) -> Result<String, HostError> {
@@ -912,6 +924,14 @@ fn effective_grant(actor: &Actor, capability: &CapabilityId, link_rules: &[Strin
         .map(|r| r.parse::<Rule>().map_err(|e| format!("grant rule: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Grant::effective(actor.signed_grant(capability).as_deref(), &link))
+}
+
+/// Where a provider's call to an actor stands after its checks.
+enum Delivered {
+    /// Refused, or already run nested on the waiting caller.
+    Answered(Result<Vec<u8>, Failure>),
+    /// To be queued on this actor's pool.
+    Queue(Arc<RunningActor>),
 }
 
 /// How a provider's calls reach actors: through the host, while it runs.

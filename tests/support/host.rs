@@ -2,6 +2,7 @@
 //! user runs it: started, asked over HTTP on loopback, read from its log,
 //! stopped with a signal.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,7 +63,6 @@ impl HostProcess {
             }
             None => Command::new(crate::host_edge_bin()),
         };
-        use std::os::unix::process::CommandExt;
         let child = command
             .process_group(0)
             .current_dir(&self.dir)

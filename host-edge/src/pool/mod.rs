@@ -172,7 +172,7 @@ impl ActorPool {
     }
 
     fn unavailable(&self) -> InvokeError {
-        InvokeError::Unavailable(format!("actor {} is shut down", self.shared.actor))
+        shut_down(&self.shared.actor)
     }
 
     fn call_waiting(&self, operation: &str, payload: &[u8]) -> Result<Receiver<Outcome>, InvokeError> {
@@ -218,6 +218,11 @@ impl ActorPool {
     pub fn scaling(&self) -> Scaling {
         self.shared.scaling
     }
+}
+
+/// The error of a call to `actor` whose pool is gone or going.
+fn shut_down(actor: &str) -> InvokeError {
+    InvokeError::Unavailable(format!("actor {actor} is shut down"))
 }
 
 impl Drop for ActorPool {

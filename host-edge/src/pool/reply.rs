@@ -56,7 +56,7 @@ impl Reply {
 impl Drop for Reply {
     fn drop(&mut self) {
         if let Some(To::Then { actor, then }) = self.to.take() {
-            then(Err(InvokeError::Unavailable(format!("actor {actor} is shut down"))));
+            then(Err(super::shut_down(&actor)));
         }
     }
 }
