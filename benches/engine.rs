@@ -1,7 +1,9 @@
 //! Engine and host costs: one empty actor call, one call that makes one host
 //! call (through the registry and router to an in-process handler, and to a
 //! native provider over the C ABI), a provider calling back into its
-//! single-instance caller (nested), and instantiating the example actor.
+//! single-instance caller (nested), instantiating the example actor, and
+//! waSCC's kvcounter handling one HTTP request with nothing but the engine
+//! around it: the interpreter's share of a request in the `actors` benchmark.
 //! Run with `cargo bench -p host-edge-benches --bench engine`.
 
 use std::sync::Arc;
@@ -69,6 +71,8 @@ fn main() {
     });
     native.shutdown();
 
+    kvcounter_request(TIME);
+
     measure("instantiate echo (_start/wapc_init incl.)", 20, 5_000, TIME, || {
         drop(Instance::new(&compiled, Limits::default(), Arc::from("echo"), refuse()).unwrap());
     });
@@ -87,4 +91,37 @@ fn main() {
     measure("compile a 2 MiB actor (kvcounter's code)", 5, 1_000, TIME, || {
         drop(CompiledModule::new(&big).unwrap());
     });
+}
+
+/// waSCC's kvcounter (waSCC's own SDK) handling the request the HTTP server
+/// provider hands it in the `actors` benchmark, on one instance, its
+/// key-value `Add` answered at once: what the interpreter alone costs per
+/// request there, and the fuel (about one unit per wasm instruction) it uses.
+fn kvcounter_request(time: Duration) {
+    let module = actor_module("wascc_kvcounter");
+    let signed = Signer::new().sign(&module, "kvcounter", &["wascc:keyvalue", "wascc:http_server"]);
+    let compiled = CompiledModule::new(&signed).unwrap();
+    let added = codec::serialize(&codec::keyvalue::AddResponse { value: 42 }).unwrap();
+    let answer: Box<wapc::HostCallback> = Box::new(move |_, _, namespace, operation, _| {
+        assert_eq!((namespace, operation), ("wascc:keyvalue", codec::keyvalue::OP_ADD));
+        Ok(added.clone())
+    });
+    let instance = Instance::new(&compiled, Limits::default(), Arc::from("kvcounter"), answer).unwrap();
+    let request = codec::serialize(&codec::http::Request {
+        method: "GET".into(),
+        path: "/bench/engine".into(),
+        query_string: String::new(),
+        header: [("host".to_owned(), "bench".to_owned())].into(),
+        body: Vec::new(),
+    })
+    .unwrap();
+    let reply = instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
+    let response: codec::http::Response = codec::deserialize(&reply).unwrap();
+    assert_eq!((response.status_code, response.body.as_slice()), (200, &br#"{"counter":42}"#[..]));
+    measure("kvcounter, one HTTP request (engine only)", 1000, 200_000, time, || {
+        instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
+    });
+    // Of the last call: the first also paid for translating each function.
+    let fuel = instance.usage().fuel;
+    println!("{:<44} {fuel} fuel per request", "");
 }
