@@ -529,14 +529,13 @@ impl Host {
         // Recorded before the provider binds: what it delivers from the
         // moment it serves (a request on the port it just opened, a retained
         // message) must find the link, not fail as `not-linked`.
-        let provider = spec.provider.clone();
         let link = Arc::new(Link { spec, target: LinkTarget::Provider(Arc::clone(&native)), config, grant });
         self.write().put_link(key.clone(), Arc::clone(&link));
         if let Err(refused) = native.bind_actor(&link.config) {
             self.write().remove_link(&key);
             return Err(refused.into());
         }
-        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %provider, "linked");
+        tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, provider = %link.spec.provider, "linked");
         Ok(())
     }
 
