@@ -26,16 +26,17 @@ pub fn repo_root() -> PathBuf {
 
 /// A cargo command for a build of the workspace. The variables cargo sets
 /// for the process running this one (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
-/// ...) are left out: build scripts (ring's) read them, and a build that
-/// sees them rebuilds everything above those crates, and the next one
-/// without them all over again.
+/// `OUT_DIR`, this crate having a build script, ...) are left out: build
+/// scripts (ring's) read them, and a build that sees them rebuilds
+/// everything above those crates, and the next one without them all over
+/// again.
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let set_by_cargo = name.starts_with("CARGO_PKG_")
             || name.starts_with("CARGO_BIN_")
-            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"]
+            || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
                 .contains(&name.as_ref());
         if set_by_cargo {
             command.env_remove(name.as_ref());
@@ -85,16 +86,29 @@ pub fn actor_module(name: &str) -> Vec<u8> {
 pub fn host_edge_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let status = cargo()
-            .current_dir(repo_root())
-            .args(["build", "--quiet", "--package", "host-edge", "--bin", "host-edge"])
-            .args(profile().0)
-            .args(target_args())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building host-edge failed");
+        build_host_and_providers();
         build_dir().join("host-edge")
     })
+}
+
+/// Builds the host and every provider of [`PROVIDERS`] in one cargo run
+/// (once per process). One run, because cargo unifies the features of
+/// shared dependencies over the packages a run selects: the host alone
+/// gets another tokio and hyper than the host with the providers (whose
+/// HTTP client wants HTTP/2), and each selection would compile its own
+/// copy of them and of everything above them. Selected together, they
+/// match the test build (`cargo test --workspace`, or on ARM the selection
+/// of `cargo xtask arm-check`), so little is compiled twice.
+fn build_host_and_providers() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut command = cargo();
+        command.current_dir(repo_root()).args(["build", "--quiet", "--package", "host-edge"]).args(profile().0).args(target_args());
+        for (_, package) in PROVIDERS {
+            command.args(["--package", package]);
+        }
+        assert!(command.status().expect("cargo runs").success(), "building host-edge and the providers failed");
+    });
 }
 
 /// The cargo profile these tests were built with, so that binaries and
@@ -175,18 +189,10 @@ pub const PROVIDERS: [(&str, &str); 9] = [
 /// fixtures).
 pub const SHIPPED: usize = 7;
 
-/// Builds every provider library (once per process) and returns the path
-/// of the one whose library is called `name` (`keyvalue_sqlite`, ...).
+/// Builds the providers (with the host, once per process) and returns the
+/// path of the one whose library is called `name` (`keyvalue_sqlite`, ...).
 pub fn provider_library(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut command = cargo();
-        command.current_dir(repo_root()).args(["build", "--quiet"]).args(profile().0).args(target_args());
-        for (_, package) in PROVIDERS {
-            command.args(["--package", package]);
-        }
-        assert!(command.status().expect("cargo runs").success(), "building the providers failed");
-    });
+    build_host_and_providers();
     assert!(PROVIDERS.iter().any(|(lib, _)| *lib == name), "no provider library {name}");
     build_dir().join(format!(
         "{}{name}{}",

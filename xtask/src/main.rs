@@ -79,6 +79,10 @@ const PROVIDERS: [&str; 7] = [
 const LIBRARIES: [&str; 7] =
     ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs"];
 
+/// The providers only the tests load: one that panics, and one shaped
+/// like waSCC's, which the host refuses.
+const TEST_PROVIDERS: [&str; 2] = ["host-edge-fixture-panicking-provider", "host-edge-fixture-wascc-provider"];
+
 /// The cargo profile the demo builds with (see the workspace Cargo.toml).
 const DEMO_PROFILE: &str = "demo-build";
 
@@ -760,6 +764,15 @@ fn arm_suites(target: &str) {
             .args(["test", "-p", "host-edge-e2e", "--target", target])
             .env("CARGO_PROFILE_DEV_DEBUG", "0")
             .env("CARGO_INCREMENTAL", "0");
+        // The host and the providers the tests build and load are selected
+        // too (`--test` leaves their own targets out): cargo unifies the
+        // features of shared dependencies over the selected packages, so
+        // the test build then compiles the tokio, hyper and host library
+        // that the tests' own build of the host and providers uses, not a
+        // second copy of each.
+        for package in ["host-edge"].iter().chain(&PROVIDERS).chain(&TEST_PROVIDERS) {
+            command.args(["-p", package]);
+        }
         for name in tests {
             command.args(["--test", name]);
         }
