@@ -72,7 +72,9 @@ fn drive(client: &redis::Client, way: Way, callers: usize) -> usize {
     let each = COMMANDS / callers;
     let started = Instant::now();
     let in_time = move || started.elapsed() < MAX_TIME;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a tokio runtime");
+    // The runtime that drives the multiplexed connection; the blocking way
+    // has none.
+    let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a tokio runtime");
     match way {
         Way::Blocking => {
             let threads: Vec<_> = (0..callers)
@@ -91,6 +93,7 @@ fn drive(client: &redis::Client, way: Way, callers: usize) -> usize {
             threads.into_iter().map(|t| t.join().expect("a caller")).sum()
         }
         Way::BlockingOnMultiplexed => {
+            let runtime = runtime();
             let shared = runtime.block_on(client.get_multiplexed_async_connection()).expect("a multiplexed connection");
             let threads: Vec<_> = (0..callers)
                 .map(|_| {
@@ -111,7 +114,7 @@ fn drive(client: &redis::Client, way: Way, callers: usize) -> usize {
                 .collect();
             threads.into_iter().map(|t| t.join().expect("a caller")).sum()
         }
-        Way::AsyncMultiplexed => runtime.block_on(async {
+        Way::AsyncMultiplexed => runtime().block_on(async {
             let shared = client.get_multiplexed_async_connection().await.expect("a multiplexed connection");
             let tasks: Vec<_> = (0..callers)
                 .map(|_| {
