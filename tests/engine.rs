@@ -145,11 +145,17 @@ fn an_empty_binding_means_default_and_an_unlinked_binding_is_named() {
 }
 
 #[test]
-fn an_actor_can_call_another_actor_by_its_module_key() {
-    let (host, keys) = host_with(&[
-        ("echo", "caller", &[], Limits::default()),
-        ("echo", "callee", &[], Limits::default()),
-    ]);
+fn an_actor_signed_to_call_another_calls_it_by_its_module_key() {
+    let host = Host::new(Policy::default());
+    let callee = Signer::new();
+    let callee_key = callee.subject.public_key();
+    let options = host_edge::claims::SignOptions { actors: vec![callee_key.clone()], ..testkit::options("caller", &[]) };
+    let caller = host.load(&Signer::new().sign_with(&actor_module("echo"), &options)).unwrap();
+    let keys = [
+        host.start_actor(caller, 1, Limits::default()).unwrap(),
+        host.start_actor(host.load(&callee.sign(&actor_module("echo"), "callee", &[])).unwrap(), 1, Limits::default()).unwrap(),
+    ];
+    assert_eq!(keys[1], callee_key);
     let reply = host.call(&keys[0], "HostCall", &host_call("default", &keys[1], "Echo", "relayed")).unwrap();
     assert_eq!(reply, b"relayed");
     let err = invoke_error(host.call(&keys[0], "HostCall", &host_call("default", &keys[0], "Echo", "x")));
@@ -258,4 +264,97 @@ fn a_link_for_a_builtin_capability_wins_over_the_host_and_only_granted_actors_re
 
     let err = invoke_error(host.call(&keys[2], "HostCall", &call));
     assert!(err.to_string().contains("is not authorized to use wascc:extras"), "{err}");
+}
+
+/// A pool of one instance of a module whose every call makes one host call,
+/// served by a callback that holds the first call until `release` is set;
+/// `calls` counts the calls that ran.
+struct HeldPool {
+    pool: Arc<host_edge::pool::ActorPool>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    release: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl HeldPool {
+    fn start() -> HeldPool {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let wat = r#"(module
+            (import "wapc" "__host_call" (func $call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+            (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "example:held")
+            (func (export "__guest_call") (param i32 i32) (result i32)
+              (drop (call $call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 12) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+              (call $resp (i32.const 0) (i32.const 0))
+              (i32.const 1)))"#;
+        let compiled = host_edge::engine::CompiledModule::new(&wat::parse_str(wat).unwrap()).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let (counted, held) = (Arc::clone(&calls), Arc::clone(&release));
+        let callbacks: host_edge::pool::CallbackFactory = Arc::new(move || {
+            let (counted, held) = (Arc::clone(&counted), Arc::clone(&held));
+            Box::new(move |_id: u64, _binding: &str, _namespace: &str, _operation: &str, _payload: &[u8]| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let (released, wake) = &*held;
+                let guard = released.lock().unwrap();
+                drop(wake.wait_while(guard, |released| !*released).unwrap());
+                Ok(Vec::new())
+            })
+        });
+        let metrics = host_edge::metrics::global().actor("MHELD", "held");
+        let pool = host_edge::pool::ActorPool::start(
+            Arc::from("MHELD"),
+            &compiled,
+            1,
+            Limits::default(),
+            host_edge::pool::Scaling::FIXED,
+            callbacks,
+            metrics,
+        )
+        .unwrap();
+        HeldPool { pool: Arc::new(pool), calls, release }
+    }
+
+    fn release(&self) {
+        *self.release.0.lock().unwrap() = true;
+        self.release.1.notify_all();
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_flood_of_calls_to_a_stuck_actor_is_refused_past_the_queue_bound_and_the_calls_whose_callers_gave_up_never_run() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    let held = HeldPool::start();
+    let pool = Arc::clone(&held.pool);
+    let first = std::thread::spawn(move || pool.call("Run", b""));
+    testkit::eventually(Duration::from_secs(30), "the first call to hold the instance", || (held.calls() == 1).then_some(()));
+
+    // Its caller stops waiting while it is queued.
+    let gave_up = held.pool.call_timeout(None, "Run", b"", Duration::from_millis(1)).unwrap_err();
+    assert!(matches!(gave_up, InvokeError::TimedOut(_)), "{gave_up:?}");
+    // The queue fills up to its bound (the abandoned call still takes a place)...
+    let answered = Arc::new(AtomicUsize::new(0));
+    for _ in 1..host_edge::pool::QUEUE_LIMIT {
+        let answered = Arc::clone(&answered);
+        held.pool.call_then("Run", b"", Box::new(move |outcome| {
+            outcome.unwrap();
+            answered.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    // ...and the next call is refused at once, naming why.
+    let refused = held.pool.call_timeout(None, "Run", b"", Duration::from_secs(30)).unwrap_err();
+    assert!(refused.to_string().contains("is overloaded"), "{refused}");
+
+    held.release();
+    first.join().unwrap().unwrap();
+    let queued = host_edge::pool::QUEUE_LIMIT - 1;
+    testkit::eventually(Duration::from_secs(60), "the queued calls to be answered", || {
+        (answered.load(Ordering::SeqCst) == queued).then_some(())
+    });
+    assert_eq!(held.calls(), 1 + queued, "the call whose caller gave up did not run");
 }

@@ -12,6 +12,7 @@ use provider_abi::grant::Rule;
 use super::section::{self, SectionError};
 use super::token::{new_claims, ActorMetadata, ClaimsFields};
 use crate::capability::CapabilityId;
+use crate::keys::{check_public_key, KeyError, KeyRole};
 
 /// What goes into a new token besides the keys.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +21,10 @@ pub struct SignOptions {
     pub name: Option<String>,
     /// Capabilities granted (`wascap.caps`), canonical ids.
     pub caps: Vec<CapabilityId>,
+    /// Module keys (`M…`) of the actors this one may call, written into
+    /// `wascap.caps` beside the capability ids, as waSCC did: the host
+    /// refuses a call to an actor whose key is not listed.
+    pub actors: Vec<String>,
     /// Tags (`wascap.tags`).
     pub tags: Vec<String>,
     /// Revision (`wascap.rev`).
@@ -70,6 +75,9 @@ pub enum SignError {
          give at least one rule (`prefix:…`), or no grant to leave {0} unrestricted"
     )]
     EmptyGrant(CapabilityId),
+    /// An actor the token would allow calling is not a module key.
+    #[error("cannot sign: the actor to allow calling: {0}")]
+    Actor(KeyError),
     /// Encoding or signing the token failed.
     #[error("cannot sign: {0}")]
     Token(String),
@@ -102,6 +110,9 @@ pub fn sign_module(
             return Err(SignError::EmptyValidity);
         }
     }
+    for actor in &options.actors {
+        check_public_key(actor, KeyRole::Module).map_err(SignError::Actor)?;
+    }
     let grants = grants_metadata(options)?;
     let stripped = section::strip_claims(module)?;
     wasmparser::Validator::new().validate_all(&stripped).map_err(|e| SignError::Invalid(format!("invalid module: {e}")))?;
@@ -110,7 +121,7 @@ pub fn sign_module(
         name: options.name.clone(),
         hash: section::hash_bytes(&stripped),
         tags: (!options.tags.is_empty()).then(|| options.tags.clone()),
-        caps: Some(options.caps.iter().map(|c| c.as_str().to_owned()).collect()),
+        caps: Some(options.caps.iter().map(|c| c.as_str().to_owned()).chain(options.actors.iter().cloned()).collect()),
         rev: options.rev,
         ver: options.ver.clone(),
         prov: false,

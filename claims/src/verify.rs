@@ -198,8 +198,20 @@ impl VerifiedClaims {
     }
 
     /// The capability ids the claims grant, as written in the token.
+    /// waSCC also lists here the module keys of the actors this one may
+    /// call; [`VerifiedClaims::callable_actors`] reads those.
     pub fn capabilities(&self) -> &[String] {
         self.metadata.caps.as_deref().unwrap_or(&[])
+    }
+
+    /// The module keys (`M…`, checksum checked) among the token's `caps`:
+    /// the actors this one may call, in waSCC's form. Anything else in
+    /// `caps` is a capability id, or neither and ignored.
+    pub fn callable_actors(&self) -> impl Iterator<Item = &str> {
+        self.capabilities()
+            .iter()
+            .map(String::as_str)
+            .filter(|cap| crate::keys::check_public_key(cap, crate::keys::KeyRole::Module).is_ok())
     }
 
     /// The fine-grained grant the token signs for `capability` (matched in

@@ -52,6 +52,7 @@ pub enum LoadError {
 pub struct Actor {
     claims: VerifiedClaims,
     capabilities: BTreeSet<CapabilityId>,
+    callable: BTreeSet<String>,
     compiled: CompiledModule,
 }
 
@@ -66,8 +67,9 @@ impl Actor {
                 subject: claims.subject().to_owned(),
             });
         }
+        let callable: BTreeSet<String> = claims.callable_actors().map(str::to_owned).collect();
         let mut capabilities = BTreeSet::new();
-        for cap in claims.capabilities() {
+        for cap in claims.capabilities().iter().filter(|cap| !callable.contains(*cap)) {
             match CapabilityId::parse(cap) {
                 Ok(id) => {
                     capabilities.insert(id);
@@ -90,6 +92,7 @@ impl Actor {
         Ok(Actor {
             claims,
             capabilities,
+            callable,
             compiled,
         })
     }
@@ -121,6 +124,12 @@ impl Actor {
     /// The capabilities the claims grant, canonicalised.
     pub fn capabilities(&self) -> &BTreeSet<CapabilityId> {
         &self.capabilities
+    }
+
+    /// The module keys of the actors the claims allow this one to call
+    /// (waSCC's form: listed among `caps`).
+    pub fn callable_actors(&self) -> &BTreeSet<String> {
+        &self.callable
     }
 
     /// True when the claims grant `capability`.

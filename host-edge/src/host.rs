@@ -25,13 +25,14 @@ use crate::builtin::{BuiltinSettings, Builtins, Caller};
 use crate::capability::CapabilityId;
 use crate::claims::{Policy, TrustedClock};
 use crate::command::{Command, LinkSpec, Status};
+use crate::context;
 use crate::engine::{reentry, InvokeError, Limits};
 use crate::metrics::HostCallMetrics;
 use crate::pool::{self, ActorPool, CallbackFactory, Scaling};
 use crate::preflight::Prepared;
 use crate::provider::{Answer, Delivery, NativeProvider, ProviderError, ProviderLibrary};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
-use crate::router::{self, CapabilityHandler, DispatchError, Route};
+use crate::router::{self, CapabilityHandler, DispatchError, Grants, Route};
 
 /// How long an actor waits for another actor it called, and a provider for
 /// an actor it delivers to.
@@ -715,7 +716,7 @@ impl Host {
         match self.delivery(provider, actor, operation, payload) {
             Delivered::Answered(outcome) => outcome,
             Delivered::Queue(running) => {
-                running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
+                running.pool.call_timeout(None, operation, payload, ACTOR_CALL_TIMEOUT).map_err(|e| e.failure())
             }
         }
     }
@@ -767,7 +768,7 @@ impl Host {
         let host = Arc::downgrade(&self.inner);
         let subject: Arc<str> = Arc::from(actor.subject());
         let name: Arc<str> = Arc::from(actor.name());
-        let granted = Arc::new(actor.capabilities().clone());
+        let granted = Arc::new(Grants::of(actor));
         let metrics = crate::metrics::global().actor(actor.subject(), actor.name());
         Arc::new(move || {
             let host = Weak::clone(&host);
@@ -790,7 +791,7 @@ impl Host {
                     match counters.iter().find(|(seen, _)| seen == namespace) {
                         Some((_, known)) => known.record(elapsed, failure),
                         None => {
-                            let fresh = metrics.host_calls(&metric_label(namespace, &granted));
+                            let fresh = metrics.host_calls(&metric_label(namespace, &granted.capabilities));
                             fresh.record(elapsed, failure);
                             // Bounded: an actor calling made-up namespaces
                             // is counted, under `other`, but not cached.
@@ -813,11 +814,14 @@ impl Host {
     fn dispatch(
         &self,
         caller: Caller<'_>,
-        granted: &BTreeSet<CapabilityId>,
+        granted: &Grants,
         namespace: &str,
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, DispatchError> {
+        if namespace == context::NAMESPACE {
+            return context::answer(operation);
+        }
         let route = router::route_call(&self.read(), caller.key, granted, caller.binding, namespace);
         let route = match route {
             // Nothing linked: the host serves it itself, if it is a built-in.
@@ -831,7 +835,9 @@ impl Host {
         };
         let caller = caller.key;
         match route {
-            Route::Actor(running) => Ok(running.pool.call_timeout(operation, payload, ACTOR_CALL_TIMEOUT)?),
+            Route::Actor(running) => {
+                Ok(running.pool.call_timeout(Some(Arc::from(caller)), operation, payload, ACTOR_CALL_TIMEOUT)?)
+            }
             Route::Capability(capability, LinkTarget::Provider(provider)) => provider
                 .call(caller, operation, payload)
                 .map_err(|e| DispatchError::Provider { capability, failure: e.failure() }),

@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod builtin;
 pub mod command;
+pub mod context;
 pub mod control;
 pub mod endpoint;
 pub mod engine;

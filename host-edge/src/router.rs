@@ -2,8 +2,11 @@
 //!
 //! An actor's `__host_call` arrives with a binding, a namespace and an
 //! operation. A namespace that is an actor's module key is a call to that
-//! actor; any other is a capability id, which the caller's claims must grant
-//! before anything linked under it sees the call. A provider's call to an
+//! actor, which the caller's claims must allow by listing that key among
+//! their `caps` (waSCC's rule): otherwise any actor could make another act
+//! for it with the other's capabilities. Any other namespace is a
+//! capability id, which the caller's claims must grant before anything
+//! linked under it sees the call. A provider's call to an
 //! actor is allowed only along a link between the two, and only while the
 //! actor's claims grant the provider's capability. The router holds no state
 //! of its own: it answers from a registry snapshot under a read lock, and
@@ -14,6 +17,7 @@ use std::sync::Arc;
 
 use provider_abi::{ErrorKind, Failure};
 
+use crate::actor::Actor;
 use crate::capability::CapabilityId;
 use crate::engine::InvokeError;
 use crate::registry::{LinkKey, LinkTarget, Registry, RunningActor};
@@ -40,6 +44,17 @@ pub enum DispatchError {
         actor: String,
         /// The capability it asked for.
         capability: CapabilityId,
+    },
+    /// The caller's claims do not allow calling the target actor.
+    #[error(
+        "actor {actor} is not authorized to call actor {target}: its signed claims do not list that module key \
+         (sign the caller with `--call {target}`)"
+    )]
+    ActorNotGranted {
+        /// The calling actor.
+        actor: String,
+        /// The actor it tried to call.
+        target: String,
     },
     /// Nothing is linked to serve the capability for this actor.
     #[error("no provider is linked for {capability} under the binding `{binding}`")]
@@ -73,7 +88,9 @@ impl DispatchError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DispatchError::BadNamespace(_) => ErrorKind::BadRequest,
-            DispatchError::NotGranted { .. } | DispatchError::SelfCall => ErrorKind::Denied,
+            DispatchError::NotGranted { .. } | DispatchError::ActorNotGranted { .. } | DispatchError::SelfCall => {
+                ErrorKind::Denied
+            }
             DispatchError::NotLinked { .. } => ErrorKind::NotLinked,
             DispatchError::Provider { failure, .. } => failure.kind,
             DispatchError::UnknownActor(_) => ErrorKind::Unavailable,
@@ -107,6 +124,22 @@ impl Target {
     }
 }
 
+/// What an actor's verified claims let it reach through `__host_call`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// The capabilities granted, canonical ids.
+    pub capabilities: BTreeSet<CapabilityId>,
+    /// The module keys of the actors it may call.
+    pub actors: BTreeSet<String>,
+}
+
+impl Grants {
+    /// What `actor`'s claims grant.
+    pub fn of(actor: &Actor) -> Grants {
+        Grants { capabilities: actor.capabilities().clone(), actors: actor.callable_actors().clone() }
+    }
+}
+
 /// The capability check: the claims must grant what the call names.
 pub fn authorize(
     actor: &str,
@@ -135,7 +168,7 @@ pub(crate) enum Route {
 pub(crate) fn route_call(
     registry: &Registry,
     caller: &str,
-    granted: &BTreeSet<CapabilityId>,
+    granted: &Grants,
     binding: &str,
     namespace: &str,
 ) -> Result<Route, DispatchError> {
@@ -144,11 +177,16 @@ pub(crate) fn route_call(
             if target == caller {
                 return Err(DispatchError::SelfCall);
             }
+            // Checked before the registry is asked, so an actor without the
+            // grant cannot even learn which actors run here.
+            if !granted.actors.contains(&target) {
+                return Err(DispatchError::ActorNotGranted { actor: caller.to_owned(), target });
+            }
             let running = registry.actor(&target).ok_or(DispatchError::UnknownActor(target))?;
             Ok(Route::Actor(Arc::clone(running)))
         }
         Target::Capability(capability) => {
-            authorize(caller, granted, &capability)?;
+            authorize(caller, &granted.capabilities, &capability)?;
             let key = LinkKey { actor: caller.to_owned(), capability, binding: binding.to_owned() };
             let link = registry.link(&key).ok_or_else(|| DispatchError::NotLinked {
                 capability: key.capability.clone(),

@@ -29,7 +29,19 @@ where
     Q: Serialize + ?Sized,
 {
     let payload = codec::serialize(request).map_err(|e| Error::Codec { capability, operation, message: e.to_string() })?;
-    wapc_guest::host_call(binding, capability, operation, &payload).map_err(|e| {
+    host_call(binding, capability, capability, operation, &payload)
+}
+
+/// Makes one host call to `namespace` (a capability id, or an actor's
+/// module key named `capability` in errors) with `payload` as it is.
+pub(crate) fn host_call(
+    binding: &str,
+    namespace: &str,
+    capability: &'static str,
+    operation: &'static str,
+    payload: &[u8],
+) -> Result<Vec<u8>, Error> {
+    wapc_guest::host_call(binding, namespace, operation, payload).map_err(|e| {
         let text = e.to_string();
         let message = text.strip_prefix(HOST_ERROR_PREFIX).map(str::to_owned).unwrap_or(text);
         Error::Host { binding: binding.to_owned(), capability, operation, message }

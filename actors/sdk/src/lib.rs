@@ -29,6 +29,7 @@
 //! | [`gpio`] | `iot:gpio` | [`gpio::Pin`] |
 //! | [`extras`] | `wascc:extras` | [`extras::Extras`] |
 //! | [`logging`] | `wascc:logging` | the `log` macros |
+//! | [`actor`] | another actor, by module key | [`actor::call`], [`actor::caller`] |
 //!
 //! A refused or failed call returns an [`Error`] whose text is the host's
 //! own message: a missing grant reads as that, in the actor and in the
@@ -40,6 +41,7 @@
 mod error;
 mod guest;
 
+pub mod actor;
 pub mod blobstore;
 pub mod extras;
 pub mod gpio;
@@ -58,7 +60,7 @@ pub const HEALTH_REQUEST: &str = codec::core::OP_HEALTH_REQUEST;
 /// What most actors import: the macro, the result types, every capability
 /// module and the `log` macros.
 pub mod prelude {
-    pub use crate::{actor_handlers, blobstore, extras, gpio, http, http_client, keyvalue, logging, messaging};
+    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, keyvalue, logging, messaging};
     pub use crate::{Error, HandlerResult};
     pub use log::{debug, error, info, trace, warn};
 }

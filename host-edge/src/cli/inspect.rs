@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use host_edge::claims::keys::{check_public_key, KeyRole};
 use host_edge::claims::policy::now_secs;
 use host_edge::claims::verify::stamp;
 use host_edge::claims::{inspect, Outcome, Report};
@@ -74,7 +75,21 @@ fn print_report(file: &str, report: &Report) {
         row("issued", &stamp(claims.issued_at));
         row("expires", &claims.expires.map_or("never".into(), stamp));
         row("not before", &claims.not_before.map_or("-".into(), stamp));
-        row(if provider { "serves" } else { "capabilities" }, &meta.caps.unwrap_or_default().join(", "));
+        // waSCC lists the actors one may call among its caps, by module key.
+        let (actors, caps): (Vec<String>, Vec<String>) = meta
+            .caps
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|cap| check_public_key(cap, KeyRole::Module).is_ok());
+        row(if provider { "serves" } else { "capabilities" }, &caps.join(", "));
+        if !provider {
+            for (i, actor) in actors.iter().enumerate() {
+                row(if i == 0 { "may call" } else { "" }, actor);
+            }
+            if actors.is_empty() {
+                row("may call", "-");
+            }
+        }
         let grants = grant_lines(&meta.grants.unwrap_or_default());
         for (i, line) in grants.iter().enumerate() {
             row(if i == 0 { "grants" } else { "" }, line);

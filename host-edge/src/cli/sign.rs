@@ -23,11 +23,15 @@ use provider_abi::grant::Rule;
     host-edge sign sensors.wasm -o sensors_s.wasm --issuer issuer.nk --subject sensors.nk \\\n      \
     -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n  \
     host-edge sign button_led.wasm -o button_led_s.wasm --issuer issuer.nk --subject led.nk \\\n      \
-    --cap iot:gpio --grant iot:gpio=out:led,in:button\n\n\
+    --cap iot:gpio --grant iot:gpio=out:led,in:button\n  \
+    host-edge sign gateway.wasm -o gateway_s.wasm --issuer issuer.nk --subject gateway.nk \\\n      \
+    -s --call MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW\n\n\
 A grant narrows a capability the token grants: with the third example the actor\n\
-reaches only the keys starting `sensors:` and the key `config`; with the last,\n\
+reaches only the keys starting `sensors:` and the key `config`; with the fourth,\n\
 it may drive the pin labelled `led` and read `button`, and no other pin. A\n\
-manifest link may narrow it further; see docs/claims.md, \"Fine-grained grants\".")]
+manifest link may narrow it further; see docs/claims.md, \"Fine-grained grants\".\n\
+With the fifth, the actor may call that one actor (by its module key); see\n\
+docs/claims.md, \"Calls between actors\".")]
 pub struct SignArgs {
     /// The module to sign.
     input: PathBuf,
@@ -52,6 +56,11 @@ pub struct SignArgs {
     /// Repeatable; several rules for one capability permit what any permits.
     #[arg(long = "grant", value_name = "CAPABILITY=RULES", value_parser = parse_grant)]
     grants: Vec<(CapabilityId, Vec<Rule>)>,
+    /// Allow this actor to call the actor with module key KEY (`M…`);
+    /// repeatable. Written among the token's `caps`, as waSCC did; without
+    /// it the host refuses every call to another actor.
+    #[arg(long = "call", value_name = "KEY")]
+    calls: Vec<String>,
     /// A tag; repeatable.
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -162,6 +171,7 @@ pub fn execute(args: SignArgs) -> anyhow::Result<ExitCode> {
     let options = SignOptions {
         name: args.name.clone(),
         caps: args.capabilities(),
+        actors: args.calls.clone(),
         tags: args.tags.clone(),
         rev: args.rev,
         ver: args.ver.clone(),

@@ -12,6 +12,11 @@
 //! worker that waits [`Scaling::idle`] without a call leaves while the pool
 //! has more than its minimum. An idle actor costs its minimum of instances.
 //! The counts and rules are in [`census`], the worker loop in [`worker`].
+//!
+//! The queue is bounded ([`QUEUE_LIMIT`]): a caller that finds it full is
+//! refused at once instead of piling up memory behind a slow or stuck actor,
+//! and a call whose caller has stopped waiting (its deadline passed while it
+//! was queued) is answered `timed out` without running.
 
 mod census;
 mod reply;
@@ -20,19 +25,26 @@ mod worker;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
 
 use crate::engine::{CompiledModule, InvokeError, Limits};
 use crate::metrics::ActorMetrics;
 
 pub use census::Scaling;
 pub use reply::Then;
-pub(crate) use worker::note_host_failure;
+pub(crate) use worker::{current_origin, note_host_failure};
 
 use census::Census;
 use reply::{Outcome, Reply};
 use worker::{Job, Worker};
+
+/// The most calls one actor's queue holds, waiting for an instance; a call
+/// beyond it is refused as `unavailable`. Generous for bursts (an HTTP
+/// server's connections, a broker's backlog), small enough that a flood of
+/// calls to a stuck actor costs kilobytes, not the board's memory.
+pub const QUEUE_LIMIT: usize = 1024;
 
 /// Makes the host-call handler for each new instance.
 pub type CallbackFactory = Arc<dyn Fn() -> Box<wapc::HostCallback> + Send + Sync>;
@@ -84,7 +96,7 @@ impl ActorPool {
         callbacks: CallbackFactory,
         metrics: Arc<ActorMetrics>,
     ) -> Result<ActorPool, InvokeError> {
-        let (jobs, queue) = unbounded::<Job>();
+        let (jobs, queue) = bounded::<Job>(QUEUE_LIMIT);
         let census = Census::new(instances, scaling.min);
         let shared = Arc::new(Shared {
             actor,
@@ -141,19 +153,24 @@ impl ActorPool {
 
     /// Calls `operation` on the next free instance and waits for its reply.
     pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, InvokeError> {
-        let answer = self.call_waiting(operation, payload)?;
+        let answer = self.call_waiting(None, operation, payload, None)?;
         answer.recv().map_err(|_| self.unavailable())?
     }
 
-    /// Like [`ActorPool::call`], but gives up waiting after `timeout` (the
-    /// call itself still runs to completion, bounded by its fuel).
+    /// Like [`ActorPool::call`], but gives up waiting after `timeout`; a
+    /// call still queued then is dropped unrun, one already running runs to
+    /// completion, bounded by its fuel. `origin` is the module key of the
+    /// calling actor, which the instance can ask for while it serves the
+    /// call ([`current_origin`]); `None` for a call from a provider or the
+    /// host.
     pub fn call_timeout(
         &self,
+        origin: Option<Arc<str>>,
         operation: &str,
         payload: &[u8],
-        timeout: std::time::Duration,
+        timeout: Duration,
     ) -> Result<Vec<u8>, InvokeError> {
-        let answer = self.call_waiting(operation, payload)?;
+        let answer = self.call_waiting(origin, operation, payload, Instant::now().checked_add(timeout))?;
         answer.recv_timeout(timeout).map_err(|e| match e {
             crossbeam_channel::RecvTimeoutError::Timeout => InvokeError::TimedOut(format!(
                 "actor {} did not answer within {timeout:?}",
@@ -168,29 +185,46 @@ impl ActorPool {
     /// (`unavailable` if the pool stops first). No thread waits meanwhile.
     pub fn call_then(&self, operation: &str, payload: &[u8], then: Then) {
         // A job that cannot be queued is dropped, which answers `then`.
-        let _ = self.submit(operation, payload, Reply::then(Arc::clone(&self.shared.actor), then));
+        let _ = self.submit(Job::new(None, operation, payload, None, Reply::then(Arc::clone(&self.shared.actor), then)));
     }
 
     fn unavailable(&self) -> InvokeError {
         shut_down(&self.shared.actor)
     }
 
-    fn call_waiting(&self, operation: &str, payload: &[u8]) -> Result<Receiver<Outcome>, InvokeError> {
+    fn call_waiting(
+        &self,
+        origin: Option<Arc<str>>,
+        operation: &str,
+        payload: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Receiver<Outcome>, InvokeError> {
         let (reply, answer) = bounded(1);
-        self.submit(operation, payload, Reply::wait(reply))?;
+        self.submit(Job::new(origin, operation, payload, deadline, Reply::wait(reply)))?;
         Ok(answer)
     }
 
-    fn submit(&self, operation: &str, payload: &[u8], reply: Reply) -> Result<(), InvokeError> {
-        let job = Job {
-            operation: operation.to_owned(),
-            payload: payload.to_vec(),
-            reply,
-        };
+    fn submit(&self, job: Job) -> Result<(), InvokeError> {
         let jobs = self.jobs.as_ref().ok_or_else(|| self.unavailable())?;
         // Counted before it is queued: see `Census`.
         let taken = self.shared.census.claim();
-        jobs.send(job).map_err(|_| self.unavailable())?;
+        match jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                // Not queued after all: give the count back. Dropping the
+                // job answers a `then` caller with the pool's shutdown
+                // error, so answer it with the real reason first.
+                self.shared.census.waiting();
+                let refused = InvokeError::Unavailable(format!(
+                    "actor {} is overloaded: {QUEUE_LIMIT} calls are already queued",
+                    self.shared.actor
+                ));
+                tracing::warn!(actor = %self.shared.actor, "{refused}");
+                job.reply.send(Err(refused.clone()));
+                return Err(refused);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(self.unavailable()),
+        }
         if !taken && self.shared.census.admit() {
             if let Err(e) = self.spawn(None) {
                 tracing::warn!(actor = %self.shared.actor, "the pool cannot grow: {e}");

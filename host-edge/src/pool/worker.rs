@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use provider_abi::ErrorKind;
@@ -26,11 +27,41 @@ pub(crate) fn note_host_failure(kind: ErrorKind) {
     HOST_FAILURE.with(|f| f.set(Some(kind)));
 }
 
+thread_local! {
+    /// The module key of the actor whose call the instance on this worker
+    /// thread is serving, if an actor's (see [`current_origin`]).
+    static ORIGIN: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The module key of the actor that made the call running on this thread,
+/// or `None` when a provider or the host made it: what the callee learns
+/// through the `host-edge:context` namespace.
+pub(crate) fn current_origin() -> Option<Arc<str>> {
+    ORIGIN.with(|origin| origin.borrow().clone())
+}
+
 /// One call for the actor.
 pub(super) struct Job {
-    pub(super) operation: String,
-    pub(super) payload: Vec<u8>,
+    operation: String,
+    payload: Vec<u8>,
+    /// The calling actor's module key; `None` for providers and the host.
+    origin: Option<Arc<str>>,
+    /// When the caller stops waiting: a job still queued then is answered
+    /// `timed out` without running.
+    deadline: Option<Instant>,
     pub(super) reply: Reply,
+}
+
+impl Job {
+    pub(super) fn new(
+        origin: Option<Arc<str>>,
+        operation: &str,
+        payload: &[u8],
+        deadline: Option<Instant>,
+        reply: Reply,
+    ) -> Job {
+        Job { operation: operation.to_owned(), payload: payload.to_vec(), origin, deadline, reply }
+    }
 }
 
 /// What the worker loop does next.
@@ -114,11 +145,23 @@ impl Worker {
         if let Some(ready) = ready {
             let _ = ready.send(Ok(()));
         }
-        while let Next::Run(job) = self.next() {
+        while let Next::Run(mut job) = self.next() {
             if instance.is_none() {
                 instance = self.instantiate().ok();
             }
+            if job.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                // Its caller has already been told it timed out: running it
+                // now would do work nobody waits for, after the fact.
+                tracing::debug!(actor = %shared.actor, operation = %job.operation, "dropping a call whose caller stopped waiting");
+                shared.census.waiting();
+                job.reply.send(Err(InvokeError::TimedOut(format!(
+                    "the call to actor {} waited in its queue past the caller's deadline",
+                    shared.actor
+                ))));
+                continue;
+            }
             HOST_FAILURE.with(|f| f.set(None));
+            ORIGIN.with(|origin| *origin.borrow_mut() = job.origin.take());
             let started = std::time::Instant::now();
             let result = match &instance {
                 Some(live) => live.call(&job.operation, &job.payload),
@@ -127,6 +170,7 @@ impl Worker {
                     shared.actor
                 ))),
             };
+            ORIGIN.with(|origin| origin.borrow_mut().take());
             let result = match (result, HOST_FAILURE.with(Cell::take)) {
                 (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
                 (result, _) => result,
