@@ -266,6 +266,44 @@ fn a_link_for_a_builtin_capability_wins_over_the_host_and_only_granted_actors_re
     assert!(err.to_string().contains("is not authorized to use wascc:extras"), "{err}");
 }
 
+/// A module that declares a table of `declared` elements and, on any call,
+/// grows it by `grow`; replies `1` when the growth succeeded.
+fn table_module(declared: u32, grow: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+            (memory (export "memory") 1)
+            (table $t {declared} funcref)
+            (data (i32.const 0) "1")
+            (func (export "__guest_call") (param i32 i32) (result i32)
+              (drop (table.grow $t (ref.null func) (i32.const {grow})))
+              (call $resp (i32.const 0) (i32.const 1))
+              (i32.const 1)))"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_module_declaring_a_table_of_gigabytes_does_not_start_under_a_small_memory_limit() {
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&table_module(200_000_000, 0), "tables", &[]);
+    let err = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("could not be started"), "{err}");
+}
+
+#[test]
+fn growing_a_table_past_its_bound_traps_instead_of_taking_the_boards_memory() {
+    let host = Host::new(Policy::default());
+    let signed = Signer::new().sign(&table_module(1, 200_000_000), "tables", &[]);
+    let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
+    let err = invoke_error(host.call(&key, "Grow", b""));
+    assert!(err.poisons_instance(), "a trap, and the instance is replaced: {err:?}");
+    // A table of ordinary size still starts and grows.
+    let signed = Signer::new().sign(&table_module(16, 1_000), "tables", &[]);
+    let key = host.start_actor(host.load(&signed).unwrap(), 1, Limits::default()).unwrap();
+    assert_eq!(host.call(&key, "Grow", b"").unwrap(), b"1");
+}
+
 /// A pool of one instance of a module whose every call makes one host call,
 /// served by a callback that holds the first call until `release` is set;
 /// `calls` counts the calls that ran.

@@ -3,7 +3,9 @@
 //! An actor is untrusted code on a small board. Fuel bounds the work one call
 //! may do (an endless loop ends with an error, not a hung host) and the memory
 //! limit bounds what one instance may take from a device with little RAM.
-//! Both are on by default.
+//! Both are on by default. Tables are bounded too ([`MAX_TABLE_ELEMENTS`]):
+//! a table lives outside linear memory, so without its own bound a module
+//! could declare or grow gigabytes of table under a 16 MiB memory limit.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +15,17 @@ pub const DEFAULT_FUEL_PER_CALL: u64 = 200_000_000;
 
 /// Linear memory one instance may grow to by default (16 MiB).
 pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most elements all tables of one instance may hold together, each
+/// table counted on its own against it. A Rust or AssemblyScript actor's
+/// function table holds hundreds to a few thousand entries; 65,536 (well
+/// under a MiB of host memory) leaves room for any of them and takes little
+/// from a board.
+pub const MAX_TABLE_ELEMENTS: usize = 65_536;
+
+/// The most tables one instance may have: waPC actors have one (two with
+/// reference types in use); a handful is plenty.
+pub const MAX_TABLES: usize = 4;
 
 /// Limits applied to each actor instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +75,8 @@ impl Limits {
         let mut builder = wasmi::StoreLimitsBuilder::new()
             .instances(1)
             .memories(1)
+            .tables(MAX_TABLES)
+            .table_elements(MAX_TABLE_ELEMENTS)
             // Trap instead of returning -1 from memory.grow, so the caller
             // learns the limit was hit rather than seeing an allocator abort.
             .trap_on_grow_failure(true);

@@ -211,13 +211,38 @@ impl WasiState {
         }
     }
 
-    fn log(&mut self, actor: &str, stream: Stream, line: &[u8]) {
-        if !self.bucket.take(LogLimit::default(), Instant::now()) {
+    /// Logs one waPC `__console_log` line under the same budget as the
+    /// instance's WASI output, cut at [`MAX_LINE`] bytes: `__console_log`
+    /// is not a capability, so without a budget any actor could fill a
+    /// board's journal from a loop.
+    /// `line` holds the first bytes of a line `length` bytes long.
+    pub(crate) fn console(&mut self, actor: &str, line: &[u8], length: usize) {
+        if !self.admit(actor) {
             return;
+        }
+        let text = printable(&String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]));
+        match length > MAX_LINE {
+            true => tracing::info!(target: "actor", actor = %actor, stream = "console", cut_from = length, "{text}"),
+            false => tracing::info!(target: "actor", actor = %actor, stream = "console", "{text}"),
+        }
+    }
+
+    /// Takes a line from the instance's log budget; logs how many were
+    /// dropped before it, if any.
+    fn admit(&mut self, actor: &str) -> bool {
+        if !self.bucket.take(LogLimit::default(), Instant::now()) {
+            return false;
         }
         let dropped = std::mem::take(&mut self.bucket.dropped);
         if dropped > 0 {
-            tracing::warn!(target: "actor", actor = %actor, dropped, "{dropped} lines of WASI output were dropped: over the log limit");
+            tracing::warn!(target: "actor", actor = %actor, dropped, "{dropped} lines of output were dropped: over the log limit");
+        }
+        true
+    }
+
+    fn log(&mut self, actor: &str, stream: Stream, line: &[u8]) {
+        if !self.admit(actor) {
+            return;
         }
         let text = String::from_utf8_lossy(line);
         let text = printable(text.strip_suffix('\n').map_or(&*text, |t| t.strip_suffix('\r').unwrap_or(t)));
@@ -241,6 +266,16 @@ mod tests {
         assert_eq!(wasi.stdout, b"thi", "two complete lines went to the log");
         wasi.flush("MA");
         assert!(wasi.stdout.is_empty());
+    }
+
+    #[test]
+    fn a_console_log_flood_is_dropped_past_the_instance_budget() {
+        let mut wasi = WasiState::default();
+        let burst = u64::from(LogLimit::default().burst);
+        for _ in 0..burst + 50 {
+            wasi.console("MA", b"spam", 4);
+        }
+        assert!(wasi.bucket.dropped >= 50, "lines past the burst were dropped, not logged: {}", wasi.bucket.dropped);
     }
 
     #[test]
