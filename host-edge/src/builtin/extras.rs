@@ -24,8 +24,60 @@ use crate::capability::WellKnown;
 /// How many sequence numbers are reserved on disk at a time.
 pub const BLOCK: u64 = 1000;
 
+/// The most sequences one actor may have (one per binding it names). The
+/// binding is the actor's own choice, so without a bound a loop over fresh
+/// names would grow the reservation file, and each of its fsynced writes,
+/// without end.
+pub const MAX_SEQUENCES_PER_ACTOR: usize = 32;
+
+/// The longest binding name a sequence may have, in bytes.
+pub const MAX_BINDING: usize = 128;
+
 /// The file, in the extras state folder, that holds the reservations.
 const FILE: &str = "sequences.json";
+
+/// Why no sequence number was handed out.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceError {
+    /// The binding names a sequence longer than [`MAX_BINDING`].
+    #[error("the binding name is {0} bytes long; sequences take at most {MAX_BINDING}")]
+    BindingTooLong(usize),
+    /// A new sequence would pass [`MAX_SEQUENCES_PER_ACTOR`].
+    #[error("the actor already has {0} sequences, the most one may have; reuse a binding name")]
+    TooMany(usize),
+    /// The reservation file does not parse.
+    #[error(
+        "the sequence file {path} is damaged ({error}); sequences are not handed out until it is repaired or \
+         removed (removing it restarts every sequence at 0)"
+    )]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        error: serde_json::Error,
+    },
+    /// Reading or writing the reservation file failed.
+    #[error("{doing} {path}: {error}")]
+    Io {
+        /// What was being done.
+        doing: &'static str,
+        /// The file.
+        path: String,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
+
+impl SequenceError {
+    /// The typed outcome the actor sees: its own request, or the host's disk.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SequenceError::BindingTooLong(_) => ErrorKind::BadRequest,
+            SequenceError::TooMany(_) => ErrorKind::Denied,
+            SequenceError::Damaged { .. } | SequenceError::Io { .. } => ErrorKind::Unavailable,
+        }
+    }
+}
 
 /// Sequence reservations on disk: for each `actor/binding`, the first
 /// number not yet reserved.
@@ -49,14 +101,27 @@ impl SequenceStore {
         SequenceStore { dir, state: Mutex::new(None) }
     }
 
-    /// The next number of the sequence `name`; fails, handing out nothing,
-    /// when its reservation cannot be written.
-    pub fn next(&self, name: &str) -> Result<u64, String> {
+    /// The next number of the sequence of `actor` under `binding`; fails,
+    /// handing out nothing, when its reservation cannot be written, or when
+    /// it would be a new sequence past the actor's
+    /// [`MAX_SEQUENCES_PER_ACTOR`] or its binding is over [`MAX_BINDING`].
+    pub fn next(&self, actor: &str, binding: &str) -> Result<u64, SequenceError> {
+        if binding.len() > MAX_BINDING {
+            return Err(SequenceError::BindingTooLong(binding.len()));
+        }
+        let name = &format!("{actor}/{binding}");
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.is_none() {
             *state = Some(self.load()?);
         }
         let sequences = state.as_mut().expect("loaded above");
+        if !sequences.reserved.contains_key(name) {
+            let prefix = format!("{actor}/");
+            let owned = sequences.reserved.range(prefix.clone()..).take_while(|(n, _)| n.starts_with(&prefix)).count();
+            if owned >= MAX_SEQUENCES_PER_ACTOR {
+                return Err(SequenceError::TooMany(owned));
+            }
+        }
         let reserved = sequences.reserved.get(name).copied().unwrap_or(0);
         let next = sequences.next.get(name).copied().unwrap_or(reserved);
         if next >= reserved {
@@ -74,25 +139,20 @@ impl SequenceStore {
     }
 
     /// Reads the reservations; everything reserved before is skipped.
-    fn load(&self) -> Result<Sequences, String> {
+    fn load(&self) -> Result<Sequences, SequenceError> {
         let path = self.path();
         let reserved = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                format!(
-                    "the sequence file {} is damaged ({e}); sequences are not handed out until it is repaired or \
-                     removed (removing it restarts every sequence at 0)",
-                    path.display()
-                )
-            })?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|error| SequenceError::Damaged { path: path.display().to_string(), error })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(format!("reading {}: {e}", path.display())),
+            Err(error) => return Err(SequenceError::Io { doing: "reading", path: path.display().to_string(), error }),
         };
         Ok(Sequences { next: HashMap::new(), reserved })
     }
 
     /// Replaces the file atomically: the old reservations or the new ones,
     /// never a torn file.
-    fn save(&self, reserved: &BTreeMap<String, u64>) -> Result<(), String> {
+    fn save(&self, reserved: &BTreeMap<String, u64>) -> Result<(), SequenceError> {
         let path = self.path();
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.dir)?;
@@ -100,7 +160,11 @@ impl SequenceStore {
             file.write_all(&serde_json::to_vec_pretty(reserved).map_err(std::io::Error::other)?)?;
             file.commit()
         };
-        write().map_err(|e| format!("reserving sequence numbers in {}: {e}", path.display()))
+        write().map_err(|error| SequenceError::Io {
+            doing: "reserving sequence numbers in",
+            path: path.display().to_string(),
+            error,
+        })
     }
 }
 
@@ -133,10 +197,14 @@ impl Extras {
                 result.random_number = rand::rng().random_range(request.min..=request.max);
             }
             OP_REQUEST_SEQUENCE => {
-                let name = format!("{}/{}", caller.key, caller.binding);
-                result.sequence_number = self.sequences.next(&name).map_err(|e| {
-                    tracing::error!(actor = %caller.key, name = caller.name, "wascc:extras: {e}");
-                    Failure::new(ErrorKind::Unavailable, format!("wascc:extras RequestSequence: {e}"))
+                result.sequence_number = self.sequences.next(caller.key, caller.binding).map_err(|e| {
+                    // The host's disk is the operator's problem; a refused
+                    // request is only the actor's, and logged quietly.
+                    match e.kind() {
+                        ErrorKind::Unavailable => tracing::error!(actor = %caller.key, name = caller.name, "wascc:extras: {e}"),
+                        _ => tracing::debug!(actor = %caller.key, name = caller.name, "wascc:extras: {e}"),
+                    }
+                    Failure::new(e.kind(), format!("wascc:extras RequestSequence: {e}"))
                 })?;
             }
             other => {
@@ -175,6 +243,26 @@ mod tests {
         let extras = Extras::new(SequenceStore::new(dir.path().to_owned()));
         assert_eq!([sequence(&extras, "default"), sequence(&extras, "default"), sequence(&extras, "default")], [0, 1, 2]);
         assert_eq!(sequence(&extras, "orders"), 0);
+    }
+
+    #[test]
+    fn an_actor_cannot_grow_the_sequence_file_without_bound_by_naming_fresh_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let extras = Extras::new(SequenceStore::new(dir.path().to_owned()));
+        let bindings: Vec<String> = (0..MAX_SEQUENCES_PER_ACTOR).map(|i| format!("b{i}")).collect();
+        for binding in &bindings {
+            assert_eq!(sequence(&extras, binding), 0);
+        }
+        let payload = codec::serialize(&GeneratorRequest { sequence: true, ..Default::default() }).unwrap();
+        let err = extras.handle(caller("one-too-many"), OP_REQUEST_SEQUENCE, &payload).unwrap_err();
+        assert!(err.message.contains("the most one may have"), "{}", err.message);
+        let long = "x".repeat(MAX_BINDING + 1);
+        let err = extras.handle(caller(&long), OP_REQUEST_SEQUENCE, &payload).unwrap_err();
+        assert!(err.message.contains("sequences take at most"), "{}", err.message);
+        // The sequences it has go on counting.
+        assert_eq!(sequence(&extras, &bindings[0]), 1);
+        let file = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(!file.contains("one-too-many") && !file.contains(&long), "nothing refused was written");
     }
 
     #[test]
