@@ -235,6 +235,20 @@ fn a_client_that_sends_no_request_head_in_time_is_answered_408() {
 }
 
 #[test]
+fn a_client_that_trickles_its_body_is_answered_408_instead_of_holding_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = Some(("keyvalue_sqlite", sqlite_values(dir.path())));
+    let app = deploy("counter", &[HTTP, KV], kv, &[("BODY_READ_TIMEOUT_MS", "300")]);
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    // A head declaring 100 bytes, and 5 of them: the rest never comes.
+    let answer = raw_exchange(&mut stream, b"POST /hits HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nhello");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("the request body was not received within 300 ms"), "{answer}");
+    // Nothing was counted.
+    assert_eq!(http_get(&app.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+}
+
+#[test]
 fn connections_beyond_the_limit_are_answered_503_and_later_ones_served() {
     let dir = tempfile::tempdir().unwrap();
     let kv = Some(("keyvalue_sqlite", sqlite_values(dir.path())));

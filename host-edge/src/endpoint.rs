@@ -20,7 +20,7 @@ use hyper::header::CONTENT_TYPE;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 /// What the endpoint asks the host. Both are called on a blocking thread,
 /// so they may take a moment (a provider's health check).
@@ -34,6 +34,12 @@ pub trait Observed: Send + Sync + 'static {
 /// The most connections served at once; the endpoint is for probes and
 /// scrapers, not for load.
 const MAX_CONNECTIONS: usize = 16;
+
+/// How long a connection may take to send a request head, and how long
+/// it may sit idle between requests: past it, it is closed and its slot
+/// freed. Without it [`MAX_CONNECTIONS`] silent connections would shut
+/// every probe and scraper out for as long as they stay open.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A running endpoint; [`stop`](Endpoint::stop) or dropping it stops it.
 pub struct Endpoint {
@@ -115,7 +121,10 @@ async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |request| answer(Arc::clone(&observed), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -151,4 +160,43 @@ async fn answer(observed: Arc<dyn Observed>, request: Request<Incoming>) -> Resu
         _ => text(StatusCode::NOT_FOUND, PLAIN, "try /livez, /readyz or /metrics\n".to_owned()),
     };
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::*;
+
+    struct Healthy;
+
+    impl Observed for Healthy {
+        fn readiness(&self) -> Result<(), Vec<String>> {
+            Ok(())
+        }
+        fn metrics(&self) -> String {
+            String::new()
+        }
+    }
+
+    #[test]
+    fn silent_connections_are_closed_so_they_cannot_hold_every_slot() {
+        let endpoint = Endpoint::start("127.0.0.1:0".parse().unwrap(), Arc::new(Healthy)).unwrap();
+        let silent: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| TcpStream::connect(endpoint.address()).unwrap()).collect();
+        for mut stream in silent {
+            // Far past the timeout, so a slow machine cannot fail it.
+            stream.set_read_timeout(Some(HEADER_READ_TIMEOUT * 12)).unwrap();
+            let mut byte = [0u8; 1];
+            let read = stream.read(&mut byte);
+            assert!(matches!(read, Ok(0)), "the endpoint closes a connection that sends nothing: {read:?}");
+        }
+        let mut probe = TcpStream::connect(endpoint.address()).unwrap();
+        probe.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        std::io::Write::write_all(&mut probe, b"GET /livez HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        let _ = probe.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
 }

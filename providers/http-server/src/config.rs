@@ -16,6 +16,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Time allowed for the request head.
     pub header_read_timeout: Duration,
+    /// Time allowed for the request body, once the head is in.
+    pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
     /// Time allowed for the actor's answer.
@@ -49,7 +51,8 @@ fn boolean(values: &BTreeMap<String, String>, key: &str, default: bool) -> Resul
 
 impl ServerConfig {
     /// Reads `ADDRESS`, `PORT`, `MAX_BODY_BYTES`, `HEADER_READ_TIMEOUT_MS`,
-    /// `MAX_CONNECTIONS`, `REQUEST_TIMEOUT_MS` and `ERROR_DETAIL`.
+    /// `BODY_READ_TIMEOUT_MS`, `MAX_CONNECTIONS`, `REQUEST_TIMEOUT_MS` and
+    /// `ERROR_DETAIL`.
     pub fn from_values(values: &BTreeMap<String, String>) -> Result<ServerConfig, ProviderError> {
         let ip: IpAddr = values
             .get("ADDRESS")
@@ -66,13 +69,18 @@ impl ServerConfig {
             address: SocketAddr::new(ip, port),
             max_body_bytes: number(values, "MAX_BODY_BYTES", 1 << 20)?,
             header_read_timeout: Duration::from_millis(number(values, "HEADER_READ_TIMEOUT_MS", 10_000)?),
+            body_read_timeout: Duration::from_millis(number(values, "BODY_READ_TIMEOUT_MS", 10_000)?),
             max_connections: number(values, "MAX_CONNECTIONS", 128)?,
             request_timeout: Duration::from_millis(number(values, "REQUEST_TIMEOUT_MS", 30_000)?),
             error_detail: boolean(values, "ERROR_DETAIL", false)?,
         };
-        if config.max_connections == 0 || config.header_read_timeout.is_zero() || config.request_timeout.is_zero() {
+        if config.max_connections == 0
+            || config.header_read_timeout.is_zero()
+            || config.body_read_timeout.is_zero()
+            || config.request_timeout.is_zero()
+        {
             return Err(ProviderError::bad_request(
-                "MAX_CONNECTIONS, HEADER_READ_TIMEOUT_MS and REQUEST_TIMEOUT_MS must be above 0",
+                "MAX_CONNECTIONS, HEADER_READ_TIMEOUT_MS, BODY_READ_TIMEOUT_MS and REQUEST_TIMEOUT_MS must be above 0",
             ));
         }
         Ok(config)

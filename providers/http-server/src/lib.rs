@@ -9,6 +9,9 @@
 //! - `MAX_BODY_BYTES` [1048576]: a larger request body is answered 413;
 //! - `HEADER_READ_TIMEOUT_MS` [10000]: a client that has not sent its
 //!   request head by then is answered 408 and disconnected;
+//! - `BODY_READ_TIMEOUT_MS` [10000]: a client that has not sent the whole
+//!   request body by then (a trickle, or a body shorter than it declared)
+//!   is answered 408;
 //! - `MAX_CONNECTIONS` [128]: connections beyond it are answered 503;
 //! - `REQUEST_TIMEOUT_MS` [30000]: an actor that has not answered by then
 //!   gives a 504;
@@ -90,6 +93,7 @@ impl Provider for HttpServer {
             integer("PORT", link, 1, Some(65535), "8080", "the port to listen on"),
             integer("MAX_BODY_BYTES", link, 0, None, "1048576", "larger request bodies are answered 413"),
             integer("HEADER_READ_TIMEOUT_MS", link, 1, None, "10000", "a late request head is answered 408"),
+            integer("BODY_READ_TIMEOUT_MS", link, 1, None, "10000", "a late request body is answered 408"),
             integer("MAX_CONNECTIONS", link, 1, None, "128", "connections beyond it are answered 503"),
             integer("REQUEST_TIMEOUT_MS", link, 1, None, "30000", "an actor slower than this gives a 504"),
             Setting {

@@ -286,7 +286,16 @@ async fn respond(
         return Ok(json_error(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body exceeds {limit} bytes")));
     }
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
+    // Bounded in time as in size: a client trickling its body (or sending
+    // less than it declared) would otherwise hold a connection slot for ever.
+    let timeout = target.config.body_read_timeout;
+    let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        return Ok(json_error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("the request body was not received within {} ms", timeout.as_millis()),
+        ));
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return Ok(json_error(StatusCode::PAYLOAD_TOO_LARGE, &format!("the request body exceeds {limit} bytes")));
