@@ -294,3 +294,30 @@ fn a_link_the_claims_do_not_grant_is_refused() {
     assert!(err.to_string().contains("not authorized to use example:reverse"), "{err}");
     host.shutdown();
 }
+
+#[test]
+fn a_provider_whose_stop_outlasts_a_call_in_flight_is_stopped_when_the_call_returns_not_freed_under_its_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(load(&build_c_provider(dir.path(), &[]), dir.path()).unwrap());
+    let state = dir.path().join("under-test");
+    let held = {
+        let provider = Arc::clone(&provider);
+        std::thread::spawn(move || provider.call("MACTOR", "Hold", b""))
+    };
+    testkit::eventually(std::time::Duration::from_secs(30), "the call to be in flight", || {
+        state.join("holding").exists().then_some(())
+    });
+    // A remove-provider or reload whose grace period runs out.
+    provider.stop_within(std::time::Duration::from_millis(50));
+    assert!(!state.join("stop.log").exists(), "the provider is not stopped under a call in flight");
+    let refused = provider.call("MACTOR", "Reverse", b"abc").unwrap_err();
+    assert!(matches!(refused, ProviderError::Stopped(_)), "no new call starts: {refused:?}");
+
+    std::fs::write(state.join("release"), b"").unwrap();
+    held.join().unwrap().unwrap();
+    // The last call in flight stopped it, and exactly once: its threads and
+    // outputs are shut down before the host frees what they use.
+    assert_eq!(std::fs::read_to_string(state.join("stop.log")).unwrap(), "stopped\n");
+    drop(provider);
+    assert_eq!(std::fs::read_to_string(state.join("stop.log")).unwrap(), "stopped\n");
+}

@@ -29,8 +29,15 @@ pub(crate) struct Functions {
     pub stop: StopFn,
 }
 
+/// Where an instance is in its life. `closed` and `stopped` differ while
+/// calls that outlasted the stop grace are still in flight: the instance
+/// takes no new calls, but keeps running (and keeps the host's services
+/// alive) until the last of them returns, and is stopped then.
 #[derive(Default)]
 struct Lifecycle {
+    /// No new call may start.
+    closed: bool,
+    /// The provider's own `stop` has been called (exactly once).
     stopped: bool,
     in_flight: usize,
 }
@@ -217,25 +224,49 @@ impl NativeProvider {
         })
     }
 
-    /// Stops the provider once every call in flight has returned (or after
-    /// a grace period, leaving it running rather than freeing it under a
-    /// call). Later calls fail with [`ProviderError::Stopped`].
+    /// Stops the provider once every call in flight has returned. Later
+    /// calls fail with [`ProviderError::Stopped`]. Calls still in flight
+    /// after a grace period are not cut off: the provider is stopped when
+    /// the last of them returns, never freed under one.
     pub fn stop(&self) {
+        self.stop_within(STOP_GRACE);
+    }
+
+    /// [`NativeProvider::stop`], waiting at most `grace` for calls in
+    /// flight before leaving the stop to the last of them.
+    pub fn stop_within(&self, grace: Duration) {
         let mut state = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-        if state.stopped {
+        if state.closed {
             return;
         }
-        state.stopped = true;
+        state.closed = true;
         let (state, timeout) = self
             .idle
-            .wait_timeout_while(state, STOP_GRACE, |s| s.in_flight > 0)
+            .wait_timeout_while(state, grace, |s| s.in_flight > 0)
             .unwrap_or_else(|e| e.into_inner());
         if timeout.timed_out() {
-            tracing::warn!(provider = %self.name, in_flight = state.in_flight, "provider still busy; not stopped");
+            tracing::warn!(
+                provider = %self.name,
+                in_flight = state.in_flight,
+                "provider still busy; it stops when its last call returns"
+            );
+            return;
+        }
+        self.stop_idle(state);
+    }
+
+    /// Calls the provider's `stop` unless done already; `state` shows the
+    /// instance closed with no call in flight. The lock is released first:
+    /// a provider's `stop` may wait for threads of its own that are calling
+    /// into the host.
+    fn stop_idle(&self, mut state: std::sync::MutexGuard<'_, Lifecycle>) {
+        debug_assert!(state.closed && state.in_flight == 0);
+        if std::mem::replace(&mut state.stopped, true) {
             return;
         }
         drop(state);
-        // SAFETY: no call is in flight and none can start; `stop` runs once.
+        // SAFETY: the instance is closed, so no call can start, none is in
+        // flight, and `stopped` makes this the only call of `stop`.
         unsafe { (self.functions().stop)(self.instance) };
         tracing::info!(provider = %self.name, "provider stopped");
     }
@@ -247,7 +278,7 @@ impl NativeProvider {
     fn guarded<T>(&self, call: impl FnOnce(&Self) -> Result<T, ProviderError>) -> Result<T, ProviderError> {
         {
             let mut state = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-            if state.stopped {
+            if state.closed {
                 return Err(ProviderError::Stopped(self.name.clone()));
             }
             state.in_flight += 1;
@@ -257,6 +288,10 @@ impl NativeProvider {
         state.in_flight -= 1;
         if state.in_flight == 0 {
             self.idle.notify_all();
+            if state.closed {
+                // A stop gave up waiting for this call: finish it now.
+                self.stop_idle(state);
+            }
         }
         result
     }
@@ -274,8 +309,13 @@ impl NativeProvider {
 }
 
 impl Drop for NativeProvider {
+    /// Stops the provider before the services context it holds is freed:
+    /// its threads may use that context until its `stop` returns. No call
+    /// can be in flight here (each borrows the provider).
     fn drop(&mut self) {
-        self.stop();
+        let mut state = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+        state.closed = true;
+        self.stop_idle(state);
     }
 }
 
