@@ -216,15 +216,16 @@ fn sighup_applies_only_what_changed_in_the_manifest() {
     assert_eq!(http_get(&host.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
     let before = host.status();
 
-    // One link changes: only it is unbound and bound again.
+    // One link changes (its binding; the C provider enforces no grant, so
+    // a link grant would be refused): only it is unbound and bound again.
     let reverse = c_provider(host.dir.path(), "provider.c", &[]);
-    let edited = manifest(host.dir.path(), host.port, &reverse, r#"grant = ["prefix:a"]"#);
+    let edited = manifest(host.dir.path(), host.port, &reverse, r#"binding = "other""#);
     std::fs::write(host.dir.path().join("manifest.toml"), edited).unwrap();
     host.reload_until("the echo link changed", || host.binds().lines().count() == 3);
     assert_eq!(host.binds(), format!("bind {key}\nunbind {key}\nbind {key}\n"));
     let after = host.status();
     let echo_link = after.links.iter().find(|l| l.actor == key).unwrap();
-    assert_eq!(echo_link.grant, ["link: prefix:a"]);
+    assert_eq!(echo_link.binding, "other");
     assert_eq!(after.actors, before.actors, "no actor was touched");
     let others = |s: &Status| s.links.iter().filter(|l| l.actor != key).cloned().collect::<Vec<_>>();
     assert_eq!(others(&after), others(&before), "the counter's links were not touched");

@@ -321,3 +321,37 @@ fn a_provider_whose_stop_outlasts_a_call_in_flight_is_stopped_when_the_call_retu
     drop(provider);
     assert_eq!(std::fs::read_to_string(state.join("stop.log")).unwrap(), "stopped\n");
 }
+
+#[test]
+fn a_signed_grant_is_refused_at_link_when_the_provider_does_not_declare_that_it_enforces_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::with_state_dir(Policy::default(), dir.path().to_path_buf());
+    let reverse = CapabilityId::parse("example:reverse").unwrap();
+    let options = host_edge::claims::SignOptions {
+        grants: BTreeMap::from([(reverse.clone(), vec!["prefix:public/".parse().unwrap()])]),
+        ..testkit::options("echo", &["example:reverse"])
+    };
+    let actor = host.load(&Signer::new().sign_with(&actor_module("echo"), &options)).unwrap();
+    host.start_actor(actor, 1, Limits::default()).unwrap();
+    // The C provider ignores `__host_edge_grant` and does not declare it.
+    host.add_provider("reverse", &build_c_provider(dir.path(), &[])).unwrap();
+    let err = host.link_provider("echo", &reverse, "default", "reverse", &BTreeMap::new()).unwrap_err().to_string();
+    assert!(err.contains("does not declare that it enforces grants"), "{err}");
+    assert!(err.contains("signed: prefix:public/"), "the refusal names the grant: {err}");
+    // Not linked, so the actor reaches nothing through it.
+    let err = host.call("echo", "HostCall", &host_call("Reverse", "abc")).unwrap_err();
+    assert!(err.to_string().contains("no provider is linked"), "{err}");
+    host.shutdown();
+}
+
+#[test]
+fn link_values_cannot_set_the_grant_the_host_hands_the_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = echo_host(dir.path(), &["wascc:keyvalue"], 1);
+    let kv = CapabilityId::parse("wascc:keyvalue").unwrap();
+    host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    let values = BTreeMap::from([("__host_edge_grant".to_owned(), "[]".to_owned())]);
+    let err = host.link_provider("echo", &kv, "default", "kv", &values).unwrap_err().to_string();
+    assert!(err.contains("which only the host sets"), "{err}");
+    host.shutdown();
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use codec::core::{self as core_messages, CapabilityConfiguration};
 use provider_abi::grant::{self, Grant, Rule};
-use provider_abi::settings::Scope;
+use provider_abi::settings::{self, Scope};
 use provider_abi::{ErrorKind, Failure};
 
 use crate::actor::{Actor, LoadError};
@@ -517,7 +517,8 @@ impl Host {
         }
         let values = native.library().settle(native.name(), Scope::Link, &spec.values)?;
         let spec = LinkSpec { actor: key.actor.clone(), values, ..spec };
-        let (config, grant) = binding_configuration(&running.actor, &spec).map_err(refuse)?;
+        let enforces = settings::enforces_grants(native.library().settings());
+        let (config, grant) = binding_configuration(&running.actor, &spec, enforces).map_err(refuse)?;
         tracing::debug!(
             actor = %key.actor,
             capability = %key.capability,
@@ -670,7 +671,8 @@ impl Host {
                 )));
             }
             if let LinkTarget::Provider(provider) = &link.target {
-                let (config, grant) = binding_configuration(&actor, &link.spec).map_err(refuse)?;
+                let enforces = settings::enforces_grants(provider.library().settings());
+                let (config, grant) = binding_configuration(&actor, &link.spec, enforces).map_err(refuse)?;
                 if config != link.config {
                     rebinds.push((link_key.clone(), Arc::clone(link), Arc::clone(provider), config, grant));
                 }
@@ -900,11 +902,35 @@ fn drain(retired: Arc<RunningActor>) -> String {
 /// The `BindActor` configuration of a link, and its effective grant: the
 /// link's values, the grant under `__host_edge_grant`, and the claims keys
 /// waSCC's host added.
-fn binding_configuration(actor: &Actor, spec: &LinkSpec) -> Result<(Vec<u8>, Vec<String>), String> {
+///
+/// Refused when the link's values set `__host_edge_grant` themselves (only
+/// the host speaks there), and when the grant narrows the capability but the
+/// provider does not declare that it enforces grants (`enforces_grants`):
+/// bound anyway, the actor would be unrestricted and nothing would say so.
+fn binding_configuration(
+    actor: &Actor,
+    spec: &LinkSpec,
+    enforces_grants: bool,
+) -> Result<(Vec<u8>, Vec<String>), String> {
     let claims = actor.claims();
+    if spec.values.contains_key(grant::GRANT_KEY) {
+        return Err(format!(
+            "the link values set `{}`, which only the host sets; a link narrows a grant with `grant = [...]`",
+            grant::GRANT_KEY
+        ));
+    }
     let mut values = spec.values.clone();
     let grant = effective_grant(actor, &spec.capability, &spec.grant)?;
     if let Some(value) = grant.to_value() {
+        if !enforces_grants {
+            return Err(format!(
+                "provider `{}` does not declare that it enforces grants (no `{}` link setting), so the grant \
+                 ({}) would not hold; link a provider that enforces grants, or sign the actor without one",
+                spec.provider,
+                grant::GRANT_KEY,
+                grant.describe().join("; ")
+            ));
+        }
         values.insert(grant::GRANT_KEY.to_owned(), value);
     }
     let caps: Vec<String> = actor.capabilities().iter().map(|c| c.to_string()).collect();

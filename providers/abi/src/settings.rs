@@ -18,6 +18,11 @@ use crate::redact::redact_value;
 /// Link values the host itself adds; never declared, always accepted.
 pub const RESERVED_PREFIXES: [&str; 2] = ["__wascc_", "__host_edge_"];
 
+/// Whether `settings` declare [`Setting::enforced_grant`].
+pub fn enforces_grants(settings: &[Setting]) -> bool {
+    settings.iter().any(|s| s.name == crate::grant::GRANT_KEY && s.scope == Scope::Link)
+}
+
 /// Where a setting is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,6 +92,21 @@ impl Setting {
     /// something of its own.
     pub fn text(name: &str, scope: Scope, default: Option<&str>, doc: &str) -> Setting {
         Setting::optional(name, scope, Kind::Text, default, doc)
+    }
+
+    /// The declaration that the provider enforces the grant the host hands
+    /// it with each binding under [`GRANT_KEY`](crate::grant::GRANT_KEY).
+    /// The host links an actor whose grant narrows the capability only to
+    /// a provider that declares this: a provider that ignored the grant
+    /// would leave the actor unrestricted, and nothing would say so.
+    pub fn enforced_grant() -> Setting {
+        Setting::optional(
+            crate::grant::GRANT_KEY,
+            Scope::Link,
+            Kind::Text,
+            None,
+            "set by the host: the actor's effective grant, which this provider enforces",
+        )
     }
 
     fn optional(name: &str, scope: Scope, kind: Kind, default: Option<&str>, doc: &str) -> Setting {

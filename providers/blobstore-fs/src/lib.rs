@@ -87,6 +87,8 @@ impl Provider for BlobstoreFs {
             Setting::integer("MAX_OBJECTS", link, 0, None, "10000", "objects an actor may store"),
             Setting::integer("MAX_CHUNK_BYTES", link, 1, None, "1048576", "the largest chunk, up or down"),
             Setting::integer("MAX_UPLOADS", link, 1, Some(1024), "8", "uploads an actor may have in progress at once"),
+            // Enforces grants: see `Setting::enforced_grant`.
+            Setting::enforced_grant(),
         ]
     }
 

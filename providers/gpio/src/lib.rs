@@ -380,7 +380,8 @@ impl Provider for GpioProvider {
     const NAME: &'static str = "GPIO (rppal or simulated board)";
 
     fn settings() -> Vec<Setting> {
-        config::declared()
+        // Enforces grants: see `Setting::enforced_grant`.
+        config::declared().into_iter().chain([Setting::enforced_grant()]).collect()
     }
 
     fn start(host: Host, settings: Settings) -> Result<GpioProvider, ProviderError> {

@@ -57,7 +57,8 @@ impl Provider for HttpClient {
     const NAME: &'static str = "HTTP client (reqwest, rustls)";
 
     fn settings() -> Vec<Setting> {
-        config::declared()
+        // Enforces grants: see `Setting::enforced_grant`.
+        config::declared().into_iter().chain([Setting::enforced_grant()]).collect()
     }
 
     fn start(host: Host, settings: Settings) -> Result<HttpClient, ProviderError> {

@@ -57,6 +57,8 @@ impl Provider for RedisKeyValue {
                 required: false,
                 doc: "connections per URL".to_owned(),
             },
+            // Enforces grants: see `Setting::enforced_grant`.
+            Setting::enforced_grant(),
         ]
     }
 

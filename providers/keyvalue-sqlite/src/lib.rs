@@ -56,6 +56,8 @@ impl Provider for SqliteKeyValue {
                 required: false,
                 doc: "full: a write is on storage before the actor hears back; normal: faster".to_owned(),
             },
+            // Enforces grants: see `Setting::enforced_grant`.
+            Setting::enforced_grant(),
         ]
     }
 

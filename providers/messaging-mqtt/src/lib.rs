@@ -158,7 +158,8 @@ impl Provider for MqttMessaging {
     const NAME: &'static str = "MQTT messaging";
 
     fn settings() -> Vec<Setting> {
-        config::declared()
+        // Enforces grants: see `Setting::enforced_grant`.
+        config::declared().into_iter().chain([Setting::enforced_grant()]).collect()
     }
 
     fn start(host: Host, _settings: Settings) -> Result<MqttMessaging, ProviderError> {
