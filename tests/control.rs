@@ -253,3 +253,20 @@ fn sighup_applies_only_what_changed_in_the_manifest() {
     assert!(status.success(), "{status:?}");
     assert!(host.binds().ends_with(&format!("unbind {key}\n")), "{}", host.binds());
 }
+
+#[test]
+fn sighup_stops_an_actor_whose_revocation_was_added_to_the_manifest() {
+    let signer = Signer::new();
+    let host = start(&signer);
+    let key = host.echo_key.clone();
+    assert_eq!(host.status().actors.len(), 2);
+    let reverse = c_provider(host.dir.path(), "provider.c", &[]);
+    let revoked = format!("[policy]\nrevoked_subjects = [\"{key}\"]\n\n{}", manifest(host.dir.path(), host.port, &reverse, ""));
+    std::fs::write(host.dir.path().join("manifest.toml"), revoked).unwrap();
+    host.reload_until("the revoked actor was stopped", || host.status().actors.iter().all(|a| a.key != key));
+    // It stays stopped, and the rest serves on.
+    assert_eq!(http_get(&host.url("/hits")), (200, r#"{"counter":1}"#.to_owned()));
+    assert!(host.status().actors.iter().all(|a| a.key != key));
+    let out = host.ctl(&["start", "echo.wasm"]);
+    assert!(!out.status.success(), "a revoked actor cannot be started again");
+}

@@ -74,6 +74,23 @@ impl Policy {
         Ok(())
     }
 
+    /// Adds every revocation of `other` to this policy: subjects, tokens,
+    /// and revocations by issue time (the later time where both name a
+    /// subject). Revocations only ever tighten, so a running host can take
+    /// them at once (a manifest reload) without dropping the ones it holds
+    /// from elsewhere (fleet revocations). Returns whether anything was
+    /// added.
+    pub fn add_revocations(&mut self, other: &Policy) -> bool {
+        let before = (self.revoked_subjects.len(), self.revoked_tokens.len(), self.revoked_issued_before.clone());
+        self.revoked_subjects.extend(other.revoked_subjects.iter().cloned());
+        self.revoked_tokens.extend(other.revoked_tokens.iter().cloned());
+        for (subject, &time) in &other.revoked_issued_before {
+            let entry = self.revoked_issued_before.entry(subject.clone()).or_insert(time);
+            *entry = (*entry).max(time);
+        }
+        before != (self.revoked_subjects.len(), self.revoked_tokens.len(), self.revoked_issued_before.clone())
+    }
+
     /// Why tokens of `subject` issued at `issued_at` are revoked, if they
     /// are: the subject is revoked, or revoked for tokens issued before a
     /// later time.
@@ -121,4 +138,24 @@ pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M1: &str = "MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW";
+
+    #[test]
+    fn added_revocations_tighten_and_keep_the_ones_already_held() {
+        let mut running = Policy { revoked_tokens: ["fleet-jti".to_owned()].into(), ..Policy::default() };
+        running.revoked_issued_before.insert(M1.to_owned(), 2_000);
+        let mut manifest = Policy { revoked_subjects: [M1.to_owned()].into(), ..Policy::default() };
+        manifest.revoked_issued_before.insert(M1.to_owned(), 1_000);
+        assert!(running.add_revocations(&manifest));
+        assert!(running.revoked_subjects.contains(M1));
+        assert!(running.revoked_tokens.contains("fleet-jti"), "a revocation held from elsewhere stays");
+        assert_eq!(running.revoked_issued_before[M1], 2_000, "an earlier cut-off never loosens a later one");
+        assert!(!running.add_revocations(&manifest), "nothing new the second time");
+    }
 }

@@ -160,7 +160,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     for signal in signals.forever() {
         if signal == SIGHUP {
             manifest = match &agent {
-                Some(agent) => reload_fleet_device(agent, &args.manifest, manifest),
+                Some(agent) => reload_fleet_device(agent, &host, &args.manifest, manifest),
                 None => reload_manifest(&host, &args.manifest, manifest),
             };
             continue;
@@ -295,8 +295,9 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
             return current;
         }
     };
+    apply_revocations(host, &next);
     if next.policy != current.policy || next.host != current.host {
-        tracing::warn!("[policy] and [host] changes take effect at the next start, not on reload");
+        tracing::warn!("[policy] revocations take effect now; other [policy] and [host] changes at the next start");
     }
     let plan = reload::plan(&current, &next, &host.status());
     let total = plan.len();
@@ -308,15 +309,18 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
 
 /// SIGHUP on a fleet device: the agent runs the edited manifest with the
 /// committed deployment over it.
-fn reload_fleet_device(agent: &Agent, path: &std::path::Path, current: Manifest) -> Manifest {
+fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
     match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
         super::check::refuse_problems(path, &m)?;
         Ok(m)
     }) {
         Ok(next) => {
+            apply_revocations(host, &next);
             if next.policy != current.policy || next.host != current.host || next.fleet != current.fleet {
-                tracing::warn!("[policy], [host] and [fleet] changes take effect at the next start, not on reload");
+                tracing::warn!(
+                    "[policy] revocations take effect now; other [policy], [host] and [fleet] changes at the next start"
+                );
             }
             agent.reload(next.clone());
             next
@@ -325,6 +329,17 @@ fn reload_fleet_device(agent: &Agent, path: &std::path::Path, current: Manifest)
             tracing::error!("the manifest was not reloaded, nothing changed: {}", redact_text(&format!("{e:#}")));
             current
         }
+    }
+}
+
+/// Takes the revocations of a reloaded manifest at once: they only tighten,
+/// and an operator who revokes a leaked actor must not have to restart the
+/// board for it. Actors they revoke are stopped.
+fn apply_revocations(host: &Host, next: &Manifest) {
+    let mut added = false;
+    let stopped = host.update_policy(|policy| added = policy.add_revocations(&next.policy));
+    if added {
+        tracing::info!(stopped = stopped.len(), "revocations from the reloaded manifest are in force");
     }
 }
 
