@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use provider_abi::redact::redact_values;
 use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilityId;
@@ -76,6 +77,24 @@ pub enum Command {
         /// The binding (`default` unless the actor names one).
         binding: String,
     },
+}
+
+impl Command {
+    /// This command with every secret value (passwords, tokens, keys, and
+    /// passwords in URLs) masked, as [`provider_abi::redact`] decides: what
+    /// a log line may show. Link values and provider settings are where a
+    /// manifest keeps its credentials.
+    pub fn redacted(&self) -> Command {
+        match self {
+            Command::AddProvider { name, path, settings } => Command::AddProvider {
+                name: name.clone(),
+                path: path.clone(),
+                settings: redact_values(settings),
+            },
+            Command::Link(spec) => Command::Link(LinkSpec { values: redact_values(&spec.values), ..spec.clone() }),
+            other => other.clone(),
+        }
+    }
 }
 
 /// What a link binds: an actor's capability under a binding, to a provider.
@@ -174,4 +193,36 @@ pub struct LinkStatus {
     /// The effective grant handed to the provider, one layer a line
     /// (`signed: …`, `link: …`); empty when unrestricted.
     pub grant: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_as_logged_shows_no_password_or_key() {
+        let link = Command::Link(LinkSpec {
+            actor: "counter".into(),
+            capability: CapabilityId::parse("wascc:keyvalue").unwrap(),
+            binding: "default".into(),
+            provider: "redis".into(),
+            values: BTreeMap::from([
+                ("URL".to_owned(), "redis://app:hunter2@127.0.0.1:6379".to_owned()),
+                ("API_KEY".to_owned(), "sk-live-123".to_owned()),
+                ("POOL_SIZE".to_owned(), "8".to_owned()),
+            ]),
+            grant: Vec::new(),
+        });
+        let add = Command::AddProvider {
+            name: "mqtt".into(),
+            path: "libmqtt.so".into(),
+            settings: BTreeMap::from([("PASSWORD".to_owned(), "s3cret".to_owned())]),
+        };
+        for command in [link, add] {
+            let logged = format!("{:?}", command.redacted());
+            for secret in ["hunter2", "sk-live-123", "s3cret"] {
+                assert!(!logged.contains(secret), "{logged}");
+            }
+        }
+    }
 }
