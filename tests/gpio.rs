@@ -437,3 +437,20 @@ fn sigterm_of_the_host_returns_every_output_to_its_safe_state_and_watchers_see_i
     assert_eq!(release["change"]["pin"], 17);
     assert_eq!(release["change"]["detail"], "safe state: input");
 }
+
+#[test]
+fn a_simulator_client_sending_an_endless_line_is_cut_off_not_buffered() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[]);
+    let mut stream = std::os::unix::net::UnixStream::connect(dir.path().join("state/gpio/sim.sock")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // A megabyte with no newline: the server answers after its limit, so
+    // the rest may find the socket closed.
+    let _ = stream.write_all(&vec![b'x'; 1 << 20]);
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).unwrap();
+    assert!(answer.contains("a request line is at most 4096 bytes"), "{answer}");
+    // The board still answers its other clients.
+    assert_eq!(bench.board().request(json!({"op": "pins"}))["ok"], true);
+}

@@ -9,7 +9,7 @@
 //! `{"op":"history","since":0}`, `{"op":"watch","since":0}`. Answers carry
 //! `"ok": true`, or `"ok": false` and an `"error"`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -129,11 +129,33 @@ impl Server {
     }
 }
 
+/// The longest request line, in bytes: the largest request is a pin name
+/// and a few numbers; a client sending more without a newline is answered
+/// with an error and cut off, instead of being buffered without end.
+pub(crate) const MAX_REQUEST_LINE: usize = 4096;
+
 /// Answers one client's requests until it hangs up.
 fn serve(stream: UnixStream, sim: &Sim, stopping: &AtomicBool, status: &Status, watchers: &Watchers) {
     let Ok(mut writer) = stream.try_clone() else { return };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut bytes = Vec::new();
+        match (&mut reader).take(MAX_REQUEST_LINE as u64 + 1).read_until(b'\n', &mut bytes) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if bytes.len() > MAX_REQUEST_LINE {
+            let refused = json!({"ok": false, "error": format!("a request line is at most {MAX_REQUEST_LINE} bytes")});
+            let _ = writeln!(writer, "{refused}");
+            return;
+        }
+        let Ok(line) = String::from_utf8(bytes) else {
+            let refused = json!({"ok": false, "error": "a request line must be UTF-8 JSON"});
+            if writeln!(writer, "{refused}").is_err() {
+                return;
+            }
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
