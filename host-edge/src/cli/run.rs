@@ -285,17 +285,13 @@ fn loggable(command: &Command) -> String {
 /// does not load or check, keeps running as before.
 fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
-    let next = match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
-        super::check::refuse_problems(path, &m)?;
-        Ok(m)
-    }) {
+    let next = match load_revoking(host, path) {
         Ok(next) => next,
         Err(e) => {
             tracing::error!("the manifest was not reloaded, nothing changed: {}", redact_text(&format!("{e:#}")));
             return current;
         }
     };
-    apply_revocations(host, &next);
     if next.policy != current.policy || next.host != current.host {
         tracing::warn!("[policy] revocations take effect now; other [policy] and [host] changes at the next start");
     }
@@ -311,12 +307,8 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
 /// committed deployment over it.
 fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
-    match Manifest::load(path).map_err(anyhow::Error::from).and_then(|m| {
-        super::check::refuse_problems(path, &m)?;
-        Ok(m)
-    }) {
+    match load_revoking(host, path) {
         Ok(next) => {
-            apply_revocations(host, &next);
             if next.policy != current.policy || next.host != current.host || next.fleet != current.fleet {
                 tracing::warn!(
                     "[policy] revocations take effect now; other [policy], [host] and [fleet] changes at the next start"
@@ -332,9 +324,20 @@ fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, curre
     }
 }
 
-/// Takes the revocations of a reloaded manifest at once: they only tighten,
-/// and an operator who revokes a leaked actor must not have to restart the
-/// board for it. Actors they revoke are stopped.
+/// Reads the manifest at `path` again and checks it; its revocations are
+/// put in force as soon as it parses, before the check: they only tighten,
+/// an operator who revokes a leaked actor must not have to restart the
+/// board for it, and a manifest that still lists the revoked actor (which
+/// the check then refuses) must not keep it running.
+fn load_revoking(host: &Host, path: &std::path::Path) -> anyhow::Result<Manifest> {
+    let next = Manifest::load(path)?;
+    apply_revocations(host, &next);
+    super::check::refuse_problems(path, &next)?;
+    Ok(next)
+}
+
+/// Adds the revocations of `next` to the host's policy and stops the actors
+/// they revoke.
 fn apply_revocations(host: &Host, next: &Manifest) {
     let mut added = false;
     let stopped = host.update_policy(|policy| added = policy.add_revocations(&next.policy));
