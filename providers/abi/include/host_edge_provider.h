@@ -89,7 +89,10 @@ typedef struct he_provider_descriptor {
     const char *name;          /* e.g. "SQLite key-value store" */
     /* The settings it accepts, as a JSON array, or NULL for none:
      * [{"name":"PORT","scope":"link","type":"integer","of":{"min":1,"max":65535},
-     *   "default":"8080","doc":"..."}]; types: text, integer, boolean, choice. */
+     *   "default":"8080","doc":"..."}]; types: text, integer, boolean, choice.
+     * A provider that enforces grants declares the link setting
+     * {"name":"__host_edge_grant","scope":"link","type":"text"}; the host
+     * links an actor with a grant only to a provider that does. */
     const char *settings;
     /* Makes an instance. settings: msgpack map of string to string. */
     int32_t (*start)(const he_host_services *host, const uint8_t *settings, size_t settings_len,
