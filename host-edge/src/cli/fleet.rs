@@ -183,7 +183,7 @@ impl Signing {
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let seq = match self.seq {
             Some(seq) => seq,
-            None => next_sequence(&self.operator, now_ms).map_err(anyhow::Error::msg)?,
+            None => next_sequence(&self.operator, now_ms)?,
         };
         self.targets
             .iter()

@@ -259,22 +259,55 @@ pub struct DeviceView {
     pub online: Option<bool>,
 }
 
+/// Why the next sequence number could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceError {
+    /// The sequence file holds something other than a number.
+    #[error("{path}: not a sequence number; it holds `{text}`")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What it holds, shortened (a number is never secret).
+        text: String,
+    },
+    /// Reading or writing the sequence file failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        error: std::io::Error,
+    },
+}
+
 /// The next sequence number for commands signed with the seed at `seed`:
 /// above the last one used with it (kept beside it, in `SEED.seq`) and at
 /// least the time in milliseconds, so that two machines signing for the
 /// same fleet keep rising too.
-pub fn next_sequence(seed: &Path, now_ms: u64) -> Result<u64, String> {
+///
+/// The file is replaced whole (written beside, fsynced, renamed), so a
+/// crash or a power cut leaves the last number or the new one, never an
+/// empty or torn file, and the number is on disk before the command that
+/// carries it is signed.
+pub fn next_sequence(seed: &Path, now_ms: u64) -> Result<u64, SequenceError> {
+    use std::io::Write;
     let file = seed.with_extension(match seed.extension() {
         Some(ext) => format!("{}.seq", ext.to_string_lossy()),
         None => "seq".to_owned(),
     });
+    let io = |error| SequenceError::Io { path: file.display().to_string(), error };
     let last = match std::fs::read_to_string(&file) {
-        Ok(text) => text.trim().parse::<u64>().map_err(|_| format!("{}: not a sequence number", file.display()))?,
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| SequenceError::Corrupt { path: file.display().to_string(), text: text.trim().chars().take(40).collect() })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Err(e) => return Err(io(e)),
     };
     let next = now_ms.max(last + 1);
-    std::fs::write(&file, format!("{next}\n")).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut out = atomic_write_file::AtomicWriteFile::open(&file).map_err(io)?;
+    writeln!(out, "{next}").map_err(io)?;
+    out.commit().map_err(io)?;
     Ok(next)
 }
 
@@ -290,5 +323,26 @@ mod tests {
         assert_eq!(next_sequence(&seed, 1_000).unwrap(), 1_001);
         assert_eq!(next_sequence(&seed, 5).unwrap(), 1_002, "a clock set back does not lower it");
         assert_eq!(std::fs::read_to_string(dir.path().join("operator.nk.seq")).unwrap().trim(), "1002");
+    }
+
+    /// A sequence file rewritten in place is empty for a moment, then holds
+    /// the new digits; a crash or power cut in between (no fsync either)
+    /// leaves an empty or torn file, and the operator cannot sign again, or
+    /// signs a number already used. Replaced whole, a reader that has the
+    /// old file open (here a hard link to it) keeps seeing the old number
+    /// whole while the new one lands.
+    #[test]
+    fn a_sequence_file_is_replaced_whole_so_a_crash_mid_write_cannot_tear_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("operator.nk");
+        assert_eq!(next_sequence(&seed, 1_000).unwrap(), 1_000);
+        let before = dir.path().join("before.seq");
+        std::fs::hard_link(dir.path().join("operator.nk.seq"), &before).unwrap();
+        assert_eq!(next_sequence(&seed, 1_000).unwrap(), 1_001);
+        assert_eq!(std::fs::read_to_string(&before).unwrap().trim(), "1000", "the old file was written over in place");
+        assert_eq!(std::fs::read_to_string(dir.path().join("operator.nk.seq")).unwrap().trim(), "1001");
+        std::fs::write(dir.path().join("operator.nk.seq"), "12ab").unwrap();
+        let err = next_sequence(&seed, 1_000).unwrap_err();
+        assert!(matches!(err, SequenceError::Corrupt { .. }) && err.to_string().contains("12ab"), "{err}");
     }
 }

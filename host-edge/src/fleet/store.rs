@@ -36,6 +36,24 @@ pub enum StoreError {
     },
 }
 
+/// The mode of the fleet folder: the owner's alone.
+const OWNER_ONLY_DIR: u32 = 0o700;
+
+/// The mode of `state.json`: the owner's alone.
+const OWNER_ONLY_FILE: u32 = 0o600;
+
+/// Sets `path`'s mode to `mode` unless it has it already.
+fn owner_only(path: &Path, mode: u32) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |error| StoreError::Io { path: path.display().to_string(), error };
+    let current = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o7777;
+    if current != mode {
+        tracing::info!(path = %path.display(), "fleet: making it owner-only ({current:o} to {mode:o})");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// The steps of a deployment, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -151,13 +169,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or starts) the fleet folder `dir`.
+    /// Opens (or starts) the fleet folder `dir`, owner-only: the folder
+    /// `0700` and `state.json` `0600`, made so when an older version left
+    /// them readable by all (the state names the device's deployment, its
+    /// link values and settings among them).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         for sub in ["modules", "staging"] {
             let folder = dir.join(sub);
             std::fs::create_dir_all(&folder).map_err(|error| StoreError::Io { path: folder.display().to_string(), error })?;
         }
+        owner_only(dir, OWNER_ONLY_DIR)?;
         let path = dir.join("state.json");
+        if path.exists() {
+            owner_only(&path, OWNER_ONLY_FILE)?;
+        }
         let state = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError::Corrupt { path: path.display().to_string(), reason: e.to_string() })?,
@@ -182,11 +207,18 @@ impl Store {
     }
 
     fn write(&self, state: &FleetState) -> Result<(), StoreError> {
+        use atomic_write_file::unix::OpenOptionsExt as _;
         use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.dir.join("state.json");
         let io = |error| StoreError::Io { path: path.display().to_string(), error };
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| io(std::io::Error::other(e)))?;
-        let mut file = atomic_write_file::AtomicWriteFile::open(&path).map_err(io)?;
+        // Created owner-only, whatever the mode of the file it replaces.
+        let mut file = atomic_write_file::AtomicWriteFile::options()
+            .mode(OWNER_ONLY_FILE)
+            .preserve_mode(false)
+            .open(&path)
+            .map_err(io)?;
         file.write_all(&bytes).map_err(io)?;
         file.commit().map_err(io)
     }
@@ -285,6 +317,32 @@ mod tests {
         assert!(again.state().pending.is_none());
         assert!(!again.staging().join("half.part").exists());
         assert!(Store::open(dir.path()).unwrap().recover(30).unwrap().is_none(), "recorded once");
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Another local user could read the device's deployment (its link
+    /// values and settings, secrets among them) from a world-readable
+    /// `state/fleet`, as earlier versions left it.
+    #[test]
+    fn the_fleet_state_is_owner_only_so_other_local_users_cannot_read_its_link_secrets() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("fleet");
+        let mut store = Store::open(&dir).unwrap();
+        store.update(|s| s.latest_deployment = 1).unwrap();
+        assert_eq!((mode(&dir), mode(&dir.join("state.json"))), (0o700, 0o600), "a fresh folder");
+
+        // As an older version left them.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.join("state.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut again = Store::open(&dir).unwrap();
+        assert_eq!((mode(&dir), mode(&dir.join("state.json"))), (0o700, 0o600), "fixed on start");
+        again.update(|s| s.latest_deployment = 2).unwrap();
+        assert_eq!(mode(&dir.join("state.json")), 0o600, "and kept so on every write");
     }
 
     #[test]
