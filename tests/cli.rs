@@ -139,6 +139,30 @@ fn sign_writes_fine_grained_grants_and_inspect_shows_them() {
 }
 
 #[test]
+fn sign_lists_the_actors_it_may_call_and_inspect_shows_them_apart_from_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = keys_and_signed_echo(dir.path());
+    let callee = nkeys::KeyPair::new_module().public_key();
+    let sign = |call: &str| {
+        host_edge(
+            dir.path(),
+            &["sign", "echo.wasm", "-o", "caller.wasm", "--issuer", "issuer.nk", "--subject", "echo.nk", "-s", "--call", call],
+        )
+    };
+    let signed = sign(&callee);
+    assert!(signed.status.success(), "{signed:?}");
+    let text = stdout(&host_edge(dir.path(), &["inspect", "caller.wasm", "--trust", &issuer]));
+    assert!(text.contains("capabilities wascc:http_server\n"), "the key is not shown as a capability: {text}");
+    assert!(text.contains(&format!("may call     {callee}")), "{text}");
+
+    // An account key, or a key with a broken checksum, is not an actor.
+    let refused = sign(&nkeys::KeyPair::new_account().public_key());
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("cannot sign: the actor to allow calling"), "{err}");
+}
+
+#[test]
 fn inspect_and_call_refuse_a_tampered_module_naming_the_check() {
     let dir = tempfile::tempdir().unwrap();
     keys_and_signed_echo(dir.path());
