@@ -325,9 +325,12 @@ fn an_actor_scaled_to_zero_has_no_instance_while_idle_and_answers_its_next_call_
     wait_for_instances(&app.host, 0);
     assert_eq!(census(&app.host), (0, 0), "no instance, no memory");
 
+    // The pool had no instance (checked above), so this answer came from a
+    // new one. Its count is not checked after the answer: with a 200 ms
+    // idle time, a slow moment between the answer and a look at the pool
+    // lets the instance go again, and the verdict would be the machine's.
     let (status, body) = http_get(&app.url("/hits"));
     assert_eq!((status, count_of(&body)), (200, 2), "the new instance finds the store as it was: {body}");
-    assert!(census(&app.host).0 >= 1);
     wait_for_instances(&app.host, 0);
 }
 
