@@ -355,3 +355,24 @@ fn link_values_cannot_set_the_grant_the_host_hands_the_provider() {
     assert!(err.contains("which only the host sets"), "{err}");
     host.shutdown();
 }
+
+#[test]
+fn a_provider_call_run_nested_on_an_instance_serving_another_actor_has_no_calling_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    // `echo` serves a call from `caller` and, inside it, calls the C
+    // provider, which calls `echo` back (nested, on the same instance).
+    let host = echo_linked_to_c_provider(dir.path(), 1, &[]);
+    let echo = host.actors().into_iter().find(|(_, name)| name == "echo").unwrap().0;
+    let options = host_edge::claims::SignOptions { actors: vec![echo.clone()], ..testkit::options("caller", &[]) };
+    let caller = host.load(&Signer::new().sign_with(&actor_module("echo"), &options)).unwrap();
+    let caller_key = host.start_actor(caller, 1, Limits::default()).unwrap();
+
+    let ask = "default\nhost-edge:context\nCaller\n";
+    let round = format!("default\n{echo}\nHostCall\n{}", String::from_utf8(host_call("DispatchHostCall", ask)).unwrap());
+    let reply = host.call(&caller_key, "HostCall", round.as_bytes()).unwrap();
+    assert_eq!(reply, b"", "the nested call is the provider's, not `caller`'s");
+    // Asked directly inside the actor-to-actor call, it is `caller`.
+    let direct = format!("default\n{echo}\nHostCall\n{ask}");
+    assert_eq!(host.call(&caller_key, "HostCall", direct.as_bytes()).unwrap(), caller_key.as_bytes());
+    host.shutdown();
+}

@@ -741,7 +741,9 @@ impl Host {
             Ok(running) => running,
             Err(refused) => return Delivered::Answered(Err(refused)),
         };
-        match reentry::call_waiting(actor, operation, payload) {
+        // Nested on the waiting instance, the call is the provider's: the
+        // instance must not answer `Caller` with the actor it was serving.
+        match pool::with_origin(None, || reentry::call_waiting(actor, operation, payload)) {
             Some(outcome) => Delivered::Answered(outcome.map_err(|e| e.failure())),
             None => Delivered::Queue(running),
         }

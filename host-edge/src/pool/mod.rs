@@ -34,7 +34,7 @@ use crate::metrics::ActorMetrics;
 
 pub use census::Scaling;
 pub use reply::Then;
-pub(crate) use worker::{current_origin, note_host_failure};
+pub(crate) use worker::{current_origin, note_host_failure, with_origin};
 
 use census::Census;
 use reply::{Outcome, Reply};

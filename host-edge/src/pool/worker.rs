@@ -40,6 +40,20 @@ pub(crate) fn current_origin() -> Option<Arc<str>> {
     ORIGIN.with(|origin| origin.borrow().clone())
 }
 
+/// Runs `call` with `origin` as this thread's [`current_origin`], and puts
+/// the previous one back after (a provider's call run nested on an
+/// instance that waits in a host call has its own origin, none).
+pub(crate) fn with_origin<R>(origin: Option<Arc<str>>, call: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<str>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ORIGIN.with(|origin| *origin.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(ORIGIN.with(|current| current.replace(origin)));
+    call()
+}
+
 /// One call for the actor.
 pub(super) struct Job {
     operation: String,
@@ -161,16 +175,14 @@ impl Worker {
                 continue;
             }
             HOST_FAILURE.with(|f| f.set(None));
-            ORIGIN.with(|origin| *origin.borrow_mut() = job.origin.take());
             let started = std::time::Instant::now();
-            let result = match &instance {
+            let result = with_origin(job.origin.take(), || match &instance {
                 Some(live) => live.call(&job.operation, &job.payload),
                 None => Err(InvokeError::Unavailable(format!(
                     "actor {} could not be re-instantiated",
                     shared.actor
                 ))),
-            };
-            ORIGIN.with(|origin| origin.borrow_mut().take());
+            });
             let result = match (result, HOST_FAILURE.with(Cell::take)) {
                 (Err(InvokeError::Guest(message)), Some(kind)) => Err(InvokeError::Failed { kind, message }),
                 (result, _) => result,
