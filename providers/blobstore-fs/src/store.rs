@@ -190,11 +190,21 @@ impl ActorStore {
     pub fn remove_object(&self, container: &str, id: &str) -> Result<(), ProviderError> {
         let dir = self.existing_container(container)?;
         let path = names::object_path(&self.root, container, id)?;
+        // Under the lock, so an upload of the same object cannot commit
+        // between the size read here and the count taken below.
+        let mut state = self.state();
         let size = std::fs::metadata(&path)
             .map_err(|_| ProviderError::bad_request(format!("there is no object `{id}` in container `{container}`")))?
             .len();
         std::fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
-        self.state().usage.remove(size);
+        state.usage.remove(size);
+        // An upload in progress that was to replace it now makes a new
+        // object: when it commits it frees nothing and adds one.
+        let key = (container.to_owned(), id.to_owned());
+        if state.uploads.get_mut(&key).and_then(|upload| upload.replaced.take()).is_some() {
+            state.usage.replaced_object_removed();
+        }
+        drop(state);
         sync_dir(&dir)
     }
 
@@ -209,9 +219,18 @@ impl ActorStore {
                 chunk.chunk_size, self.max_chunk
             )));
         }
-        let replaced = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| m.len());
+        if chunk.total_bytes == 0 && !chunk.chunk_bytes.is_empty() {
+            return Err(ProviderError::bad_request(format!(
+                "the first chunk of `{}` holds {} bytes, past its total_bytes of 0",
+                chunk.id,
+                chunk.chunk_bytes.len()
+            )));
+        }
         let key = (chunk.container.clone(), chunk.id.clone());
         let mut state = self.state();
+        // Read under the lock, so a removal of the object is seen either
+        // here or by `remove_object` fixing up this upload.
+        let replaced = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| m.len());
         // A new start of the same object replaces the upload in progress.
         if let Some(old) = state.uploads.remove(&key) {
             state.usage.release(old.total, old.replaced.is_none());
@@ -481,6 +500,71 @@ mod tests {
         drop(store);
         let (_, opened) = ActorStore::open(dir.path().to_owned(), Grant::unrestricted(), limits, 4, 8).unwrap();
         assert_eq!((opened.usage.bytes, opened.usage.objects), (4, 1));
+    }
+
+    /// What is on disk, counted as a fresh bind counts it.
+    fn counted_on_disk(root: &Path, limits: Limits) -> (u64, u64) {
+        let (_, opened) = ActorStore::open(root.to_owned(), Grant::unrestricted(), limits, 4, 8).unwrap();
+        (opened.usage.bytes, opened.usage.objects)
+    }
+
+    #[test]
+    fn a_total_bytes_near_u64_max_is_refused_not_wrapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        store.create_container("c").unwrap();
+        store.start_upload(chunk("small", 0, 4, b"1234")).unwrap();
+        // 4 stored + (u64::MAX - 1) wraps to 2 in a release build: under
+        // MAX_BYTES, and every chunk up to 2^64 bytes would then be taken.
+        let err = store.start_upload(chunk("huge", 0, u64::MAX - 1, b"")).unwrap_err();
+        assert_eq!(err.kind(), provider_sdk::ErrorKind::Denied, "{err}");
+        assert!(err.message().contains("over MAX_BYTES"), "{err}");
+        let err = store.upload_chunk(chunk("huge", 1_000_000, u64::MAX - 1, b"fill")).unwrap_err();
+        assert!(err.message().contains("no upload of `huge`"), "{err}");
+        assert_eq!((store.usage().bytes, store.usage().reserved_bytes), (4, 0));
+    }
+
+    #[test]
+    fn removing_an_object_while_an_upload_replaces_it_does_not_undercount_the_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits { max_bytes: 16, max_objects: 10 };
+        let (store, _) = ActorStore::open(dir.path().to_owned(), Grant::unrestricted(), limits, 4, 8).unwrap();
+        store.create_container("c").unwrap();
+        store.start_upload(chunk("keep", 0, 4, b"keep")).unwrap();
+        store.start_upload(chunk("o", 0, 4, b"old!")).unwrap();
+        // Replace `o` with 8 bytes; remove it while the upload is open.
+        store.start_upload(chunk("o", 0, 8, b"")).unwrap();
+        store.upload_chunk(chunk("o", 0, 8, b"new!")).unwrap();
+        store.remove_object("c", "o").unwrap();
+        store.upload_chunk(chunk("o", 1, 8, b"new?")).unwrap();
+        // Before: the commit freed the removed object's 4 bytes a second
+        // time and added no object, so the count fell below what the disk
+        // holds and the quota let more in than MAX_BYTES.
+        assert_eq!((store.usage().bytes, store.usage().objects), (12, 2));
+        assert_eq!((store.usage().bytes, store.usage().objects), counted_on_disk(dir.path(), limits));
+        let err = store.start_upload(chunk("more", 0, 8, b"")).unwrap_err();
+        assert!(err.message().contains("over MAX_BYTES (16)"), "12 + 8 is over 16: {err}");
+    }
+
+    #[test]
+    fn chunks_beyond_the_declared_total_bytes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        store.create_container("c").unwrap();
+        // An upload that declares nothing cannot carry bytes.
+        let err = store.start_upload(chunk("empty", 0, 0, b"data")).unwrap_err();
+        assert!(err.message().contains("past its total_bytes of 0"), "{err}");
+        store.start_upload(chunk("o", 0, 6, b"")).unwrap();
+        // The last chunk holds what is left (2 bytes), not a whole chunk.
+        let err = store.upload_chunk(chunk("o", 1, 6, b"4567")).unwrap_err();
+        assert!(err.message().contains("holds 4 bytes; it must hold 2"), "{err}");
+        for sequence_no in [2, 3, u64::MAX / 4 + 1, u64::MAX] {
+            let err = store.upload_chunk(chunk("o", sequence_no, 6, b"89")).unwrap_err();
+            assert!(err.message().contains(&format!("chunk {sequence_no} is past the end")), "{err}");
+        }
+        store.upload_chunk(chunk("o", 0, 6, b"0123")).unwrap();
+        store.upload_chunk(chunk("o", 1, 6, b"45")).unwrap();
+        assert_eq!(std::fs::metadata(dir.path().join("c/o")).unwrap().len(), 6);
     }
 
     #[test]
