@@ -184,14 +184,28 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn a_prefix_grant_without_a_trailing_separator_does_not_reach_a_longer_key() {
+                // `prefix:sensors` names the `sensors` keys; as a string
+                // prefix it also reached `sensorsadmin`.
+                let kv = kv();
+                kv.rebind(granted(&kv, r#"[{"source":"signed","rules":["prefix:{p}sensors"]}]"#));
+                let err = kv.add("sensorsadmin", 1).unwrap_err();
+                assert!(err.contains(&format!("key `{}sensorsadmin` is outside the grant", kv.prefix)), "{err}");
+                assert_eq!(kv.add("sensors:t1", 1), Ok(1));
+                assert_eq!(kv.add("sensors", 1), Ok(1));
+                kv.rebind(granted(&kv, "[]"));
+                assert!(!kv.exists("sensorsadmin"), "nothing was written");
+            }
+
+            #[test]
             fn a_link_narrows_a_signed_grant_and_both_must_permit() {
                 let kv = kv();
                 kv.rebind(granted(
                     &kv,
-                    r#"[{"source":"signed","rules":["prefix:{p}sensors:"]},{"source":"link","rules":["prefix:{p}sensors:t"]}]"#,
+                    r#"[{"source":"signed","rules":["prefix:{p}sensors:"]},{"source":"link","rules":["prefix:{p}sensors:t:"]}]"#,
                 ));
-                assert_eq!(kv.add("sensors:t1", 1), Ok(1));
-                let err = kv.add("sensors:h1", 1).unwrap_err();
+                assert_eq!(kv.add("sensors:t:1", 1), Ok(1));
+                let err = kv.add("sensors:h:1", 1).unwrap_err();
                 assert!(err.contains("link: prefix:"), "{err}");
                 let err = kv.add("admin:x", 1).unwrap_err();
                 assert!(err.contains("outside the grant"), "{err}");

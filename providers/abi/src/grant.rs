@@ -51,7 +51,10 @@ pub enum GrantError {
 /// against, written `kind:value`.
 ///
 /// Kinds understood now:
-/// - `prefix:VALUE`: the resource starts with `VALUE` (`prefix:sensors:`);
+/// - `prefix:VALUE`: the resource starts with `VALUE` at a boundary
+///   ([`prefix_permits`]): `prefix:sensors:` reaches `sensors:t1`, and
+///   `prefix:sensors` reaches `sensors` and `sensors:t1` but not
+///   `sensorsadmin`;
 /// - `exact:VALUE`: the resource is `VALUE` (`exact:config`).
 ///
 /// Other kinds (`pins:17,27`, `topic:sensors/#`, `host:api.example.com`,
@@ -113,11 +116,28 @@ impl Rule {
     fn matcher(&self) -> Option<fn(&str, &str) -> bool> {
         match self.kind.as_str() {
             // Keep in step with `understood_kind`.
-            "prefix" => Some(|value, resource| resource.starts_with(value)),
+            "prefix" => Some(prefix_permits),
             "exact" => Some(|value, resource| resource == value),
             _ => None,
         }
     }
+}
+
+/// Whether the `prefix:` rule `prefix` permits `resource`.
+///
+/// A prefix that ends with a separator (any ASCII character that is not a
+/// letter or digit: `:`, `/`, `.`, `-`, `_`, ...) is a plain string prefix:
+/// `prefix:sensors:` permits `sensors:t1`. A prefix that ends with a letter,
+/// a digit or any other character names a whole segment: it permits the
+/// resource equal to it, or followed by a separator, so `prefix:sensors`
+/// permits `sensors` and `sensors:t1` but not `sensorsadmin`, and
+/// `prefix:sensors:t` permits `sensors:t:1` but not `sensors:temp`.
+pub fn prefix_permits(prefix: &str, resource: &str) -> bool {
+    let Some(rest) = resource.strip_prefix(prefix) else {
+        return false;
+    };
+    let is_separator = |c: char| c.is_ascii() && !c.is_ascii_alphanumeric();
+    prefix.ends_with(is_separator) || rest.is_empty() || rest.starts_with(is_separator)
 }
 
 impl FromStr for Rule {
@@ -391,6 +411,50 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_without_a_trailing_separator_does_not_admit_a_longer_word() {
+        // `prefix:sensors` is meant as the `sensors` namespace; as a plain
+        // string prefix it also reached `sensorsadmin`.
+        let r = rule("prefix:sensors");
+        assert!(!r.permits("sensorsadmin"));
+        assert!(!r.permits("sensors2"));
+        assert!(r.permits("sensors"));
+        for separated in ["sensors:t1", "sensors/t1", "sensors.t1", "sensors-t1", "sensors_t1"] {
+            assert!(r.permits(separated), "{separated}");
+        }
+        let within = rule("prefix:sensors:t");
+        assert!(within.permits("sensors:t") && within.permits("sensors:t:1"));
+        assert!(!within.permits("sensors:temp"), "a segment is matched whole");
+        assert!(rule("prefix:photos-").permits("photos-2024"), "a trailing separator is a plain prefix");
+    }
+
+    #[test]
+    fn prefix_boundaries_hold_for_every_resource_built_from_a_small_alphabet() {
+        // Every resource of up to 4 symbols over letters, digits and
+        // separators: the boundary rule, spelled out, agrees with the code.
+        let alphabet = ['a', 'b', '1', ':', '/', '-'];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words.iter().flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}"))).collect();
+            words.extend(longer);
+        }
+        words.sort();
+        words.dedup();
+        for prefix in ["a", "ab", "a:", "a1", "a/b", "a-"] {
+            for resource in &words {
+                let separated = |c: char| !c.is_ascii_alphanumeric();
+                let expected = resource.starts_with(prefix)
+                    && (prefix.ends_with(separated)
+                        || resource.len() == prefix.len()
+                        || resource[prefix.len()..].starts_with(separated));
+                assert_eq!(prefix_permits(prefix, resource), expected, "prefix:{prefix} against `{resource}`");
+                if prefix_permits(prefix, resource) {
+                    assert!(resource.starts_with(prefix), "never more than a string prefix");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn malformed_rules_are_refused_naming_the_text_and_the_expected_form() {
         for (text, why) in [
             ("sensors", "there is no `:`"),
@@ -432,10 +496,10 @@ mod tests {
 
     #[test]
     fn a_grant_permits_only_what_every_layer_permits() {
-        let grant = Grant::new(vec![signed(&["prefix:sensors:"]), link(&["prefix:sensors:t", "prefix:admin:"])]);
+        let grant = Grant::new(vec![signed(&["prefix:sensors:"]), link(&["prefix:sensors:temp:", "prefix:admin:"])]);
         assert!(!grant.is_unrestricted());
-        assert!(grant.permits("sensors:t1"));
-        assert!(!grant.permits("sensors:h1"), "the link narrows the signed grant");
+        assert!(grant.permits("sensors:temp:1"));
+        assert!(!grant.permits("sensors:hum:1"), "the link narrows the signed grant");
         assert!(!grant.permits("admin:x"), "the link cannot widen the signed grant");
     }
 
@@ -448,11 +512,11 @@ mod tests {
         );
         assert_eq!(grant.check("wascc:keyvalue", "key", "sensors:t1"), Ok(()));
 
-        let both = Grant::new(vec![signed(&["prefix:sensors:", "prefix:lab:"]), link(&["prefix:sensors:t"])]);
+        let both = Grant::new(vec![signed(&["prefix:sensors:", "prefix:lab:"]), link(&["prefix:sensors:temp:"])]);
         assert_eq!(
             both.check("wascc:keyvalue", "key", "lab:1"),
             Err("key `lab:1` is outside the grant for wascc:keyvalue \
-                 (signed: prefix:sensors:, prefix:lab:; link: prefix:sensors:t)"
+                 (signed: prefix:sensors:, prefix:lab:; link: prefix:sensors:temp:)"
                 .to_owned())
         );
     }
@@ -472,17 +536,17 @@ mod tests {
 
     #[test]
     fn the_effective_grant_intersects_the_signed_rules_with_the_link() {
-        let grant = Grant::effective(Some(&rules(&["prefix:sensors:"])), &rules(&["prefix:sensors:t"]));
-        assert_eq!(grant.describe(), ["signed: prefix:sensors:", "link: prefix:sensors:t"]);
-        assert!(grant.permits("sensors:t1"));
-        assert!(!grant.permits("sensors:h1"));
+        let grant = Grant::effective(Some(&rules(&["prefix:sensors:"])), &rules(&["prefix:sensors:temp:"]));
+        assert_eq!(grant.describe(), ["signed: prefix:sensors:", "link: prefix:sensors:temp:"]);
+        assert!(grant.permits("sensors:temp:1"));
+        assert!(!grant.permits("sensors:hum:1"));
     }
 
     #[test]
     fn without_a_signed_grant_the_link_alone_decides() {
-        let grant = Grant::effective(None, &rules(&["prefix:sensors:t"]));
-        assert_eq!(grant.describe(), ["link: prefix:sensors:t"]);
-        assert!(grant.permits("sensors:t1"));
+        let grant = Grant::effective(None, &rules(&["prefix:sensors:temp:"]));
+        assert_eq!(grant.describe(), ["link: prefix:sensors:temp:"]);
+        assert!(grant.permits("sensors:temp:1"));
         assert!(!grant.permits("admin:x"));
     }
 

@@ -328,18 +328,18 @@ mod tests {
     fn a_link_narrowing_the_signed_grant_is_enforced_too() {
         let grant = Grant::effective(
             Some(&["prefix:sensors:".parse().unwrap()]),
-            &["prefix:sensors:t".parse().unwrap()],
+            &["prefix:sensors:temp:".parse().unwrap()],
         );
         let set = |key: &str| codec::serialize(&SetRequest { key: key.into(), value: "1".into(), expires: 0 }).unwrap();
         let store = Recorder::default();
-        assert!(handle(&store, &grant, OP_SET, &set("sensors:t1")).is_ok());
-        let err = handle(&store, &grant, OP_SET, &set("sensors:h1")).unwrap_err();
+        assert!(handle(&store, &grant, OP_SET, &set("sensors:temp:1")).is_ok());
+        let err = handle(&store, &grant, OP_SET, &set("sensors:hum:1")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Denied);
         assert_eq!(
             err.message(),
-            "key `sensors:h1` is outside the grant for wascc:keyvalue (signed: prefix:sensors:; link: prefix:sensors:t)"
+            "key `sensors:hum:1` is outside the grant for wascc:keyvalue (signed: prefix:sensors:; link: prefix:sensors:temp:)"
         );
-        assert_eq!(store.touched(), ["sensors:t1"]);
+        assert_eq!(store.touched(), ["sensors:temp:1"]);
     }
 
     #[test]
