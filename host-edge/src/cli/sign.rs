@@ -23,10 +23,12 @@ use provider_abi::grant::Rule;
     host-edge sign sensors.wasm -o sensors_s.wasm --issuer issuer.nk --subject sensors.nk \\\n      \
     -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n  \
     host-edge sign button_led.wasm -o button_led_s.wasm --issuer issuer.nk --subject led.nk \\\n      \
-    --cap iot:gpio --grant iot:gpio=out:led,in:button\n\n\
+    --cap iot:gpio --grant iot:gpio=out:17,in:27\n\n\
 A grant narrows a capability the token grants: with the third example the actor\n\
 reaches only the keys starting `sensors:` and the key `config`; with the last,\n\
-it may drive the pin labelled `led` and read `button`, and no other pin. A\n\
+it may drive GPIO 17 and read GPIO 27, and no other pin (a signed pin is a\n\
+BCM number or a label of the board's own definition, never one from the\n\
+manifest's LABELS). A\n\
 manifest link may narrow it further; see docs/claims.md, \"Fine-grained grants\".")]
 pub struct SignArgs {
     /// The module to sign.
@@ -48,7 +50,7 @@ pub struct SignArgs {
     caps: Vec<CapabilityId>,
     /// Narrow a granted capability to some resources: CAPABILITY (any
     /// spelling) and rules `kind:value` separated by commas, e.g.
-    /// `wascc:keyvalue=prefix:sensors:` or `iot:gpio=out:led,in:button`.
+    /// `wascc:keyvalue=prefix:sensors:` or `iot:gpio=out:17,in:27`.
     /// Repeatable; several rules for one capability permit what any permits.
     #[arg(long = "grant", value_name = "CAPABILITY=RULES", value_parser = parse_grant)]
     grants: Vec<(CapabilityId, Vec<Rule>)>,
