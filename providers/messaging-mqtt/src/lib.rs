@@ -43,7 +43,7 @@ use provider_sdk::bindings::read_grant;
 use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
 use provider_sdk::codec::messaging::{BrokerMessage, RequestMessage, OP_PERFORM_REQUEST, OP_PUBLISH_MESSAGE};
 use provider_sdk::grant::Grant;
-use provider_sdk::{export_provider, ErrorKind, Host, Provider, ProviderError, Setting, Settings};
+use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use config::LinkConfig;
 use connection::{Connection, Route};
@@ -184,6 +184,22 @@ impl Provider for MqttMessaging {
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let link = LinkConfig::parse(&config.values, self.host.state_dir())?;
+        let outbox = &link.connection.outbox;
+        match config::adopt_legacy_outbox(&config.values, self.host.state_dir(), outbox) {
+            Ok(None) => {}
+            Ok(Some(old)) => self.host.log(
+                Level::Info,
+                &format!(
+                    "moved the outbox {} to {}: the default client id no longer takes in the password",
+                    old.display(),
+                    outbox.display()
+                ),
+            ),
+            Err(e) => self.host.log(
+                Level::Warn,
+                &format!("cannot move the outbox of an earlier release to {}: {e}; it starts empty", outbox.display()),
+            ),
+        }
         let grant = read_grant(&config.values)?;
         for filter in &link.filters {
             grant
