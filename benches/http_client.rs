@@ -98,7 +98,9 @@ fn main() {
         capability: CapabilityId::parse(CLIENT).unwrap(),
         binding: "default".into(),
         provider: "client".into(),
-        values: Default::default(),
+        // The upstream listens on loopback, which the client refuses
+        // unless the link allows it.
+        values: [("ALLOW_LOOPBACK".to_owned(), "true".to_owned())].into(),
         grant: vec![format!("host:127.0.0.1:{port}")],
     })
     .unwrap();

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use codec::gpio::{InputRequest, OutputRequest, PinRequest, PinState, PwmRequest, OP_OPEN_INPUT, OP_OPEN_OUTPUT, OP_OPEN_PWM, OP_READ};
+use codec::gpio::{
+    InputRequest, Level, OutputRequest, PinRequest, PinState, PwmRequest, WriteRequest, OP_OPEN_INPUT, OP_OPEN_OUTPUT, OP_OPEN_PWM,
+    OP_READ, OP_TOGGLE, OP_WRITE,
+};
 use host_edge::capability::CapabilityId;
 use host_edge::claims::{Policy, SignOptions};
 use host_edge::engine::Limits;
@@ -119,12 +122,12 @@ impl Bench {
     }
 }
 
-/// The button-led actor, signed for `out:led,in:button`, linked with its
+/// The button-led actor, signed for `out:17,in:27`, linked with its
 /// pins and served over HTTP.
 fn button_led(dir: &Path, settings: &[(&str, &str)]) -> (Bench, String, Signer) {
     let mut bench = Bench::new(dir, settings);
     let signer = Signer::new();
-    let module = signer.sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:led", "in:button"]));
+    let module = signer.sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:17", "in:27"]));
     let key = bench.start(&module);
     bench.link_gpio(&key, BUTTON_LED_OPEN, &[]).unwrap();
     bench.serve_http(&key);
@@ -176,14 +179,14 @@ fn a_button_press_toggles_the_led_and_http_reads_and_sets_it_with_every_change_i
 fn a_pin_or_a_mode_outside_the_signed_grant_is_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     let bench = Bench::new(dir.path(), &[]);
-    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:led", "in:button"]));
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:17", "in:27"]));
     let echo = bench.start(&module);
     bench.link_gpio(&echo, "", &[]).unwrap();
 
     assert_eq!(bench.open_output(&echo, "led").unwrap().pin, 17);
-    assert_eq!(bench.open_input(&echo, "27").unwrap().label, "button", "a grant by label covers the pin's number");
+    assert_eq!(bench.open_input(&echo, "27").unwrap().label, "button", "a grant by number covers the pin's label");
     let err = bench.open_output(&echo, "22").unwrap_err();
-    assert!(err.contains("pin 22 as output is outside the grant for iot:gpio (signed: out:led, in:button)"), "{err}");
+    assert!(err.contains("pin 22 as output is outside the grant for iot:gpio (signed: out:17, in:27)"), "{err}");
     let err = bench.open_input(&echo, "led").unwrap_err();
     assert!(err.contains("pin 17 (led) as input is outside the grant"), "{err}");
     let pwm = PwmRequest { pin: "led".into(), frequency_hz: 100.0, duty_cycle: 0.5, hardware: false };
@@ -195,23 +198,86 @@ fn a_pin_or_a_mode_outside_the_signed_grant_is_refused_naming_both() {
 }
 
 #[test]
+fn a_manifest_label_cannot_point_a_signed_label_grant_at_another_pin() {
+    // The token signs `out:sda` (the board's pin 2) and `out:led` (no pin
+    // of the board); the manifest's LABELS move `sda` to 22 and make `led`
+    // 5. A signed rule read through LABELS reached whatever pin the
+    // manifest chose.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[("LABELS", "sda=22, led=5")]);
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:sda", "out:led"]));
+    let echo = bench.start(&module);
+    bench.link_gpio(&echo, "", &[]).unwrap();
+
+    let err = bench.open_output(&echo, "sda").unwrap_err();
+    assert!(err.contains("pin 22 (sda) as output is outside the grant for iot:gpio (signed: out:sda, out:led)"), "{err}");
+    let err = bench.open_output(&echo, "led").unwrap_err();
+    assert!(err.contains("pin 5 (led) as output is outside the grant"), "{err}");
+    assert!(err.contains("`out:led`: signed rules name a pin by BCM number"), "{err}");
+    assert!(err.contains("LABELS cannot widen a signed grant"), "{err}");
+    assert_eq!(bench.board().pin(22)["mode"], "unused");
+    assert_eq!(bench.board().pin(5)["mode"], "unused");
+    assert_eq!(bench.open_output(&echo, "gpio2").unwrap().pin, 2, "the signed `sda` is the board's pin 2");
+}
+
+#[test]
+fn a_link_grant_by_manifest_label_still_narrows_a_signed_grant_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[]);
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:*"]));
+    let echo = bench.start(&module);
+    bench.link_gpio(&echo, "", &["out:led"]).unwrap();
+    assert_eq!(bench.open_output(&echo, "17").unwrap().label, "led");
+    assert!(bench.open_output(&echo, "22").unwrap_err().contains("link: out:led"));
+}
+
+#[test]
+fn a_pwm_grant_does_not_let_the_actor_drive_the_pin_as_a_digital_output() {
+    // `pwm:18` allowed Write on the PWM pin, which turned it into a plain
+    // output the grant never gave.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[]);
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["pwm:18"]));
+    let echo = bench.start(&module);
+    bench.link_gpio(&echo, "", &[]).unwrap();
+    let pwm = PwmRequest { pin: "18".into(), frequency_hz: 100.0, duty_cycle: 0.25, hardware: false };
+    bench.gpio_call(&echo, OP_OPEN_PWM, &codec::serialize(&pwm).unwrap()).unwrap();
+    let write = WriteRequest { pin: "18".into(), level: Level::High };
+    let err = bench.gpio_call(&echo, OP_WRITE, &codec::serialize(&write).unwrap()).unwrap_err();
+    assert!(err.contains("pin 18 (pcm_clk) as output is outside the grant for iot:gpio (signed: pwm:18)"), "{err}");
+    let err = bench.gpio_call(&echo, OP_TOGGLE, &codec::serialize(&PinRequest { pin: "18".into() }).unwrap()).unwrap_err();
+    assert!(err.contains("pin 18 (pcm_clk)"), "Toggle is refused too: {err}");
+    assert_eq!(bench.board().pin(18)["mode"], "pwm", "the pin is still PWM: {}", bench.board().pin(18));
+
+    // With `out:19` beside `pwm:19`, Write stops the PWM, as documented.
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo2", &[GPIO], &["pwm:19", "out:19"]));
+    let both = bench.start(&module);
+    bench.link_gpio(&both, "", &[]).unwrap();
+    let pwm = PwmRequest { pin: "19".into(), ..pwm };
+    bench.gpio_call(&both, OP_OPEN_PWM, &codec::serialize(&pwm).unwrap()).unwrap();
+    let write = WriteRequest { pin: "19".into(), level: Level::High };
+    assert_eq!(bench.gpio_call(&both, OP_WRITE, &codec::serialize(&write).unwrap()).unwrap().level, Level::High);
+    assert_eq!(bench.board().pin(19)["mode"], "output");
+}
+
+#[test]
 fn the_manifest_link_narrows_the_signed_grant_and_says_which_layer_refused() {
     let dir = tempfile::tempdir().unwrap();
     let bench = Bench::new(dir.path(), &[]);
-    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:led", "in:button"]));
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:17", "in:27"]));
     let echo = bench.start(&module);
     bench.link_gpio(&echo, "", &["out:led"]).unwrap();
 
     assert!(bench.open_output(&echo, "led").is_ok());
     let err = bench.open_input(&echo, "button").unwrap_err();
-    assert!(err.contains("pin 27 (button) as input is outside the grant for iot:gpio (signed: out:led, in:button; link: out:led)"), "{err}");
+    assert!(err.contains("pin 27 (button) as input is outside the grant for iot:gpio (signed: out:17, in:27; link: out:led)"), "{err}");
 }
 
 #[test]
 fn a_link_whose_pins_fall_outside_the_grant_is_refused_at_bind_time() {
     let dir = tempfile::tempdir().unwrap();
     let bench = Bench::new(dir.path(), &[]);
-    let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO], &["out:led"]));
+    let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO], &["out:17"]));
     let key = bench.start(&module);
     let err = bench.link_gpio(&key, BUTTON_LED_OPEN, &[]).unwrap_err().to_string();
     assert!(err.contains("OPEN: pin 27 (button) as input is outside the grant"), "{err}");
@@ -243,7 +309,7 @@ fn a_reserved_pin_is_refused_with_its_reason_unless_the_manifest_allows_it_by_na
 fn a_second_actor_cannot_hold_an_output_pin_but_may_share_an_input() {
     let dir = tempfile::tempdir().unwrap();
     let bench = Bench::new(dir.path(), &[]);
-    let grant = ["out:led", "in:button"];
+    let grant = ["out:17", "in:27"];
     let first = bench.start(&Signer::new().sign_with(&actor_module("echo"), &signed("first", &[GPIO], &grant)));
     let second = bench.start(&Signer::new().sign_with(&actor_module("echo"), &signed("second", &[GPIO], &grant)));
     bench.link_gpio(&first, "", &[]).unwrap();
@@ -267,7 +333,7 @@ fn stopping_or_replacing_the_actor_returns_its_outputs_to_their_safe_state() {
     http_put(&bench.url("/led"), "on");
     assert_eq!(board.pin(17)["level"], "high");
 
-    let options = SignOptions { rev: Some(2), ..signed("button-led", &[GPIO, HTTP], &["out:led", "in:button"]) };
+    let options = SignOptions { rev: Some(2), ..signed("button-led", &[GPIO, HTTP], &["out:17", "in:27"]) };
     let replacement = bench.host.load(&signer.sign_with(&actor_module("button_led"), &options)).unwrap();
     bench.host.replace_actor(replacement, false).unwrap();
     let release = board.history().into_iter().rfind(|c| c["pin"] == 17 && c["event"] == "release").expect("a release");
@@ -331,7 +397,7 @@ fn the_example_gpio_manifests_parse() {
 /// Writes a manifest serving the button-led actor on the simulated board
 /// (no HTTP) with `open`, in `dir`, and starts `host-edge run` on it.
 fn run_button_led(dir: &Path, open: &str) -> std::process::Child {
-    let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:led", "in:button"]));
+    let module = Signer::new().sign_with(&actor_module("button_led"), &signed("button-led", &[GPIO, HTTP], &["out:17", "in:27"]));
     std::fs::write(dir.join("button_led.wasm"), module).unwrap();
     let manifest = format!(
         r#"

@@ -132,7 +132,7 @@ fn the_button_led_actor_drives_emulated_pi_4_registers_through_rppal_and_sigterm
     let registers = Registers::open(&pi.registers());
 
     let grant = SignOptions {
-        grants: [(host_edge::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:led", "in:button"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
+        grants: [(host_edge::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:17", "in:27"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
         ..options("button-led", &["iot:gpio", "wascc:http_server"])
     };
     std::fs::write(dir.join("button_led.wasm"), Signer::new().sign_with(&actor_module("button_led"), &grant)).unwrap();

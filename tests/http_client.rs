@@ -18,8 +18,16 @@ const HTTP: &str = "wascc:http_server";
 
 /// The fetch actor, signed with `grants` for wascc:http_client (none: no
 /// grant at all), served with the HTTP client linked with `values` (a TOML
-/// inline-table body).
+/// inline-table body) and `ALLOW_LOOPBACK = "true"`: the upstream servers
+/// of these tests listen on loopback, which the client refuses otherwise.
 fn deploy(dir: &std::path::Path, grants: &[String], values: &str) -> HostProcess {
+    let values = if values.is_empty() { r#"ALLOW_LOOPBACK = "true""#.to_owned() } else { format!(r#"ALLOW_LOOPBACK = "true", {values}"#) };
+    deploy_guarded(dir, grants, &values)
+}
+
+/// [`deploy`] with the link `values` only: loopback refused unless they
+/// allow it.
+fn deploy_guarded(dir: &std::path::Path, grants: &[String], values: &str) -> HostProcess {
     let mut options = options("wascc-fetch", &[HTTP_CLIENT, HTTP]);
     if !grants.is_empty() {
         let rules: Vec<Rule> = grants.iter().map(|g| g.parse().unwrap()).collect();
@@ -181,4 +189,41 @@ fn urls_that_are_not_http_are_refused_as_bad_requests() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("only http:// and https:// URLs are served"), "{body}");
     assert!(host.log().contains("may reach any host"), "an ungranted actor is reported: {}", host.log());
+}
+
+#[test]
+fn an_actor_without_allow_loopback_cannot_reach_loopback_services_by_address_or_by_name() {
+    // An ungranted actor could fetch the host's own services on loopback
+    // (the metrics port, a local Redis); a name resolving to 127.0.0.1
+    // reached them as well.
+    let upstream = Upstream::start();
+    let port = upstream.port();
+    let dir = tempfile::tempdir().unwrap();
+    let host = deploy_guarded(dir.path(), &[], "");
+    for (url, says) in [
+        (upstream.url("/hello"), "127.0.0.1 is a loopback address".to_owned()),
+        (format!("http://0.0.0.0:{port}/hello"), "0.0.0.0 is an unspecified address".to_owned()),
+        (format!("http://[::ffff:127.0.0.1]:{port}/hello"), "is a loopback address".to_owned()),
+        (format!("http://2130706433:{port}/hello"), "127.0.0.1 is a loopback address".to_owned()),
+        (format!("http://localhost:{port}/hello"), "`localhost` resolves to".to_owned()),
+    ] {
+        let (status, body) = fetch(&host, &url);
+        assert_eq!(status, 500, "{url}: {body}");
+        assert!(body.contains(&says), "{url}: {body}");
+        assert!(body.contains("unless the link sets ALLOW_LOOPBACK = \"true\""), "{url}: {body}");
+    }
+    assert!(upstream.seen().is_empty(), "the loopback server was contacted: {:?}", upstream.seen());
+    drop(host);
+
+    // A grant naming the address does not lift it: the link must.
+    let dir = tempfile::tempdir().unwrap();
+    let host = deploy_guarded(dir.path(), &[host_grant(&upstream)], "");
+    let (status, body) = fetch(&host, &upstream.url("/hello"));
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("127.0.0.1 is a loopback address"), "{body}");
+    assert!(upstream.seen().is_empty(), "{:?}", upstream.seen());
+    drop(host);
+    let dir = tempfile::tempdir().unwrap();
+    let host = deploy_guarded(dir.path(), &[host_grant(&upstream)], r#"ALLOW_LOOPBACK = "true""#);
+    assert_eq!(fetch(&host, &upstream.url("/hello")), (200, "200\nhello from upstream".to_owned()));
 }

@@ -299,6 +299,60 @@ fn request_reply_works_both_ways_and_a_request_nobody_answers_times_out() {
     assert!(body.contains(&format!("no reply to the request on `{p}/nobody` within 300 ms")), "{body}");
 }
 
+/// Publishes a request `body` to `topic` with `response_topic` and some
+/// correlation data, as an MQTT 5 requester would, and waits for the
+/// broker's PUBACK.
+fn ask(port: u16, topic: &str, response_topic: &str, body: &str) {
+    let mut options = MqttOptions::new(format!("he-test-asker-{}-{}", std::process::id(), free_port()), "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut connection) = Client::new(options, 8);
+    let properties = PublishProperties {
+        response_topic: Some(response_topic.to_owned()),
+        correlation_data: Some(b"asker".to_vec().into()),
+        ..Default::default()
+    };
+    client.publish_with_properties(topic, QoS::AtLeastOnce, false, body.as_bytes().to_vec(), properties).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Ok(Event::Incoming(Packet::PubAck(_)))) = connection.recv_timeout(Duration::from_millis(200)) {
+            return;
+        }
+    }
+    panic!("the broker did not acknowledge the request on `{topic}`");
+}
+
+#[test]
+fn a_request_naming_a_response_topic_outside_the_pub_grant_gets_no_reply_there() {
+    // The response topic is the requester's to choose: anyone who may send
+    // the actor a request could make it publish to any topic, its grant
+    // notwithstanding.
+    let dir = tempfile::tempdir().unwrap();
+    let p = prefix("replygrant");
+    let broker = PrivateMosquitto::start(dir.path());
+    let module = telemetry(&[format!("pub:{p}/#"), format!("sub:{p}/#")]);
+    let values = format!(r#"URL = "{}", SUBSCRIPTION = "{p}/get", ON_FAILURE = "drop""#, broker.url());
+    let mut deployment = Deployment::new(dir.path(), "telemetry", &module, &values);
+    deployment.start();
+    broker.wait_for_subscription(&format!("{p}/get"));
+    let watcher = Subscriber::start(broker.port(), &format!("he-test-watch-{}", std::process::id()), "#");
+
+    let victim = format!("victim/{p}/commands");
+    ask(broker.port(), &format!("{p}/get"), &victim, "now?");
+    let refused = format!("the reply to a request on its response topic: publishing to topic `{victim}` is outside the grant");
+    eventually(Duration::from_secs(20), "the reply outside the grant is refused", || deployment.log().contains(&refused).then_some(()));
+
+    // A request answered inside the grant: the provider's publishes leave
+    // in order, so once its reply is seen, a reply to the victim topic
+    // would have been seen before it.
+    let answers = format!("{p}/answers");
+    ask(broker.port(), &format!("{p}/get"), &answers, "now?");
+    eventually(Duration::from_secs(20), "the reply inside the grant arrives", || {
+        watcher.received().iter().any(|m| m.topic == answers).then_some(())
+    });
+    let on_victim: Vec<_> = watcher.received().into_iter().filter(|m| m.topic == victim).collect();
+    assert!(on_victim.is_empty(), "the actor published outside its grant: {on_victim:?}\n{}", deployment.log());
+}
+
 #[test]
 fn an_actor_built_with_wasccs_own_sdk_receives_messages_unmodified() {
     let dir = tempfile::tempdir().unwrap();

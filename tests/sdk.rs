@@ -55,6 +55,9 @@ provider = "blobs"
 actor = "sdk-tour"
 capability = "wascc:http_client"
 provider = "client"
+# The granted upstream listens on loopback, which the client refuses
+# unless the link allows it.
+values = {{ ALLOW_LOOPBACK = "true" }}
 {http}"#,
         kv = provider_library(kv).display(),
         blobs = provider_library("blobstore_fs").display(),

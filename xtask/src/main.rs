@@ -199,7 +199,7 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
 /// LED over HTTP, the button from `host-edge gpio`.
 fn demo_gpio(check: bool, profile: &str) {
     let setup = DemoSetup::new("demo-gpio", profile);
-    setup.sign("button_led", "button-led", &["-s", "--gpio", "--grant", "iot:gpio=out:led,in:button"]);
+    setup.sign("button_led", "button-led", &["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"]);
     let manifest = std::fs::read_to_string(root().join("boards/examples/gpio-sim.toml"))
         .expect("reading boards/examples/gpio-sim.toml")
         .replace("actors/button_led.wasm", "button_led_s.wasm")
@@ -538,7 +538,7 @@ fn bundle(target: &str) -> PathBuf {
     }
     let keys = out.join("keys");
     let issuer = bundle_keys(&native, &keys);
-    let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:led,in:button"];
+    let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"];
     let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#"];
     let actors = [("counter", &["-s", "-k"][..]), ("echo", &[][..]), ("button_led", &button_led[..]), ("telemetry", &telemetry[..])];
     for (actor, caps) in actors {

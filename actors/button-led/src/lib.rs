@@ -3,7 +3,7 @@
 //! with `high`, `low`, `on`, `off` or `toggle` sets it, and `GET /edges`
 //! counts the edge events, those the provider dropped, and the last
 //! sequence number. The link's `OPEN` value opens the pins; the actor is
-//! granted `iot:gpio` (`out:led,in:button`) and `wascc:http_server`.
+//! granted `iot:gpio` (`out:17,in:27`; the manifest labels them `led` and `button`) and `wascc:http_server`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Which pins an actor may use, and how, comes from its signed grants
-//! (`out:led`, `in:button`); any other pin is refused naming it.
+//! (`out:17`, `in:27`: by BCM number or the board's own label); any other
+//! pin is refused naming it.
 
 use codec::gpio::{
     InputRequest, OutputRequest, PinRequest, PwmRequest, WriteRequest, CAPABILITY_ID, OP_OPEN_INPUT, OP_OPEN_OUTPUT,

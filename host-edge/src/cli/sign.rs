@@ -23,15 +23,16 @@ use provider_abi::grant::Rule;
     host-edge sign sensors.wasm -o sensors_s.wasm --issuer issuer.nk --subject sensors.nk \\\n      \
     -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n  \
     host-edge sign button_led.wasm -o button_led_s.wasm --issuer issuer.nk --subject led.nk \\\n      \
-    --cap iot:gpio --grant iot:gpio=out:led,in:button\n  \
+    --cap iot:gpio --grant iot:gpio=out:17,in:27\n  \
     host-edge sign gateway.wasm -o gateway_s.wasm --issuer issuer.nk --subject gateway.nk \\\n      \
     -s --call MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW\n\n\
 A grant narrows a capability the token grants: with the third example the actor\n\
 reaches only the keys starting `sensors:` and the key `config`; with the fourth,\n\
-it may drive the pin labelled `led` and read `button`, and no other pin. A\n\
-manifest link may narrow it further; see docs/claims.md, \"Fine-grained grants\".\n\
-With the fifth, the actor may call that one actor (by its module key); see\n\
-docs/claims.md, \"Calls between actors\".")]
+it may drive GPIO 17 and read GPIO 27, and no other pin (a signed pin is a\n\
+BCM number or a label of the board's own definition, never one from the\n\
+manifest's LABELS). A manifest link may narrow it further; see\n\
+docs/claims.md, \"Fine-grained grants\". With the fifth, the actor may call\n\
+that one actor (by its module key); see docs/claims.md, \"Calls between actors\".")]
 pub struct SignArgs {
     /// The module to sign.
     input: PathBuf,
@@ -52,7 +53,7 @@ pub struct SignArgs {
     caps: Vec<CapabilityId>,
     /// Narrow a granted capability to some resources: CAPABILITY (any
     /// spelling) and rules `kind:value` separated by commas, e.g.
-    /// `wascc:keyvalue=prefix:sensors:` or `iot:gpio=out:led,in:button`.
+    /// `wascc:keyvalue=prefix:sensors:` or `iot:gpio=out:17,in:27`.
     /// Repeatable; several rules for one capability permit what any permits.
     #[arg(long = "grant", value_name = "CAPABILITY=RULES", value_parser = parse_grant)]
     grants: Vec<(CapabilityId, Vec<Rule>)>,

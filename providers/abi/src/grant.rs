@@ -275,10 +275,18 @@ impl Grant {
     }
 
     /// Whether every layer has a rule that `permits` accepts: for providers
-    /// whose rules are not plain matches on one string (GPIO's `out:led`
+    /// whose rules are not plain matches on one string (GPIO's `out:17`
     /// names a mode and a pin, and the pin may be given by label or number).
     pub fn permits_by(&self, permits: impl Fn(&Rule) -> bool) -> bool {
-        self.layers.iter().all(|layer| layer.rules.iter().any(&permits))
+        self.permits_by_source(|_, rule| permits(rule))
+    }
+
+    /// [`Grant::permits_by`] with each rule's [`Source`]: for providers
+    /// that read a signed rule differently from a link's (GPIO resolves a
+    /// signed pin label through the board's labels only, never through the
+    /// manifest's).
+    pub fn permits_by_source(&self, permits: impl Fn(Source, &Rule) -> bool) -> bool {
+        self.layers.iter().all(|layer| layer.rules.iter().any(|rule| permits(layer.source, rule)))
     }
 
     /// `Ok` when the grant permits `resource`; otherwise a message naming
@@ -301,7 +309,19 @@ impl Grant {
         understood: impl Fn(&str) -> bool,
         permits: impl Fn(&Rule) -> bool,
     ) -> Result<(), String> {
-        if self.permits_by(permits) {
+        self.check_by_source(capability, subject, understood, |_, rule| permits(rule))
+    }
+
+    /// [`Grant::check_by`] with each rule's [`Source`], as in
+    /// [`Grant::permits_by_source`].
+    pub fn check_by_source(
+        &self,
+        capability: &str,
+        subject: &str,
+        understood: impl Fn(&str) -> bool,
+        permits: impl Fn(Source, &Rule) -> bool,
+    ) -> Result<(), String> {
+        if self.permits_by_source(permits) {
             return Ok(());
         }
         let mut message = format!("{subject} is outside the grant for {capability} ({})", self.describe().join("; "));
@@ -501,6 +521,13 @@ mod tests {
         assert!(grant.permits("sensors:temp:1"));
         assert!(!grant.permits("sensors:hum:1"), "the link narrows the signed grant");
         assert!(!grant.permits("admin:x"), "the link cannot widen the signed grant");
+    }
+
+    #[test]
+    fn permits_by_source_tells_the_signed_layer_from_the_links() {
+        let grant = Grant::new(vec![signed(&["exact:a"]), link(&["exact:b"])]);
+        assert!(grant.permits_by_source(|source, _| source == Source::Signed || source == Source::Link));
+        assert!(!grant.permits_by_source(|source, _| source == Source::Signed));
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl Usage {
             .checked_add(self.reserved_bytes)
             .map(|held| held.saturating_sub(freed))
             .and_then(|held| held.checked_add(bytes));
-        let Some(after) = after.filter(|after| *after <= limits.max_bytes) else {
+        if after.is_none_or(|after| after > limits.max_bytes) {
             let after = after.map_or_else(|| "more than 2^64".to_owned(), |after| after.to_string());
             return Err(ProviderError::of(
                 provider_sdk::ErrorKind::Denied,
@@ -48,7 +48,7 @@ impl Usage {
                     limits.max_bytes, self.bytes, self.reserved_bytes
                 ),
             ));
-        };
+        }
         let new_object = u64::from(replaced.is_none());
         let objects = self.objects.checked_add(self.reserved_objects).and_then(|n| n.checked_add(new_object));
         if objects.is_none_or(|objects| objects > limits.max_objects) {

@@ -10,8 +10,10 @@
 //! Before a pin is opened, the provider checks, in this order: that the
 //! name is a pin of the board; that the board does not reserve it (unless
 //! `ALLOW_RESERVED` names it); that the actor's effective grant (signed,
-//! narrowed by the link) permits the pin in that mode (`out:led`,
-//! `in:button`, `pwm:18`, or `*` for any pin); and that no other actor
+//! narrowed by the link) permits the pin in that mode (`out:17`,
+//! `in:27`, `pwm:18`, or `*` for any pin; a signed rule names a pin by
+//! number or by the board definition's own label, never by one from
+//! `LABELS`); and that no other actor
 //! holds it as an output. Every refusal names the pin and why. When an
 //! actor is unbound (stopped, replaced, unlinked) or the provider stops,
 //! each pin it held is released to its safe state: an input, or the level
@@ -41,7 +43,7 @@ use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
 use provider_sdk::codec::gpio::{
     self as contract, InputRequest, Level, OutputRequest, PinRequest, PinState, PwmRequest, WriteRequest,
 };
-use provider_sdk::grant::Grant;
+use provider_sdk::grant::{Grant, Source};
 use provider_sdk::{export_provider, ErrorKind, Host, Level as LogLevel, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, BackendError, EdgeSink, Pwm, Rppal, Sim, Watching};
@@ -139,15 +141,38 @@ impl GpioProvider {
             }
         }
         let subject = format!("{} as {}", pins.describe(pin), mode.name());
+        // A signed rule's pin is read through the board's own labels only,
+        // so the manifest's LABELS cannot point it at another pin; a link
+        // rule is the manifest's own and may use its labels.
+        let names = |source: Source, name: &str| match source {
+            Source::Signed => pins.resolve_signed(name),
+            Source::Link => pins.resolve(name),
+        };
         bound
             .grant
-            .check_by(
+            .check_by_source(
                 contract::CAPABILITY_ID,
                 &subject,
                 |kind| matches!(kind, "in" | "out" | "pwm"),
-                |rule| rule.kind() == mode.grant_kind() && (rule.value() == "*" || pins.resolve(rule.value()) == Ok(pin)),
+                |source, rule| rule.kind() == mode.grant_kind() && (rule.value() == "*" || names(source, rule.value()) == Ok(pin)),
             )
-            .map_err(ProviderError::denied)
+            .map_err(|refusal| {
+                // Say why a signed rule by label permitted nothing.
+                let unresolved: Vec<String> = bound
+                    .grant
+                    .layers
+                    .iter()
+                    .filter(|layer| layer.source == Source::Signed)
+                    .flat_map(|layer| &layer.rules)
+                    .filter(|rule| rule.kind() == mode.grant_kind() && rule.value() != "*")
+                    .filter_map(|rule| pins.resolve_signed(rule.value()).err().map(|why| format!("`{rule}`: {why}")))
+                    .collect();
+                if unresolved.is_empty() {
+                    ProviderError::denied(refusal)
+                } else {
+                    ProviderError::denied(format!("{refusal}; {}", unresolved.join("; ")))
+                }
+            })
     }
 
     /// Opens `pin` as `mode` for `actor`, configuring the board with
@@ -301,6 +326,9 @@ impl GpioProvider {
                 if level.is_some() { "written" } else { "toggled" }
             )));
         }
+        // Writing drives the pin as a plain output (a PWM pin stops its
+        // PWM): that takes an `out:` grant, which a `pwm:` one is not.
+        self.check_access(bound(&state, actor)?, pin, Mode::Output)?;
         let level = level.unwrap_or_else(|| state.driven.get(&pin).copied().unwrap_or_default().inverted());
         self.backend.write(pin, level).map_err(board_error)?;
         state.pins.commit_open(actor, pin, Mode::Output);

@@ -12,6 +12,8 @@ use boards::Board;
 #[derive(Debug, Clone)]
 pub(crate) struct PinMap {
     board: Board,
+    /// The board definition's own labels, which signed grants go by.
+    board_labels: BTreeMap<String, u8>,
     by_label: BTreeMap<String, u8>,
     by_pin: BTreeMap<u8, String>,
 }
@@ -21,7 +23,7 @@ impl PinMap {
     /// from the manifest replaces the board's label of the same name, and
     /// becomes the name shown for its pin.
     pub(crate) fn new(board: Board, extra: &str) -> Result<PinMap, String> {
-        let mut map = PinMap { by_label: board.labels(), by_pin: BTreeMap::new(), board };
+        let mut map = PinMap { board_labels: board.labels(), by_label: board.labels(), by_pin: BTreeMap::new(), board };
         let mut by_pin: BTreeMap<u8, String> = map.by_label.iter().map(|(l, p)| (*p, l.clone())).collect();
         for (label, pin) in pairs(extra, "LABELS")? {
             if !boards::is_label(&label) {
@@ -51,6 +53,24 @@ impl PinMap {
         self.number(name).map_err(|e| {
             let hint = provider_sdk::abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str));
             format!("{e}{hint}")
+        })
+    }
+
+    /// The BCM number a SIGNED grant rule's `name` means: one of the board
+    /// definition's own labels, `17`, `gpio17` or `bcm17`. Never a label
+    /// from `LABELS`: the manifest names pins for the actor's calls and the
+    /// link's grant, but cannot decide which pin a signed rule reaches.
+    pub(crate) fn resolve_signed(&self, name: &str) -> Result<u8, String> {
+        if let Some(pin) = self.board_labels.get(name) {
+            return Ok(*pin);
+        }
+        self.number(name).map_err(|_| {
+            format!(
+                "signed rules name a pin by BCM number (`17`, `gpio17`) or by a label of board {}'s own definition; \
+                 `{name}` is neither{}",
+                self.board.name,
+                if self.by_label.contains_key(name) { " (LABELS names it, but LABELS cannot widen a signed grant)" } else { "" }
+            )
         })
     }
 
@@ -129,6 +149,19 @@ mod tests {
         assert_eq!(pins.resolve("sda"), Ok(2), "the board's own labels stay");
         assert_eq!(pins.describe(17), "pin 17 (led)");
         assert_eq!(pins.describe(5), "pin 5");
+    }
+
+    #[test]
+    fn a_signed_name_resolves_through_the_boards_own_labels_never_the_manifests() {
+        // LABELS `sda=17, led=22`: the manifest moved the board's `sda` and
+        // made up `led`; a signed `out:sda` or `out:led` must not follow.
+        let pins = map("sda=17, led=22").unwrap();
+        assert_eq!(pins.resolve("sda"), Ok(17), "calls by name follow LABELS");
+        assert_eq!(pins.resolve_signed("sda"), Ok(2), "a signed label is the board's");
+        let err = pins.resolve_signed("led").unwrap_err();
+        assert!(err.contains("`led` is neither") && err.contains("LABELS cannot widen a signed grant"), "{err}");
+        assert_eq!(pins.resolve_signed("gpio22"), Ok(22));
+        assert_eq!(pins.resolve_signed("22"), Ok(22));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use provider_sdk::{ErrorKind, ProviderError};
 use reqwest::redirect;
 
 use crate::config::ClientConfig;
+use crate::destination::{self, GuardedResolver, LocalRefused};
 use crate::target::{self, shown};
 
 /// A redirect not followed (outside the grant: `denied`; one too many:
@@ -40,13 +41,20 @@ impl ActorClient {
         let grant = Arc::new(grant);
         let policy_grant = Arc::clone(&grant);
         let max_redirects = config.max_redirects;
+        let allow_loopback = config.allow_loopback;
         let policy = redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > max_redirects {
                 let to = shown(attempt.url().as_str());
                 return attempt
                     .error(RedirectRefused(ErrorKind::Failed, format!("more than {max_redirects} redirects (MAX_REDIRECTS); the last to {to}")));
             }
-            match target::check(&policy_grant, attempt.url()) {
+            let refused = target::check(&policy_grant, attempt.url()).and_then(|()| {
+                if allow_loopback {
+                    return Ok(());
+                }
+                destination::check_url(attempt.url()).map_err(|local| local.to_string())
+            });
+            match refused {
                 Ok(()) => attempt.follow(),
                 Err(refusal) => {
                     let from = attempt.previous().last().map(|u| shown(u.as_str())).unwrap_or_default();
@@ -60,6 +68,12 @@ impl ActorClient {
             .timeout(config.timeout)
             .user_agent(config.user_agent.clone())
             .no_proxy();
+        if !config.allow_loopback {
+            // Names are resolved here, and local addresses taken out; the
+            // proxy the operator named is resolved as it is.
+            let proxy_host = config.proxy.as_deref().and_then(|p| reqwest::Url::parse(p).ok()).and_then(|u| u.host_str().map(str::to_owned));
+            builder = builder.dns_resolver(GuardedResolver::shared(proxy_host));
+        }
         if let Some(proxy) = &config.proxy {
             let proxy = reqwest::Proxy::all(proxy.as_str())
                 .map_err(|e| ProviderError::bad_request(format!("PROXY `{}`: {e}", shown(proxy))))?;
@@ -92,6 +106,9 @@ impl ActorClient {
     pub async fn perform(&self, request: Request) -> Result<Response, ProviderError> {
         let url = target::url_of(&request.path, &request.query_string)?;
         target::check(&self.grant, &url).map_err(ProviderError::denied)?;
+        if !self.config.allow_loopback {
+            destination::check_url(&url).map_err(|e| ProviderError::denied(format!("{}: {e}", shown(url.as_str()))))?;
+        }
         let method = if request.method.trim().is_empty() { "GET" } else { request.method.trim() };
         let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| ProviderError::bad_request(format!("`{}` is not an HTTP method", request.method)))?;
@@ -150,6 +167,9 @@ impl ActorClient {
         let at = shown(error.url().unwrap_or(url).as_str());
         if let Some(refused) = find::<RedirectRefused>(error) {
             return ProviderError::of(refused.0, refused.1.clone());
+        }
+        if let Some(refused) = find::<LocalRefused>(error) {
+            return ProviderError::denied(format!("{at}: {refused}"));
         }
         if error.is_connect() {
             if error.is_timeout() || find::<tokio::time::error::Elapsed>(error).is_some() {

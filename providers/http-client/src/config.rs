@@ -19,6 +19,7 @@ pub fn declared() -> Vec<Setting> {
         Setting::text("PROXY", link, None, "an http:// or https:// proxy for every request; none when absent"),
         Setting::text("CA_FILE", link, None, "PEM file of extra CA certificates to trust, beside the built-in roots"),
         Setting::text("USER_AGENT", link, Some(concat!("host-edge/", env!("CARGO_PKG_VERSION"))), "the User-Agent sent when the actor sets none"),
+        Setting::boolean("ALLOW_LOOPBACK", link, false, "true lets the actor reach loopback, link-local and unspecified addresses (the host's own services), by address or by a name resolving to one; refused otherwise, whatever the grant"),
     ]
 }
 
@@ -39,6 +40,9 @@ pub struct ClientConfig {
     pub ca_file: Option<PathBuf>,
     /// The default User-Agent.
     pub user_agent: String,
+    /// Whether loopback, link-local and unspecified addresses may be
+    /// reached ([`crate::destination`]).
+    pub allow_loopback: bool,
 }
 
 fn number<T: std::str::FromStr>(values: &BTreeMap<String, String>, key: &str, default: T) -> Result<T, ProviderError> {
@@ -66,6 +70,13 @@ impl ClientConfig {
             ca_file: optional(values, "CA_FILE").map(PathBuf::from),
             user_agent: optional(values, "USER_AGENT")
                 .unwrap_or_else(|| concat!("host-edge/", env!("CARGO_PKG_VERSION")).to_owned()),
+            allow_loopback: match optional(values, "ALLOW_LOOPBACK").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ProviderError::bad_request(format!("ALLOW_LOOPBACK must be true or false, not `{other}`")))
+                }
+            },
         };
         if config.connect_timeout.is_zero() || config.timeout.is_zero() {
             return Err(ProviderError::bad_request("CONNECT_TIMEOUT_MS and TIMEOUT_MS must be above 0"));
@@ -84,6 +95,16 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_secs(30));
         assert_eq!(config.max_redirects, 5);
         assert_eq!(config.proxy, None);
+        assert!(!config.allow_loopback, "local addresses are refused unless the link allows them");
+    }
+
+    #[test]
+    fn allow_loopback_is_true_or_false() {
+        let values = BTreeMap::from([("ALLOW_LOOPBACK".to_owned(), "TRUE".to_owned())]);
+        assert!(ClientConfig::from_values(&values).unwrap().allow_loopback);
+        let values = BTreeMap::from([("ALLOW_LOOPBACK".to_owned(), "yes".to_owned())]);
+        let err = ClientConfig::from_values(&values).unwrap_err();
+        assert!(err.message().contains("ALLOW_LOOPBACK must be true or false, not `yes`"), "{err}");
     }
 
     #[test]

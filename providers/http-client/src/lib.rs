@@ -9,11 +9,16 @@
 //! to one. An actor with no grant at all may reach any host, as on waSCC;
 //! the binding says so in the log.
 //!
+//! Whatever the grant, loopback, link-local and unspecified addresses (the
+//! host's own services: its metrics port, a local Redis) are refused,
+//! written in the URL or resolved from a name, unless the link sets
+//! `ALLOW_LOOPBACK = "true"` (see [`destination`]).
+//!
 //! Link values (defaults in brackets): `CONNECT_TIMEOUT_MS` [5000],
 //! `TIMEOUT_MS` [30000] for the whole request, `MAX_RESPONSE_BYTES`
 //! [4194304], `MAX_REDIRECTS` [5; 0 hands a 3xx to the actor], `PROXY`,
 //! `CA_FILE` (extra PEM roots beside the built-in Mozilla roots),
-//! `USER_AGENT`. Provider setting: `WORKER_THREADS` [1].
+//! `USER_AGENT`, `ALLOW_LOOPBACK` [false]. Provider setting: `WORKER_THREADS` [1].
 //!
 //! Failures reach the actor typed: `denied` (outside the grant),
 //! `timed-out` (connect or whole request), `unavailable` (no connection),
@@ -22,6 +27,7 @@
 
 mod client;
 mod config;
+pub mod destination;
 pub mod target;
 
 use std::collections::HashMap;

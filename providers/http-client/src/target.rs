@@ -11,11 +11,21 @@
 //! - `host:NAME:PORT` — that port only; `host:NAME:*` — any port;
 //! - `host:*.example.com` — any subdomain of `example.com` (not the domain
 //!   itself); IPv6 addresses in brackets, `host:[::1]:8080`;
-//! - `prefix:URL` and `exact:URL` — on the whole URL, for a path within a
-//!   host (`prefix:https://api.example.com/v1/`; end it with `/`).
+//! - `prefix:URL` — a path within a host (`prefix:https://api.example.com/v1`):
+//!   both URLs are parsed, and the request's scheme, host (exactly: no
+//!   subdomain, no longer name) and port (explicit or the scheme's default)
+//!   must be the rule's, and its path must be the rule's path or continue
+//!   it after a `/` (`/v1` reaches `/v1` and `/v1/items`, not `/v1admin`);
+//! - `exact:URL` — that URL only, parsed the same way, query included.
+//!
+//! A request URL carrying user info (`https://api.example.com@evil.net/`,
+//! `https://user:pass@api.example.com/`) is never permitted by a `prefix:`
+//! or `exact:` rule, nor is a rule that carries user info, a query (for
+//! `prefix:`) or a fragment.
 //!
 //! Names are compared without regard to case; no name is resolved, so the
-//! grant speaks of what the actor asked for.
+//! grant speaks of what the actor asked for. Where the name leads is
+//! checked apart from the grant (see `destination`).
 
 use provider_sdk::grant::{Grant, Rule};
 use provider_sdk::ProviderError;
@@ -79,7 +89,46 @@ pub fn check(grant: &Grant, url: &Url) -> Result<(), String> {
 fn permits(rule: &Rule, url: &Url) -> bool {
     match rule.kind() {
         "host" => host_permits(rule.value(), url),
-        _ => rule.permits(url.as_str()),
+        "prefix" => url_permits(rule.value(), url, false),
+        "exact" => url_permits(rule.value(), url, true),
+        _ => false,
+    }
+}
+
+/// The `prefix:` (or, `exact`, `exact:`) rule `pattern` against `url`,
+/// on the parsed URLs: scheme, host and port equal, the path within the
+/// rule's at a `/` boundary (equal, for `exact`, with the query). Never
+/// for user info on either side, nor a fragment in the rule.
+fn url_permits(pattern: &str, url: &Url, exact: bool) -> bool {
+    let Ok(rule) = Url::parse(pattern.trim()) else {
+        return false;
+    };
+    let has_userinfo = |u: &Url| !u.username().is_empty() || u.password().is_some();
+    if has_userinfo(url) || has_userinfo(&rule) || rule.fragment().is_some() {
+        return false;
+    }
+    let same_origin = rule.scheme() == url.scheme()
+        && rule.host_str().is_some()
+        && rule.host_str() == url.host_str()
+        && rule.port_or_known_default() == url.port_or_known_default();
+    if !same_origin {
+        return false;
+    }
+    if exact {
+        return rule.path() == url.path() && rule.query().unwrap_or("") == url.query().unwrap_or("");
+    }
+    if rule.query().is_some() {
+        return false;
+    }
+    path_within(rule.path(), url.path())
+}
+
+/// Whether `path` is `base` or lies below it: `/v1` holds `/v1` and
+/// `/v1/items`, not `/v1admin`; `/v1/` holds `/v1/items`; `/` holds all.
+fn path_within(base: &str, path: &str) -> bool {
+    match path.strip_prefix(base) {
+        None => false,
+        Some(rest) => base.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
     }
 }
 
@@ -174,6 +223,76 @@ mod tests {
     fn prefix_rules_match_the_whole_url() {
         assert!(allowed(&["prefix:https://api.example.com/v1/"], "https://api.example.com/v1/items?a=1"));
         assert!(!allowed(&["prefix:https://api.example.com/v1/"], "https://api.example.com/v2/items"));
+    }
+
+    #[test]
+    fn a_url_prefix_does_not_admit_a_longer_host_or_user_info_pointing_elsewhere() {
+        // As a string prefix, `prefix:https://api.example.com` admitted
+        // these: another host whose name starts with the granted one, and
+        // the granted name as user info in front of another host.
+        let rule = ["prefix:https://api.example.com"];
+        for evil in [
+            "https://api.example.com.evil.net/",
+            "https://api.example.com@evil.net/",
+            "https://api.example.com:443@evil.net/",
+            "https://api.example.com:8443/",
+            "https://api.example.comevil.net/",
+        ] {
+            assert!(!allowed(&rule, evil), "{evil}");
+        }
+        assert!(allowed(&rule, "https://api.example.com/"));
+        assert!(allowed(&rule, "https://API.example.com:443/v1/items?a=1"));
+        assert!(!allowed(&rule, "https://user:secret@api.example.com/"), "user info is refused");
+        assert!(!allowed(&rule, "http://api.example.com/"), "the scheme is part of the rule");
+    }
+
+    #[test]
+    fn a_url_prefix_path_ends_at_a_segment_boundary() {
+        let rule = ["prefix:https://api.example.com/v1"];
+        assert!(allowed(&rule, "https://api.example.com/v1"));
+        assert!(allowed(&rule, "https://api.example.com/v1/items"));
+        assert!(!allowed(&rule, "https://api.example.com/v1admin"));
+        assert!(!allowed(&rule, "https://api.example.com/v1/../admin"), "dot segments are resolved first");
+        assert!(!allowed(&rule, "https://api.example.com/v1/%2e%2e/admin"));
+        assert!(allowed(&["exact:https://api.example.com/v1/x?a=1"], "https://api.example.com/v1/x?a=1"));
+        assert!(!allowed(&["exact:https://api.example.com/v1/x"], "https://api.example.com/v1/x?a=1"));
+        assert!(!allowed(&["prefix:https://u:p@api.example.com/"], "https://u:p@api.example.com/"));
+        assert!(!allowed(&["prefix:not a url"], "https://api.example.com/"));
+    }
+
+    #[test]
+    fn a_url_grant_never_admits_another_host_for_any_url_built_from_hostile_pieces() {
+        // Every combination of a scheme, user info, a host that starts or
+        // ends like the granted one, a port and a path: whatever passes the
+        // rule is on the granted host, port and path.
+        let hosts = ["api.example.com", "api.example.com.evil.net", "evil.net", "api.example.co", "xapi.example.com", "API.EXAMPLE.COM"];
+        let userinfo = ["", "api.example.com@", "api.example.com:443@", "u:p@"];
+        let ports = ["", ":443", ":8443", ":80"];
+        let paths = ["/", "/v1", "/v1/", "/v1/a", "/v1a", "/v1/../x", "/x/v1"];
+        let rules = ["prefix:https://api.example.com", "prefix:https://api.example.com/v1", "prefix:https://api.example.com/v1/"];
+        let mut checked = 0;
+        for scheme in ["https://", "http://"] {
+            for user in userinfo {
+                for host in hosts {
+                    for port in ports {
+                        for path in paths {
+                            let text = format!("{scheme}{user}{host}{port}{path}");
+                            let Ok(url) = Url::parse(&text) else { continue };
+                            for rule in rules {
+                                checked += 1;
+                                if check(&grant(&[rule]), &url).is_ok() {
+                                    assert_eq!(url.host_str(), Some("api.example.com"), "{rule} admitted {text}");
+                                    assert_eq!(url.port_or_known_default(), Some(443), "{rule} admitted {text}");
+                                    assert_eq!((url.username(), url.password()), ("", None), "{rule} admitted {text}");
+                                    assert!(url.path().starts_with("/v1") || rule == rules[0], "{rule} admitted {text}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]

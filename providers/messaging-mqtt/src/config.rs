@@ -287,10 +287,24 @@ impl LinkConfig {
     }
 }
 
+/// The connection values left out of the default client id: secrets. The
+/// client id is sent in the clear to the broker, which logs it and shows
+/// it to anyone who may read `$SYS` or its admin API, and FNV-1a is no
+/// barrier to guessing a password from its hash.
+const SECRET_VALUES: [&str; 1] = ["PASSWORD"];
+
 /// `host-edge-` and a hash of the state directory and the connection
-/// values: the same on every start of this host, different for another
-/// host or another connection, so the broker keeps each one's session.
+/// values (secrets excepted): the same on every start of this host,
+/// different for another host or another connection, so the broker keeps
+/// each one's session.
 fn default_client_id(values: &BTreeMap<String, String>, state_dir: &Path) -> String {
+    client_id_hash(values, state_dir, false)
+}
+
+/// The default client id over the connection values, secrets fed as
+/// absent unless `with_secrets` (only to find what an earlier release
+/// named an outbox; never sent).
+fn client_id_hash(values: &BTreeMap<String, String>, state_dir: &Path, with_secrets: bool) -> String {
     // A fixed function (FNV-1a), not std's hasher, whose algorithm may
     // change between Rust releases: the id must survive upgrades.
     let mut fnv: u64 = 0xcbf2_9ce4_8422_2325;
@@ -302,9 +316,42 @@ fn default_client_id(values: &BTreeMap<String, String>, state_dir: &Path) -> Str
     feed(state_dir.as_os_str().as_encoded_bytes());
     for name in CONNECTION_VALUES {
         feed(name.as_bytes());
-        feed(values.get(name).map_or(&[0xff][..], |v| v.as_bytes()));
+        // A secret is fed as absent, so a link without one keeps the id
+        // (and the outbox file) it had before secrets were left out.
+        let value = values.get(name).filter(|_| with_secrets || !SECRET_VALUES.contains(&name));
+        feed(value.map_or(&[0xff][..], |v| v.as_bytes()));
     }
     format!("host-edge-{fnv:016x}")
+}
+
+/// Moves the outbox an earlier release kept for these link `values` to
+/// `outbox`, where this one keeps it, so the publishes it queued are still
+/// sent: before the password was left out of the default client id, a link
+/// with a `PASSWORD` and neither `CLIENT_ID` nor `OUTBOX` kept its outbox
+/// under an id that took the password in. SQLite's `-wal` and `-shm` files
+/// move first and the database last, so an interrupted move is finished by
+/// the next bind. `Ok(Some(old path))` when an outbox was moved.
+pub fn adopt_legacy_outbox(
+    values: &BTreeMap<String, String>,
+    state_dir: &Path,
+    outbox: &Path,
+) -> std::io::Result<Option<PathBuf>> {
+    let set = |name: &str| values.get(name).is_some_and(|v| !v.is_empty());
+    if set("CLIENT_ID") || set("OUTBOX") || !set("PASSWORD") {
+        return Ok(None);
+    }
+    let legacy = state_dir.join(format!("outbox-{}.db", sanitize(&client_id_hash(values, state_dir, true))));
+    if legacy == outbox || !legacy.exists() || outbox.exists() {
+        return Ok(None);
+    }
+    for sidecar in ["-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{sidecar}", legacy.display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{sidecar}", outbox.display()))?;
+        }
+    }
+    std::fs::rename(&legacy, outbox)?;
+    Ok(Some(legacy))
 }
 
 fn sanitize(id: &str) -> String {
@@ -331,6 +378,39 @@ mod tests {
         let other = LinkConfig::parse(&values(&[]), Path::new("/elsewhere")).unwrap();
         assert_ne!(a.connection.client_id, other.connection.client_id);
         assert_eq!(a.qos, Qos::AtLeastOnce);
+    }
+
+    #[test]
+    fn the_default_client_id_is_not_derived_from_the_password() {
+        // The id is sent in the clear and shown by the broker; a hash that
+        // took in the password let anyone who saw the id test guesses.
+        let dir = Path::new("/var/lib/host-edge/providers/mqtt");
+        let id = |pairs: &[(&str, &str)]| LinkConfig::parse(&values(pairs), dir).unwrap().connection.client_id;
+        let none = id(&[("USERNAME", "edge")]);
+        let one = id(&[("USERNAME", "edge"), ("PASSWORD", "hunter2")]);
+        let other = id(&[("USERNAME", "edge"), ("PASSWORD", "correct horse")]);
+        assert_eq!(one, other, "a password does not change the id");
+        assert_eq!(one, none, "an id without a password is the one it always was");
+        assert_ne!(one, id(&[("USERNAME", "other")]), "other values still tell connections apart");
+        assert_eq!(none, "host-edge-c65293458c6fbe29", "the id of a link without a password is unchanged");
+    }
+
+    #[test]
+    fn an_outbox_kept_under_the_old_password_derived_id_moves_to_the_new_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = values(&[("USERNAME", "edge"), ("PASSWORD", "hunter2")]);
+        let outbox = LinkConfig::parse(&link, dir.path()).unwrap().connection.outbox;
+        let legacy = dir.path().join(format!("outbox-{}.db", client_id_hash(&link, dir.path(), true)));
+        assert_ne!(legacy, outbox);
+        std::fs::write(&legacy, "db").unwrap();
+        std::fs::write(format!("{}-wal", legacy.display()), "wal").unwrap();
+        assert_eq!(adopt_legacy_outbox(&link, dir.path(), &outbox).unwrap(), Some(legacy.clone()));
+        assert_eq!(std::fs::read_to_string(&outbox).unwrap(), "db");
+        assert_eq!(std::fs::read_to_string(format!("{}-wal", outbox.display())).unwrap(), "wal");
+        assert!(!legacy.exists());
+        assert_eq!(adopt_legacy_outbox(&link, dir.path(), &outbox).unwrap(), None, "once");
+        let named = values(&[("PASSWORD", "hunter2"), ("CLIENT_ID", "mine")]);
+        assert_eq!(adopt_legacy_outbox(&named, dir.path(), &outbox).unwrap(), None, "a chosen id never changed");
     }
 
     #[test]

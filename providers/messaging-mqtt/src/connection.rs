@@ -392,10 +392,10 @@ impl Connection {
 
     /// Publishes a request and waits up to `timeout` for its reply.
     pub fn request(&self, qos: Qos, topic: &str, payload: &[u8], timeout: Duration) -> Result<Vec<u8>, ProviderError> {
-        let (id, reply) = self.shared.requests.open();
+        let (id, reply) = self.shared.requests.open().map_err(|e| ProviderError::new(e.to_string()))?;
         let properties = PublishProperties {
             response_topic: Some(self.shared.reply_topic.clone()),
-            correlation_data: Some(id.to_be_bytes().to_vec().into()),
+            correlation_data: Some(id.to_vec().into()),
             ..Default::default()
         };
         let outcome = self.shared.send_direct(topic, qos, payload, properties).and_then(|()| {

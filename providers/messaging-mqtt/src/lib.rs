@@ -18,7 +18,10 @@
 //! - **Outbound, durable**: a QoS 1 publish is acknowledged to the actor
 //!   once it is fsynced into the connection's SQLite outbox, and removed
 //!   only when the broker's PUBACK for it arrives. QoS 0 is never queued.
-//! - **Request/reply** on MQTT 5 response topics and correlation data.
+//! - **Request/reply** on MQTT 5 response topics and correlation data
+//!   (128 random bits per outbound request); a reply to a request the
+//!   actor received goes out only when its `pub:` grant covers the
+//!   response topic the requester named.
 //!
 //! The link values are listed in [`config::declared`]; docs/messaging.md
 //! describes them with examples.
@@ -40,7 +43,7 @@ use provider_sdk::bindings::read_grant;
 use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
 use provider_sdk::codec::messaging::{BrokerMessage, RequestMessage, OP_PERFORM_REQUEST, OP_PUBLISH_MESSAGE};
 use provider_sdk::grant::Grant;
-use provider_sdk::{export_provider, ErrorKind, Host, Provider, ProviderError, Setting, Settings};
+use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use config::LinkConfig;
 use connection::{Connection, Route};
@@ -93,22 +96,36 @@ impl MqttMessaging {
     /// The MQTT topic for an actor's `subject`, checked against its grant.
     fn topic_to_publish(route: &Route, grant: &Grant, subject: &str) -> Result<String, ProviderError> {
         let topic = route.subjects.to_mqtt(subject).map_err(ProviderError::bad_request)?;
-        topic::check_name(&topic).map_err(ProviderError::bad_request)?;
+        Self::check_publish(grant, &topic)?;
+        Ok(topic)
+    }
+
+    /// `Ok` when `grant` lets the actor publish to the MQTT `topic`: a
+    /// topic name, within a `pub:` rule. The one rule for every message an
+    /// actor sends: publishes, requests, and replies to requests it got.
+    fn check_publish(grant: &Grant, topic: &str) -> Result<(), ProviderError> {
+        topic::check_name(topic).map_err(ProviderError::bad_request)?;
         grant
             .check_by(
                 CAPABILITY_ID,
                 &format!("publishing to topic `{topic}`"),
                 |kind| matches!(kind, "pub" | "sub"),
-                |rule| rule.kind() == "pub" && topic::matches(rule.value(), &topic),
+                |rule| rule.kind() == "pub" && topic::matches(rule.value(), topic),
             )
-            .map_err(ProviderError::denied)?;
-        Ok(topic)
+            .map_err(ProviderError::denied)
     }
 
     fn publish(&self, actor: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
         let message: BrokerMessage = provider_sdk::codec::deserialize(payload)?;
         let Bound { connection, route, grant } = self.bound(actor)?;
         if let Some(reply) = connection.replies().take(actor, &message.subject) {
+            // The response topic is the requester's choice: whoever may
+            // publish a request to the actor could otherwise make it
+            // publish anywhere. The actor's grant decides, as for any
+            // publish.
+            Self::check_publish(&grant, &reply.topic).map_err(|e| {
+                ProviderError::of(e.kind(), format!("the reply to a request on its response topic: {}", e.message()))
+            })?;
             connection.reply(route.qos, reply, &message.body)?;
         } else {
             let topic = Self::topic_to_publish(&route, &grant, &message.subject)?;
@@ -168,6 +185,22 @@ impl Provider for MqttMessaging {
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let link = LinkConfig::parse(&config.values, self.host.state_dir())?;
+        let outbox = &link.connection.outbox;
+        match config::adopt_legacy_outbox(&config.values, self.host.state_dir(), outbox) {
+            Ok(None) => {}
+            Ok(Some(old)) => self.host.log(
+                Level::Info,
+                &format!(
+                    "moved the outbox {} to {}: the default client id no longer takes in the password",
+                    old.display(),
+                    outbox.display()
+                ),
+            ),
+            Err(e) => self.host.log(
+                Level::Warn,
+                &format!("cannot move the outbox of an earlier release to {}: {e}; it starts empty", outbox.display()),
+            ),
+        }
         let grant = read_grant(&config.values)?;
         for filter in &link.filters {
             grant

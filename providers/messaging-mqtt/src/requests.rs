@@ -2,15 +2,18 @@
 //! correlation data.
 //!
 //! Outbound: an actor's `Request` is published with the connection's own
-//! reply topic (`host-edge/reply/CLIENT_ID`) as its response topic and a
-//! fresh number as correlation data; the reply is matched back by that
-//! number. Inbound: a message that carries a response topic reaches the
-//! actor with a `replyTo` the provider recognises when the actor publishes
-//! to it, so the reply goes out with the requester's correlation data, and
-//! the actor needs no publish grant for a topic it was asked to answer on.
+//! reply topic (`host-edge/reply/CLIENT_ID`) as its response topic and 128
+//! random bits from the operating system's CSPRNG as correlation data; a
+//! message on the reply topic is taken as the reply only when its
+//! correlation data is that of a request still waiting. Anyone who may
+//! publish to the reply topic cannot guess one, so cannot answer in the
+//! responder's place. Inbound: a message that carries a response topic
+//! reaches the actor with a `replyTo` the provider recognises when the
+//! actor publishes to it, so the reply goes out with the requester's
+//! correlation data; it goes out only when the actor's grant lets it
+//! publish to that response topic, as any publish of the actor.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -18,31 +21,40 @@ use crossbeam_channel::{Receiver, Sender};
 /// A reply's body, or why none will come.
 pub type Reply = Result<Vec<u8>, String>;
 
+/// The correlation data of an outbound request: 128 random bits.
+pub type CorrelationId = [u8; 16];
+
+/// Why a request cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("no random correlation id for the request: the operating system's random source failed: {0}")]
+pub struct NoRandomness(getrandom::Error);
+
 /// Outstanding requests of one connection.
 #[derive(Default)]
 pub struct Requests {
-    next: AtomicU64,
-    waiting: Mutex<HashMap<u64, Sender<Reply>>>,
+    waiting: Mutex<HashMap<CorrelationId, Sender<Reply>>>,
 }
 
 impl Requests {
-    /// A new request: its correlation data and where its reply arrives.
-    pub fn open(&self) -> (u64, Receiver<Reply>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+    /// A new request: its correlation data (fresh random bits) and where
+    /// its reply arrives.
+    pub fn open(&self) -> Result<(CorrelationId, Receiver<Reply>), NoRandomness> {
+        let mut id = CorrelationId::default();
+        getrandom::fill(&mut id).map_err(NoRandomness)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx);
-        (id, rx)
+        Ok((id, rx))
     }
 
     /// The request is over (answered, timed out or failed).
-    pub fn close(&self, id: u64) {
+    pub fn close(&self, id: CorrelationId) {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     /// A reply arrived with `correlation`; false when no request waits for
-    /// it (answered already, or timed out).
+    /// it (answered already, timed out, or never asked).
     pub fn answer(&self, correlation: &[u8], body: Vec<u8>) -> bool {
-        let Ok(id) = <[u8; 8]>::try_from(correlation).map(u64::from_be_bytes) else {
+        let Ok(id) = CorrelationId::try_from(correlation) else {
             return false;
         };
         match self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id) {
@@ -114,15 +126,47 @@ mod tests {
     #[test]
     fn a_reply_reaches_the_request_with_its_correlation_once() {
         let requests = Requests::default();
-        let (a, rx_a) = requests.open();
-        let (b, rx_b) = requests.open();
-        assert!(requests.answer(&b.to_be_bytes(), b"for b".to_vec()));
-        assert!(!requests.answer(&b.to_be_bytes(), b"again".to_vec()));
+        let (a, rx_a) = requests.open().unwrap();
+        let (b, rx_b) = requests.open().unwrap();
+        assert!(requests.answer(&b, b"for b".to_vec()));
+        assert!(!requests.answer(&b, b"again".to_vec()));
         assert!(!requests.answer(b"short", Vec::new()));
         assert_eq!(rx_b.try_recv().unwrap().unwrap(), b"for b");
         requests.fail_all("broker gone");
         assert_eq!(rx_a.try_recv().unwrap().unwrap_err(), "broker gone");
         requests.close(a);
+    }
+
+    #[test]
+    fn a_forged_reply_with_a_guessed_correlation_id_is_not_accepted() {
+        // Correlation ids counted from 0: anyone who could publish to the
+        // reply topic answered the first requests by guessing 0, 1, 2...
+        let requests = Requests::default();
+        let (id, reply) = requests.open().unwrap();
+        let (other, _) = requests.open().unwrap();
+        assert_ne!(id, other);
+        for guess in 0u64..10_000 {
+            assert!(!requests.answer(&guess.to_be_bytes(), b"forged".to_vec()), "{guess} was taken as a reply");
+            let mut wide = [0u8; 16];
+            wide[8..].copy_from_slice(&guess.to_be_bytes());
+            assert!(!requests.answer(&wide, b"forged".to_vec()), "{guess} (128 bits) was taken as a reply");
+        }
+        assert!(reply.try_recv().is_err(), "nothing reached the request");
+        assert!(requests.answer(&id, b"real".to_vec()));
+        assert_eq!(reply.try_recv().unwrap().unwrap(), b"real");
+    }
+
+    #[test]
+    fn correlation_ids_are_128_random_bits_never_repeated() {
+        let requests = Requests::default();
+        let ids: std::collections::HashSet<CorrelationId> = (0..1000).map(|_| requests.open().unwrap().0).collect();
+        assert_eq!(ids.len(), 1000);
+        // Random bits: every byte position takes many values, which a
+        // counter's high bytes would not.
+        for position in 0..16 {
+            let values: std::collections::HashSet<u8> = ids.iter().map(|id| id[position]).collect();
+            assert!(values.len() > 100, "byte {position} took {} values", values.len());
+        }
     }
 
     #[test]

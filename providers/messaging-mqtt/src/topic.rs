@@ -72,7 +72,13 @@ pub fn matches(filter: &str, topic: &str) -> bool {
 
 /// Whether every topic `inner` matches is also matched by `outer`:
 /// `sensors/#` covers `sensors/+/temp`, `+/temp` does not cover `#`.
+/// As in [`matches`], a wildcard first level does not reach topics that
+/// start with `$`: `#` does not cover `$SYS/#` (MQTT 3.1.1 §4.7.2), so a
+/// `sub:#` grant does not let an actor subscribe to the broker's `$SYS`.
 pub fn covers(outer: &str, inner: &str) -> bool {
+    if inner.starts_with('$') && (outer.starts_with('+') || outer.starts_with('#')) {
+        return false;
+    }
     let mut inner_levels = inner.split('/');
     for level in outer.split('/') {
         match (level, inner_levels.next()) {
@@ -202,6 +208,63 @@ mod tests {
             minimal(["a/b".to_owned(), "a/#".to_owned(), "c/+".to_owned(), "c/+".to_owned()]),
             vec!["a/#".to_owned(), "c/+".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_sub_grant_of_hash_does_not_cover_the_brokers_sys_topics() {
+        // MQTT 3.1.1 §4.7.2: `#` and `+/...` do not match `$SYS/...`; a
+        // grant `sub:#` covered `$SYS/#` all the same.
+        assert!(!covers("#", "$SYS/#"));
+        assert!(!covers("+/#", "$SYS/broker/clients/+"));
+        assert!(!covers("#", "$share/group/a"));
+        assert!(covers("$SYS/#", "$SYS/broker/uptime"));
+        assert!(covers("#", "a/$b"), "only the first level is special");
+    }
+
+    /// Every topic name of up to 3 levels over a small alphabet, `$` ones
+    /// and empty levels included.
+    fn names() -> Vec<String> {
+        let levels = ["a", "b", "$s", ""];
+        let mut all: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
+        for _ in 0..2 {
+            let longer: Vec<String> = all.iter().flat_map(|t| levels.iter().map(move |l| format!("{t}/{l}"))).collect();
+            all.extend(longer);
+        }
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// Every filter of up to 3 levels over the same alphabet and wildcards.
+    fn filters() -> Vec<String> {
+        let levels = ["a", "$s", "+", "#", ""];
+        let mut all: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
+        for _ in 0..2 {
+            let longer: Vec<String> = all.iter().flat_map(|f| levels.iter().map(move |l| format!("{f}/{l}"))).collect();
+            all.extend(longer);
+        }
+        all.retain(|f| check_filter(f).is_ok());
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    #[test]
+    fn covers_implies_that_every_topic_the_inner_filter_matches_the_outer_one_matches() {
+        let (names, filters) = (names(), filters());
+        let mut covered = 0;
+        for outer in &filters {
+            for inner in &filters {
+                if !covers(outer, inner) {
+                    continue;
+                }
+                covered += 1;
+                for topic in names.iter().filter(|t| matches(inner, t)) {
+                    assert!(matches(outer, topic), "`{outer}` covers `{inner}`, which matches `{topic}`, but `{outer}` does not");
+                }
+            }
+        }
+        assert!(covered > 100, "the property was exercised: {covered} pairs");
     }
 
     #[test]
