@@ -7,7 +7,7 @@
 //! is the counter's next version (`counter-tweaked`, rev 2, the same module
 //! key), which answers with `"version":2`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -109,13 +109,14 @@ operators = ["{operator}"]
 url = "mqtt://127.0.0.1:{broker}"
 prefix = "{prefix}"
 heartbeat = "1s"
-vars = {{ HTTP_PORT = "{port}" }}
+vars = {{ HTTP_PORT = "{port}", BROKER_PASSWORD = "{secret}" }}
 
 [[actor]]
 path = "{v1}"
 {entries}
 {extra}"#,
             issuer = self.issuer,
+            secret = BROKER_PASSWORD,
             operator = self.operator_key,
             broker = self.broker.port(),
             prefix = self.prefix,
@@ -132,20 +133,29 @@ path = "{v1}"
     /// Writes a deployment file of the counter's next version, with `extra`
     /// lines (checks, a probe timeout).
     fn deployment(&self, file: &str, extra: &str) -> PathBuf {
-        let text = format!(
+        let path = self.path(file);
+        std::fs::write(&path, self.deployment_text(&self.v2.display().to_string(), extra)).unwrap();
+        path
+    }
+
+    /// A deployment of the counter in `module`, 2 instances, with its
+    /// providers and links, and `extra` lines before the entries.
+    fn deployment_text(&self, module: &str, extra: &str) -> String {
+        format!(
             r#"label = "counter 2"
 {extra}
 
 [[actor]]
-path = "{v2}"
+path = "{module}"
 instances = 2
 {entries}"#,
-            v2 = self.v2.display(),
-            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), "${HTTP_PORT}"),
-        );
-        let path = self.path(file);
-        std::fs::write(&path, text).unwrap();
-        path
+            entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), "${HTTP_PORT}"),
+        )
+    }
+
+    /// The path a deployment names the provider library `name` by.
+    fn provider(&self, name: &str) -> String {
+        provider_library(name).display().to_string()
     }
 
     /// `host-edge fleet ARGS` against this fleet's broker and prefix.
@@ -183,6 +193,9 @@ instances = 2
         Subscriber::start(self.broker.port(), &format!("events-{}", free_port()), &format!("{}/devices/+/events", self.prefix))
     }
 }
+
+/// A device's secret, in its `[fleet] vars`.
+const BROKER_PASSWORD: &str = "hunter2-s3cret";
 
 fn online(device: &Value) -> bool {
     device["online"] == Value::Bool(true) && device["status"].is_object()
@@ -452,4 +465,51 @@ fn with_the_clock_set_to_1970_a_revoked_subject_stays_revoked_and_a_valid_actor_
     let log = a.host.log();
     assert!(log.contains(&format!("not starting {}", spare_path.display())) && log.contains("is revoked for tokens issued before"), "{log}");
     assert!(log.contains("before the latest signed time seen"), "{log}");
+}
+
+#[test]
+fn a_failed_deployment_does_not_publish_its_link_secrets_in_the_event_or_the_retained_status() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    // The counter's next version, granted messaging too, linked to the MQTT
+    // provider with a password from the device's vars. The
+    // link is refused when applied (a password and a password file both),
+    // and the device reports the command it was applying.
+    let signed = fleet.signer.sign_with(
+        &actor_module("counter_tweaked"),
+        &SignOptions { rev: Some(2), ..options("counter", &["wascc:keyvalue", "wascc:http_server", "wascc:messaging"]) },
+    );
+    std::fs::write(fleet.path("counter_mq.wasm"), signed).unwrap();
+    let deployment = fleet.path("leaky.toml");
+    let text = fleet.deployment_text("counter_mq.wasm", "")
+        + &format!(
+            r#"
+[[provider]]
+name = "mq"
+path = "{mq}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:messaging"
+provider = "mq"
+values = {{ URL = "mqtt://127.0.0.1:{port}", PASSWORD = "${{BROKER_PASSWORD}}", PASSWORD_FILE = "password" }}
+"#,
+            mq = fleet.provider("messaging_mqtt"),
+            port = fleet.broker.port(),
+        );
+    std::fs::write(&deployment, text).unwrap();
+    let events = fleet.events();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(!out.status.success() && said.contains("a: rolled-back") && said.contains("not both"), "{said}");
+    let reported = fleet.wait_for_status(&a, "a reports the rollback", |d| d["status"]["last_outcome"]["result"] == "rolled-back");
+    let event = eventually(Duration::from_secs(30), "the outcome's event", || {
+        events.received().into_iter().map(|m| m.body).find(|body| body.contains("rolled-back"))
+    });
+    for (what, text) in [("--wait", said), ("the retained status", reported.to_string()), ("the event", event)] {
+        assert!(!text.contains(BROKER_PASSWORD), "{what} carries the device's secret: {text}");
+        assert!(text.contains("PASSWORD") && text.contains("***"), "{what} still says which command failed: {text}");
+    }
 }

@@ -78,6 +78,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command as JSON for a log line, an error or a report sent off
+    /// the device: secret provider settings and link values hidden and
+    /// credentials in URLs redacted ([`provider_abi::redact`]).
+    pub fn loggable(&self) -> String {
+        use provider_abi::redact::{redact_text, redact_values};
+        let mut command = self.clone();
+        match &mut command {
+            Command::AddProvider { settings, .. } => *settings = redact_values(settings),
+            Command::Link(spec) => spec.values = redact_values(&spec.values),
+            _ => {}
+        }
+        redact_text(&serde_json::to_string(&command).unwrap_or_default()).into_owned()
+    }
+}
+
 /// What a link binds: an actor's capability under a binding, to a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkSpec {

@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use provider_abi::redact::redact_text;
 
 use super::command::{self, CommandClaims, Judge, Mark, Order, Verdict};
 use super::config::FleetConfig;
@@ -437,7 +438,7 @@ impl Device {
         let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
         let problems = crate::preflight::check(&next);
         if !problems.is_empty() {
-            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            let problems: Vec<String> = problems.iter().map(|p| redact_text(&p.to_string()).into_owned()).collect();
             return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
         }
         self.phase(Phase::Applying);
@@ -569,10 +570,12 @@ impl Device {
     /// Executes `plan`; the first command refused ends it, with why.
     fn apply(&self, plan: Vec<Command>) -> Result<(), String> {
         for command in plan {
-            let what = serde_json::to_string(&command).unwrap_or_default();
+            // Reported off the device (event, retained status): secret
+            // settings and link values hidden.
+            let what = command.loggable();
             match self.host.execute(command) {
                 Ok(done) => tracing::info!(device = %self.config.device, "fleet: {done}"),
-                Err(e) => return Err(format!("{e} (while applying {})", provider_abi::redact::redact_text(&what))),
+                Err(e) => return Err(format!("{} (while applying {what})", redact_text(&e.to_string()))),
             }
         }
         Ok(())
@@ -594,7 +597,8 @@ impl Device {
         }
         // What of the old state is not in place now, planned from what runs.
         let missing = reload::plan_with(&self.running, &self.running, &self.host.status(), Options { allow_lower_rev: true });
-        let failures: Vec<String> = missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| e.to_string())).collect();
+        let failures: Vec<String> =
+            missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| redact_text(&e.to_string()).into_owned())).collect();
         if failures.is_empty() {
             Failure::Unhealthy(why)
         } else {
@@ -613,6 +617,9 @@ impl Device {
     }
 
     fn finish(&mut self, claims: &CommandClaims, label: &str, result: Ending, detail: String) -> Outcome {
+        // The outcome goes into the retained status and an event: URL
+        // credentials out of whatever the steps quoted.
+        let detail = redact_text(&detail).into_owned();
         let outcome = Outcome { seq: claims.seq, label: label.to_owned(), result, detail, at: self.host.clock().now() };
         if let Err(e) = self.store.update(|state| {
             state.pending = None;

@@ -161,6 +161,14 @@ mod tests {
         assert!(err.contains("`${PIN}` has no value on this device"), "{err}");
         assert!(expand("${HTTP_PORT", &vars).unwrap_err().contains("without its"));
     }
+
+    /// A malformed secret value was quoted whole in the error, which the
+    /// device reports in an event and its retained status.
+    #[test]
+    fn a_malformed_placeholder_in_a_secret_value_is_not_quoted_in_the_error() {
+        let err = expand("hunter2-${SECRET", &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("without its") && !err.contains("hunter2"), "{err}");
+    }
 }
 
 impl Deployment {
@@ -218,7 +226,10 @@ impl Deployment {
     pub fn checks_for(&self, vars: &BTreeMap<String, String>) -> Result<Vec<HttpCheck>, String> {
         self.checks
             .iter()
-            .map(|c| Ok(HttpCheck { url: expand(&c.url, vars).map_err(|e| format!("check {}: {e}", c.url))?, status: c.status }))
+            .map(|c| {
+                let url = expand(&c.url, vars).map_err(|e| format!("check {}: {e}", provider_abi::redact::redact_url(&c.url)))?;
+                Ok(HttpCheck { url, status: c.status })
+            })
             .collect()
     }
 
@@ -276,7 +287,9 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
             out.push('$');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
-            let end = tail.find('}').ok_or_else(|| format!("`{text}` has a `${{` without its `}}`"))?;
+            // The value is not quoted: it may be a secret, and the error is
+            // reported off the device; the caller names the setting.
+            let end = tail.find('}').ok_or_else(|| "it has a `${` without its `}`".to_owned())?;
             let name = &tail[..end];
             let value = vars.get(name).ok_or_else(|| {
                 format!("`${{{name}}}` has no value on this device; give it in the device's [fleet] vars")
