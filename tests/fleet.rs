@@ -92,7 +92,16 @@ impl Fleet {
     /// manifest entries after its own.
     fn device_with(&self, id: &str, extra: &str) -> Device {
         let dir = self.path(id);
-        std::fs::create_dir_all(&dir).unwrap();
+        // The libraries a deployment may name, as a bundle installs them.
+        let providers = dir.join("providers");
+        std::fs::create_dir_all(&providers).unwrap();
+        for name in DEPLOYABLE {
+            let library = provider_library(name);
+            let installed = providers.join(library_file(name));
+            if std::fs::hard_link(&library, &installed).is_err() {
+                std::fs::copy(&library, &installed).unwrap();
+            }
+        }
         let port = free_port();
         let manifest = format!(
             r#"
@@ -121,7 +130,7 @@ path = "{v1}"
             broker = self.broker.port(),
             prefix = self.prefix,
             v1 = self.v1.display(),
-            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), &port.to_string()),
+            entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), &port.to_string()),
         );
         Device { host: HostProcess::new(&dir, &manifest, port), port }
     }
@@ -153,9 +162,10 @@ instances = 2
         )
     }
 
-    /// The path a deployment names the provider library `name` by.
+    /// The path a deployment names the provider library `name` by: in the
+    /// device's provider folder, relative to its manifest.
     fn provider(&self, name: &str) -> String {
-        provider_library(name).display().to_string()
+        format!("providers/{}", library_file(name))
     }
 
     /// `host-edge fleet ARGS` against this fleet's broker and prefix.
@@ -192,6 +202,14 @@ instances = 2
     fn events(&self) -> Subscriber {
         Subscriber::start(self.broker.port(), &format!("events-{}", free_port()), &format!("{}/devices/+/events", self.prefix))
     }
+}
+
+/// The provider libraries every device has in its provider folder.
+const DEPLOYABLE: [&str; 4] = ["keyvalue_sqlite", "http_server", "messaging_mqtt", "blobstore_fs"];
+
+/// The file name of the provider library `name`.
+fn library_file(name: &str) -> String {
+    provider_library(name).file_name().unwrap().to_string_lossy().into_owned()
 }
 
 /// A device's secret, in its `[fleet] vars`.
@@ -512,4 +530,96 @@ values = {{ URL = "mqtt://127.0.0.1:{port}", PASSWORD = "${{BROKER_PASSWORD}}", 
         assert!(!text.contains(BROKER_PASSWORD), "{what} carries the device's secret: {text}");
         assert!(text.contains("PASSWORD") && text.contains("***"), "{what} still says which command failed: {text}");
     }
+}
+
+/// Whether the host process `pid` has a library whose file name holds
+/// `name` mapped.
+fn has_loaded(pid: u32, name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap().lines().any(|line| line.contains(name))
+}
+
+#[test]
+fn staging_a_deployment_loads_none_of_its_provider_libraries_so_a_refused_one_runs_no_native_code() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let pid = a.host.pid().unwrap();
+    // A provider the device does not run yet, and a link whose grant is not
+    // a rule: the deployment fails while staging, before anything changes.
+    let deployment = fleet.path("refused.toml");
+    let text = fleet.deployment_text(&fleet.v2.display().to_string(), "")
+        + &format!(
+            r#"
+[[provider]]
+name = "blob"
+path = "{blob}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+binding = "other"
+provider = "kv"
+grant = ["no rule"]
+"#,
+            blob = fleet.provider("blobstore_fs"),
+        );
+    std::fs::write(&deployment, text).unwrap();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(!out.status.success() && said.contains("a: failed") && said.contains("not a grant rule"), "{said}");
+    assert!(!has_loaded(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
+    assert!(has_loaded(pid, "keyvalue_sqlite"), "the maps are read right");
+}
+
+#[test]
+fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not_loaded() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let pid = a.host.pid().unwrap();
+    // A library outside the device's provider folder, by its absolute path.
+    let outside = provider_library("blobstore_fs");
+    let deployment = fleet.path("absolute.toml");
+    let text = fleet.deployment_text(&fleet.v2.display().to_string(), "")
+        + &format!("\n[[provider]]\nname = \"blob\"\npath = \"{}\"\n", outside.display());
+    std::fs::write(&deployment, text).unwrap();
+    let out = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "-o", fleet.path("absolute.jwt").to_str().unwrap()]);
+    assert!(!out.status.success() && text_of(&out).contains("not a path relative"), "the operator's side refuses to sign it: {}", text_of(&out));
+
+    // Signed anyway (by a tool that does not check): the device refuses it.
+    let claims = serde_json::json!({
+        "label": "absolute", "providers": [{ "name": "blob", "path": outside }],
+    });
+    let deployment: host_edge::fleet::deployment::Deployment = serde_json::from_value(claims).unwrap();
+    let operator = host_edge::claims::keys::read_seed(&fleet.operator, host_edge::claims::keys::KeyRole::Operator).unwrap();
+    let topics = host_edge::fleet::Topics::new(&fleet.prefix).unwrap();
+    let events = fleet.events();
+    let token = signed_anyway(&operator, &topics, deployment);
+    let topic = format!("{}/devices/a/deploy", fleet.prefix);
+    let sent = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-t", &topic, "-m", &token]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    let refusal = eventually(Duration::from_secs(30), "the refusal is reported", || {
+        events.received().into_iter().map(|m| m.body).find(|body| body.contains("refused"))
+    });
+    assert!(refusal.contains("not-for-this-device") && refusal.contains("not a path relative"), "{refusal}");
+    assert!(!has_loaded(pid, "blobstore_fs"));
+}
+
+/// A deployment command for device `a`, signed without the checks
+/// `fleet sign` makes, as a careless or hostile tool would sign it.
+fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, deployment: host_edge::fleet::deployment::Deployment) -> String {
+    use host_edge::fleet::command::{CommandClaims, Order};
+    let now = host_edge::claims::policy::now_secs();
+    let claims = CommandClaims {
+        jti: format!("anyway-{}", free_port()),
+        iat: now,
+        iss: operator.public_key(),
+        aud: topics.prefix().to_owned(),
+        sub: "device:a".to_owned(),
+        seq: now * 1000,
+        host_edge_fleet: Order::Deploy(deployment),
+    };
+    host_edge::claims::jwt::encode(&claims, operator).unwrap()
 }

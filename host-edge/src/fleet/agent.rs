@@ -207,7 +207,7 @@ impl Drop for Agent {
 /// deployment laid over it ([`startable`]).
 pub fn boot_manifest(base: &Manifest, store: &Store, config: &FleetConfig) -> Manifest {
     let manifest = match &store.state().committed {
-        Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.vars).unwrap_or_else(|e| {
+        Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.provider_dir, &config.vars).unwrap_or_else(|e| {
             tracing::error!("fleet: deployment {} does not fit this device any more ({e}); running the device's own manifest", committed.seq);
             base.clone()
         }),
@@ -435,8 +435,10 @@ impl Device {
     fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
         let checks = deployment.checks_for(&self.config.vars).map_err(Failure::Staging)?;
         self.stage(deployment)?;
-        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
-        let problems = crate::preflight::check(&next);
+        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(Failure::Staging)?;
+        // Nothing that runs may change while staging, and opening a library
+        // runs its initialisers: the libraries are opened when applied.
+        let problems = crate::preflight::check_without_libraries(&next);
         if !problems.is_empty() {
             let problems: Vec<String> = problems.iter().map(|p| redact_text(&p.to_string()).into_owned()).collect();
             return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
