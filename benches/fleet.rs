@@ -123,8 +123,16 @@ path = "{v1}"
         .unwrap();
         let deployment = DeploymentFile::load(&file, host_edge::fleet::deployment::DEFAULT_CHUNK).unwrap();
         let seq = 1000 + round;
-        let (claims, token) =
-            command::sign(&operator, &topics, &Target::Group("bench".into()), seq, now_secs(), Order::Deploy(deployment.deployment.clone())).unwrap();
+        let (claims, token) = command::sign(
+            &operator,
+            &topics,
+            &Target::Group("bench".into()),
+            seq,
+            now_secs(),
+            command::DEFAULT_VALIDITY_SECS,
+            Order::Deploy(deployment.deployment.clone()),
+        )
+        .unwrap();
         let actor = &deployment.deployment.actors[0];
         let chunks: Vec<(String, Vec<u8>)> = deployment.modules[&actor.sha256]
             .chunks(actor.chunk_size as usize)

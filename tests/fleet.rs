@@ -615,6 +615,7 @@ fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, d
     let claims = CommandClaims {
         jti: format!("anyway-{}", free_port()),
         iat: now,
+        exp: now + 3600,
         iss: operator.public_key(),
         aud: topics.prefix().to_owned(),
         sub: "device:a".to_owned(),
@@ -622,4 +623,39 @@ fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, d
         host_edge_fleet: Order::Deploy(deployment),
     };
     host_edge::claims::jwt::encode(&claims, operator).unwrap()
+}
+
+#[test]
+fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_expired() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let deployment = fleet.deployment("v2.toml", "");
+    let token = fleet.path("v2.jwt");
+    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--valid-for", "3s", "-o", token.to_str().unwrap()]);
+    assert!(signed.status.success(), "{}", text_of(&signed));
+    let sent = fleet.fleet(&["send", token.to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    fleet.wait_for_status(&a, "a runs the deployment", |d| deployment_seq(d).is_some());
+    // The operator rolls the device back to its own manifest by hand; the
+    // old command stays retained on the broker (or in an attacker's hands).
+    a.host.stop("TERM");
+    let expires = claims_of(std::fs::read_to_string(&token).unwrap().trim())["exp"].as_u64().expect("the command carries an expiry");
+    // The state folder is lost: every sequence mark, and the clock's mark.
+    std::fs::remove_dir_all(a.host.dir().join("state")).unwrap();
+    while host_edge::claims::policy::now_secs() <= expires {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let events = fleet.events();
+    a.host.start();
+    let refusal = eventually(Duration::from_secs(30), "the replay is refused", || {
+        events.received().into_iter().map(|m| serde_json::from_str::<Value>(&m.body).unwrap()).find(|e| e["kind"] == "refused")
+    });
+    assert_eq!(refusal["outcome"], "expired", "{refusal}");
+    assert!(refusal["detail"].as_str().unwrap().contains("it expired at"), "{refusal}");
+    let (status, body) = a.hits();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("version"), "the device runs its own manifest, not the replayed deployment: {body}");
+    assert!(fleet.status()["a"]["status"]["deployment"].is_null());
 }

@@ -175,6 +175,10 @@ struct Signing {
     /// and at least the time in milliseconds.
     #[arg(long)]
     seq: Option<u64>,
+    /// How long devices obey the command: one offline longer never runs it,
+    /// and it cannot be replayed after (1s to 30d).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    valid_for: Duration,
 }
 
 impl Signing {
@@ -187,7 +191,9 @@ impl Signing {
         };
         self.targets
             .iter()
-            .map(|target| command::sign(&operator, topics, target, seq, now_secs(), order.clone()).map_err(anyhow::Error::from))
+            .map(|target| {
+                command::sign(&operator, topics, target, seq, now_secs(), self.valid_for.as_secs(), order.clone()).map_err(anyhow::Error::from)
+            })
             .collect()
     }
 }
@@ -220,7 +226,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 command_bytes += operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
-                println!("sent deployment {} ({}) to {} at {topic}", claims.seq, file.deployment.describe(), claims.sub);
+                println!("sent deployment {} ({}) to {} at {topic}, valid until {}", claims.seq, file.deployment.describe(), claims.sub, stamp(claims.exp));
             }
             eprintln!(
                 "{} module bytes in {} chunks and {command_bytes} command bytes acknowledged by the broker in {:.2} s",
@@ -239,7 +245,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let text: String = signed.iter().map(|(_, token)| format!("{token}\n")).collect();
             std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
             for (claims, _) in &signed {
-                eprintln!("signed deployment {} for {} into {}", claims.seq, claims.sub, output.display());
+                eprintln!("signed deployment {} for {} into {}, valid until {}", claims.seq, claims.sub, output.display(), stamp(claims.exp));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -270,7 +276,13 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
-                println!("sent revocation {} of {subject} (issued before {}) to {} at {topic}", claims.seq, stamp(before), claims.sub);
+                println!(
+                    "sent revocation {} of {subject} (issued before {}) to {} at {topic}, valid until {}",
+                    claims.seq,
+                    stamp(before),
+                    claims.sub,
+                    stamp(claims.exp)
+                );
             }
             operator.disconnect();
             Ok(ExitCode::SUCCESS)

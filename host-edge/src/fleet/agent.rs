@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 use provider_abi::redact::redact_text;
 
-use super::command::{self, CommandClaims, Judge, Mark, Order, Verdict};
+use super::command::{self, CommandClaims, Judge, Mark, Order, Refusal, Verdict};
 use super::config::FleetConfig;
 use super::deployment::{module_file, Deployment};
 use super::link::{Inbound, Link};
@@ -113,6 +113,9 @@ struct Device {
     beat: Instant,
     started: Instant,
     received_bytes: u64,
+    /// A command was refused for want of a clock: the retained commands
+    /// are read again once the clock is set.
+    reread_when_clock_set: bool,
 }
 
 impl Agent {
@@ -153,6 +156,7 @@ impl Agent {
             beat: Instant::now() + config_heartbeat,
             started: Instant::now(),
             received_bytes: 0,
+            reread_when_clock_set: false,
         };
         let thread = std::thread::Builder::new()
             .name("fleet".into())
@@ -281,11 +285,22 @@ impl Device {
         tracing::info!(device = %self.config.device, "fleet: stopped");
     }
 
-    /// Publishes the status when the heartbeat is due.
+    /// Publishes the status when the heartbeat is due, and reads the
+    /// retained commands again when one was refused for want of a clock
+    /// and the clock is set now.
     fn heartbeat(&mut self) {
         if Instant::now() >= self.beat {
             self.publish_status();
             self.beat = Instant::now() + self.config.heartbeat;
+            if self.reread_when_clock_set && self.host.clock().now() >= crate::claims::clock::EARLIEST_BELIEVED {
+                self.reread_when_clock_set = false;
+                tracing::info!(device = %self.config.device, "fleet: the clock is set; reading the retained commands again");
+                for filter in self.config.topics.commands_for(&self.config.device, &self.config.groups) {
+                    // Subscribing again replaces the subscription, and the
+                    // broker sends its retained messages again.
+                    self.link.subscribe(&filter);
+                }
+            }
         }
     }
 
@@ -325,6 +340,7 @@ impl Device {
             topics: &self.config.topics,
             marks: &state.marks,
             deployment: state.latest_deployment.max(state.deployment_seq()),
+            now: self.host.clock().now(),
         };
         command::check(judge, topic, payload, retained)
     }
@@ -341,6 +357,9 @@ impl Device {
                 return;
             }
             Verdict::Refuse { why, detail, command } => {
+                if why == Refusal::ClockUnknown {
+                    self.reread_when_clock_set = true;
+                }
                 tracing::warn!(device = %self.config.device, topic, reason = why.name(), "fleet: command refused: {detail}");
                 let (jti, seq) = command.map_or((None, None), |(jti, seq)| (Some(jti), Some(seq)));
                 self.event("refused", seq, jti, why.name(), &format!("{topic}: {detail}"));
@@ -351,7 +370,7 @@ impl Device {
             tracing::warn!("fleet: the clock's mark was not kept: {e}");
         }
         tracing::info!(device = %self.config.device, seq = claims.seq, jti = %claims.jti, kind = claims.kind(), "fleet: command accepted");
-        let mark = Mark { seq: claims.seq, jti: claims.jti.clone() };
+        let mark = Mark { seq: claims.seq, jti: claims.jti.clone(), iat: claims.iat };
         match claims.host_edge_fleet.clone() {
             Order::Revoke { subject, issued_before } => self.revoke(topic, mark, &claims, &subject, issued_before),
             Order::Deploy(deployment) => self.deploy(topic, mark, &claims, deployment),
