@@ -659,3 +659,32 @@ fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_
     assert!(!body.contains("version"), "the device runs its own manifest, not the replayed deployment: {body}");
     assert!(fleet.status()["a"]["status"]["deployment"].is_null());
 }
+
+#[test]
+fn deploy_wait_says_plainly_that_device_reports_are_unauthenticated_as_anyone_on_the_broker_can_forge_a_commit() {
+    let fleet = Fleet::new();
+    // No device `ghost` runs: a forger who may publish under the prefix
+    // answers for it, as soon as its command is retained.
+    let commands = Subscriber::start(fleet.broker.port(), &format!("forger-{}", free_port()), &format!("{}/devices/ghost/deploy", fleet.prefix));
+    let forger = {
+        let (port, prefix) = (fleet.broker.port(), fleet.prefix.clone());
+        std::thread::spawn(move || {
+            let command = commands.wait_for(1, Duration::from_secs(60)).remove(0);
+            let seq = claims_of(&command.body)["seq"].as_u64().unwrap();
+            let forged = serde_json::json!({
+                "device": "ghost", "at": 0, "kind": "deployment", "seq": seq, "outcome": "committed", "detail": "forged",
+            });
+            let topic = format!("{prefix}/devices/ghost/events");
+            // `--wait` subscribed before it published the command, so the
+            // broker hands this to it.
+            let out = mosquitto_client("mosquitto_pub", port, &["-q", "1", "-t", &topic, "-m", &forged.to_string()]);
+            assert!(out.status.success(), "{}", text_of(&out));
+        })
+    };
+    let deployment = fleet.deployment("v2.toml", "");
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:ghost", "--operator", fleet.operator.to_str().unwrap(), "--wait", "ghost", "--timeout", "30s"]);
+    let said = text_of(&out);
+    assert!(said.contains("ghost: committed") && said.contains("forged"), "the forged report is read: {said}");
+    assert!(said.contains("device reports are unauthenticated"), "--wait does not say that a report proves nothing: {said}");
+    forger.join().unwrap();
+}

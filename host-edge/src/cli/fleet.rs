@@ -329,9 +329,16 @@ fn token_claims(token: &str) -> anyhow::Result<CommandClaims> {
     serde_json::from_slice(&bytes).context("not a signed command of host-edge's")
 }
 
+/// What `--wait` says of the reports it reads: devices have no key of
+/// their own, so nothing proves a report came from the device it names.
+const UNAUTHENTICATED: &str = "device reports are unauthenticated: devices have no key to sign them with, so anyone the broker lets \
+publish under the prefix's devices/ can forge one; an outcome below is what was published, not proof";
+
 /// Follows events until each of `devices` reported how deployment `seq`
-/// ended; success when every one committed it.
+/// ended; success when every one committed it. Reports are not signed
+/// ([`UNAUTHENTICATED`]), which it says before the outcomes.
 fn wait_for_outcomes(operator: &Operator, seq: u64, devices: &[String], timeout: Duration, started: Instant) -> anyhow::Result<ExitCode> {
+    println!("note: {UNAUTHENTICATED}");
     let mut waiting: std::collections::BTreeSet<&str> = devices.iter().map(String::as_str).collect();
     let mut failed = false;
     let end = Instant::now() + timeout;
