@@ -52,12 +52,18 @@ fn main() {
     let v1 = signer.sign_with(&actor_module("counter"), &SignOptions { rev: Some(1), ..options("counter", &caps) });
     std::fs::write(dir.path().join("v1.wasm"), &v1).unwrap();
     let library = |name: &str| release.join(format!("lib{name}.so"));
+    // Where each device has them, as a bundle installs them: a deployment
+    // may name libraries only in the device's provider folder.
+    let installed = |name: &str| std::path::PathBuf::from(format!("providers/lib{name}.so"));
     let prefix = "bench/fleet";
     let devices: Vec<Device> = ["a", "b"]
         .iter()
         .map(|id| {
             let folder = dir.path().join(id);
-            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::create_dir_all(folder.join("providers")).unwrap();
+            for name in ["keyvalue_sqlite", "http_server"] {
+                std::fs::copy(library(name), folder.join(installed(name))).unwrap();
+            }
             let port = free_port();
             let manifest = format!(
                 r#"[host]
@@ -78,7 +84,7 @@ path = "{v1}"
                 operator = operator.public_key(),
                 broker = broker.port(),
                 v1 = dir.path().join("v1.wasm").display(),
-                entries = counter_entries(&library("keyvalue_sqlite"), &library("http_server"), &port.to_string()),
+                entries = counter_entries(&installed("keyvalue_sqlite"), &installed("http_server"), &port.to_string()),
             );
             std::fs::write(folder.join("manifest.toml"), manifest).unwrap();
             let child = Command::new(release.join("host-edge"))
@@ -111,14 +117,22 @@ path = "{v1}"
             format!(
                 "[[actor]]\npath = \"{}\"\n{}",
                 path.display(),
-                counter_entries(&library("keyvalue_sqlite"), &library("http_server"), "${HTTP_PORT}")
+                counter_entries(&installed("keyvalue_sqlite"), &installed("http_server"), "${HTTP_PORT}")
             ),
         )
         .unwrap();
         let deployment = DeploymentFile::load(&file, host_edge::fleet::deployment::DEFAULT_CHUNK).unwrap();
         let seq = 1000 + round;
-        let (claims, token) =
-            command::sign(&operator, &topics, &Target::Group("bench".into()), seq, now_secs(), Order::Deploy(deployment.deployment.clone())).unwrap();
+        let (claims, token) = command::sign(
+            &operator,
+            &topics,
+            &Target::Group("bench".into()),
+            seq,
+            now_secs(),
+            command::DEFAULT_VALIDITY_SECS,
+            Order::Deploy(deployment.deployment.clone()),
+        )
+        .unwrap();
         let actor = &deployment.deployment.actors[0];
         let chunks: Vec<(String, Vec<u8>)> = deployment.modules[&actor.sha256]
             .chunks(actor.chunk_size as usize)

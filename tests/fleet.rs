@@ -7,7 +7,7 @@
 //! is the counter's next version (`counter-tweaked`, rev 2, the same module
 //! key), which answers with `"version":2`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,16 @@ impl Fleet {
     /// manifest entries after its own.
     fn device_with(&self, id: &str, extra: &str) -> Device {
         let dir = self.path(id);
-        std::fs::create_dir_all(&dir).unwrap();
+        // The libraries a deployment may name, as a bundle installs them.
+        let providers = dir.join("providers");
+        std::fs::create_dir_all(&providers).unwrap();
+        for name in DEPLOYABLE {
+            let library = provider_library(name);
+            let installed = providers.join(library_file(name));
+            if std::fs::hard_link(&library, &installed).is_err() {
+                std::fs::copy(&library, &installed).unwrap();
+            }
+        }
         let port = free_port();
         let manifest = format!(
             r#"
@@ -109,18 +118,19 @@ operators = ["{operator}"]
 url = "mqtt://127.0.0.1:{broker}"
 prefix = "{prefix}"
 heartbeat = "1s"
-vars = {{ HTTP_PORT = "{port}" }}
+vars = {{ HTTP_PORT = "{port}", BROKER_PASSWORD = "{secret}" }}
 
 [[actor]]
 path = "{v1}"
 {entries}
 {extra}"#,
             issuer = self.issuer,
+            secret = BROKER_PASSWORD,
             operator = self.operator_key,
             broker = self.broker.port(),
             prefix = self.prefix,
             v1 = self.v1.display(),
-            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), &port.to_string()),
+            entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), &port.to_string()),
         );
         Device { host: HostProcess::new(&dir, &manifest, port), port }
     }
@@ -132,20 +142,30 @@ path = "{v1}"
     /// Writes a deployment file of the counter's next version, with `extra`
     /// lines (checks, a probe timeout).
     fn deployment(&self, file: &str, extra: &str) -> PathBuf {
-        let text = format!(
+        let path = self.path(file);
+        std::fs::write(&path, self.deployment_text(&self.v2.display().to_string(), extra)).unwrap();
+        path
+    }
+
+    /// A deployment of the counter in `module`, 2 instances, with its
+    /// providers and links, and `extra` lines before the entries.
+    fn deployment_text(&self, module: &str, extra: &str) -> String {
+        format!(
             r#"label = "counter 2"
 {extra}
 
 [[actor]]
-path = "{v2}"
+path = "{module}"
 instances = 2
 {entries}"#,
-            v2 = self.v2.display(),
-            entries = counter_entries(&provider_library("keyvalue_sqlite"), &provider_library("http_server"), "${HTTP_PORT}"),
-        );
-        let path = self.path(file);
-        std::fs::write(&path, text).unwrap();
-        path
+            entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), "${HTTP_PORT}"),
+        )
+    }
+
+    /// The path a deployment names the provider library `name` by: in the
+    /// device's provider folder, relative to its manifest.
+    fn provider(&self, name: &str) -> String {
+        format!("providers/{}", library_file(name))
     }
 
     /// `host-edge fleet ARGS` against this fleet's broker and prefix.
@@ -183,6 +203,17 @@ instances = 2
         Subscriber::start(self.broker.port(), &format!("events-{}", free_port()), &format!("{}/devices/+/events", self.prefix))
     }
 }
+
+/// The provider libraries every device has in its provider folder.
+const DEPLOYABLE: [&str; 4] = ["keyvalue_sqlite", "http_server", "messaging_mqtt", "blobstore_fs"];
+
+/// The file name of the provider library `name`.
+fn library_file(name: &str) -> String {
+    provider_library(name).file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// A device's secret, in its `[fleet] vars`.
+const BROKER_PASSWORD: &str = "hunter2-s3cret";
 
 fn online(device: &Value) -> bool {
     device["online"] == Value::Bool(true) && device["status"].is_object()
@@ -452,4 +483,208 @@ fn with_the_clock_set_to_1970_a_revoked_subject_stays_revoked_and_a_valid_actor_
     let log = a.host.log();
     assert!(log.contains(&format!("not starting {}", spare_path.display())) && log.contains("is revoked for tokens issued before"), "{log}");
     assert!(log.contains("before the latest signed time seen"), "{log}");
+}
+
+#[test]
+fn a_failed_deployment_does_not_publish_its_link_secrets_in_the_event_or_the_retained_status() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    // The counter's next version, granted messaging too, linked to the MQTT
+    // provider with a password from the device's vars. The
+    // link is refused when applied (a password and a password file both),
+    // and the device reports the command it was applying.
+    let signed = fleet.signer.sign_with(
+        &actor_module("counter_tweaked"),
+        &SignOptions { rev: Some(2), ..options("counter", &["wascc:keyvalue", "wascc:http_server", "wascc:messaging"]) },
+    );
+    std::fs::write(fleet.path("counter_mq.wasm"), signed).unwrap();
+    let deployment = fleet.path("leaky.toml");
+    let text = fleet.deployment_text("counter_mq.wasm", "")
+        + &format!(
+            r#"
+[[provider]]
+name = "mq"
+path = "{mq}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:messaging"
+provider = "mq"
+values = {{ URL = "mqtt://127.0.0.1:{port}", PASSWORD = "${{BROKER_PASSWORD}}", PASSWORD_FILE = "password" }}
+"#,
+            mq = fleet.provider("messaging_mqtt"),
+            port = fleet.broker.port(),
+        );
+    std::fs::write(&deployment, text).unwrap();
+    let events = fleet.events();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(!out.status.success() && said.contains("a: rolled-back") && said.contains("not both"), "{said}");
+    let reported = fleet.wait_for_status(&a, "a reports the rollback", |d| d["status"]["last_outcome"]["result"] == "rolled-back");
+    let event = eventually(Duration::from_secs(30), "the outcome's event", || {
+        events.received().into_iter().map(|m| m.body).find(|body| body.contains("rolled-back"))
+    });
+    for (what, text) in [("--wait", said), ("the retained status", reported.to_string()), ("the event", event)] {
+        assert!(!text.contains(BROKER_PASSWORD), "{what} carries the device's secret: {text}");
+        assert!(text.contains("PASSWORD") && text.contains("***"), "{what} still says which command failed: {text}");
+    }
+}
+
+/// Whether the host process `pid` has a library whose file name holds
+/// `name` mapped.
+fn has_loaded(pid: u32, name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap().lines().any(|line| line.contains(name))
+}
+
+#[test]
+fn staging_a_deployment_loads_none_of_its_provider_libraries_so_a_refused_one_runs_no_native_code() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let pid = a.host.pid().unwrap();
+    // A provider the device does not run yet, and a link whose grant is not
+    // a rule: the deployment fails while staging, before anything changes.
+    let deployment = fleet.path("refused.toml");
+    let text = fleet.deployment_text(&fleet.v2.display().to_string(), "")
+        + &format!(
+            r#"
+[[provider]]
+name = "blob"
+path = "{blob}"
+
+[[link]]
+actor = "counter"
+capability = "wascc:keyvalue"
+binding = "other"
+provider = "kv"
+grant = ["no rule"]
+"#,
+            blob = fleet.provider("blobstore_fs"),
+        );
+    std::fs::write(&deployment, text).unwrap();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(!out.status.success() && said.contains("a: failed") && said.contains("not a grant rule"), "{said}");
+    assert!(!has_loaded(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
+    assert!(has_loaded(pid, "keyvalue_sqlite"), "the maps are read right");
+}
+
+#[test]
+fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not_loaded() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let pid = a.host.pid().unwrap();
+    // A library outside the device's provider folder, by its absolute path.
+    let outside = provider_library("blobstore_fs");
+    let deployment = fleet.path("absolute.toml");
+    let text = fleet.deployment_text(&fleet.v2.display().to_string(), "")
+        + &format!("\n[[provider]]\nname = \"blob\"\npath = \"{}\"\n", outside.display());
+    std::fs::write(&deployment, text).unwrap();
+    let out = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "-o", fleet.path("absolute.jwt").to_str().unwrap()]);
+    assert!(!out.status.success() && text_of(&out).contains("not a path relative"), "the operator's side refuses to sign it: {}", text_of(&out));
+
+    // Signed anyway (by a tool that does not check): the device refuses it.
+    let claims = serde_json::json!({
+        "label": "absolute", "providers": [{ "name": "blob", "path": outside }],
+    });
+    let deployment: host_edge::fleet::deployment::Deployment = serde_json::from_value(claims).unwrap();
+    let operator = host_edge::claims::keys::read_seed(&fleet.operator, host_edge::claims::keys::KeyRole::Operator).unwrap();
+    let topics = host_edge::fleet::Topics::new(&fleet.prefix).unwrap();
+    let events = fleet.events();
+    let token = signed_anyway(&operator, &topics, deployment);
+    let topic = format!("{}/devices/a/deploy", fleet.prefix);
+    let sent = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-t", &topic, "-m", &token]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    let refusal = eventually(Duration::from_secs(30), "the refusal is reported", || {
+        events.received().into_iter().map(|m| m.body).find(|body| body.contains("refused"))
+    });
+    assert!(refusal.contains("not-for-this-device") && refusal.contains("not a path relative"), "{refusal}");
+    assert!(!has_loaded(pid, "blobstore_fs"));
+}
+
+/// A deployment command for device `a`, signed without the checks
+/// `fleet sign` makes, as a careless or hostile tool would sign it.
+fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, deployment: host_edge::fleet::deployment::Deployment) -> String {
+    use host_edge::fleet::command::{CommandClaims, Order};
+    let now = host_edge::claims::policy::now_secs();
+    let claims = CommandClaims {
+        jti: format!("anyway-{}", free_port()),
+        iat: now,
+        exp: now + 3600,
+        iss: operator.public_key(),
+        aud: topics.prefix().to_owned(),
+        sub: "device:a".to_owned(),
+        seq: now * 1000,
+        host_edge_fleet: Order::Deploy(deployment),
+    };
+    host_edge::claims::jwt::encode(&claims, operator).unwrap()
+}
+
+#[test]
+fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_expired() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let deployment = fleet.deployment("v2.toml", "");
+    let token = fleet.path("v2.jwt");
+    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--valid-for", "3s", "-o", token.to_str().unwrap()]);
+    assert!(signed.status.success(), "{}", text_of(&signed));
+    let sent = fleet.fleet(&["send", token.to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    fleet.wait_for_status(&a, "a runs the deployment", |d| deployment_seq(d).is_some());
+    // The operator rolls the device back to its own manifest by hand; the
+    // old command stays retained on the broker (or in an attacker's hands).
+    a.host.stop("TERM");
+    let expires = claims_of(std::fs::read_to_string(&token).unwrap().trim())["exp"].as_u64().expect("the command carries an expiry");
+    // The state folder is lost: every sequence mark, and the clock's mark.
+    std::fs::remove_dir_all(a.host.dir().join("state")).unwrap();
+    while host_edge::claims::policy::now_secs() <= expires {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let events = fleet.events();
+    a.host.start();
+    let refusal = eventually(Duration::from_secs(30), "the replay is refused", || {
+        events.received().into_iter().map(|m| serde_json::from_str::<Value>(&m.body).unwrap()).find(|e| e["kind"] == "refused")
+    });
+    assert_eq!(refusal["outcome"], "expired", "{refusal}");
+    assert!(refusal["detail"].as_str().unwrap().contains("it expired at"), "{refusal}");
+    let (status, body) = a.hits();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("version"), "the device runs its own manifest, not the replayed deployment: {body}");
+    assert!(fleet.status()["a"]["status"]["deployment"].is_null());
+}
+
+#[test]
+fn deploy_wait_says_plainly_that_device_reports_are_unauthenticated_as_anyone_on_the_broker_can_forge_a_commit() {
+    let fleet = Fleet::new();
+    // No device `ghost` runs: a forger who may publish under the prefix
+    // answers for it, as soon as its command is retained.
+    let commands = Subscriber::start(fleet.broker.port(), &format!("forger-{}", free_port()), &format!("{}/devices/ghost/deploy", fleet.prefix));
+    let forger = {
+        let (port, prefix) = (fleet.broker.port(), fleet.prefix.clone());
+        std::thread::spawn(move || {
+            let command = commands.wait_for(1, Duration::from_secs(60)).remove(0);
+            let seq = claims_of(&command.body)["seq"].as_u64().unwrap();
+            let forged = serde_json::json!({
+                "device": "ghost", "at": 0, "kind": "deployment", "seq": seq, "outcome": "committed", "detail": "forged",
+            });
+            let topic = format!("{prefix}/devices/ghost/events");
+            // `--wait` subscribed before it published the command, so the
+            // broker hands this to it.
+            let out = mosquitto_client("mosquitto_pub", port, &["-q", "1", "-t", &topic, "-m", &forged.to_string()]);
+            assert!(out.status.success(), "{}", text_of(&out));
+        })
+    };
+    let deployment = fleet.deployment("v2.toml", "");
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:ghost", "--operator", fleet.operator.to_str().unwrap(), "--wait", "ghost", "--timeout", "30s"]);
+    let said = text_of(&out);
+    assert!(said.contains("ghost: committed") && said.contains("forged"), "the forged report is read: {said}");
+    assert!(said.contains("device reports are unauthenticated"), "--wait does not say that a report proves nothing: {said}");
+    forger.join().unwrap();
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use provider_abi::redact::redact_values;
+use provider_abi::redact::{redact_text, redact_values};
 use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilityId;
@@ -94,6 +94,13 @@ impl Command {
             Command::Link(spec) => Command::Link(LinkSpec { values: redact_values(&spec.values), ..spec.clone() }),
             other => other.clone(),
         }
+    }
+
+    /// The command as JSON for a log line, an error or a report sent off
+    /// the device: [`Command::redacted`], and credentials in URLs anywhere
+    /// in it redacted too.
+    pub fn loggable(&self) -> String {
+        redact_text(&serde_json::to_string(&self.redacted()).unwrap_or_default()).into_owned()
     }
 }
 

@@ -83,8 +83,22 @@ pub fn check(manifest: &Manifest) -> Vec<Problem> {
     prepare(manifest).1
 }
 
+/// Checks `manifest` as [`check`] does without opening its provider
+/// libraries, which runs their initialisers (native code): each library
+/// must be a file, and what only the library can tell (the capability it
+/// serves, the settings it takes) is left to when it is loaded. For a fleet
+/// deployment's staging, which must change nothing.
+pub fn check_without_libraries(manifest: &Manifest) -> Vec<Problem> {
+    prepare_with(manifest, false).1
+}
+
 /// Checks `manifest` as [`check`] does, and keeps what the check loaded.
 pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
+    prepare_with(manifest, true)
+}
+
+/// [`prepare`], opening the provider libraries only when `open` is set.
+fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut note = |line: usize, message: String| problems.push(Problem { line, message });
 
@@ -95,7 +109,7 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
         let loading = std::thread::Builder::new()
             .name("preflight".into())
             .spawn_scoped(scope, || load_actors(manifest));
-        let opened = open_libraries(manifest);
+        let opened = if open { open_libraries(manifest) } else { Vec::new() };
         let loaded = match loading {
             Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => load_actors(manifest),
@@ -104,6 +118,13 @@ pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
     });
 
     let mut libraries = BTreeMap::new();
+    if !open {
+        for entry in &manifest.providers {
+            if !entry.path.is_file() {
+                note(entry.line, format!("[[provider]] `{}`: {} is not a file", entry.name, entry.path.display()));
+            }
+        }
+    }
     for (entry, library) in manifest.providers.iter().zip(opened) {
         let what = format!("[[provider]] `{}`", entry.name);
         match library {

@@ -175,6 +175,10 @@ struct Signing {
     /// and at least the time in milliseconds.
     #[arg(long)]
     seq: Option<u64>,
+    /// How long devices obey the command: one offline longer never runs it,
+    /// and it cannot be replayed after (1s to 30d).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    valid_for: Duration,
 }
 
 impl Signing {
@@ -187,7 +191,9 @@ impl Signing {
         };
         self.targets
             .iter()
-            .map(|target| command::sign(&operator, topics, target, seq, now_secs(), order.clone()).map_err(anyhow::Error::from))
+            .map(|target| {
+                command::sign(&operator, topics, target, seq, now_secs(), self.valid_for.as_secs(), order.clone()).map_err(anyhow::Error::from)
+            })
             .collect()
     }
 }
@@ -220,7 +226,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 command_bytes += operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
-                println!("sent deployment {} ({}) to {} at {topic}", claims.seq, file.deployment.describe(), claims.sub);
+                println!("sent deployment {} ({}) to {} at {topic}, valid until {}", claims.seq, file.deployment.describe(), claims.sub, stamp(claims.exp));
             }
             eprintln!(
                 "{} module bytes in {} chunks and {command_bytes} command bytes acknowledged by the broker in {:.2} s",
@@ -239,7 +245,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let text: String = signed.iter().map(|(_, token)| format!("{token}\n")).collect();
             std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
             for (claims, _) in &signed {
-                eprintln!("signed deployment {} for {} into {}", claims.seq, claims.sub, output.display());
+                eprintln!("signed deployment {} for {} into {}, valid until {}", claims.seq, claims.sub, output.display(), stamp(claims.exp));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -270,7 +276,13 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
-                println!("sent revocation {} of {subject} (issued before {}) to {} at {topic}", claims.seq, stamp(before), claims.sub);
+                println!(
+                    "sent revocation {} of {subject} (issued before {}) to {} at {topic}, valid until {}",
+                    claims.seq,
+                    stamp(before),
+                    claims.sub,
+                    stamp(claims.exp)
+                );
             }
             operator.disconnect();
             Ok(ExitCode::SUCCESS)
@@ -317,9 +329,16 @@ fn token_claims(token: &str) -> anyhow::Result<CommandClaims> {
     serde_json::from_slice(&bytes).context("not a signed command of host-edge's")
 }
 
+/// What `--wait` says of the reports it reads: devices have no key of
+/// their own, so nothing proves a report came from the device it names.
+const UNAUTHENTICATED: &str = "device reports are unauthenticated: devices have no key to sign them with, so anyone the broker lets \
+publish under the prefix's devices/ can forge one; an outcome below is what was published, not proof";
+
 /// Follows events until each of `devices` reported how deployment `seq`
-/// ended; success when every one committed it.
+/// ended; success when every one committed it. Reports are not signed
+/// ([`UNAUTHENTICATED`]), which it says before the outcomes.
 fn wait_for_outcomes(operator: &Operator, seq: u64, devices: &[String], timeout: Duration, started: Instant) -> anyhow::Result<ExitCode> {
+    println!("note: {UNAUTHENTICATED}");
     let mut waiting: std::collections::BTreeSet<&str> = devices.iter().map(String::as_str).collect();
     let mut failed = false;
     let end = Instant::now() + timeout;

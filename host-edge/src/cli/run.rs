@@ -13,7 +13,7 @@ use host_edge::endpoint::{Endpoint, Observed};
 use host_edge::fleet::{self, Agent};
 use host_edge::preflight::Prepared;
 use host_edge::{reload, Command, Host, Manifest};
-use provider_abi::redact::{redact_text, redact_values};
+use provider_abi::redact::redact_text;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -255,7 +255,7 @@ fn apply_prepared(host: &Host, command: Command, prepared: &mut Prepared) -> Res
         Command::Link(_) => "link not made",
         Command::Unlink { .. } => "link not removed",
     };
-    let what = loggable(&command);
+    let what = command.loggable();
     match host.execute_prepared(command, prepared) {
         Ok(done) => {
             tracing::info!("{done}");
@@ -267,18 +267,6 @@ fn apply_prepared(host: &Host, command: Command, prepared: &mut Prepared) -> Res
             Err(format!("{failed}: {e}"))
         }
     }
-}
-
-/// `command` as JSON for the log, with secret provider settings and link
-/// values hidden and credentials in URLs redacted.
-fn loggable(command: &Command) -> String {
-    let mut command = command.clone();
-    match &mut command {
-        Command::AddProvider { settings, .. } => *settings = redact_values(settings),
-        Command::Link(spec) => spec.values = redact_values(&spec.values),
-        _ => {}
-    }
-    redact_text(&serde_json::to_string(&command).unwrap_or_default()).into_owned()
 }
 
 /// Reads the manifest again and applies what changed; on a manifest that
@@ -366,7 +354,7 @@ fn start_control(host: &Host, socket: &std::path::Path) -> Option<ControlServer>
     let handler = Arc::new(move |request: Request| match request {
         Request::Status => Response::Status(handler_host.status()),
         Request::Execute { command } => {
-            let what = loggable(&command);
+            let what = command.loggable();
             match handler_host.execute(command) {
                 Ok(done) => {
                     tracing::info!(command = %what, "control: {done}");

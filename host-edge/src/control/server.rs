@@ -479,7 +479,7 @@ fn serve(stream: UnixStream, shared: &Shared, handler: &Handler) {
 fn answer(request: Request, handler: &Handler) -> Response {
     match &request {
         Request::Status => tracing::debug!("control: status"),
-        Request::Execute { command } => tracing::debug!(command = ?command.redacted(), "control: execute"),
+        Request::Execute { command } => tracing::debug!(command = %command.loggable(), "control: execute"),
     }
     match catch_unwind(AssertUnwindSafe(|| handler(request))) {
         Ok(response) => response,

@@ -26,8 +26,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+use provider_abi::redact::redact_text;
 
-use super::command::{self, CommandClaims, Judge, Mark, Order, Verdict};
+use super::command::{self, CommandClaims, Judge, Mark, Order, Refusal, Verdict};
 use super::config::FleetConfig;
 use super::deployment::{module_file, Deployment};
 use super::link::{Inbound, Link};
@@ -112,6 +113,9 @@ struct Device {
     beat: Instant,
     started: Instant,
     received_bytes: u64,
+    /// A command was refused for want of a clock: the retained commands
+    /// are read again once the clock is set.
+    reread_when_clock_set: bool,
 }
 
 impl Agent {
@@ -152,6 +156,7 @@ impl Agent {
             beat: Instant::now() + config_heartbeat,
             started: Instant::now(),
             received_bytes: 0,
+            reread_when_clock_set: false,
         };
         let thread = std::thread::Builder::new()
             .name("fleet".into())
@@ -206,7 +211,7 @@ impl Drop for Agent {
 /// deployment laid over it ([`startable`]).
 pub fn boot_manifest(base: &Manifest, store: &Store, config: &FleetConfig) -> Manifest {
     let manifest = match &store.state().committed {
-        Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.vars).unwrap_or_else(|e| {
+        Some(committed) => committed.deployment.manifest(base, &store.modules(), &config.provider_dir, &config.vars).unwrap_or_else(|e| {
             tracing::error!("fleet: deployment {} does not fit this device any more ({e}); running the device's own manifest", committed.seq);
             base.clone()
         }),
@@ -280,11 +285,22 @@ impl Device {
         tracing::info!(device = %self.config.device, "fleet: stopped");
     }
 
-    /// Publishes the status when the heartbeat is due.
+    /// Publishes the status when the heartbeat is due, and reads the
+    /// retained commands again when one was refused for want of a clock
+    /// and the clock is set now.
     fn heartbeat(&mut self) {
         if Instant::now() >= self.beat {
             self.publish_status();
             self.beat = Instant::now() + self.config.heartbeat;
+            if self.reread_when_clock_set && self.host.clock().now() >= crate::claims::clock::EARLIEST_BELIEVED {
+                self.reread_when_clock_set = false;
+                tracing::info!(device = %self.config.device, "fleet: the clock is set; reading the retained commands again");
+                for filter in self.config.topics.commands_for(&self.config.device, &self.config.groups) {
+                    // Subscribing again replaces the subscription, and the
+                    // broker sends its retained messages again.
+                    self.link.subscribe(&filter);
+                }
+            }
         }
     }
 
@@ -324,6 +340,7 @@ impl Device {
             topics: &self.config.topics,
             marks: &state.marks,
             deployment: state.latest_deployment.max(state.deployment_seq()),
+            now: self.host.clock().now(),
         };
         command::check(judge, topic, payload, retained)
     }
@@ -340,6 +357,9 @@ impl Device {
                 return;
             }
             Verdict::Refuse { why, detail, command } => {
+                if why == Refusal::ClockUnknown {
+                    self.reread_when_clock_set = true;
+                }
                 tracing::warn!(device = %self.config.device, topic, reason = why.name(), "fleet: command refused: {detail}");
                 let (jti, seq) = command.map_or((None, None), |(jti, seq)| (Some(jti), Some(seq)));
                 self.event("refused", seq, jti, why.name(), &format!("{topic}: {detail}"));
@@ -350,7 +370,7 @@ impl Device {
             tracing::warn!("fleet: the clock's mark was not kept: {e}");
         }
         tracing::info!(device = %self.config.device, seq = claims.seq, jti = %claims.jti, kind = claims.kind(), "fleet: command accepted");
-        let mark = Mark { seq: claims.seq, jti: claims.jti.clone() };
+        let mark = Mark { seq: claims.seq, jti: claims.jti.clone(), iat: claims.iat };
         match claims.host_edge_fleet.clone() {
             Order::Revoke { subject, issued_before } => self.revoke(topic, mark, &claims, &subject, issued_before),
             Order::Deploy(deployment) => self.deploy(topic, mark, &claims, deployment),
@@ -434,10 +454,12 @@ impl Device {
     fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
         let checks = deployment.checks_for(&self.config.vars).map_err(Failure::Staging)?;
         self.stage(deployment)?;
-        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.vars).map_err(Failure::Staging)?;
-        let problems = crate::preflight::check(&next);
+        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(Failure::Staging)?;
+        // Nothing that runs may change while staging, and opening a library
+        // runs its initialisers: the libraries are opened when applied.
+        let problems = crate::preflight::check_without_libraries(&next);
         if !problems.is_empty() {
-            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            let problems: Vec<String> = problems.iter().map(|p| redact_text(&p.to_string()).into_owned()).collect();
             return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
         }
         self.phase(Phase::Applying);
@@ -569,10 +591,12 @@ impl Device {
     /// Executes `plan`; the first command refused ends it, with why.
     fn apply(&self, plan: Vec<Command>) -> Result<(), String> {
         for command in plan {
-            let what = serde_json::to_string(&command).unwrap_or_default();
+            // Reported off the device (event, retained status): secret
+            // settings and link values hidden.
+            let what = command.loggable();
             match self.host.execute(command) {
                 Ok(done) => tracing::info!(device = %self.config.device, "fleet: {done}"),
-                Err(e) => return Err(format!("{e} (while applying {})", provider_abi::redact::redact_text(&what))),
+                Err(e) => return Err(format!("{} (while applying {what})", redact_text(&e.to_string()))),
             }
         }
         Ok(())
@@ -594,7 +618,8 @@ impl Device {
         }
         // What of the old state is not in place now, planned from what runs.
         let missing = reload::plan_with(&self.running, &self.running, &self.host.status(), Options { allow_lower_rev: true });
-        let failures: Vec<String> = missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| e.to_string())).collect();
+        let failures: Vec<String> =
+            missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| redact_text(&e.to_string()).into_owned())).collect();
         if failures.is_empty() {
             Failure::Unhealthy(why)
         } else {
@@ -613,6 +638,9 @@ impl Device {
     }
 
     fn finish(&mut self, claims: &CommandClaims, label: &str, result: Ending, detail: String) -> Outcome {
+        // The outcome goes into the retained status and an event: URL
+        // credentials out of whatever the steps quoted.
+        let detail = redact_text(&detail).into_owned();
         let outcome = Outcome { seq: claims.seq, label: label.to_owned(), result, detail, at: self.host.clock().now() };
         if let Err(e) = self.store.update(|state| {
             state.pending = None;

@@ -49,6 +49,10 @@ pub struct FleetEntry {
     pub probe_timeout: Option<String>,
     /// How long fetching a deployment's modules may take (default `10m`).
     pub stage_timeout: Option<String>,
+    /// The folder a deployment's provider libraries must be in, relative
+    /// to the manifest (default `providers`): a deployment naming a library
+    /// elsewhere is refused.
+    pub provider_dir: Option<std::path::PathBuf>,
     /// This device's own values for a deployment's `${NAME}` placeholders
     /// (a port, a pin, a sensor's id), so one deployment fits every device
     /// of a group.
@@ -77,7 +81,12 @@ pub struct FleetConfig {
     pub stage_timeout: Duration,
     /// Values for a deployment's placeholders.
     pub vars: BTreeMap<String, String>,
+    /// The folder a deployment's provider libraries must be in.
+    pub provider_dir: std::path::PathBuf,
 }
+
+/// The provider folder when the manifest names none, relative to it.
+pub const DEFAULT_PROVIDER_DIR: &str = "providers";
 
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
     match text {
@@ -129,6 +138,7 @@ impl FleetEntry {
             probe_timeout: duration("probe_timeout", self.probe_timeout.as_deref(), Duration::from_secs(60))?,
             stage_timeout: duration("stage_timeout", self.stage_timeout.as_deref(), Duration::from_secs(600))?,
             vars: self.vars.clone(),
+            provider_dir: base.join(self.provider_dir.as_deref().unwrap_or(Path::new(DEFAULT_PROVIDER_DIR))),
         })
     }
 }

@@ -76,7 +76,9 @@ impl DeployedActor {
 pub struct DeployedProvider {
     /// The name links refer to.
     pub name: String,
-    /// The library's path on the device, relative to its manifest.
+    /// The library's path on the device, relative to its manifest, inside
+    /// the device's provider folder (`[fleet] provider_dir`): never
+    /// absolute, never through `..` or a symbolic link out of that folder.
     pub path: PathBuf,
     /// Provider-level settings.
     #[serde(default)]
@@ -152,6 +154,43 @@ pub struct Deployment {
 mod tests {
     use super::*;
 
+    /// A deployment could make the device `dlopen` any library on it (one
+    /// a local user left in `/tmp`, say) by an absolute path, a path
+    /// through `..`, or a symbolic link in the provider folder leading out.
+    #[test]
+    fn a_deployment_naming_a_provider_library_outside_the_provider_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let device = root.path().join("device");
+        let providers = device.join("providers");
+        std::fs::create_dir_all(&providers).unwrap();
+        std::fs::write(providers.join("libkv.so"), b"\x7fELF").unwrap();
+        std::fs::write(root.path().join("libevil.so"), b"\x7fELF").unwrap();
+        std::os::unix::fs::symlink(root.path().join("libevil.so"), providers.join("libescape.so")).unwrap();
+        std::fs::write(device.join("libbeside.so"), b"\x7fELF").unwrap();
+        let base = Manifest::parse("", &device).unwrap();
+        let with = |path: &str| Deployment {
+            label: None,
+            actors: vec![],
+            providers: vec![DeployedProvider { name: "p".into(), path: path.into(), settings: BTreeMap::new() }],
+            links: vec![],
+            checks: vec![],
+            probe_timeout: None,
+        };
+        let run = |path: &str| with(path).manifest(&base, &device.join("modules"), &providers, &BTreeMap::new());
+        let evil = root.path().join("libevil.so");
+        for path in [evil.to_str().unwrap(), "providers/../../libevil.so", "./providers/libkv.so", ""] {
+            let err = with(path).validate().unwrap_err();
+            assert!(err.contains("not a path relative"), "{path}: {err}");
+            assert!(run(path).is_err(), "{path}");
+        }
+        let err = run("providers/libescape.so").unwrap_err();
+        assert!(err.contains("outside the device's provider folder"), "{err}");
+        let err = run("libbeside.so").unwrap_err();
+        assert!(err.contains("outside the device's provider folder"), "a library beside the manifest: {err}");
+        let manifest = run("providers/libkv.so").unwrap();
+        assert_eq!(manifest.providers[0].path, device.join("providers/libkv.so"));
+    }
+
     #[test]
     fn placeholders_take_the_devices_values_and_a_missing_one_is_named() {
         let vars = BTreeMap::from([("HTTP_PORT".to_owned(), "8081".to_owned())]);
@@ -161,16 +200,25 @@ mod tests {
         assert!(err.contains("`${PIN}` has no value on this device"), "{err}");
         assert!(expand("${HTTP_PORT", &vars).unwrap_err().contains("without its"));
     }
+
+    /// A malformed secret value was quoted whole in the error, which the
+    /// device reports in an event and its retained status.
+    #[test]
+    fn a_malformed_placeholder_in_a_secret_value_is_not_quoted_in_the_error() {
+        let err = expand("hunter2-${SECRET", &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("without its") && !err.contains("hunter2"), "{err}");
+    }
 }
 
 impl Deployment {
     /// The manifest the device runs for this deployment: `base`'s own
     /// tables, and the deployment's entries with each actor at its file in
-    /// `modules`, provider paths taken from `base`'s folder, and `${NAME}`
-    /// in provider settings and link values replaced by the device's
-    /// `vars`; a placeholder the device has no value for is an error naming
-    /// it.
-    pub fn manifest(&self, base: &Manifest, modules: &Path, vars: &BTreeMap<String, String>) -> Result<Manifest, String> {
+    /// `modules`, provider paths taken from `base`'s folder and refused
+    /// unless they lead into `providers`, the device's provider folder
+    /// ([`provider_library`]), and `${NAME}` in provider settings and link
+    /// values replaced by the device's `vars`; a placeholder the device has
+    /// no value for is an error naming it.
+    pub fn manifest(&self, base: &Manifest, modules: &Path, providers: &Path, vars: &BTreeMap<String, String>) -> Result<Manifest, String> {
         let folder = base.folder.clone();
         let expand = |values: &BTreeMap<String, String>, what: &str| -> Result<BTreeMap<String, String>, String> {
             values
@@ -178,10 +226,11 @@ impl Deployment {
                 .map(|(key, value)| expand(value, vars).map(|v| (key.clone(), v)).map_err(|e| format!("{what} {key}: {e}")))
                 .collect()
         };
-        let mut providers = Vec::new();
+        let mut entries = Vec::new();
         for p in &self.providers {
             let settings = expand(&p.settings, &format!("provider {} setting", p.name))?;
-            providers.push(ProviderEntry { line: 0, name: p.name.clone(), path: folder.join(&p.path), settings });
+            let path = provider_library(&p.name, &p.path, &folder, providers).map_err(|e| e.to_string())?;
+            entries.push(ProviderEntry { line: 0, name: p.name.clone(), path, settings });
         }
         let mut links = Vec::new();
         for l in &self.links {
@@ -208,7 +257,7 @@ impl Deployment {
                     max_memory_bytes: a.max_memory_bytes,
                 })
                 .collect(),
-            providers,
+            providers: entries,
             links,
             ..base.clone()
         })
@@ -218,14 +267,18 @@ impl Deployment {
     pub fn checks_for(&self, vars: &BTreeMap<String, String>) -> Result<Vec<HttpCheck>, String> {
         self.checks
             .iter()
-            .map(|c| Ok(HttpCheck { url: expand(&c.url, vars).map_err(|e| format!("check {}: {e}", c.url))?, status: c.status }))
+            .map(|c| {
+                let url = expand(&c.url, vars).map_err(|e| format!("check {}: {e}", provider_abi::redact::redact_url(&c.url)))?;
+                Ok(HttpCheck { url, status: c.status })
+            })
             .collect()
     }
 
     /// Checks what a device relies on before it uses a deployment's fields:
     /// each module named by a SHA-256 of 64 lower-case hex digits, with a
     /// size and chunk size in bounds and a module key; instances in bounds;
-    /// provider names unique.
+    /// provider names unique, and provider paths relative without `..`
+    /// ([`check_provider_path`]).
     pub fn validate(&self) -> Result<(), String> {
         for actor in &self.actors {
             let what = format!("actor {}", actor.name);
@@ -248,6 +301,7 @@ impl Deployment {
             if !names.insert(provider.name.as_str()) {
                 return Err(format!("provider `{}` is named twice", provider.name));
             }
+            check_provider_path(&provider.name, &provider.path).map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -276,7 +330,9 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
             out.push('$');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
-            let end = tail.find('}').ok_or_else(|| format!("`{text}` has a `${{` without its `}}`"))?;
+            // The value is not quoted: it may be a secret, and the error is
+            // reported off the device; the caller names the setting.
+            let end = tail.find('}').ok_or_else(|| "it has a `${` without its `}`".to_owned())?;
             let name = &tail[..end];
             let value = vars.get(name).ok_or_else(|| {
                 format!("`${{{name}}}` has no value on this device; give it in the device's [fleet] vars")
@@ -290,6 +346,76 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Why a deployment's provider library is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderPathError {
+    /// The path is absolute, empty, or goes through `..`.
+    #[error("provider `{name}`: `{path}` is not a path relative to the device's manifest without `..`; a deployment may only name libraries in the device's provider folder")]
+    NotRelative {
+        /// The provider.
+        name: String,
+        /// The path as signed.
+        path: String,
+    },
+    /// The library or the provider folder cannot be found.
+    #[error("provider `{name}`: {path}: {error}")]
+    Io {
+        /// The provider.
+        name: String,
+        /// The file or folder.
+        path: String,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The path leads out of the provider folder (a symbolic link).
+    #[error("provider `{name}`: `{path}` leads to {resolved}, outside the device's provider folder {folder}")]
+    Outside {
+        /// The provider.
+        name: String,
+        /// The path as signed.
+        path: String,
+        /// Where it leads.
+        resolved: String,
+        /// The provider folder.
+        folder: String,
+    },
+}
+
+/// Checks the form of a provider library's path in a deployment: relative,
+/// not empty, and every part a name (no `..`, `.` or root).
+pub fn check_provider_path(name: &str, path: &Path) -> Result<(), ProviderPathError> {
+    let plain = !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(ProviderPathError::NotRelative { name: name.to_owned(), path: path.display().to_string() })
+    }
+}
+
+/// Where the provider library `path` of a deployment is on the device:
+/// `folder` (the manifest's) joined with it, once it is of the right form
+/// ([`check_provider_path`]) and, every symbolic link followed, a file in
+/// `providers` (the device's provider folder).
+pub fn provider_library(name: &str, path: &Path, folder: &Path, providers: &Path) -> Result<PathBuf, ProviderPathError> {
+    check_provider_path(name, path)?;
+    let io = |at: &Path| {
+        let at = at.display().to_string();
+        move |error| ProviderPathError::Io { name: name.to_owned(), path: at, error }
+    };
+    let allowed = providers.canonicalize().map_err(io(providers))?;
+    let joined = folder.join(path);
+    let resolved = joined.canonicalize().map_err(io(&joined))?;
+    if !resolved.starts_with(&allowed) || !resolved.is_file() {
+        return Err(ProviderPathError::Outside {
+            name: name.to_owned(),
+            path: path.display().to_string(),
+            resolved: resolved.display().to_string(),
+            folder: allowed.display().to_string(),
+        });
+    }
+    Ok(joined)
 }
 
 /// Where a device keeps the module `sha256`.
