@@ -258,7 +258,7 @@ fn check_demo_gpio(setup: &DemoSetup) {
 /// (boards/examples/mqtt.toml).
 fn demo_mqtt(check: bool, profile: &str) {
     let setup = DemoSetup::new("demo-mqtt", profile);
-    setup.sign("telemetry", "telemetry", &["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#"]);
+    setup.sign("telemetry", "telemetry", &["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"]);
     let manifest = std::fs::read_to_string(root().join("boards/examples/mqtt.toml"))
         .expect("reading boards/examples/mqtt.toml")
         .replace("actors/telemetry.wasm", "telemetry_s.wasm")
@@ -305,7 +305,7 @@ fn check_demo_mqtt(setup: &DemoSetup) {
     }
     let seen = watcher.wait_with_output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
     let answer = Command::new("mosquitto_rr")
-        .args(["-h", "127.0.0.1", "-t", "sensors/kitchen/get", "-e", "host-edge/demo/replies", "-m", "now?", "-W", "20"])
+        .args(["-h", "127.0.0.1", "-t", "sensors/kitchen/get", "-e", "replies/host-edge-demo", "-m", "now?", "-W", "20"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
@@ -539,7 +539,7 @@ fn bundle(target: &str) -> PathBuf {
     let keys = out.join("keys");
     let issuer = bundle_keys(&native, &keys);
     let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"];
-    let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#"];
+    let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"];
     let actors = [("counter", &["-s", "-k"][..]), ("echo", &[][..]), ("button_led", &button_led[..]), ("telemetry", &telemetry[..])];
     for (actor, caps) in actors {
         let input = wasm.join(format!("{actor}.wasm"));
