@@ -140,21 +140,27 @@ fn has_scheme(before: &str) -> bool {
 /// Where the user information of `rest` (a URL after its `://`) ends: the
 /// byte index of the `@` before the host, if it has user information.
 fn userinfo_end(rest: &str) -> Option<usize> {
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    // The last `@` of the authority: a raw `@` in a password comes before it.
-    if let Some(at) = rest[..authority_end].rfind('@') {
-        return Some(at);
-    }
     // A password holding a raw `/`, `?` or `#` (base64 passwords do) puts the
-    // `@` after the place the authority seems to end. Take the last `@` when
-    // what stands before it reads as `user:password`: the user part is within
-    // the authority, and the "password" is not a port followed by a path
-    // (`host:8080/login?mail=a@b`).
-    let at = rest.rfind('@')?;
-    let (user, password) = rest[..at].split_once(':')?;
-    let digits = password.bytes().take_while(u8::is_ascii_digit).count();
-    let is_port = digits > 0 && matches!(password.as_bytes().get(digits), None | Some(b'/' | b'?' | b'#'));
-    (!user.contains(['/', '?', '#']) && !is_port).then_some(at)
+    // `@` after the place the authority seems to end, and one that also
+    // holds an `@` before that place (`p@ss/word`) puts an `@` inside it
+    // too. Take the last `@` of all when what stands before it reads as
+    // `user:password`: the user part is within the authority, and the
+    // "password" is not a port followed by a path (`host:8080/login?mail=a@b`).
+    // An `@` in a path or query after credentials then hides the host too,
+    // which errs on the side of hiding.
+    if let Some(at) = rest.rfind('@') {
+        if let Some((user, password)) = rest[..at].split_once(':') {
+            let digits = password.bytes().take_while(u8::is_ascii_digit).count();
+            let is_port = digits > 0 && matches!(password.as_bytes().get(digits), None | Some(b'/' | b'?' | b'#'));
+            if !user.contains(['/', '?', '#']) && !is_port {
+                return Some(at);
+            }
+        }
+    }
+    // Otherwise the last `@` of the authority: a raw `@` in a password comes
+    // before it.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..authority_end].rfind('@')
 }
 
 /// `user:password` as `user:***`, a lone `user` as `***`; empty parts stay
@@ -191,6 +197,15 @@ mod tests {
         assert_eq!(redact_url("redis://:p@ss@127.0.0.1/"), "redis://:***@127.0.0.1/");
         assert_eq!(redact_url("redis://u:a?b#c@host"), "redis://u:***@host");
         assert_eq!(redact_url("redis://:two words@host"), "redis://:***@host");
+    }
+
+    #[test]
+    fn a_password_holding_an_at_sign_before_a_slash_is_hidden_whole() {
+        // The `@` in the password comes before the `/` that seems to end
+        // the authority: the last `@` is still the one before the host.
+        assert_eq!(redact_url("redis://app:@:ts=e/1ed@db.local:6379/0"), "redis://app:***@db.local:6379/0");
+        assert_eq!(redact_url("redis://app:p@ss/word@db.local:6379/0"), "redis://app:***@db.local:6379/0");
+        assert_eq!(redact_text("failed: redis://:a@b?c#d@host/0 down"), "failed: redis://:***@host/0 down");
     }
 
     #[test]
