@@ -28,6 +28,8 @@ mod config;
 mod control;
 mod edges;
 mod link;
+#[cfg(test)]
+mod link_properties;
 mod pins;
 mod queue;
 mod state;

@@ -31,6 +31,8 @@ mod outbox;
 mod requests;
 mod session;
 mod topic;
+#[cfg(test)]
+mod topic_properties;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
