@@ -585,8 +585,16 @@ impl Run {
     }
 }
 
-/// Formats seconds since the epoch as an RFC 3339 UTC time.
+/// The first second of the year 10000: RFC 3339 writes four-digit years.
+const RFC3339_END: u64 = 253_402_300_800;
+
+/// Formats seconds since the epoch as an RFC 3339 UTC time; a time past
+/// the year 9999 (which a token or a broken clock can carry, but neither
+/// RFC 3339 nor every `SystemTime` can hold) as the seconds themselves.
 pub fn stamp(secs: u64) -> String {
+    if secs >= RFC3339_END {
+        return format!("{secs} s after the epoch (after the year 9999)");
+    }
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     humantime::format_rfc3339_seconds(time).to_string()
 }
@@ -734,5 +742,53 @@ mod tests {
         let err = verify(EMPTY_MODULE, &Policy::default(), NOW).unwrap_err();
         assert_eq!(err.check, Check::ClaimsSection);
         assert!(err.detail.starts_with("the module has no claims section (`jwt`): it is not signed; sign it with `host-edge sign "), "{err}");
+    }
+
+    /// A module whose token, signed by `signer` and naming `issuer` as its
+    /// issuer, carries these dates.
+    fn dated(signer: &KeyPair, issuer: &KeyPair, issued_at: u64, expires: Option<u64>, not_before: Option<u64>) -> Vec<u8> {
+        let fields = ClaimsFields {
+            id: "jti".into(),
+            issued_at,
+            issuer: issuer.public_key(),
+            subject: KeyPair::new_module().public_key(),
+            expires,
+            not_before,
+        };
+        let metadata = ActorMetadata { hash: section::hash_bytes(EMPTY_MODULE), ..ActorMetadata::default() };
+        let jwt = new_claims(fields, metadata).unwrap().encode(signer).unwrap();
+        section::append_claims(EMPTY_MODULE, &jwt)
+    }
+
+    /// The first second of the year 10000, past what RFC 3339 can write.
+    const YEAR_10000: u64 = 253_402_300_800;
+
+    #[test]
+    fn a_token_expiring_after_the_year_9999_is_checked_not_a_crash() {
+        let issuer = KeyPair::new_account();
+        let module = dated(&issuer, &issuer, NOW, Some(YEAR_10000), None);
+        let report = inspect(&module, &Policy::default(), NOW);
+        assert!(matches!(outcome(&report, Check::Expiry), Outcome::Passed(t) if t.contains("253402300800")), "{report:?}");
+        assert!(report.into_verified().is_ok());
+    }
+
+    #[test]
+    fn a_forged_token_with_dates_at_the_end_of_time_is_refused_not_a_crash() {
+        // Signed by a key other than the issuer it names: the signature
+        // fails, and every date is still printed in the report.
+        let module = dated(&KeyPair::new_account(), &KeyPair::new_account(), u64::MAX, Some(u64::MAX), Some(u64::MAX));
+        for rule in [ClockRule::TrustIssuedAt, ClockRule::Reject] {
+            let err = verify(&module, &Policy { clock: rule, ..Policy::default() }, NOW).unwrap_err();
+            assert_eq!(err.check, Check::Signature, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_clock_reading_past_the_year_9999_is_checked_not_a_crash() {
+        let issuer = KeyPair::new_account();
+        let module = dated(&issuer, &issuer, NOW, Some(NOW + 60), None);
+        let err = verify(&module, &Policy::default(), u64::MAX).unwrap_err();
+        assert_eq!(err.check, Check::Expiry, "{err}");
+        assert!(stamp(YEAR_10000 - 1).starts_with("9999-12-31T23:59:59"));
     }
 }

@@ -14,6 +14,8 @@ pub mod control;
 pub mod endpoint;
 pub mod engine;
 pub mod fleet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod manifest;
 pub mod metrics;

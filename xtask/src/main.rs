@@ -11,7 +11,11 @@
 //! - `demo mqtt [--check]`: the telemetry actor on the MQTT broker at
 //!   localhost:1883 (with `--check`: a reading posted over HTTP reaches
 //!   `mosquitto_sub`, and answers `mosquitto_rr`);
-//! - `test`: build the actors, then run every test in the workspace;
+//! - `test`: build the actors, then run every test in the workspace, the
+//!   demos' checks and the fuzz targets (`fuzz`, for the default time);
+//! - `fuzz [--seconds N]`: build the fuzz targets (fuzz/, cargo-fuzz) and
+//!   run each for its share of N seconds (75 by default), failing on a
+//!   crash (fuzz.rs);
 //! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
 //! - `arm-check [targets]`: build each bundle (aarch64, armv7, ARMv6) and
 //!   serve the counter from it under qemu-user, checked over loopback HTTP;
@@ -26,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus};
 use std::time::Duration;
 
+mod fuzz;
 mod glibc;
 mod pi;
 mod raspi;
@@ -436,6 +441,9 @@ fn test(extra: &[String]) {
     demo(true, "dev");
     demo_gpio(true, "dev");
     demo_mqtt(true, "dev");
+    // Every parser of outside input, under libFuzzer for a minute or so:
+    // the seeds and what a short run finds from them (docs/fuzzing.md).
+    fuzz::fuzz(&root(), cargo, fuzz::DEFAULT_SECONDS);
 }
 
 /// The number before `label` in a `test result:` line.
@@ -875,6 +883,14 @@ fn main() {
         }
         Some("demo") => demo(args.get(1).map(String::as_str) == Some("--check"), DEMO_PROFILE),
         Some("test") => test(&args[1..]),
+        Some("fuzz") => match args[1..].iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            [] => fuzz::fuzz(&root(), cargo, fuzz::DEFAULT_SECONDS),
+            ["--seconds", n] if n.parse::<u64>().is_ok_and(|n| n > 0) => fuzz::fuzz(&root(), cargo, n.parse().unwrap()),
+            _ => {
+                eprintln!("usage: cargo xtask fuzz [--seconds N]   (N: the time all targets share, default {})", fuzz::DEFAULT_SECONDS);
+                exit(2);
+            }
+        },
         Some("bundle") => match args.get(1) {
             Some(target) => {
                 bundle(target);
@@ -915,7 +931,7 @@ fn main() {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <actors | demo [gpio | mqtt] [--check] | test [cargo test args] | bundle <target> | arm-check [targets] \
+                "usage: cargo xtask <actors | demo [gpio | mqtt] [--check] | test [cargo test args] | fuzz [--seconds N] | bundle <target> | arm-check [targets] \
                  | raspi-check <bundle-dir> | glibc-floor <dir> [version]>"
             );
             exit(2);

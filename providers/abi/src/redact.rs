@@ -94,7 +94,7 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
 
 /// Finds each `scheme://` in `text` and hides the credentials of what
 /// follows, up to the next character for which `ends_url` holds or the next
-/// `://`, whichever comes first.
+/// `://` that starts another URL, whichever comes first.
 fn redact(text: &str, ends_url: fn(char) -> bool) -> Cow<'_, str> {
     let mut out = String::new();
     // Bytes of `text` up to here are in `out` (or need no change).
@@ -108,9 +108,21 @@ fn redact(text: &str, ends_url: fn(char) -> bool) -> Cow<'_, str> {
             continue;
         }
         let mut end = text[start..].find(ends_url).map_or(text.len(), |i| start + i);
-        if let Some(next) = text[start..end].find("://") {
-            end = start + next;
+        // The URL ends where the next one starts, unless that `://` follows
+        // nothing but scheme characters from this URL's start: then it is a
+        // user name, its colon and a password starting with `//`, as base64
+        // passwords can.
+        let mut search = start;
+        while let Some(next) = text[search..end].find("://") {
+            if has_scheme(&text[..search + next]) && text[start..search + next].chars().all(is_scheme_char) {
+                search += next + 3;
+                continue;
+            }
+            end = search + next;
+            break;
         }
+        // What this URL spans is done with: the next URL starts after it.
+        from = end;
         let rest = &text[start..end];
         let Some(at) = userinfo_end(rest) else { continue };
         let userinfo = &rest[..at];
@@ -132,29 +144,39 @@ fn redact(text: &str, ends_url: fn(char) -> bool) -> Cow<'_, str> {
 /// Whether `before` ends in a URL scheme: a letter, then letters, digits,
 /// `+`, `-` or `.` (RFC 3986).
 fn has_scheme(before: &str) -> bool {
-    let scheme_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
-    let start = before.rfind(|c: char| !scheme_chars(c)).map_or(0, |i| i + before[i..].chars().next().map_or(1, char::len_utf8));
+    let start = before.rfind(|c: char| !is_scheme_char(c)).map_or(0, |i| i + before[i..].chars().next().map_or(1, char::len_utf8));
     before[start..].chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// Whether `c` may be part of a URL scheme: letters, digits, `+`, `-`, `.`.
+fn is_scheme_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
 }
 
 /// Where the user information of `rest` (a URL after its `://`) ends: the
 /// byte index of the `@` before the host, if it has user information.
 fn userinfo_end(rest: &str) -> Option<usize> {
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    // The last `@` of the authority: a raw `@` in a password comes before it.
-    if let Some(at) = rest[..authority_end].rfind('@') {
-        return Some(at);
-    }
     // A password holding a raw `/`, `?` or `#` (base64 passwords do) puts the
-    // `@` after the place the authority seems to end. Take the last `@` when
-    // what stands before it reads as `user:password`: the user part is within
-    // the authority, and the "password" is not a port followed by a path
-    // (`host:8080/login?mail=a@b`).
-    let at = rest.rfind('@')?;
-    let (user, password) = rest[..at].split_once(':')?;
-    let digits = password.bytes().take_while(u8::is_ascii_digit).count();
-    let is_port = digits > 0 && matches!(password.as_bytes().get(digits), None | Some(b'/' | b'?' | b'#'));
-    (!user.contains(['/', '?', '#']) && !is_port).then_some(at)
+    // `@` after the place the authority seems to end, and one that also
+    // holds an `@` before that place (`p@ss/word`) puts an `@` inside it
+    // too. Take the last `@` of all when what stands before it reads as
+    // `user:password`: the user part is within the authority, and the
+    // "password" is not a port followed by a path (`host:8080/login?mail=a@b`).
+    // An `@` in a path or query after credentials then hides the host too,
+    // which errs on the side of hiding.
+    if let Some(at) = rest.rfind('@') {
+        if let Some((user, password)) = rest[..at].split_once(':') {
+            let digits = password.bytes().take_while(u8::is_ascii_digit).count();
+            let is_port = digits > 0 && matches!(password.as_bytes().get(digits), None | Some(b'/' | b'?' | b'#'));
+            if !user.contains(['/', '?', '#']) && !is_port {
+                return Some(at);
+            }
+        }
+    }
+    // Otherwise the last `@` of the authority: a raw `@` in a password comes
+    // before it.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..authority_end].rfind('@')
 }
 
 /// `user:password` as `user:***`, a lone `user` as `***`; empty parts stay
@@ -191,6 +213,24 @@ mod tests {
         assert_eq!(redact_url("redis://:p@ss@127.0.0.1/"), "redis://:***@127.0.0.1/");
         assert_eq!(redact_url("redis://u:a?b#c@host"), "redis://u:***@host");
         assert_eq!(redact_url("redis://:two words@host"), "redis://:***@host");
+    }
+
+    #[test]
+    fn a_password_holding_an_at_sign_before_a_slash_is_hidden_whole() {
+        // The `@` in the password comes before the `/` that seems to end
+        // the authority: the last `@` is still the one before the host.
+        assert_eq!(redact_url("redis://app:@:ts=e/1ed@db.local:6379/0"), "redis://app:***@db.local:6379/0");
+        assert_eq!(redact_url("redis://app:p@ss/word@db.local:6379/0"), "redis://app:***@db.local:6379/0");
+        assert_eq!(redact_text("failed: redis://:a@b?c#d@host/0 down"), "failed: redis://:***@host/0 down");
+    }
+
+    #[test]
+    fn a_password_starting_with_two_slashes_is_hidden_whole_not_read_as_another_url() {
+        // Base64 passwords can start with `//`: `app://` is then a user name
+        // and its colon, not the scheme of a second URL.
+        assert_eq!(redact_url("redis://app://ab/cd==@db.local:6379/0"), "redis://app:***@db.local:6379/0");
+        assert_eq!(redact_text("down: redis://app://8A/x@db.local/0, retrying"), "down: redis://app:***@db.local/0, retrying");
+        assert_eq!(redact_text("servers=nats://a:pw1@h1,nats://b:pw2@h2"), "servers=nats://a:***@h1,nats://b:***@h2");
     }
 
     #[test]

@@ -24,6 +24,8 @@
 //! `MAX_OBJECTS` [10000], `MAX_CHUNK_BYTES` [1048576], `MAX_UPLOADS` [8].
 
 mod names;
+#[cfg(test)]
+mod names_properties;
 mod quota;
 mod store;
 

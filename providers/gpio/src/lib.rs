@@ -30,6 +30,8 @@ mod config;
 mod control;
 mod edges;
 mod link;
+#[cfg(test)]
+mod link_properties;
 mod pins;
 mod queue;
 mod state;

@@ -34,6 +34,8 @@ mod outbox;
 mod requests;
 mod session;
 mod topic;
+#[cfg(test)]
+mod topic_properties;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
