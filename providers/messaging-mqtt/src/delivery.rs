@@ -109,7 +109,10 @@ fn deliver_to(shared: &Shared, route: &Route, topic: &str, publish: &rumqttc::v5
     let Some(subject) = route.subjects.to_subject(topic) else {
         shared.log(
             Level::Warn,
-            &format!("a message on `{topic}` was dropped for {who}: with SUBJECTS = nats a topic holding `.` has no subject"),
+            &format!(
+                "a message on `{topic}` was dropped for {who}: with SUBJECTS = nats a topic holding `.`, or a level \
+                 `*` or `>`, has no subject"
+            ),
         );
         return Outcome::Done;
     };

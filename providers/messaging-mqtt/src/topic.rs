@@ -158,11 +158,13 @@ impl Subjects {
     }
 
     /// The subject an actor sees for the MQTT `topic`; `None` under `nats`
-    /// when the topic holds a `.`, which no NATS subject can express.
+    /// when the topic holds a `.`, which no NATS subject can express, or a
+    /// level `*` or `>`: literal in an MQTT topic, they would be wildcards
+    /// in the subject (and come back as `+` or `#`).
     pub fn to_subject(self, topic: &str) -> Option<String> {
         match self {
             Subjects::Mqtt => Some(topic.to_owned()),
-            Subjects::Nats if topic.contains('.') => None,
+            Subjects::Nats if topic.contains('.') || topic.split('/').any(|level| level == "*" || level == ">") => None,
             Subjects::Nats => Some(topic.replace('/', ".")),
         }
     }
@@ -274,6 +276,10 @@ mod tests {
         assert_eq!(nats.to_mqtt("sensors.>").unwrap(), "sensors/#");
         assert_eq!(nats.to_subject("sensors/a/temp").unwrap(), "sensors.a.temp");
         assert!(nats.to_subject("v1.0/a").is_none());
+        // Found by fuzzing: literal in MQTT, wildcards in NATS.
+        assert!(nats.to_subject("sensors/*/temp").is_none());
+        assert!(nats.to_subject("sensors/>").is_none());
+        assert_eq!(nats.to_subject("sensors/a*/temp").unwrap(), "sensors.a*.temp");
         assert!(nats.to_mqtt("a/b").unwrap_err().contains("not a NATS subject"));
         assert_eq!(Subjects::Mqtt.to_mqtt("a/b").unwrap(), "a/b");
     }
