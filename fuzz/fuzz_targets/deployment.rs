@@ -64,5 +64,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(file.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
     }
     let base = Manifest::parse("", Path::new("/opt/host-edge")).expect("the empty manifest parses");
-    let _ = deployment.manifest(&base, modules, &vars);
+    // The provider folder does not exist here, so a deployment naming a
+    // provider is refused; the paths checks are the unit tests' (deployment.rs).
+    let _ = deployment.manifest(&base, modules, Path::new("/var/lib/host-edge/providers"), &vars);
 });

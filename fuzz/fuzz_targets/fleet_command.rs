@@ -31,8 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let groups: BTreeSet<String> = ["all".to_owned(), "kitchen".to_owned()].into();
     let operators: BTreeSet<String> = [operator.public_key()].into();
     let topics = Topics::new("fleet").expect("a valid prefix");
-    let marks = BTreeMap::from([("fleet/devices/pi-1/deploy".to_owned(), Mark { seq: 5, jti: "applied".to_owned() })]);
-    let judge = Judge { device: "pi-1", groups: &groups, operators: &operators, topics: &topics, marks: &marks, deployment: 5 };
+    // The last command accepted was signed at IAT; the device's clock reads NOW.
+    const IAT: u64 = 1_790_000_000;
+    const NOW: u64 = 1_800_000_000;
+    let marks = BTreeMap::from([("fleet/devices/pi-1/deploy".to_owned(), Mark { seq: 5, jti: "applied".to_owned(), iat: IAT })]);
+    let judge = Judge { device: "pi-1", groups: &groups, operators: &operators, topics: &topics, marks: &marks, deployment: 5, now: NOW };
     let (topic, payload) = if mode % 2 == 0 {
         let (topic, payload) = common::split_line(rest);
         let Ok(topic) = std::str::from_utf8(topic) else { return };
@@ -52,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         if let Verdict::Accept(claims) = check(judge, &topic, &payload, retained) {
             assert_eq!(claims.iss, operator.public_key());
             assert_eq!(claims.aud, "fleet");
+            assert!(claims.exp > NOW, "an expired command was accepted: exp {}", claims.exp);
             assert!(matches!(claims.sub.parse(), Ok(Target::Device(ref id)) if id == "pi-1") || matches!(claims.sub.parse(), Ok(Target::Group(ref g)) if groups.contains(g)));
             assert_eq!(claims.topic(&topics).as_deref(), Ok(topic.as_str()));
             if let Order::Deploy(deployment) = &claims.host_edge_fleet {
