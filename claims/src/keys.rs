@@ -20,6 +20,9 @@ pub enum KeyRole {
     Module,
     /// The signer of fleet commands (`O…`): deployments, revocations.
     Operator,
+    /// The identity of one native provider (`V…`), as wasmCloud's provider
+    /// archives name it: the subject of a provider archive's claims.
+    Service,
 }
 
 impl KeyRole {
@@ -28,6 +31,7 @@ impl KeyRole {
             KeyRole::Account => KeyPairType::Account,
             KeyRole::Module => KeyPairType::Module,
             KeyRole::Operator => KeyPairType::Operator,
+            KeyRole::Service => KeyPairType::Service,
         }
     }
 
@@ -37,15 +41,17 @@ impl KeyRole {
             KeyRole::Account => 'A',
             KeyRole::Module => 'M',
             KeyRole::Operator => 'O',
+            KeyRole::Service => 'V',
         }
     }
 
-    /// `account` or `module`.
+    /// `account`, `module`, `operator` or `service`.
     pub fn name(self) -> &'static str {
         match self {
             KeyRole::Account => "account",
             KeyRole::Module => "module",
             KeyRole::Operator => "operator",
+            KeyRole::Service => "service",
         }
     }
 }

@@ -14,15 +14,20 @@
 //! - [`sign`]: embedding a new token;
 //! - [`capability`]: capability ids and their spellings;
 //! - [`clock`]: a clock that never runs back behind the latest signed time;
-//! - [`jwt`]: host-edge's own signed tokens (fleet commands), on nkeys.
+//! - [`jwt`]: host-edge's own signed tokens (fleet commands), on nkeys;
+//! - [`archive`]: provider archives (PAR), the container native providers
+//!   ship in;
+//! - [`provider`]: a provider archive's claims and their offline check.
 //!
 //! The host, its CLI and fleet control all sign and check with this crate.
 
+pub mod archive;
 pub mod capability;
 pub mod clock;
 pub mod jwt;
 pub mod keys;
 pub mod policy;
+pub mod provider;
 pub mod section;
 pub mod sign;
 pub mod token;
@@ -30,6 +35,7 @@ pub mod verify;
 
 pub use clock::{ClockError, TrustedClock};
 pub use policy::{ClockRule, Policy};
+pub use provider::{inspect_archive, sign_archive, verify_archive, ProviderReport, ProviderSignOptions, VerifiedProvider};
 pub use sign::{sign_module, SignError, SignOptions};
 pub use token::{ActorClaims, ActorMetadata};
 pub use verify::{inspect, verify, Check, ClaimsError, Outcome, Report, VerifiedClaims};

@@ -43,13 +43,14 @@ pub struct Policy {
     /// any issuer with a valid signature (the host warns at start-up).
     #[serde(default)]
     pub trusted_issuers: BTreeSet<String>,
-    /// Module keys (`M…`) that are refused whatever their tokens say.
+    /// Module keys (`M…`) of actors and service keys (`V…`) of provider
+    /// archives that are refused whatever their tokens say.
     #[serde(default)]
     pub revoked_subjects: BTreeSet<String>,
     /// Token ids (`jti`) that are refused.
     #[serde(default)]
     pub revoked_tokens: BTreeSet<String>,
-    /// Module keys (`M…`) whose tokens issued before a time are refused, as
+    /// Module or service keys whose tokens issued before a time are refused, as
     /// NATS revokes: a leaked or superseded version stops loading, while a
     /// token signed for it afterwards still does. The time is seconds since
     /// the epoch or an RFC 3339 date (`2026-11-01T00:00:00Z`). The check
@@ -69,7 +70,10 @@ impl Policy {
             check_public_key(issuer, KeyRole::Account)?;
         }
         for subject in self.revoked_subjects.iter().chain(self.revoked_issued_before.keys()) {
-            check_public_key(subject, KeyRole::Module)?;
+            // An actor's module key or a provider's service key.
+            if check_public_key(subject, KeyRole::Service).is_err() {
+                check_public_key(subject, KeyRole::Module)?;
+            }
         }
         Ok(())
     }
@@ -96,11 +100,12 @@ impl Policy {
     /// later time.
     pub fn subject_revocation(&self, subject: &str, issued_at: u64) -> Option<String> {
         if self.revoked_subjects.contains(subject) {
-            return Some(format!("module {subject} is revoked"));
+            return Some(format!("{} {subject} is revoked", subject_kind(subject)));
         }
         let before = self.revoked_issued_before.get(subject).filter(|before| issued_at < **before)?;
         Some(format!(
-            "module {subject} is revoked for tokens issued before {}, and this one was issued at {}",
+            "{} {subject} is revoked for tokens issued before {}, and this one was issued at {}",
+            subject_kind(subject),
             crate::verify::stamp(*before),
             crate::verify::stamp(issued_at)
         ))
@@ -111,6 +116,16 @@ impl Policy {
     pub fn revocation(&self, subject: &str, token_id: &str, issued_at: u64) -> Option<String> {
         self.subject_revocation(subject, issued_at)
             .or_else(|| self.revoked_tokens.contains(token_id).then(|| format!("token {token_id} is revoked")))
+    }
+}
+
+/// What a revoked subject is, for messages: `module` for an actor's key,
+/// `provider` for a provider archive's service key.
+fn subject_kind(subject: &str) -> &'static str {
+    if subject.starts_with('V') {
+        "provider"
+    } else {
+        "module"
     }
 }
 

@@ -60,6 +60,15 @@ pub enum SignError {
     /// The subject seed is not a module seed.
     #[error("cannot sign: the subject must be a module key (`M…`), got `{0}`")]
     SubjectRole(String),
+    /// The subject seed of a provider archive is not a service seed.
+    #[error("cannot sign: a provider's subject must be a service key (`V…`, `host-edge keys --kind service`), got `{0}`")]
+    ProviderSubjectRole(String),
+    /// A provider archive with no library.
+    #[error("cannot sign: a provider archive needs at least one library")]
+    NoLibraries,
+    /// The archive could not be written.
+    #[error("cannot sign: {0}")]
+    Archive(crate::archive::ArchiveError),
     /// `nbf` is after `exp`: the token could never be valid.
     #[error("cannot sign: the token would become valid only after it expires")]
     EmptyValidity,

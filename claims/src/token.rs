@@ -59,10 +59,10 @@ pub const WASCAP_REVISION: u32 = 3;
 
 /// Builds a claims set. `wascap_revision` is private in wascap's type, so the
 /// claims are assembled from their JSON form, the only public way to set it.
-pub(crate) fn new_claims(
+pub(crate) fn new_claims<T: Serialize + serde::de::DeserializeOwned + WascapEntity>(
     fields: ClaimsFields,
-    metadata: ActorMetadata,
-) -> Result<ActorClaims, serde_json::Error> {
+    metadata: T,
+) -> Result<wascap::jwt::Claims<T>, serde_json::Error> {
     let mut value = serde_json::json!({
         "jti": fields.id,
         "iat": fields.issued_at,

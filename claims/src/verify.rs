@@ -51,7 +51,34 @@ pub enum Check {
     SubjectRevocation,
     /// The token id (`jti`) has not been revoked.
     TokenRevocation,
+    /// A provider archive: the file is a tar (gzipped or not) holding one
+    /// `claims.jwt` and libraries named `<target>.bin`, within the limits.
+    Archive,
+    /// A provider archive's claims name a capability id.
+    Capability,
+    /// A provider archive holds a library for this machine's target, and
+    /// its claims sign that library's hash.
+    Target,
 }
+
+/// The checks of an actor, in the order they run.
+const ACTOR_CHECKS: [Check; 15] = [
+    Check::Module,
+    Check::ClaimsSection,
+    Check::Token,
+    Check::Header,
+    Check::IssuerKey,
+    Check::SubjectKey,
+    Check::Signature,
+    Check::Hash,
+    Check::Grants,
+    Check::Clock,
+    Check::Expiry,
+    Check::NotBefore,
+    Check::TrustedIssuer,
+    Check::SubjectRevocation,
+    Check::TokenRevocation,
+];
 
 impl Check {
     /// The name printed in refusals and reports.
@@ -72,6 +99,9 @@ impl Check {
             Check::TrustedIssuer => "trusted-issuer",
             Check::SubjectRevocation => "subject-revocation",
             Check::TokenRevocation => "token-revocation",
+            Check::Archive => "archive",
+            Check::Capability => "capability",
+            Check::Target => "target",
         }
     }
 }
@@ -132,13 +162,7 @@ pub struct Report {
 impl Report {
     /// The first failed check, if any.
     pub fn first_failure(&self) -> Option<ClaimsError> {
-        self.checks.iter().find_map(|r| match &r.outcome {
-            Outcome::Failed(detail) => Some(ClaimsError {
-                check: r.check,
-                detail: detail.clone(),
-            }),
-            _ => None,
-        })
+        first_failure(&self.checks)
     }
 
     /// The verified claims, or the first failed check.
@@ -146,14 +170,7 @@ impl Report {
         if let Some(failure) = self.first_failure() {
             return Err(failure);
         }
-        let warnings = self
-            .checks
-            .iter()
-            .filter_map(|r| match &r.outcome {
-                Outcome::Warned(text) => Some(format!("{}: {text}", r.check)),
-                _ => None,
-            })
-            .collect();
+        let warnings = warnings(&self.checks);
         let claims = self.claims.ok_or_else(|| ClaimsError {
             check: Check::Token,
             detail: "no claims were decoded".into(),
@@ -168,6 +185,25 @@ impl Report {
             warnings,
         })
     }
+}
+
+/// The first failed check of `checks`, if any.
+pub(crate) fn first_failure(checks: &[CheckResult]) -> Option<ClaimsError> {
+    checks.iter().find_map(|r| match &r.outcome {
+        Outcome::Failed(detail) => Some(ClaimsError { check: r.check, detail: detail.clone() }),
+        _ => None,
+    })
+}
+
+/// The caveats among `checks`: `check: text` for each warning.
+pub(crate) fn warnings(checks: &[CheckResult]) -> Vec<String> {
+    checks
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Warned(text) => Some(format!("{}: {text}", r.check)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Claims that passed every check.
@@ -279,10 +315,7 @@ pub fn describe_grants(grants: &BTreeMap<CapabilityId, Vec<Rule>>) -> String {
 /// Runs every check against `module` under `policy`, at time `now`
 /// (seconds since the epoch).
 pub fn inspect(module: &[u8], policy: &Policy, now: u64) -> Report {
-    let mut run = Run {
-        checks: Vec::new(),
-        evaluated_at: now,
-    };
+    let mut run = Run::new(&ACTOR_CHECKS, now);
     let (claims, section) = run.all(module, policy, now);
     Report {
         checks: run.checks,
@@ -298,44 +331,39 @@ pub fn verify(module: &[u8], policy: &Policy, now: u64) -> Result<VerifiedClaims
     inspect(module, policy, now).into_verified()
 }
 
-struct Run {
-    checks: Vec<CheckResult>,
-    evaluated_at: u64,
+/// A run of checks in progress: what each found, and the time the token's
+/// dates were evaluated at. Actors and provider archives share the checks
+/// of the token itself (framing, keys, signature, times, policy).
+pub(crate) struct Run {
+    pub checks: Vec<CheckResult>,
+    pub evaluated_at: u64,
+    /// Every check of this kind of token, in order (for [`Run::skip_rest`]).
+    order: &'static [Check],
 }
 
 impl Run {
-    fn record(&mut self, check: Check, outcome: Outcome) -> bool {
+    /// A run of the checks in `order`, at time `now`.
+    pub fn new(order: &'static [Check], now: u64) -> Run {
+        Run { checks: Vec::new(), evaluated_at: now, order }
+    }
+
+    pub fn record(&mut self, check: Check, outcome: Outcome) -> bool {
         let passed = !matches!(outcome, Outcome::Failed(_) | Outcome::Skipped(_));
         self.checks.push(CheckResult { check, outcome });
         passed
     }
 
-    fn pass(&mut self, check: Check, text: impl Into<String>) -> bool {
+    pub fn pass(&mut self, check: Check, text: impl Into<String>) -> bool {
         self.record(check, Outcome::Passed(text.into()))
     }
 
-    fn fail(&mut self, check: Check, text: impl Into<String>) -> bool {
+    pub fn fail(&mut self, check: Check, text: impl Into<String>) -> bool {
         self.record(check, Outcome::Failed(text.into()))
     }
 
-    fn skip_rest(&mut self, after: Check) {
-        let all = [
-            Check::Module,
-            Check::ClaimsSection,
-            Check::Token,
-            Check::Header,
-            Check::IssuerKey,
-            Check::SubjectKey,
-            Check::Signature,
-            Check::Hash,
-            Check::Grants,
-            Check::Clock,
-            Check::Expiry,
-            Check::NotBefore,
-            Check::TrustedIssuer,
-            Check::SubjectRevocation,
-            Check::TokenRevocation,
-        ];
+    /// Records every check after `after` as skipped because it failed.
+    pub fn skip_rest(&mut self, after: Check) {
+        let all = self.order;
         let from = all.iter().position(|c| *c == after).map_or(all.len(), |i| i + 1);
         for check in &all[from..] {
             self.record(*check, Outcome::Skipped(format!("`{after}` failed")));
@@ -422,7 +450,7 @@ impl Run {
             Err(e) => self.fail(Check::SubjectKey, e.to_string()),
         };
         if issuer_ok {
-            self.signature(jwt);
+            self.signature::<ActorMetadata>(jwt);
         } else {
             self.record(
                 Check::Signature,
@@ -436,7 +464,7 @@ impl Run {
         (Some(claims), section_name)
     }
 
-    fn header(&mut self, segment: &str) {
+    pub fn header(&mut self, segment: &str) {
         let decoded = data_encoding::BASE64URL_NOPAD
             .decode(segment.as_bytes())
             .ok()
@@ -452,8 +480,8 @@ impl Run {
         };
     }
 
-    fn signature(&mut self, jwt: &str) {
-        match wascap::jwt::validate_token::<ActorMetadata>(jwt) {
+    pub fn signature<T: serde::Serialize + serde::de::DeserializeOwned + wascap::jwt::WascapEntity>(&mut self, jwt: &str) {
+        match wascap::jwt::validate_token::<T>(jwt) {
             Ok(v) if v.signature_valid => self.pass(Check::Signature, "Ed25519, by the issuer"),
             Ok(_) => self.fail(
                 Check::Signature,
@@ -512,7 +540,7 @@ impl Run {
         }
     }
 
-    fn times(&mut self, claims: &ActorClaims, rule: ClockRule, now: u64) {
+    pub fn times<T>(&mut self, claims: &wascap::jwt::Claims<T>, rule: ClockRule, now: u64) {
         let mut at = now;
         if now.saturating_add(CLOCK_SKEW_SECS) < claims.issued_at {
             let seen = format!(
@@ -559,7 +587,7 @@ impl Run {
         };
     }
 
-    fn policy(&mut self, claims: &ActorClaims, policy: &Policy) {
+    pub fn policy<T>(&mut self, claims: &wascap::jwt::Claims<T>, policy: &Policy) {
         if policy.trusted_issuers.is_empty() {
             self.record(
                 Check::TrustedIssuer,
