@@ -14,7 +14,7 @@ use host_edge::capability::CapabilityId;
 use host_edge::claims::Policy;
 use host_edge::engine::Limits;
 use host_edge::{Host, LinkSpec};
-use testkit::{actor_module, provider_library, Signer};
+use testkit::{actor_module, provider_archive, Signer};
 
 const SIZE: u64 = 64 << 20;
 const ROUNDS: usize = 3;
@@ -50,7 +50,7 @@ fn rate(label: &str, mut f: impl FnMut()) -> f64 {
 fn main() {
     let dir = tempfile::tempdir_in(std::env::current_dir().unwrap().join("..").join("target")).unwrap();
     let host = Host::with_state_dir(Policy::default(), dir.path().join("state"));
-    host.add_provider("blobs", &provider_library("blobstore_fs")).unwrap();
+    host.add_provider("blobs", &provider_archive("blobstore_fs")).unwrap();
     let signed = Signer::new().sign(&actor_module("wascc_blobs"), "wascc-blobs", &["wascc:blobstore"]);
     let limits = Limits { fuel_per_call: 0, ..Limits::default() };
     let key = host.start_actor(host.load(&signed).unwrap(), 1, limits).unwrap();

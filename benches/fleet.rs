@@ -51,10 +51,10 @@ fn main() {
     let caps = ["wascc:keyvalue", "wascc:http_server"];
     let v1 = signer.sign_with(&actor_module("counter"), &SignOptions { rev: Some(1), ..options("counter", &caps) });
     std::fs::write(dir.path().join("v1.wasm"), &v1).unwrap();
-    let library = |name: &str| release.join(format!("lib{name}.so"));
+    let archive = |name: &str| host_edge_benches::archive(name);
     // Where each device has them, as a bundle installs them: a deployment
     // may name libraries only in the device's provider folder.
-    let installed = |name: &str| std::path::PathBuf::from(format!("providers/lib{name}.so"));
+    let installed = |name: &str| std::path::PathBuf::from(format!("providers/{name}.par"));
     let prefix = "bench/fleet";
     let devices: Vec<Device> = ["a", "b"]
         .iter()
@@ -62,14 +62,14 @@ fn main() {
             let folder = dir.path().join(id);
             std::fs::create_dir_all(folder.join("providers")).unwrap();
             for name in ["keyvalue_sqlite", "http_server"] {
-                std::fs::copy(library(name), folder.join(installed(name))).unwrap();
+                std::fs::copy(archive(name), folder.join(installed(name))).unwrap();
             }
             let port = free_port();
             let manifest = format!(
                 r#"[host]
 metrics_address = "off"
 [policy]
-trusted_issuers = ["{issuer}"]
+trusted_issuers = ["{issuer}", "{provider_issuer}"]
 [fleet]
 device = "{id}"
 groups = ["bench"]
@@ -81,6 +81,7 @@ vars = {{ HTTP_PORT = "{port}" }}
 path = "{v1}"
 {entries}"#,
                 issuer = signer.issuer.public_key(),
+                provider_issuer = testkit::provider_issuer().public_key(),
                 operator = operator.public_key(),
                 broker = broker.port(),
                 v1 = dir.path().join("v1.wasm").display(),

@@ -20,7 +20,7 @@ use host_edge::engine::Limits;
 use host_edge::{Host, LinkSpec};
 use host_edge_benches::measure;
 use serde_json::{json, Value};
-use testkit::{actor_module, options, provider_library, SimBoard, Signer};
+use testkit::{actor_module, options, provider_archive, SimBoard, Signer};
 
 const GPIO: &str = "iot:gpio";
 const IN_NAMESPACE: &str = "HOST_EDGE_BENCH_RPPAL";
@@ -42,7 +42,7 @@ fn signed(module: &str, name: &str) -> Vec<u8> {
 /// `open`; returns the host and the actor's key.
 fn serve(dir: &Path, settings: &[(&str, &str)], module: &str, open: &str) -> (Host, String) {
     let host = Host::with_state_dir(Policy::default(), dir.join("state"));
-    host.add_provider_with("gpio", &provider_library("gpio"), &values(settings)).unwrap();
+    host.add_provider_with("gpio", &provider_archive("gpio"), &values(settings)).unwrap();
     let key = host.start_actor(host.load(&signed(module, module)).unwrap(), 1, Limits::default()).unwrap();
     host.link(LinkSpec {
         actor: key.clone(),
@@ -192,7 +192,7 @@ fn in_namespace() {
 
 fn main() {
     // Build the providers before anything moves /dev out of the way.
-    provider_library("gpio");
+    provider_archive("gpio");
     if std::env::var_os(IN_NAMESPACE).is_some() {
         let dir = tempfile::tempdir().unwrap();
         writes("actor Write -> rppal -> emulated registers", dir.path(), &[("LABELS", "led=17")]);

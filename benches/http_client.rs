@@ -20,7 +20,7 @@ use host_edge::{Host, LinkSpec};
 use host_edge_benches::measure;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
-use testkit::{actor_module, free_port, provider_library, Signer};
+use testkit::{actor_module, free_port, provider_archive, Signer};
 
 const CLIENT: &str = "wascc:http_client";
 const CALLERS: usize = 4;
@@ -90,7 +90,7 @@ fn main() {
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
 
     let host = Host::new(Policy::default());
-    host.add_provider("client", &provider_library("http_client")).unwrap();
+    host.add_provider("client", &provider_archive("http_client")).unwrap();
     let signed = Signer::new().sign(&actor_module("echo"), "echo", &[CLIENT]);
     let key = host.start_actor(host.load(&signed).unwrap(), CALLERS, Limits::default()).unwrap();
     host.link(LinkSpec {

@@ -224,6 +224,15 @@ pub fn library(name: &str) -> String {
     testkit::release_build().join(format!("lib{name}.so")).display().to_string()
 }
 
+/// The release build of the provider `name` as a signed provider archive
+/// (issued by `testkit::provider_issuer`), as a board loads it.
+pub fn archive(name: &str) -> String {
+    let release = testkit::release_build();
+    let output = release.join(format!("{name}-{}.par", std::process::id()));
+    let capability = testkit::provider_capability(name);
+    testkit::sign_provider(&release.join(format!("lib{name}.so")), capability, &output).display().to_string()
+}
+
 /// Manifest entries for `actor` (signed, at `file`) with `instances`,
 /// linked to the provider `kv` with `kv_values` and to HTTP on `port`.
 pub fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, port: u16) -> String {
@@ -253,8 +262,8 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
 pub fn providers(kv: &str) -> String {
     format!(
         "\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
-        library(kv),
-        library("http_server")
+        archive(kv),
+        archive("http_server")
     )
 }
 

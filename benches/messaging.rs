@@ -23,7 +23,7 @@ use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Connection, Event, MqttOptions};
 use testkit::mqtt::{PrivateMosquitto, Subscriber};
-use testkit::{actor_module, provider_library, Signer};
+use testkit::{actor_module, provider_archive, Signer};
 
 const MESSAGING: &str = "wascc:messaging";
 const STREAM: usize = 2000;
@@ -179,7 +179,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let broker = PrivateMosquitto::start(dir.path());
     let host = Host::with_state_dir(Policy::default(), dir.path().join("state"));
-    host.add_provider("mqtt", &provider_library("messaging_mqtt")).unwrap();
+    host.add_provider("mqtt", &provider_archive("messaging_mqtt")).unwrap();
     let url = broker.url();
     let shm = Path::new("/dev/shm");
     let tmpfs_outbox = tempfile::tempdir_in(if shm.is_dir() { shm } else { dir.path() }).unwrap();

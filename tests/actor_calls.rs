@@ -10,7 +10,7 @@ use host_edge::claims::SignOptions;
 use host_edge::engine::Limits;
 use host_edge::Host;
 use codec::http::{Request, Response};
-use testkit::{actor_module, options, provider_library, Signer};
+use testkit::{actor_module, options, provider_archive, Signer};
 
 const KV: &str = "wascc:keyvalue";
 const HTTP: &str = "wascc:http_server";
@@ -22,7 +22,7 @@ fn counter_and_caller(host: &Host, dir: &std::path::Path, caller: SignOptions) -
     let counter = host.load(&Signer::new().sign(&actor_module("counter"), "counter", &[HTTP, KV])).unwrap();
     let counter_key = counter.subject().to_owned();
     host.start_actor(counter, 1, Limits::default()).unwrap();
-    host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    host.add_provider("kv", &provider_archive("keyvalue_sqlite")).unwrap();
     let values = BTreeMap::from([("PATH".to_owned(), dir.join("counter.db").display().to_string())]);
     host.link_provider(&counter_key, &CapabilityId::parse(KV).unwrap(), "default", "kv", &values).unwrap();
     let caller = host.load(&Signer::new().sign_with(&actor_module("echo"), &caller)).unwrap();
@@ -87,7 +87,7 @@ fn a_caller_signed_with_the_callee_key_reaches_it() {
     host.start_actor(caller, 1, Limits::default()).unwrap();
     let counter = host.load(&counter_signer.sign(&actor_module("counter"), "counter", &[HTTP, KV])).unwrap();
     host.start_actor(counter, 1, Limits::default()).unwrap();
-    host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    host.add_provider("kv", &provider_archive("keyvalue_sqlite")).unwrap();
     let values = BTreeMap::from([("PATH".to_owned(), dir.path().join("counter.db").display().to_string())]);
     host.link_provider(&counter_key, &CapabilityId::parse(KV).unwrap(), "default", "kv", &values).unwrap();
 

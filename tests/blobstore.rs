@@ -11,7 +11,7 @@ use host_edge::capability::CapabilityId;
 use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
 use testkit::host::HostProcess;
-use testkit::{actor_module, eventually, free_port, http_get, http_post, http_put, options, provider_library, Signer};
+use testkit::{actor_module, eventually, free_port, http_get, http_post, http_put, options, provider_archive, Signer};
 
 const BLOBSTORE: &str = "wascc:blobstore";
 const HTTP: &str = "wascc:http_server";
@@ -53,8 +53,8 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true", REQUEST_TIMEOUT_MS = "120000" }}
 "#,
-        blobs = provider_library("blobstore_fs").display(),
-        http = provider_library("http_server").display(),
+        blobs = provider_archive("blobstore_fs").display(),
+        http = provider_archive("http_server").display(),
     );
     let mut host = HostProcess::new(dir, &manifest, port);
     host.start();

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use testkit::host::HostProcess;
-use testkit::{actor_module, free_port, http_get, provider_library, Signer};
+use testkit::{actor_module, free_port, http_get, provider_archive, Signer};
 
 const HTTP: &str = "wascc:http_server";
 const EXTRAS: &str = "wascc:extras";
@@ -33,7 +33,7 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
 "#,
-        http = provider_library("http_server").display(),
+        http = provider_archive("http_server").display(),
     )
 }
 

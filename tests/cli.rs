@@ -235,7 +235,7 @@ fn check_and_run_refuse_a_manifest_with_three_mistakes_naming_each_with_its_line
     std::fs::write(dir.path().join("broken.so"), "not a library").unwrap();
     let manifest = format!(
         r#"[policy]
-trusted_issuers = ["{issuer}"]
+trusted_issuers = ["{issuer}", "{providers}"]
 
 [[actor]]
 path = "echo_s.wasm"
@@ -257,7 +257,8 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ PROT = "8080" }}
 "#,
-        http = testkit::provider_library("http_server").display(),
+        http = testkit::provider_archive("http_server").display(),
+        providers = testkit::provider_issuer().public_key(),
     );
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
     let expected = [
@@ -291,8 +292,9 @@ fn run_fails_naming_the_address_when_the_port_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let manifest = format!(
-        "[policy]\ntrusted_issuers = [\"{issuer}\"]\n\n[[actor]]\npath = \"echo_s.wasm\"\n\n[[provider]]\nname = \"http\"\npath = \"{http}\"\n\n[[link]]\nactor = \"echo\"\ncapability = \"wascc:http_server\"\nprovider = \"http\"\nvalues = {{ ADDRESS = \"127.0.0.1\", PORT = \"{port}\" }}\n",
-        http = testkit::provider_library("http_server").display(),
+        "[policy]\ntrusted_issuers = [\"{issuer}\", \"{providers}\"]\n\n[[actor]]\npath = \"echo_s.wasm\"\n\n[[provider]]\nname = \"http\"\npath = \"{http}\"\n\n[[link]]\nactor = \"echo\"\ncapability = \"wascc:http_server\"\nprovider = \"http\"\nvalues = {{ ADDRESS = \"127.0.0.1\", PORT = \"{port}\" }}\n",
+        http = testkit::provider_archive("http_server").display(),
+        providers = testkit::provider_issuer().public_key(),
     );
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
     let out = host_edge(dir.path(), &["run", "manifest.toml", "--control", "control.sock"]);
@@ -527,7 +529,7 @@ fn a_new_actor_builds_signs_and_answers_a_json_call_from_a_clean_directory() {
     // With its providers from a manifest, it counts.
     let manifest = format!(
         "[[actor]]\npath = \"door_bell_s.wasm\"\n\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[link]]\nactor = \"door-bell\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\nvalues = {{ PATH = \"kv.db\" }}\n",
-        testkit::provider_library("keyvalue_sqlite").display()
+        testkit::provider_archive("keyvalue_sqlite").display()
     );
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
     for count in ["1", "2"] {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use host_edge::claims::SignOptions;
 use host_edge::Status;
-use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_library, wait_for_port, Signer};
+use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_archive, wait_for_port, Signer};
 
 /// A `host-edge run` of a manifest in a temporary folder.
 struct Running {
@@ -121,8 +121,8 @@ capability = "example:reverse"
 provider = "reverse"
 {reverse_link_extra}
 "#,
-        kv = provider_library("keyvalue_sqlite").display(),
-        http = provider_library("http_server").display(),
+        kv = provider_archive("keyvalue_sqlite").display(),
+        http = provider_archive("http_server").display(),
         reverse = reverse.display(),
         db = dir.join("counter.db").display(),
     )

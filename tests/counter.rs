@@ -14,7 +14,7 @@ use host_edge::claims::Policy;
 use host_edge::engine::Limits;
 use host_edge::Host;
 use testkit::{
-    actor_module, free_port, host_edge_bin, http_get, provider_library, redis_url, wait_for_port, PrivateRedis,
+    actor_module, free_port, host_edge_bin, http_get, provider_archive, redis_url, wait_for_port, PrivateRedis,
     Signer,
 };
 
@@ -55,14 +55,14 @@ fn deploy(
     let signed = Signer::new().sign(&actor_module(actor), actor, caps);
     host.start_actor(host.load(&signed).unwrap(), 4, Limits::default()).unwrap();
     if let Some((library, kv_values)) = kv {
-        host.add_provider("kv", &provider_library(library)).unwrap();
+        host.add_provider("kv", &provider_archive(library)).unwrap();
         host.link_provider(actor, &CapabilityId::parse(KV).unwrap(), "default", "kv", &kv_values).unwrap();
     }
     let port = free_port();
     let mut http = values(&[("ADDRESS", "127.0.0.1")]);
     http.insert("PORT".into(), port.to_string());
     http.extend(values(http_values));
-    host.add_provider("http", &provider_library("http_server")).unwrap();
+    host.add_provider("http", &provider_archive("http_server")).unwrap();
     host.link_provider(actor, &CapabilityId::parse(HTTP).unwrap(), "default", "http", &http).unwrap();
     wait_for_port(port, Duration::from_secs(10));
     Deployment { host, port }
@@ -144,7 +144,7 @@ fn an_actor_without_the_keyvalue_claim_gets_a_403_naming_it_and_nothing_is_writt
 
     // The link asks for the error message in the body (ERROR_DETAIL).
     let refused = deploy("counter", &[HTTP], None, &[("ERROR_DETAIL", "true")]);
-    refused.host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    refused.host.add_provider("kv", &provider_archive("keyvalue_sqlite")).unwrap();
     let err = refused
         .host
         .link_provider("counter", &CapabilityId::parse(KV).unwrap(), "default", "kv", &sqlite_values(dir.path()))
@@ -340,8 +340,8 @@ capability = "wasmcloud:httpserver"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}"{http_extra} }}
 "#,
-        kv = provider_library(kv_library).display(),
-        http = provider_library("http_server").display(),
+        kv = provider_archive(kv_library).display(),
+        http = provider_archive("http_server").display(),
     )
 }
 
@@ -585,7 +585,7 @@ fn a_provider_that_turns_unhealthy_is_reported_and_the_stop_exits_with_status_1(
 fn wasccs_own_kvcounter_runs_unmodified_and_counts_in_the_store_its_binding_names() {
     let dir = tempfile::tempdir().unwrap();
     let app = deploy("wascc_kvcounter", &[HTTP, KV], Some(("keyvalue_sqlite", sqlite_values(dir.path()))), &[("ERROR_DETAIL", "true")]);
-    app.host.add_provider("cache", &provider_library("keyvalue_redis")).unwrap();
+    app.host.add_provider("cache", &provider_archive("keyvalue_redis")).unwrap();
     let cache = values(&[("URL", &redis_url())]);
     app.host.link_provider("wascc_kvcounter", &CapabilityId::parse(KV).unwrap(), "cache", "cache", &cache).unwrap();
 

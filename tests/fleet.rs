@@ -15,7 +15,7 @@ use host_edge::claims::SignOptions;
 use serde_json::Value;
 use testkit::host::{counter_entries, HostProcess};
 use testkit::mqtt::{mosquitto_client, PrivateMosquitto, Subscriber};
-use testkit::{actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_library, Signer};
+use testkit::{actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_archive, provider_issuer, Signer};
 
 /// A fleet: a broker, an operator key, and the counter signed as rev 1 and
 /// rev 2 under one module key.
@@ -92,11 +92,12 @@ impl Fleet {
     /// manifest entries after its own.
     fn device_with(&self, id: &str, extra: &str) -> Device {
         let dir = self.path(id);
-        // The libraries a deployment may name, as a bundle installs them.
+        // The signed provider archives a deployment may name, as a bundle
+        // installs them.
         let providers = dir.join("providers");
         std::fs::create_dir_all(&providers).unwrap();
         for name in DEPLOYABLE {
-            let library = provider_library(name);
+            let library = provider_archive(name);
             let installed = providers.join(library_file(name));
             if std::fs::hard_link(&library, &installed).is_err() {
                 std::fs::copy(&library, &installed).unwrap();
@@ -109,7 +110,7 @@ impl Fleet {
 metrics_address = "off"
 
 [policy]
-trusted_issuers = ["{issuer}"]
+trusted_issuers = ["{issuer}", "{provider_issuer}"]
 
 [fleet]
 device = "{id}"
@@ -125,6 +126,7 @@ path = "{v1}"
 {entries}
 {extra}"#,
             issuer = self.issuer,
+            provider_issuer = provider_issuer().public_key(),
             secret = BROKER_PASSWORD,
             operator = self.operator_key,
             broker = self.broker.port(),
@@ -207,9 +209,9 @@ instances = 2
 /// The provider libraries every device has in its provider folder.
 const DEPLOYABLE: [&str; 4] = ["keyvalue_sqlite", "http_server", "messaging_mqtt", "blobstore_fs"];
 
-/// The file name of the provider library `name`.
+/// The file name of the provider archive `name`.
 fn library_file(name: &str) -> String {
-    provider_library(name).file_name().unwrap().to_string_lossy().into_owned()
+    provider_archive(name).file_name().unwrap().to_string_lossy().into_owned()
 }
 
 /// A device's secret, in its `[fleet] vars`.
@@ -580,7 +582,7 @@ fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not
     fleet.wait_for_status(&a, "a is online", online);
     let pid = a.host.pid().unwrap();
     // A library outside the device's provider folder, by its absolute path.
-    let outside = provider_library("blobstore_fs");
+    let outside = provider_archive("blobstore_fs");
     let deployment = fleet.path("absolute.toml");
     let text = fleet.deployment_text(&fleet.v2.display().to_string(), "")
         + &format!("\n[[provider]]\nname = \"blob\"\npath = \"{}\"\n", outside.display());

@@ -19,7 +19,7 @@ use host_edge::grant::Rule;
 use host_edge::{Host, HostError, LinkSpec};
 use serde_json::json;
 use testkit::{
-    actor_module, eventually, free_port, http_get, http_put, options, provider_library, wait_for_port, SimBoard, Signer,
+    actor_module, eventually, free_port, http_get, http_put, options, provider_archive, wait_for_port, SimBoard, Signer,
 };
 
 const GPIO: &str = "iot:gpio";
@@ -62,7 +62,7 @@ impl Bench {
         let host = Host::with_state_dir(Policy::default(), dir.join("state"));
         let mut all = values(&[("BOARD", "sim"), ("LABELS", "led=17, button=27")]);
         all.extend(values(settings));
-        host.add_provider_with("gpio", &provider_library("gpio"), &all).unwrap();
+        host.add_provider_with("gpio", &provider_archive("gpio"), &all).unwrap();
         Bench { host, dir: dir.to_owned(), port: 0 }
     }
 
@@ -92,7 +92,7 @@ impl Bench {
     fn serve_http(&mut self, actor: &str) {
         self.port = free_port();
         let http = values(&[("ADDRESS", "127.0.0.1"), ("PORT", &self.port.to_string()), ("ERROR_DETAIL", "true")]);
-        self.host.add_provider("http", &provider_library("http_server")).unwrap();
+        self.host.add_provider("http", &provider_archive("http_server")).unwrap();
         self.host.link_provider(actor, &cap(HTTP), "default", "http", &http).unwrap();
         wait_for_port(self.port, Duration::from_secs(10));
     }
@@ -418,7 +418,7 @@ capability = "iot:gpio"
 provider = "gpio"
 values = {{ OPEN = "{open}" }}
 "#,
-        gpio = provider_library("gpio").display()
+        gpio = provider_archive("gpio").display()
     );
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
     std::process::Command::new(testkit::host_edge_bin())

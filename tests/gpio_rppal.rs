@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
-use testkit::{actor_module, free_port, EmulatedPi4, http_get, http_put, options, provider_library, wait_for_port, Signer};
+use testkit::{actor_module, free_port, EmulatedPi4, http_get, http_put, options, provider_archive, wait_for_port, Signer};
 
 // Byte offsets of the BCM2711 GPIO registers rppal uses.
 const GPFSEL1: u64 = 0x04;
@@ -39,12 +39,13 @@ const PUP_PDN_CNTRL_REG1: u64 = 0xe8;
 const LED: u32 = 17;
 const BUTTON: u32 = 27;
 
-/// The build under test: how to run its `host-edge`, where its provider
-/// libraries are, and the C compiler for its shim.
+/// The build under test: how to run its `host-edge`, its signed GPIO and
+/// HTTP provider archives, and the C compiler for its shim.
 struct Build {
     runner: Vec<String>,
     host_edge: PathBuf,
-    providers: PathBuf,
+    gpio: PathBuf,
+    http: PathBuf,
     cc: String,
 }
 
@@ -56,14 +57,16 @@ fn build() -> Build {
             Build {
                 runner: runner.split_whitespace().map(str::to_owned).collect(),
                 host_edge: bundle.join("bin/host-edge"),
-                providers: bundle.join("providers"),
+                gpio: bundle.join("providers/gpio.par.gz"),
+                http: bundle.join("providers/http_server.par.gz"),
                 cc: std::env::var("HOST_EDGE_RPPAL_CC").unwrap_or_else(|_| "cc".to_owned()),
             }
         }
         None => Build {
             runner: Vec::new(),
             host_edge: testkit::host_edge_bin().to_owned(),
-            providers: provider_library("gpio").parent().unwrap().to_owned(),
+            gpio: provider_archive("gpio"),
+            http: provider_archive("http_server"),
             cc: "cc".to_owned(),
         },
     }
@@ -149,12 +152,12 @@ path = "button_led.wasm"
 # No BOARD: detected from the device tree model string.
 [[provider]]
 name = "gpio"
-path = "{providers}/libgpio.so"
+path = "{gpio}"
 settings = {{ LABELS = "led=17, button=27", POLL_INTERVAL_US = "500" }}
 
 [[provider]]
 name = "http"
-path = "{providers}/libhttp_server.so"
+path = "{http}"
 
 [[link]]
 actor = "button-led"
@@ -168,7 +171,8 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
 "#,
-        providers = build.providers.display()
+        gpio = build.gpio.display(),
+        http = build.http.display()
     );
     let manifest_path = dir.join("manifest.toml");
     std::fs::write(&manifest_path, manifest).unwrap();

@@ -11,7 +11,7 @@ use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
 use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
-use testkit::{actor_module, free_port, http_get, http_post, options, provider_library, Signer};
+use testkit::{actor_module, free_port, http_get, http_post, options, provider_archive, Signer};
 
 const HTTP_CLIENT: &str = "wascc:http_client";
 const HTTP: &str = "wascc:http_server";
@@ -51,7 +51,7 @@ capability = "wascc:http_client"
 provider = "client"
 values = {{ {values} }}
 {http}"#,
-        client = provider_library("http_client").display(),
+        client = provider_archive("http_client").display(),
         http = http_entries("wascc-fetch", port),
     );
     let mut host = HostProcess::new(dir, &manifest, port);

@@ -15,7 +15,7 @@ use host_edge::claims::{Policy, SignOptions};
 use host_edge::engine::Limits;
 use host_edge::pool::Scaling;
 use host_edge::{Command, Host, HostError, LinkSpec};
-use testkit::{actor_module, free_port, http_get, options, provider_library, wait_for_port, Signer};
+use testkit::{actor_module, free_port, http_get, options, provider_archive, wait_for_port, Signer};
 
 const KV: &str = "wascc:keyvalue";
 const HTTP: &str = "wascc:http_server";
@@ -71,7 +71,7 @@ fn serve(dir: &Path, module: &[u8], setup: Setup<'_>) -> Served {
     let name = actor.name().to_owned();
     host.start_actor(actor, setup.instances, setup.limits).unwrap();
     if let Some(grant) = setup.kv {
-        host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+        host.add_provider("kv", &provider_archive("keyvalue_sqlite")).unwrap();
         host.link(LinkSpec {
             actor: name.clone(),
             capability: cap(KV),
@@ -87,7 +87,7 @@ fn serve(dir: &Path, module: &[u8], setup: Setup<'_>) -> Served {
     // for the detail it otherwise keeps from clients.
     let mut http_values = values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string()), ("ERROR_DETAIL", "true")]);
     http_values.extend(values(setup.http));
-    host.add_provider("http", &provider_library("http_server")).unwrap();
+    host.add_provider("http", &provider_archive("http_server")).unwrap();
     host.link_provider(&name, &cap(HTTP), "default", "http", &http_values).unwrap();
     wait_for_port(port, Duration::from_secs(10));
     Served { host, port }

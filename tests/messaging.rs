@@ -15,7 +15,7 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Event, MqttOptions};
 use testkit::host::HostProcess;
 use testkit::mqtt::{mosquitto_client, shared_port, PrivateMosquitto, Subscriber};
-use testkit::{actor_module, eventually, free_port, http_get, http_post, options, provider_library, wait_for_port, Signer};
+use testkit::{actor_module, eventually, free_port, http_get, http_post, options, provider_archive, wait_for_port, Signer};
 
 const MESSAGING: &str = "wascc:messaging";
 const HTTP: &str = "wascc:http_server";
@@ -75,8 +75,8 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
 "#,
-            mqtt = provider_library("messaging_mqtt").display(),
-            http = provider_library("http_server").display(),
+            mqtt = provider_archive("messaging_mqtt").display(),
+            http = provider_archive("http_server").display(),
         );
         Deployment { dir: dir.to_owned(), process: HostProcess::new(dir, &manifest, port) }
     }
@@ -365,7 +365,7 @@ fn an_actor_built_with_wasccs_own_sdk_receives_messages_unmodified() {
     let manifest = format!(
         "[[actor]]\npath = \"wascc_subscriber.wasm\"\n\n[[provider]]\nname = \"mqtt\"\npath = \"{}\"\n\n\
          [[link]]\nactor = \"wascc-subscriber\"\ncapability = \"wascc:messaging\"\nprovider = \"mqtt\"\nvalues = {{ {values} }}\n",
-        provider_library("messaging_mqtt").display()
+        provider_archive("messaging_mqtt").display()
     );
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
     let mut host = Command::new(testkit::host_edge_bin())
@@ -659,8 +659,8 @@ fn actors_linked_to_one_broker_share_one_connection_and_each_gets_only_its_subsc
     }
     manifest.push_str(&format!(
         "[[provider]]\nname = \"mqtt\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
-        provider_library("messaging_mqtt").display(),
-        provider_library("http_server").display()
+        provider_archive("messaging_mqtt").display(),
+        provider_archive("http_server").display()
     ));
     std::fs::write(dir.path().join("manifest.toml"), &manifest).unwrap();
     let hall_port: u16 = manifest.lines().find_map(|l| l.strip_prefix("# hall answers on ")).unwrap().parse().unwrap();

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use testkit::host::HostProcess;
-use testkit::{eventually, free_port, http_get, provider_library, wait_for_port, PrivateRedis, Signer};
+use testkit::{eventually, free_port, http_get, provider_archive, wait_for_port, PrivateRedis, Signer};
 
 fn serve_counter(dir: &std::path::Path, redis: &PrivateRedis, metrics: u16) -> HostProcess {
     let signer = Signer::new();
@@ -35,7 +35,7 @@ capability = "wascc:keyvalue"
 provider = "kv"
 values = {{ URL = "{url}" }}
 {http}"#,
-        redis_provider = provider_library("keyvalue_redis").display(),
+        redis_provider = provider_archive("keyvalue_redis").display(),
         url = redis.url(),
         http = testkit::host::http_entries("counter", port),
     );

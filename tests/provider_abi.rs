@@ -16,7 +16,7 @@ use host_edge::capability::CapabilityId;
 use host_edge::engine::{InvokeError, Limits};
 use host_edge::provider::{Deliver, NativeProvider, ProviderError};
 use host_edge::{claims::Policy, ErrorKind, Failure, Host, HostError};
-use testkit::{actor_module, c_provider, provider_library, Signer};
+use testkit::{actor_module, c_provider, provider_archive, provider_library, Signer};
 
 fn build_c_provider(dir: &Path, defines: &[&str]) -> PathBuf {
     c_provider(dir, "provider.c", defines)
@@ -32,6 +32,9 @@ fn load(path: &Path, state: &Path) -> Result<NativeProvider, ProviderError> {
 
 fn echo_host(state: &Path, caps: &[&str], instances: usize) -> Host {
     let host = Host::with_state_dir(Policy::default(), state.to_path_buf());
+    // These tests are about the ABI: the C fixtures are compiled here and
+    // loaded unsigned, as a provider author does while developing one.
+    host.set_unsigned_providers(true);
     let actor = host.load(&Signer::new().sign(&actor_module("echo"), "echo", caps)).unwrap();
     host.start_actor(actor, instances, Limits::default()).unwrap();
     host
@@ -93,7 +96,7 @@ fn a_provider_built_for_abi_1_is_refused_naming_versions_1_and_3() {
 fn a_provider_built_the_way_wascc_built_them_is_refused_as_a_wascc_provider_and_the_host_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let host = echo_host(dir.path(), &[], 1);
-    let err = host.add_provider("redis", &provider_library("wascc_provider")).unwrap_err();
+    let err = host.add_provider("redis", &provider_archive("wascc_provider")).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, HostError::Provider(ProviderError::WasccProvider { .. })), "{err:?}");
     assert!(text.contains("is a waSCC capability provider"), "{text}");
@@ -264,7 +267,7 @@ fn a_provider_keeps_its_files_in_the_state_directory_the_host_gives_it() {
 fn settings_and_link_values_are_checked_against_what_the_provider_declares() {
     let dir = tempfile::tempdir().unwrap();
     let host = echo_host(dir.path(), &["wascc:http_server"], 1);
-    let http = provider_library("http_server");
+    let http = provider_archive("http_server");
     let settings = BTreeMap::from([("WORKER_THREADS".to_owned(), "many".to_owned())]);
     let err = host.add_provider_with("http", &http, &settings).unwrap_err().to_string();
     assert!(err.contains("settings: `WORKER_THREADS` must be a whole number, not `many`"), "{err}");
@@ -326,6 +329,7 @@ fn a_provider_whose_stop_outlasts_a_call_in_flight_is_stopped_when_the_call_retu
 fn a_signed_grant_is_refused_at_link_when_the_provider_does_not_declare_that_it_enforces_grants() {
     let dir = tempfile::tempdir().unwrap();
     let host = Host::with_state_dir(Policy::default(), dir.path().to_path_buf());
+    host.set_unsigned_providers(true);
     let reverse = CapabilityId::parse("example:reverse").unwrap();
     let options = host_edge::claims::SignOptions {
         grants: BTreeMap::from([(reverse.clone(), vec!["prefix:public/".parse().unwrap()])]),
@@ -349,7 +353,7 @@ fn link_values_cannot_set_the_grant_the_host_hands_the_provider() {
     let dir = tempfile::tempdir().unwrap();
     let host = echo_host(dir.path(), &["wascc:keyvalue"], 1);
     let kv = CapabilityId::parse("wascc:keyvalue").unwrap();
-    host.add_provider("kv", &provider_library("keyvalue_sqlite")).unwrap();
+    host.add_provider("kv", &provider_archive("keyvalue_sqlite")).unwrap();
     let values = BTreeMap::from([("__host_edge_grant".to_owned(), "[]".to_owned())]);
     let err = host.link_provider("echo", &kv, "default", "kv", &values).unwrap_err().to_string();
     assert!(err.contains("which only the host sets"), "{err}");

@@ -10,7 +10,7 @@ use host_edge::grant::Rule;
 use host_edge::Host;
 use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
-use testkit::{actor_module, free_port, http_get, http_post, http_put, options, provider_library, redis_url, Signer};
+use testkit::{actor_module, free_port, http_get, http_post, http_put, options, provider_archive, redis_url, Signer};
 
 const CAPS: [&str; 6] =
     ["wascc:http_server", "wascc:keyvalue", "wascc:blobstore", "wascc:http_client", "wascc:logging", "wascc:extras"];
@@ -59,9 +59,9 @@ provider = "client"
 # unless the link allows it.
 values = {{ ALLOW_LOOPBACK = "true" }}
 {http}"#,
-        kv = provider_library(kv).display(),
-        blobs = provider_library("blobstore_fs").display(),
-        client = provider_library("http_client").display(),
+        kv = provider_archive(kv).display(),
+        blobs = provider_archive("blobstore_fs").display(),
+        client = provider_archive("http_client").display(),
         http = http_entries("sdk-tour", port),
     );
     let mut host = HostProcess::new(dir, &manifest, port);

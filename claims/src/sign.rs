@@ -61,7 +61,7 @@ pub enum SignError {
     #[error("cannot sign: the subject must be a module key (`M…`), got `{0}`")]
     SubjectRole(String),
     /// The subject seed of a provider archive is not a service seed.
-    #[error("cannot sign: a provider's subject must be a service key (`V…`, `host-edge keys --kind service`), got `{0}`")]
+    #[error("cannot sign: a provider's subject must be a service key (`V…`, `host-edge keys generate service`), got `{0}`")]
     ProviderSubjectRole(String),
     /// A provider archive with no library.
     #[error("cannot sign: a provider archive needs at least one library")]

@@ -30,7 +30,7 @@ use crate::engine::{reentry, InvokeError, Limits};
 use crate::metrics::HostCallMetrics;
 use crate::pool::{self, ActorPool, CallbackFactory, Scaling};
 use crate::preflight::Prepared;
-use crate::provider::{Answer, Delivery, NativeProvider, ProviderError, ProviderLibrary};
+use crate::provider::{trust, Answer, Delivery, NativeProvider, ProviderError, ProviderLibrary, ProviderTrust};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
 use crate::router::{self, CapabilityHandler, DispatchError, Grants, Route};
 
@@ -82,6 +82,12 @@ pub enum HostError {
     /// A provider could not be loaded, or refused a binding.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// A provider name that cannot name its state folder.
+    #[error(
+        "`{0}` cannot name a provider: use letters, digits, `_` and `-`, starting with a letter or digit, \
+         at most 64 characters"
+    )]
+    ProviderName(String),
     /// A provider with the same name is already loaded.
     #[error("a provider named `{0}` is already loaded")]
     ProviderExists(String),
@@ -110,6 +116,15 @@ pub enum HostError {
     },
 }
 
+/// Whether `name` may name a provider: it names the provider's state folder
+/// too, so nothing that could leave the state directory or hide in it
+/// (`..`, `/`, a leading dot).
+pub fn is_provider_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A capability an actor's claims grant that nothing on the host serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unserved {
@@ -135,6 +150,8 @@ struct Inner {
     commands: Mutex<()>,
     /// How the pools of actors started from now on grow and shrink.
     scaling: RwLock<Scaling>,
+    /// Whether bare provider libraries, with no signature, may be loaded.
+    unsigned_providers: std::sync::atomic::AtomicBool,
 }
 
 /// A running host. Cheap to clone; clones share the same actors.
@@ -191,6 +208,7 @@ impl Host {
                 registry: RwLock::new(Registry::default()),
                 commands: Mutex::new(()),
                 scaling: RwLock::new(Scaling::DEFAULT),
+                unsigned_providers: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -239,6 +257,23 @@ impl Host {
     /// and shrink; [`Scaling::DEFAULT`] until then.
     pub fn set_scaling(&self, scaling: Scaling) {
         *self.inner.scaling.write().unwrap_or_else(|e| e.into_inner()) = scaling;
+    }
+
+    /// Lets bare provider libraries, with no signature, be loaded from now
+    /// on (`[host] allow_unsigned_providers`, for development); off until
+    /// then: only verified provider archives load.
+    pub fn set_unsigned_providers(&self, allowed: bool) {
+        self.inner.unsigned_providers.store(allowed, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What a provider file must satisfy to be loaded now: the host's
+    /// policy, its clock, and whether unsigned libraries are allowed.
+    pub fn provider_trust(&self) -> ProviderTrust {
+        ProviderTrust {
+            policy: self.policy(),
+            now: self.inner.clock.now(),
+            allow_unsigned: self.inner.unsigned_providers.load(std::sync::atomic::Ordering::SeqCst),
+        }
     }
 
     /// Where providers keep their files.
@@ -402,13 +437,14 @@ impl Host {
         self.write().put_link(key, Arc::new(link));
     }
 
-    /// Loads the provider library at `path` as the instance `name`, with no
-    /// provider-level settings. Returns its capability id.
+    /// Loads the provider at `path` (a signed archive, or a bare library
+    /// where the host allows unsigned providers) as the instance `name`,
+    /// with no provider-level settings. Returns its capability id.
     pub fn add_provider(&self, name: &str, path: &Path) -> Result<CapabilityId, HostError> {
         self.add_provider_with(name, path, &BTreeMap::new())
     }
 
-    /// Loads the provider library at `path` as the instance `name` with
+    /// Loads the provider at `path` as the instance `name` with
     /// provider-level `settings`, checked against what it declares.
     pub fn add_provider_with(
         &self,
@@ -430,12 +466,15 @@ impl Host {
         settings: &BTreeMap<String, String>,
     ) -> Result<CapabilityId, HostError> {
         let _command = self.command();
+        if !is_provider_name(name) {
+            return Err(HostError::ProviderName(name.to_owned()));
+        }
         if self.read().provider(name).is_some() {
             return Err(HostError::ProviderExists(name.to_owned()));
         }
         let library = Arc::new(match opened {
             Some(library) => library,
-            None => ProviderLibrary::open(path)?,
+            None => trust::open(path, &self.provider_trust(), &self.inner.state_root)?,
         });
         let deliver = Arc::new(ProviderDelivery { host: Arc::downgrade(&self.inner), provider: name.to_owned() });
         let provider = NativeProvider::start(name, library, settings, deliver, &self.inner.state_root)?;

@@ -99,6 +99,10 @@ pub struct HostEntry {
     /// How long an instance above `min_instances` waits without a call
     /// before it is dropped (`30s`, `5m`). Default: 30 s.
     pub idle_timeout: Option<String>,
+    /// Whether a `[[provider]]` may name a bare library, with no signature,
+    /// instead of a signed provider archive: for development only, and
+    /// logged as a warning at every start. Default: false.
+    pub allow_unsigned_providers: Option<bool>,
 }
 
 impl HostEntry {
@@ -182,7 +186,8 @@ pub struct ProviderEntry {
     pub line: usize,
     /// The name links refer to it by.
     pub name: String,
-    /// The shared library (`.so`).
+    /// The signed provider archive (`.par.gz`), or, where `[host]
+    /// allow_unsigned_providers` is on, a bare shared library (`.so`).
     pub path: PathBuf,
     /// Provider-level settings, handed to the provider when it is loaded and
     /// checked against the settings it declares.

@@ -20,7 +20,10 @@ use crate::claims::policy::now_secs;
 use crate::claims::TrustedClock;
 use crate::grant::Rule;
 use crate::manifest::Manifest;
-use crate::provider::{ProviderError, ProviderLibrary};
+use crate::capability::CapabilityId;
+use crate::host::{is_provider_name, HostError};
+use crate::provider::trust::{self, Checked};
+use crate::provider::{ProviderError, ProviderLibrary, ProviderTrust};
 
 /// One thing wrong with a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,28 +82,62 @@ impl Prepared {
 }
 
 /// Every problem found in `manifest`; empty when it can be served as written.
+/// Verified provider libraries are opened from a private scratch folder, so
+/// a check writes nothing into the state directory.
 pub fn check(manifest: &Manifest) -> Vec<Problem> {
-    prepare(manifest).1
+    match tempfile::Builder::new().prefix("host-edge-check").tempdir() {
+        Ok(scratch) => prepare_with(manifest, Libraries::Open(scratch.path())).1,
+        Err(e) => vec![Problem { line: 0, message: format!("cannot make a scratch folder to check provider libraries in: {e}") }],
+    }
 }
 
 /// Checks `manifest` as [`check`] does without opening its provider
-/// libraries, which runs their initialisers (native code): each library
-/// must be a file, and what only the library can tell (the capability it
-/// serves, the settings it takes) is left to when it is loaded. For a fleet
-/// deployment's staging, which must change nothing.
+/// libraries, which runs their initialisers (native code): each provider
+/// archive is verified (or a bare library allowed unsigned), and what only
+/// the library can tell (the settings it takes) is left to when it is
+/// loaded. For a fleet deployment's staging, which must change nothing.
 pub fn check_without_libraries(manifest: &Manifest) -> Vec<Problem> {
-    prepare_with(manifest, false).1
+    prepare_with(manifest, Libraries::Verify).1
 }
 
-/// Checks `manifest` as [`check`] does, and keeps what the check loaded.
+/// Checks `manifest` as [`check`] does, and keeps what the check loaded;
+/// verified provider libraries are written into the state directory, where
+/// the host loads them from.
 pub fn prepare(manifest: &Manifest) -> (Prepared, Vec<Problem>) {
-    prepare_with(manifest, true)
+    prepare_with(manifest, Libraries::Open(&manifest.state_dir()))
 }
 
-/// [`prepare`], opening the provider libraries only when `open` is set.
-fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
+/// What a check does with the provider files.
+#[derive(Clone, Copy)]
+enum Libraries<'a> {
+    /// Verify them and open the libraries, written under this state folder.
+    Open(&'a Path),
+    /// Verify them only.
+    Verify,
+}
+
+/// The trust provider files are checked with: the manifest's policy, the
+/// clock the host will check claims against (the system's, never behind
+/// the latest signed time the host has seen), and `[host]
+/// allow_unsigned_providers`.
+pub fn provider_trust(manifest: &Manifest) -> ProviderTrust {
+    ProviderTrust {
+        policy: manifest.policy.clone(),
+        now: trusted_now(manifest),
+        allow_unsigned: manifest.host.allow_unsigned_providers.unwrap_or(false),
+    }
+}
+
+/// Now, by the host's trusted clock.
+fn trusted_now(manifest: &Manifest) -> u64 {
+    TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now())
+}
+
+/// [`prepare`], opening the provider libraries only when `libraries` says so.
+fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut note = |line: usize, message: String| problems.push(Problem { line, message });
+    let trust = provider_trust(manifest);
 
     // The actors are read, verified and compiled on a thread of their own
     // while the provider libraries are opened here: neither needs the other,
@@ -109,7 +146,7 @@ fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
         let loading = std::thread::Builder::new()
             .name("preflight".into())
             .spawn_scoped(scope, || load_actors(manifest));
-        let opened = if open { open_libraries(manifest) } else { Vec::new() };
+        let opened = open_libraries(manifest, &trust, libraries_mode);
         let loaded = match loading {
             Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => load_actors(manifest),
@@ -117,23 +154,29 @@ fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
         (opened, loaded)
     });
 
-    let mut libraries = BTreeMap::new();
-    if !open {
-        for entry in &manifest.providers {
-            if !entry.path.is_file() {
-                note(entry.line, format!("[[provider]] `{}`: {} is not a file", entry.name, entry.path.display()));
-            }
+    for entry in &manifest.providers {
+        if !is_provider_name(&entry.name) {
+            note(entry.line, format!("[[provider]] {}", HostError::ProviderName(entry.name.clone())));
         }
     }
+    let mut libraries = BTreeMap::new();
+    // What each provider serves: by its descriptor where it was opened, by
+    // its signed claims where it was only verified.
+    let mut serves: BTreeMap<&str, CapabilityId> = BTreeMap::new();
     for (entry, library) in manifest.providers.iter().zip(opened) {
         let what = format!("[[provider]] `{}`", entry.name);
         match library {
-            Ok(library) => {
+            Ok(Opened::Library(library)) => {
                 if let Err(e) = library.settle(&entry.name, Scope::Provider, &entry.settings) {
                     note(entry.line, format!("{what}: {e}"));
                 }
+                serves.insert(&entry.name, library.capability().clone());
                 libraries.insert(entry.name.clone(), (entry.path.clone(), library));
             }
+            Ok(Opened::Verified(Checked::Signed(verified))) => {
+                serves.insert(&entry.name, verified.capability.clone());
+            }
+            Ok(Opened::Verified(Checked::Unsigned)) => {}
             Err(e) => note(entry.line, format!("{what}: {e}")),
         }
     }
@@ -187,10 +230,12 @@ fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
                 );
             }
         }
-        if let Some((_, library)) = libraries.get(&link.provider) {
-            if library.capability() != &link.capability {
-                note(link.line, format!("{what}: the provider serves {}, not {}", library.capability(), link.capability));
+        if let Some(capability) = serves.get(link.provider.as_str()) {
+            if capability != &link.capability {
+                note(link.line, format!("{what}: the provider serves {capability}, not {}", link.capability));
             }
+        }
+        if let Some((_, library)) = libraries.get(&link.provider) {
             if let Err(e) = library.settle(&link.provider, Scope::Link, &link.values) {
                 note(link.line, format!("{what}: {e}"));
             }
@@ -204,15 +249,29 @@ fn prepare_with(manifest: &Manifest, open: bool) -> (Prepared, Vec<Problem>) {
     (Prepared { actors: actors.into_iter().collect(), libraries }, problems)
 }
 
-/// Opens each `[[provider]]` library, in manifest order.
-fn open_libraries(manifest: &Manifest) -> Vec<Result<ProviderLibrary, ProviderError>> {
-    manifest.providers.iter().map(|entry| ProviderLibrary::open(&entry.path)).collect()
+/// A provider file after the check: opened, or only verified.
+enum Opened {
+    Library(ProviderLibrary),
+    Verified(Checked),
+}
+
+/// Checks each `[[provider]]` file under `trust`, in manifest order, and
+/// opens it where `mode` says so.
+fn open_libraries(manifest: &Manifest, trust: &ProviderTrust, mode: Libraries<'_>) -> Vec<Result<Opened, ProviderError>> {
+    manifest
+        .providers
+        .iter()
+        .map(|entry| match mode {
+            Libraries::Open(state_root) => trust::open(&entry.path, trust, state_root).map(Opened::Library),
+            Libraries::Verify => trust::check(&entry.path, trust).map(Opened::Verified),
+        })
+        .collect()
 }
 
 /// Reads, verifies and compiles each `[[actor]]`, in manifest order, against
 /// the clock the host will check claims against: the system's, never behind
 /// the latest signed time the host has seen.
 fn load_actors(manifest: &Manifest) -> Vec<Result<Actor, LoadError>> {
-    let now = TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now());
+    let now = trusted_now(manifest);
     manifest.actors.iter().map(|entry| Actor::from_file(&entry.path, &manifest.policy, now)).collect()
 }

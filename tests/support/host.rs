@@ -144,7 +144,7 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
 "#,
-        http = crate::provider_library("http_server").display(),
+        http = crate::provider_archive("http_server").display(),
     )
 }
 

@@ -201,6 +201,71 @@ pub fn provider_library(name: &str) -> PathBuf {
     ))
 }
 
+/// The capability the provider whose library is called `name` serves.
+pub fn provider_capability(name: &str) -> &'static str {
+    match name {
+        "keyvalue_sqlite" | "keyvalue_redis" => "wascc:keyvalue",
+        "http_server" => "wascc:http_server",
+        "gpio" => "iot:gpio",
+        "messaging_mqtt" => "wascc:messaging",
+        "http_client" => "wascc:http_client",
+        "blobstore_fs" => "wascc:blobstore",
+        "panicking_provider" => "example:panics",
+        // waSCC's providers carried no host-edge descriptor; the archive
+        // signs what it would serve.
+        "wascc_provider" => "wascc:keyvalue",
+        other => panic!("no provider library {other}"),
+    }
+}
+
+/// The account that signs this process's provider archives: a fresh key
+/// per test process, so a manifest that trusts named issuers must name it.
+pub fn provider_issuer() -> &'static KeyPair {
+    static ISSUER: OnceLock<KeyPair> = OnceLock::new();
+    ISSUER.get_or_init(KeyPair::new_account)
+}
+
+/// The provider whose library is called `name` as a signed provider
+/// archive (by [`provider_issuer`], for this machine's target), made once
+/// per process in a folder of this process's own. The host loads providers
+/// only from archives like this one.
+pub fn provider_archive(name: &str) -> PathBuf {
+    static MADE: OnceLock<std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    let mut made = made.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = made.get(name) {
+        return path.clone();
+    }
+    let dir = target_dir().join("test-archives").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).expect("creating the archive folder");
+    let path = sign_provider(&provider_library(name), provider_capability(name), &dir.join(format!("{name}.par")));
+    made.insert(name.to_owned(), path.clone());
+    path
+}
+
+/// Signs the library at `library`, serving `capability`, into a provider
+/// archive at `output` (gzipped when it ends in `.gz`), issued by
+/// [`provider_issuer`] for this machine's target; returns `output`.
+pub fn sign_provider(library: &Path, capability: &str, output: &Path) -> PathBuf {
+    let bytes = std::fs::read(library).expect("reading the provider library");
+    let options = host_edge::claims::ProviderSignOptions {
+        capability: CapabilityId::parse(capability).expect("a capability id"),
+        name: library.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        vendor: "host-edge tests".to_owned(),
+        rev: None,
+        ver: None,
+        issued_at: now_secs(),
+        expires: None,
+        not_before: None,
+    };
+    let target = host_edge::claims::provider::HOST_TARGET.to_owned();
+    let gzip = output.extension().is_some_and(|e| e == "gz");
+    let archive = host_edge::claims::sign_archive(&[(target, bytes)], provider_issuer(), &KeyPair::new_service(), &options, gzip)
+        .expect("signing the provider archive");
+    std::fs::write(output, archive).expect("writing the provider archive");
+    output.to_path_buf()
+}
+
 /// Builds the `host-edge` binary and every shipped provider in release
 /// (once per process) and returns the folder holding them; for benchmarks.
 pub fn release_build() -> PathBuf {

@@ -95,6 +95,7 @@ fn start_manifest(path: &std::path::Path, name: &str) -> anyhow::Result<(Host, S
     let manifest = Manifest::load(path)?;
     super::check::refuse_problems(path, &manifest)?;
     let host = Host::with_builtins(manifest.policy.clone(), manifest.state_dir(), &manifest.host.builtins());
+    host.set_unsigned_providers(manifest.host.allow_unsigned_providers == Some(true));
     let failures: Vec<String> = manifest.commands().into_iter().filter_map(|command| super::run::apply(&host, command).err()).collect();
     if !failures.is_empty() {
         host.shutdown();

@@ -1,4 +1,4 @@
-//! `host-edge keys generate account|module|operator` and `host-edge keys public`.
+//! `host-edge keys generate account|module|operator|service` and `host-edge keys public`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,10 +21,12 @@ enum KeysCommand {
     #[command(after_help = "Examples:\n  \
         host-edge keys generate account -o issuer.nk\n  \
         host-edge keys generate module -o echo.nk\n  \
-        host-edge keys generate operator -o operator.nk   # signs fleet commands")]
+        host-edge keys generate operator -o operator.nk   # signs fleet commands\n  \
+        host-edge keys generate service -o sqlite.nk      # a provider archive's identity")]
     Generate {
         /// account: signs actors (A...); module: one actor's identity (M...);
-        /// operator: signs fleet commands (O...).
+        /// operator: signs fleet commands (O...); service (or provider): one
+        /// provider archive's identity (V...).
         kind: Kind,
         /// Where to write the seed; never overwritten. Default: ./<kind>.nk
         #[arg(short, long)]
@@ -43,6 +45,8 @@ enum Kind {
     Account,
     Module,
     Operator,
+    #[value(alias = "provider")]
+    Service,
 }
 
 pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +64,7 @@ pub fn execute(args: KeysArgs) -> anyhow::Result<ExitCode> {
         Kind::Account => KeyRole::Account,
         Kind::Module => KeyRole::Module,
         Kind::Operator => KeyRole::Operator,
+        Kind::Service => KeyRole::Service,
     };
     let path = output.unwrap_or_else(|| PathBuf::from(format!("{}.nk", role.name())));
     let pair = keys::generate(role);

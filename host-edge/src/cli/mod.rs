@@ -11,6 +11,7 @@ mod inspect;
 mod keys;
 mod logging;
 mod new;
+mod par;
 mod payload;
 mod run;
 mod sign;
@@ -49,8 +50,11 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Sign an actor module: embed claims in its `jwt` section.
     Sign(sign::SignArgs),
-    /// Show an actor's claims and the verdict of every check.
+    /// Show an actor's or a provider archive's claims and the verdict of
+    /// every check.
     Inspect(inspect::InspectArgs),
+    /// Sign provider libraries into a provider archive (`par create`).
+    Par(par::ParArgs),
     /// Invoke one operation on an actor, for debugging.
     Call(call::CallArgs),
     /// Load what a manifest names and serve until SIGINT or SIGTERM.
@@ -107,6 +111,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Keys(args) => keys::execute(args),
         Command::Sign(args) => sign::execute(args),
         Command::Inspect(args) => inspect::execute(args),
+        Command::Par(args) => par::execute(args),
         Command::Call(args) => call::execute(args),
         Command::Run(args) => run::execute(args),
         Command::Check(args) => check::execute(args),

@@ -84,6 +84,13 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let host = Host::with_clock(manifest.policy.clone(), state_dir, &manifest.host.builtins(), Arc::new(clock));
     host.set_scaling(manifest.host.scaling());
+    if manifest.host.allow_unsigned_providers == Some(true) {
+        tracing::warn!(
+            "[host] allow_unsigned_providers is on: provider libraries are loaded without a signature check \
+             (for development only; ship signed provider archives, `host-edge par create`)"
+        );
+        host.set_unsigned_providers(true);
+    }
     if let Err(failures) = start(&host, &manifest, &mut prepared) {
         host.shutdown();
         let deployed = fleet.as_ref().and_then(|(_, store, _)| store.state().committed.as_ref().map(|c| c.seq));

@@ -16,6 +16,41 @@ pub enum ProviderError {
         /// The loader's reason.
         reason: String,
     },
+    /// The provider file could not be read.
+    #[error("provider file {path} cannot be read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A bare library where a signed archive is required.
+    #[error(
+        "provider library {path} is not signed: host-edge loads native providers from signed provider archives. \
+         Make one with `host-edge par create --capability CAPABILITY --issuer ISSUER.nk --subject PROVIDER.nk \
+         --library {path} -o PROVIDER.par.gz` and name the archive instead, or, for development only, set \
+         `allow_unsigned_providers = true` under [host]"
+    )]
+    Unsigned {
+        /// The library.
+        path: PathBuf,
+    },
+    /// A provider archive failed a check.
+    #[error("provider archive {path} refused: {error}")]
+    Refused {
+        /// The archive.
+        path: PathBuf,
+        /// The check that failed, and why.
+        error: crate::claims::ClaimsError,
+    },
+    /// A verified library could not be written where it is loaded from.
+    #[error("cannot write the verified provider library {path}: {source}")]
+    Install {
+        /// Where it was to be written.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The library is built for another processor.
     #[error(
         "provider library {path} is built for {found}, but this host runs on {expected}; \

@@ -12,6 +12,7 @@ use provider_abi::ffi::{self, EntryFn, ProviderDescriptor, ABI_VERSION, OLDEST_A
 use provider_abi::settings::{self, Scope, Setting};
 
 use super::legacy::{self, Legacy};
+use super::trust::Provenance;
 use super::native::Functions;
 use super::ProviderError;
 use crate::capability::CapabilityId;
@@ -20,7 +21,10 @@ use crate::capability::CapabilityId;
 /// unloaded: a provider's threads may outlive `stop` by a moment, and
 /// unmapping their code under them would crash the host.
 pub struct ProviderLibrary {
+    /// The file the operator named: an archive, or a bare library.
     path: PathBuf,
+    /// Who vouches for it.
+    provenance: Provenance,
     capability: CapabilityId,
     description: String,
     settings: Vec<Setting>,
@@ -37,9 +41,10 @@ impl std::fmt::Debug for ProviderLibrary {
 }
 
 impl ProviderLibrary {
-    /// Opens the library at `path` and reads its descriptor. Nothing is
-    /// started.
-    pub fn open(path: &Path) -> Result<ProviderLibrary, ProviderError> {
+    /// Opens the library at `path` and reads its descriptor, with no
+    /// signature check: for libraries already verified (see
+    /// [`trust`](super::trust)), tests and tools. Nothing is started.
+    pub fn open_unsigned(path: &Path) -> Result<ProviderLibrary, ProviderError> {
         let path = path.to_path_buf();
         check_architecture(&path)?;
         // SAFETY: loading runs the library's initialisers. Providers are
@@ -95,10 +100,20 @@ impl ProviderLibrary {
             None => Vec::new(),
             Some(json) => settings::parse(&json).map_err(|e| invalid(&e.to_string()))?,
         };
-        Ok(ProviderLibrary { path, capability, description, settings, functions })
+        Ok(ProviderLibrary { path, provenance: Provenance::Unsigned, capability, description, settings, functions })
     }
 
-    /// The library's path.
+    /// The library as opened from the verified archive `archive`.
+    pub(super) fn with_provenance(self, archive: &Path, provenance: Provenance) -> ProviderLibrary {
+        ProviderLibrary { path: archive.to_path_buf(), provenance, ..self }
+    }
+
+    /// Who vouches for the library.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// The file the library came from: its archive, or the bare library.
     pub fn path(&self) -> &Path {
         &self.path
     }
