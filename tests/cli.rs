@@ -273,7 +273,7 @@ values = {{ PROT = "8080" }}
     for problem in expected {
         assert!(text.contains(problem), "{problem} in:\n{text}");
     }
-    assert!(text.contains("missing.wasm") && text.contains("could not be loaded"), "{text}");
+    assert!(text.contains("missing.wasm") && text.contains("broken.so refused: claims check `archive` failed: not a provider archive"), "{text}");
 
     let out = host_edge(dir.path(), &["run", "manifest.toml", "--control", "control.sock"]);
     assert_eq!(out.status.code(), Some(1));

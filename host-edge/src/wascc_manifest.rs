@@ -169,7 +169,7 @@ pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> 
                     served.insert((id, binding), Some(name));
                 }
                 None => problems.push(format!(
-                    "capabilities: `{}` ({id}) maps to host-edge's lib{library}.so, which is not in {} (set {PROVIDERS_ENV} to the folder holding it)",
+                    "capabilities: `{}` ({id}) maps to host-edge's {library} provider ({library}.par.gz), which is not in {} (set {PROVIDERS_ENV} to the folder holding it)",
                     entry.path,
                     providers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" or ")
                 )),
@@ -240,9 +240,21 @@ fn locate(base: &Path, path: &str) -> Option<PathBuf> {
     [base.join(path), PathBuf::from(path)].into_iter().find(|p| p.is_file()).and_then(|p| p.canonicalize().ok())
 }
 
+/// The provider `name` in the first of `folders` that has it: its signed
+/// archive (`name.par.gz`, `name.par`, as bundles ship them), else its bare
+/// library (`libname.so`, which the host loads only where unsigned
+/// providers are allowed).
 fn find_library(folders: &[PathBuf], name: &str) -> Option<PathBuf> {
-    let file = format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    folders.iter().map(|folder| folder.join(&file)).find(|p| p.is_file()).and_then(|p| p.canonicalize().ok())
+    let files = [
+        format!("{name}.par.gz"),
+        format!("{name}.par"),
+        format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX),
+    ];
+    folders
+        .iter()
+        .flat_map(|folder| files.iter().map(move |file| folder.join(file)))
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@
 //! - `fuzz [--seconds N]`: build the fuzz targets (fuzz/, cargo-fuzz) and
 //!   run each for its share of N seconds (75 by default), failing on a
 //!   crash (fuzz.rs);
-//! - `bundle <target>`: cross-build the deployable Raspberry Pi tarball;
+//! - `bundle <target> [--issuer SEED]`: cross-build the deployable Raspberry
+//!   Pi tarball, its actors and provider archives signed by SEED's account
+//!   (or a generated one, printed and trusted by its manifests);
 //! - `arm-check [targets]`: build each bundle (aarch64, armv7, ARMv6) and
 //!   serve the counter from it under qemu-user, checked over loopback HTTP;
 //!   on aarch64 also run the rppal register test (tests/gpio_rppal.rs) on
@@ -84,6 +86,25 @@ const PROVIDERS: [&str; 7] = [
 const LIBRARIES: [&str; 7] =
     ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs"];
 
+/// The capability each of [`LIBRARIES`] serves: what its archive signs.
+fn capability_of(library: &str) -> &'static str {
+    match library {
+        "keyvalue_sqlite" | "keyvalue_redis" => "wascc:keyvalue",
+        "http_server" => "wascc:http_server",
+        "gpio" => "iot:gpio",
+        "messaging_mqtt" => "wascc:messaging",
+        "http_client" => "wascc:http_client",
+        "blobstore_fs" => "wascc:blobstore",
+        other => panic!("no shipped provider library {other}"),
+    }
+}
+
+/// The file a bundle or demo ships the provider `library` in: its signed
+/// provider archive.
+fn archive_file(library: &str) -> String {
+    format!("{library}.par.gz")
+}
+
 /// The providers only the tests load: one that panics, and one shaped
 /// like waSCC's, which the host refuses.
 const TEST_PROVIDERS: [&str; 2] = ["host-edge-fixture-panicking-provider", "host-edge-fixture-wascc-provider"];
@@ -101,6 +122,9 @@ struct DemoSetup {
     bin: PathBuf,
     dir: PathBuf,
     wasm: PathBuf,
+    /// The public key of the issuer that signs the demo's actors and
+    /// providers, which its manifest trusts.
+    issuer: String,
 }
 
 impl DemoSetup {
@@ -118,8 +142,13 @@ impl DemoSetup {
         let dir = root().join("target").join(folder);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creating the demo folder");
-        let setup = DemoSetup { bin: release.join("host-edge"), release, dir, wasm };
-        run(&mut setup.host_edge(&["keys", "generate", "account", "-o", "issuer.nk"]));
+        let mut setup = DemoSetup { bin: release.join("host-edge"), release, dir, wasm, issuer: String::new() };
+        let output = setup.host_edge(&["keys", "generate", "account", "-o", "issuer.nk"]).output().expect("host-edge runs");
+        if !output.status.success() {
+            eprintln!("xtask: cannot make the demo's issuer key: {}", String::from_utf8_lossy(&output.stderr));
+            exit(1);
+        }
+        setup.issuer = String::from_utf8_lossy(&output.stdout).trim().to_owned();
         setup
     }
 
@@ -142,8 +171,25 @@ impl DemoSetup {
         run(&mut self.host_edge(&["inspect", &output]));
     }
 
-    fn library(&self, name: &str) -> String {
-        self.release.join(format!("lib{name}.so")).display().to_string()
+    /// Signs the provider library `name` of this build into a provider
+    /// archive in the demo folder (with a fresh service key, by the demo's
+    /// issuer), as a vendor ships it; returns the archive's file name.
+    fn archive(&self, name: &str) -> String {
+        let key = format!("{name}.nk");
+        run(self.host_edge(&["keys", "generate", "service", "-o", &key]).stdout(std::process::Stdio::null()));
+        let library = self.release.join(format!("lib{name}.so"));
+        // Not gzipped: the demo's libraries are unstripped, and compressing
+        // them would cost seconds of the first answer for nothing.
+        let output = format!("{name}.par");
+        let mut create = self.host_edge(&["par", "create", "--capability", capability_of(name), "--issuer", "issuer.nk"]);
+        create.args(["--subject", &key, "--name", name, "--vendor", "host-edge", "--library"]).arg(&library).args(["-o", &output]);
+        run(create.stdout(std::process::Stdio::null()));
+        output
+    }
+
+    /// `manifest` trusting only the demo's issuer.
+    fn trusting(&self, manifest: &str) -> String {
+        manifest.replace("trusted_issuers = []", &format!("trusted_issuers = [\"{}\"]", self.issuer))
     }
 }
 
@@ -155,13 +201,16 @@ fn demo(check: bool, profile: &str) {
     let setup = DemoSetup::new("demo", profile);
     setup.sign("counter", "counter", &["-s", "-k"]);
     let (bin, dir) = (&setup.bin, &setup.dir);
-    let library = |name: &str| setup.library(name);
     let manifest = format!(
         r#"# The demo: the counter actor on the embedded SQLite store, over HTTP.
 # The database is state/kv/counter.db; `host-edge ctl --socket control.sock
-# status` (from this folder) shows what runs.
+# status` (from this folder) shows what runs. The actor and both providers
+# are signed by the demo's own issuer, the one key trusted here.
 [host]
 control_socket = "control.sock"
+
+[policy]
+trusted_issuers = ["{issuer}"]
 
 [[actor]]
 path = "counter_s.wasm"
@@ -187,8 +236,9 @@ capability = "wascc:http_server"
 provider = "http"
 values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
 "#,
-        kv = library("keyvalue_sqlite"),
-        http = library("http_server"),
+        kv = setup.archive("keyvalue_sqlite"),
+        http = setup.archive("http_server"),
+        issuer = setup.issuer,
     );
     std::fs::write(dir.join("manifest.toml"), manifest).expect("writing the demo manifest");
     if check {
@@ -208,10 +258,10 @@ fn demo_gpio(check: bool, profile: &str) {
     let manifest = std::fs::read_to_string(root().join("boards/examples/gpio-sim.toml"))
         .expect("reading boards/examples/gpio-sim.toml")
         .replace("actors/button_led.wasm", "button_led_s.wasm")
-        .replace("providers/libgpio.so", &setup.library("gpio"))
-        .replace("providers/libhttp_server.so", &setup.library("http_server"))
+        .replace(&format!("providers/{}", archive_file("gpio")), &setup.archive("gpio"))
+        .replace(&format!("providers/{}", archive_file("http_server")), &setup.archive("http_server"))
         .replace(r#"ADDRESS = "0.0.0.0""#, r#"ADDRESS = "127.0.0.1""#);
-    std::fs::write(setup.dir.join("manifest.toml"), manifest).expect("writing the GPIO demo manifest");
+    std::fs::write(setup.dir.join("manifest.toml"), setup.trusting(&manifest)).expect("writing the GPIO demo manifest");
     if check {
         check_demo_gpio(&setup);
         return;
@@ -267,10 +317,10 @@ fn demo_mqtt(check: bool, profile: &str) {
     let manifest = std::fs::read_to_string(root().join("boards/examples/mqtt.toml"))
         .expect("reading boards/examples/mqtt.toml")
         .replace("actors/telemetry.wasm", "telemetry_s.wasm")
-        .replace("providers/libmessaging_mqtt.so", &setup.library("messaging_mqtt"))
-        .replace("providers/libhttp_server.so", &setup.library("http_server"))
+        .replace(&format!("providers/{}", archive_file("messaging_mqtt")), &setup.archive("messaging_mqtt"))
+        .replace(&format!("providers/{}", archive_file("http_server")), &setup.archive("http_server"))
         .replace(r#"ADDRESS = "0.0.0.0""#, r#"ADDRESS = "127.0.0.1""#);
-    std::fs::write(setup.dir.join("manifest.toml"), manifest).expect("writing the messaging demo manifest");
+    std::fs::write(setup.dir.join("manifest.toml"), setup.trusting(&manifest)).expect("writing the messaging demo manifest");
     if check {
         check_demo_mqtt(&setup);
         return;
@@ -480,10 +530,17 @@ fn pi_target(target: &str) -> &'static pi::PiTarget {
     })
 }
 
-/// Makes (once) and reuses the keys that sign bundled actors; seeds stay in
-/// target/bundle/keys and never enter a bundle. Returns the issuer's public key.
-fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
+/// Makes (once) and reuses the keys that sign bundled actors and provider
+/// archives; seeds stay in target/bundle/keys and never enter a bundle. The
+/// issuer is `issuer_seed` when one is given (an account seed file, copied
+/// in), else one generated here. Returns the issuer's public key.
+fn bundle_keys(host_edge: &Path, keys: &Path, issuer_seed: Option<&Path>) -> String {
     std::fs::create_dir_all(keys).expect("creating the key folder");
+    if let Some(seed) = issuer_seed {
+        let text = std::fs::read(seed).unwrap_or_else(|e| panic!("reading the issuer seed {}: {e}", seed.display()));
+        let _ = std::fs::remove_file(keys.join("issuer.nk"));
+        write_private(&keys.join("issuer.nk"), &text);
+    }
     let files = ["issuer.nk", "counter.nk", "echo.nk", "button_led.nk", "telemetry.nk"];
     for (n, file) in files.into_iter().enumerate() {
         let role = if n == 0 { "account" } else { "module" };
@@ -508,7 +565,7 @@ fn bundle_keys(host_edge: &Path, keys: &Path) -> String {
 /// the bundle's signing key) and the systemd unit, as
 /// target/bundle/host-edge-<target>.tar.gz, after checking that none of its
 /// files needs a glibc newer than [`GLIBC_FLOOR`]. Returns the bundle folder.
-fn bundle(target: &str) -> PathBuf {
+fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     let pi = pi_target(target);
     let started = std::time::Instant::now();
     let wasm = build_actors();
@@ -540,12 +597,27 @@ fn bundle(target: &str) -> PathBuf {
         copy(&built.join("host-edge"), &dir.join("bin/host-edge"));
         std::fs::remove_dir(dir.join("lib")).expect("removing the empty lib folder");
     }
-    for library in LIBRARIES {
-        let file = format!("lib{library}.so");
-        copy(&built.join(&file), &dir.join("providers").join(&file));
-    }
     let keys = out.join("keys");
-    let issuer = bundle_keys(&native, &keys);
+    let issuer = bundle_keys(&native, &keys, issuer_seed);
+    eprintln!("xtask: the bundle's actors and provider archives are signed by {issuer}, which its manifests trust");
+    // Each provider ships as a signed archive holding its library for this
+    // target: the host loads nothing else.
+    for library in LIBRARIES {
+        let key = format!("{library}.nk");
+        if !keys.join(&key).exists() {
+            run(Command::new(&native).current_dir(&keys).args(["keys", "generate", "service", "-o", &key]).stdout(std::process::Stdio::null()));
+        }
+        let mut create = Command::new(&native);
+        create
+            .current_dir(&keys)
+            .args(["par", "create", "--capability", capability_of(library), "--issuer", "issuer.nk", "--subject", &key])
+            .args(["--name", library, "--vendor", "host-edge", "--ver", env!("CARGO_PKG_VERSION"), "--target"])
+            .arg(format!("{target}={}", built.join(format!("lib{library}.so")).display()))
+            .arg("-o")
+            .arg(dir.join("providers").join(archive_file(library)))
+            .stdout(std::process::Stdio::null());
+        run(&mut create);
+    }
     let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"];
     let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"];
     let actors = [("counter", &["-s", "-k"][..]), ("echo", &[][..]), ("button_led", &button_led[..]), ("telemetry", &telemetry[..])];
@@ -586,7 +658,7 @@ fn bundle(target: &str) -> PathBuf {
     eprintln!("xtask: bundle {} in {:.0?}", tarball.display(), started.elapsed());
     let host = if pi.self_contained { "lib/host-edge" } else { "bin/host-edge" };
     let runtime = pi::C_RUNTIME.iter().filter(|_| pi.self_contained).map(|l| format!("lib/{l}"));
-    let files = std::iter::once(host.to_owned()).chain(LIBRARIES.map(|l| format!("providers/lib{l}.so"))).chain(runtime);
+    let files = std::iter::once(host.to_owned()).chain(LIBRARIES.map(|l| format!("providers/{}", archive_file(l)))).chain(runtime);
     for file in files {
         let size = std::fs::metadata(dir.join(&file)).map(|m| m.len()).unwrap_or(0);
         eprintln!("xtask:   {file:<34} {:>8} KiB", size / 1024);
@@ -594,6 +666,19 @@ fn bundle(target: &str) -> PathBuf {
     let size = std::fs::metadata(&tarball).map(|m| m.len()).unwrap_or(0);
     eprintln!("xtask:   {:<34} {:>8} KiB", format!("{name}.tar.gz"), size / 1024);
     dir
+}
+
+/// Writes `bytes` to a new file at `path` that only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    file.write_all(bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
 /// The oldest glibc every bundle runs on: Raspberry Pi OS Bullseye's.
@@ -689,12 +774,13 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Builds the bundle for `target`, unpacks the tarball, and runs its
 /// `host-edge` under qemu-user with the bundled SQLite and HTTP providers
-/// (the ARM `.so` files, dlopened by the ARM host) serving the counter; the
+/// (signed archives of the ARM libraries, verified and dlopened by the ARM
+/// host) serving the counter; the
 /// answers are checked over loopback from this machine.
 fn bundle_check(target: &str) {
     let pi = pi_target(target);
     let qemu = pi.qemu();
-    bundle(target);
+    bundle(target, None);
     let started = std::time::Instant::now();
     let check = root().join("target/bundle-check").join(target);
     let _ = std::fs::remove_dir_all(&check);
@@ -809,7 +895,8 @@ fn rppal_check(target: &str, bundle: &Path, qemu: &str, sysroot: &str) {
 
 /// A provider that panics in a call, built in the release profile (fat
 /// LTO, stripped, `panic = "unwind"`) for the board: the bundled host must
-/// get the panic back as the call's error, not die of it.
+/// get the panic back as the call's error, not die of it. A test fixture,
+/// loaded unsigned as a provider author does while developing.
 fn panic_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command) {
     let library = release_dir(target).join("libpanicking_provider.so");
     let keys = root().join("target/bundle/keys");
@@ -825,7 +912,7 @@ fn panic_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command
         .stdout(std::process::Stdio::null());
     run(&mut sign);
     let manifest = format!(
-        "[[actor]]\npath = \"{}\"\n\n[[provider]]\nname = \"panics\"\npath = \"{}\"\n\n[[link]]\nactor = \"echo\"\ncapability = \"example:panics\"\nprovider = \"panics\"\n",
+        "[host]\nallow_unsigned_providers = true\n\n[[actor]]\npath = \"{}\"\n\n[[provider]]\nname = \"panics\"\npath = \"{}\"\n\n[[link]]\nactor = \"echo\"\ncapability = \"example:panics\"\nprovider = \"panics\"\n",
         actor.display(),
         library.display()
     );
@@ -847,7 +934,8 @@ fn panic_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command
 /// the ARM host by name, without the host running its code.
 fn wascc_refusal_check(target: &str, dir: &Path, host_edge: &impl Fn(&[&str]) -> Command) {
     let library = release_dir(target).join("libwascc_provider.so");
-    let manifest = format!("[[provider]]\nname = \"redis\"\npath = \"{}\"\n", library.display());
+    // Allowed unsigned, so the check reaches the library itself.
+    let manifest = format!("[host]\nallow_unsigned_providers = true\n\n[[provider]]\nname = \"redis\"\npath = \"{}\"\n", library.display());
     std::fs::write(dir.join("wascc.toml"), manifest).expect("writing the waSCC check manifest");
     let out = host_edge(&["check", "wascc.toml"]).output().expect("qemu runs");
     let said = String::from_utf8_lossy(&out.stdout);
@@ -891,12 +979,15 @@ fn main() {
                 exit(2);
             }
         },
-        Some("bundle") => match args.get(1) {
-            Some(target) => {
-                bundle(target);
+        Some("bundle") => match &args[1..] {
+            [target] => {
+                bundle(target, None);
             }
-            None => {
-                eprintln!("usage: cargo xtask bundle <target>");
+            [target, flag, seed] if flag == "--issuer" => {
+                bundle(target, Some(Path::new(seed)));
+            }
+            _ => {
+                eprintln!("usage: cargo xtask bundle <target> [--issuer ACCOUNT_SEED_FILE]");
                 exit(2);
             }
         },

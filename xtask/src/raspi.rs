@@ -304,7 +304,7 @@ instances = 1
 # No BOARD: the provider reads the device tree's model.
 [[provider]]
 name = "gpio"
-path = "/opt/host-edge/providers/libgpio.so"
+path = "/opt/host-edge/providers/gpio.par.gz"
 settings = {{ LABELS = "led=17, button=27" }}
 
 [[link]]
@@ -430,13 +430,22 @@ fn initramfs(work: &Path, bundle: &Path, guest: &Guest) -> PathBuf {
         std::fs::copy(from, &to).unwrap_or_else(|e| fail(&format!("copying {}: {e}", from.display())));
     };
     let host = bundle.join("bin/host-edge");
-    let provider = bundle.join("providers/libgpio.so");
+    let provider = bundle.join("providers/gpio.par.gz");
+    // The library inside the signed archive, for the C libraries it needs.
+    let unpacked = bundle.join("../raspi-check-gpio");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    std::fs::create_dir_all(&unpacked).expect("creating a folder to unpack the GPIO archive in");
+    let status = std::process::Command::new("tar").arg("xzf").arg(&provider).arg("-C").arg(&unpacked).arg("aarch64-linux.bin").status();
+    if !status.is_ok_and(|s| s.success()) {
+        fail("cannot unpack aarch64-linux.bin from the bundle's providers/gpio.par.gz");
+    }
+    let library = unpacked.join("aarch64-linux.bin");
     put(&guest.busybox, "bin/busybox");
     put(&guest.watchdog, "bcm2835_wdt.ko");
     put(&host, "opt/host-edge/bin/host-edge");
-    put(&provider, "opt/host-edge/providers/libgpio.so");
+    put(&provider, "opt/host-edge/providers/gpio.par.gz");
     put(&bundle.join("actors/button_led.wasm"), "opt/host-edge/actors/button_led.wasm");
-    let libraries = runtime(&[host, provider]);
+    let libraries = runtime(&[host, library]);
     for (path, file) in &libraries {
         put(file, path);
     }
