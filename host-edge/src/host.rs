@@ -1031,3 +1031,21 @@ impl Delivery for ProviderDelivery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_cannot_leave_the_state_directory() {
+        for good in ["kv", "http-server", "kv_2", "9"] {
+            assert!(is_provider_name(good), "{good}");
+        }
+        for bad in ["", "..", "../etc", "a/b", ".libraries", "-x", "kv.so", "k v", &"x".repeat(65)] {
+            assert!(!is_provider_name(bad), "{bad}");
+        }
+        let host = Host::with_state_dir(Policy::default(), std::env::temp_dir().join("host-edge-names"));
+        let err = host.add_provider("../escape", Path::new("/nonexistent")).unwrap_err();
+        assert!(matches!(err, HostError::ProviderName(_)), "{err}");
+    }
+}
