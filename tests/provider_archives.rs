@@ -215,3 +215,34 @@ fn an_archive_whose_library_serves_another_capability_is_refused_by_the_capabili
         "claims check `capability` failed: the library serves wascc:keyvalue, but the archive's claims sign wascc:blobstore",
     );
 }
+
+#[test]
+fn a_revocation_arriving_while_a_provider_runs_removes_it_and_keeps_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
+    let options = ProviderSignOptions {
+        capability: host_edge::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
+        name: None,
+        vendor: String::new(),
+        rev: None,
+        ver: None,
+        issued_at: host_edge::claims::policy::now_secs(),
+        expires: None,
+        not_before: None,
+    };
+    let library = std::fs::read(provider_library("keyvalue_sqlite")).unwrap();
+    let archive = sign_archive(&[(HOST_TARGET.to_owned(), library)], &issuer, &subject, &options, false).unwrap();
+    let path = dir.path().join("kv.par");
+    std::fs::write(&path, archive).unwrap();
+    let policy = host_edge::claims::Policy { trusted_issuers: [issuer.public_key()].into(), ..Default::default() };
+    let host = host_edge::Host::with_state_dir(policy, dir.path().join("state"));
+    host.add_provider("kv", &path).unwrap();
+    let removed = host.update_policy(|policy| {
+        policy.revoked_subjects.insert(subject.public_key());
+    });
+    assert!(host.providers().is_empty(), "the revoked provider is gone");
+    assert!(removed.iter().any(|line| line.contains("removed provider kv") && line.contains("is revoked")), "{removed:?}");
+    let err = host.add_provider("kv", &path).unwrap_err();
+    assert!(err.to_string().contains("claims check `subject-revocation` failed"), "{err}");
+    host.shutdown();
+}

@@ -30,7 +30,7 @@ use crate::engine::{reentry, InvokeError, Limits};
 use crate::metrics::HostCallMetrics;
 use crate::pool::{self, ActorPool, CallbackFactory, Scaling};
 use crate::preflight::Prepared;
-use crate::provider::{trust, Answer, Delivery, NativeProvider, ProviderError, ProviderLibrary, ProviderTrust};
+use crate::provider::{trust, Answer, Delivery, NativeProvider, Provenance, ProviderError, ProviderLibrary, ProviderTrust};
 use crate::registry::{Link, LinkKey, LinkTarget, Registry, RunningActor};
 use crate::router::{self, CapabilityHandler, DispatchError, Grants, Route};
 
@@ -223,9 +223,9 @@ impl Host {
         &self.inner.clock
     }
 
-    /// Changes the trust policy (a fleet revocation), then stops every
-    /// running actor whose token the new policy revokes. Returns what was
-    /// stopped, one line each.
+    /// Changes the trust policy (a fleet revocation), then removes every
+    /// provider and stops every running actor whose token the new policy
+    /// revokes. Returns what was stopped, one line each.
     pub fn update_policy(&self, change: impl FnOnce(&mut Policy)) -> Vec<String> {
         let policy = {
             let mut policy = self.inner.policy.write().unwrap_or_else(|e| e.into_inner());
@@ -242,7 +242,22 @@ impl Host {
                     .map(|why| (claims.subject().to_owned(), why))
             })
             .collect();
+        let revoked_providers: Vec<(String, String)> = self
+            .read()
+            .providers()
+            .filter_map(|provider| match provider.provenance() {
+                Provenance::Signed(signature) => signature.revocation(&policy).map(|why| (provider.name().to_owned(), why)),
+                Provenance::Unsigned => None,
+            })
+            .collect();
         let mut stopped = Vec::new();
+        for (name, why) in revoked_providers {
+            tracing::warn!(provider = %name, "removing a revoked provider: {why}");
+            match self.remove_provider(&name) {
+                Ok(done) => stopped.push(format!("{done} ({why})")),
+                Err(e) => tracing::warn!(provider = %name, "the revoked provider could not be removed: {e}"),
+            }
+        }
         for (key, why) in revoked {
             tracing::warn!(actor = %key, "stopping a revoked actor: {why}");
             match self.stop_actor(&key) {
@@ -479,6 +494,14 @@ impl Host {
         let deliver = Arc::new(ProviderDelivery { host: Arc::downgrade(&self.inner), provider: name.to_owned() });
         let provider = NativeProvider::start(name, library, settings, deliver, &self.inner.state_root)?;
         let capability = provider.capability().clone();
+        if let Provenance::Signed(signature) = provider.provenance() {
+            // A trusted signature proves the time it was made has passed.
+            if self.policy().trusted_issuers.contains(&signature.issuer) {
+                if let Err(e) = self.inner.clock.observe(signature.issued_at) {
+                    tracing::warn!(provider = %signature.subject, "the clock's mark was not kept: {e}");
+                }
+            }
+        }
         self.write().put_provider(Arc::new(provider));
         Ok(capability)
     }

@@ -161,6 +161,11 @@ impl NativeProvider {
         self.library.description()
     }
 
+    /// Who vouches for its library.
+    pub fn provenance(&self) -> &super::Provenance {
+        self.library.provenance()
+    }
+
     /// The library it runs from.
     pub fn library(&self) -> &Arc<ProviderLibrary> {
         &self.library

@@ -66,6 +66,17 @@ pub struct Signature {
     pub target: String,
     /// The SHA-256 of the library loaded, uppercase hex.
     pub hash: String,
+    /// When the claims were issued (`iat`), seconds since the epoch.
+    pub issued_at: u64,
+    /// The token's id (`jti`).
+    pub token_id: String,
+}
+
+impl Signature {
+    /// Why `policy` revokes this provider now, if it does.
+    pub fn revocation(&self, policy: &Policy) -> Option<String> {
+        policy.revocation(&self.subject, &self.token_id, self.issued_at)
+    }
 }
 
 /// A provider file after its check, before anything of it is loaded.
@@ -155,6 +166,8 @@ fn signature(verified: &VerifiedProvider) -> Signature {
         version: verified.metadata.ver.clone(),
         target: verified.target.clone(),
         hash: verified.hash.clone(),
+        issued_at: verified.claims.issued_at,
+        token_id: verified.claims.id.clone(),
     }
 }
 
