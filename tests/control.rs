@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use host_edge::claims::SignOptions;
 use host_edge::Status;
-use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_archive, wait_for_port, Signer};
+use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_archive, sign_provider, wait_for_port, Signer};
 
 /// A `host-edge run` of a manifest in a temporary folder.
 struct Running {
@@ -128,6 +128,12 @@ provider = "reverse"
     )
 }
 
+/// The C provider of tests/fixtures (`example:reverse`), built in `dir` and
+/// signed into `dir/reverse.par`, as a vendor ships it.
+fn reverse_archive(dir: &Path) -> PathBuf {
+    sign_provider(&c_provider(dir, "provider.c", &[]), "example:reverse", &dir.join("reverse.par"))
+}
+
 fn counter(signer: &Signer, module: &str, rev: i32) -> Vec<u8> {
     let caps = ["wascc:http_server", "wascc:keyvalue"];
     signer.sign_with(&actor_module(module), &SignOptions { rev: Some(rev), ..options("counter", &caps) })
@@ -138,7 +144,7 @@ fn start(signer: &Signer) -> Running {
     let echo_signer = Signer::new();
     std::fs::write(dir.path().join("counter.wasm"), counter(signer, "counter", 1)).unwrap();
     std::fs::write(dir.path().join("echo.wasm"), echo_signer.sign(&actor_module("echo"), "echo", &["example:reverse"])).unwrap();
-    let reverse: PathBuf = c_provider(dir.path(), "provider.c", &[]);
+    let reverse: PathBuf = reverse_archive(dir.path());
     let port = free_port();
     std::fs::write(dir.path().join("manifest.toml"), manifest(dir.path(), port, &reverse, "")).unwrap();
     let mut child = Command::new(host_edge_bin())
@@ -218,7 +224,7 @@ fn sighup_applies_only_what_changed_in_the_manifest() {
 
     // One link changes (its binding; the C provider enforces no grant, so
     // a link grant would be refused): only it is unbound and bound again.
-    let reverse = c_provider(host.dir.path(), "provider.c", &[]);
+    let reverse = reverse_archive(host.dir.path());
     let edited = manifest(host.dir.path(), host.port, &reverse, r#"binding = "other""#);
     std::fs::write(host.dir.path().join("manifest.toml"), edited).unwrap();
     host.reload_until("the echo link changed", || host.binds().lines().count() == 3);
@@ -260,7 +266,7 @@ fn sighup_stops_an_actor_whose_revocation_was_added_to_the_manifest() {
     let host = start(&signer);
     let key = host.echo_key.clone();
     assert_eq!(host.status().actors.len(), 2);
-    let reverse = c_provider(host.dir.path(), "provider.c", &[]);
+    let reverse = reverse_archive(host.dir.path());
     let revoked = format!("[policy]\nrevoked_subjects = [\"{key}\"]\n\n{}", manifest(host.dir.path(), host.port, &reverse, ""));
     std::fs::write(host.dir.path().join("manifest.toml"), revoked).unwrap();
     host.reload_until("the revoked actor was stopped", || host.status().actors.iter().all(|a| a.key != key));

@@ -629,8 +629,12 @@ bindings:
 "#,
         redis = redis_url()
     );
+    // host-edge's signed archives of the two providers, in the folder
+    // HOST_EDGE_PROVIDERS names.
+    provider_archive("http_server");
+    let archives = provider_archive("keyvalue_redis").parent().unwrap().display().to_string();
     let mut host = testkit::host::HostProcess::with_manifest_file(dir.path(), "manifest.yaml", &yaml, port);
-    host.start();
+    host.env("HOST_EDGE_PROVIDERS", &archives).start();
     let path = fresh_path();
     assert_eq!(http_get(&host.url(&path)), (200, r#"{"counter":1}"#.to_owned()), "{}", host.log());
     assert_eq!(http_get(&host.url(&path)), (200, r#"{"counter":2}"#.to_owned()));
@@ -638,7 +642,12 @@ bindings:
 
     // What cannot be mapped is named, and nothing starts.
     std::fs::write(dir.path().join("nats.yaml"), yaml.replace("libwascc_redis.so", "libwascc_nats.so")).unwrap();
-    let out = Command::new(host_edge_bin()).current_dir(dir.path()).args(["check", "nats.yaml"]).output().unwrap();
+    let out = Command::new(host_edge_bin())
+        .current_dir(dir.path())
+        .env("HOST_EDGE_PROVIDERS", &archives)
+        .args(["check", "nats.yaml"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("`./libwascc_nats.so` (wascc:messaging): host-edge has no NATS provider"), "{err}");

@@ -462,7 +462,7 @@ mod tests {
         let manifest = Manifest::parse(text, Path::new("/opt/host-edge")).unwrap();
         assert_eq!(manifest.providers.len(), 2);
         assert_eq!(manifest.links.len(), 2);
-        assert_eq!(manifest.providers[0].path, Path::new("/opt/host-edge/providers/libkeyvalue_sqlite.so"));
+        assert_eq!(manifest.providers[0].path, Path::new("/opt/host-edge/providers/keyvalue_sqlite.par.gz"));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct HostProcess {
     rust_log: String,
     /// A command the host runs under (`faketime ...`), if any.
     wrapper: Vec<String>,
+    /// Variables set for the host besides the ones every start sets.
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -35,7 +37,15 @@ impl HostProcess {
     /// `manifest.yaml`, say); not started yet.
     pub fn with_manifest_file(dir: &Path, file: &str, manifest: &str, port: u16) -> HostProcess {
         std::fs::write(dir.join(file), manifest).unwrap();
-        HostProcess { dir: dir.to_owned(), manifest: file.to_owned(), port, rust_log: "info".to_owned(), wrapper: Vec::new(), child: None }
+        HostProcess {
+            dir: dir.to_owned(),
+            manifest: file.to_owned(),
+            port,
+            rust_log: "info".to_owned(),
+            wrapper: Vec::new(),
+            env: Vec::new(),
+            child: None,
+        }
     }
 
     /// Sets `RUST_LOG` for the next start.
@@ -48,6 +58,12 @@ impl HostProcess {
     /// @1970-01-02`, say); empty for none.
     pub fn wrapper(&mut self, wrapper: &[&str]) -> &mut Self {
         self.wrapper = wrapper.iter().map(|w| w.to_string()).collect();
+        self
+    }
+
+    /// Sets the variable `name` to `value` for the host from the next start.
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -70,6 +86,7 @@ impl HostProcess {
             .env("RUST_LOG", &self.rust_log)
             .env("NO_COLOR", "1")
             .env("HOST_EDGE_CONTROL", self.dir.join("control.sock"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
