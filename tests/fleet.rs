@@ -540,6 +540,20 @@ fn has_loaded(pid: u32, name: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap().lines().any(|line| line.contains(name))
 }
 
+/// The uppercase SHA-256 of this machine's library in the provider archive
+/// `bytes`: the name the host would load it under, in `state/.libraries`.
+fn library_hash(bytes: &[u8]) -> String {
+    let contents = host_edge::claims::archive::read(bytes, None).unwrap();
+    contents.library(host_edge::claims::provider::HOST_TARGET).expect("a library for this machine").hash.clone()
+}
+
+/// Whether the host process `pid` has the library of the test provider
+/// archive `name` mapped: the host loads it from `state/.libraries` by its
+/// hash, not by its name.
+fn has_loaded_provider(pid: u32, name: &str) -> bool {
+    has_loaded(pid, &library_hash(&std::fs::read(provider_archive(name)).unwrap()))
+}
+
 #[test]
 fn staging_a_deployment_loads_none_of_its_provider_libraries_so_a_refused_one_runs_no_native_code() {
     let fleet = Fleet::new();
@@ -570,8 +584,8 @@ grant = ["no rule"]
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
     let said = text_of(&out);
     assert!(!out.status.success() && said.contains("a: failed") && said.contains("not a grant rule"), "{said}");
-    assert!(!has_loaded(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
-    assert!(has_loaded(pid, "keyvalue_sqlite"), "the maps are read right");
+    assert!(!has_loaded_provider(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
+    assert!(has_loaded_provider(pid, "keyvalue_sqlite"), "the maps are read right");
 }
 
 #[test]
@@ -606,7 +620,7 @@ fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not
         events.received().into_iter().map(|m| m.body).find(|body| body.contains("refused"))
     });
     assert!(refusal.contains("not-for-this-device") && refusal.contains("not a path relative"), "{refusal}");
-    assert!(!has_loaded(pid, "blobstore_fs"));
+    assert!(!has_loaded_provider(pid, "blobstore_fs"));
 }
 
 /// A deployment command for device `a`, signed without the checks
