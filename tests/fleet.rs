@@ -15,7 +15,10 @@ use host_edge::claims::SignOptions;
 use serde_json::Value;
 use testkit::host::{counter_entries, HostProcess};
 use testkit::mqtt::{mosquitto_client, PrivateMosquitto, Subscriber};
-use testkit::{actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_archive, provider_issuer, Signer};
+use testkit::{
+    actor_module, eventually, free_port, host_edge_bin, http_get, options, provider_archive, provider_issuer, provider_library, sign_provider_revision,
+    Signer,
+};
 
 /// A fleet: a broker, an operator key, and the counter signed as rev 1 and
 /// rev 2 under one module key.
@@ -162,6 +165,16 @@ instances = 2
 {entries}"#,
             entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), "${HTTP_PORT}"),
         )
+    }
+
+    /// A deployment of the counter as every device runs it at first (rev 1,
+    /// one instance) with the key-value provider given by `kv` (`archive =
+    /// ...`, `path = ...`) instead of its path on the device.
+    fn kv_deployment_text(&self, kv: &str) -> String {
+        let kv_path = format!("path = \"{}\"", self.provider("keyvalue_sqlite"));
+        let entries = counter_entries(Path::new(&self.provider("keyvalue_sqlite")), Path::new(&self.provider("http_server")), "${HTTP_PORT}");
+        assert!(entries.contains(&kv_path), "{entries}");
+        format!("label = \"kv 2\"\n\n[[actor]]\npath = \"{}\"\n{}", self.v1.display(), entries.replace(&kv_path, kv))
     }
 
     /// The path a deployment names the provider library `name` by: in the
@@ -540,6 +553,20 @@ fn has_loaded(pid: u32, name: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap().lines().any(|line| line.contains(name))
 }
 
+/// The uppercase SHA-256 of this machine's library in the provider archive
+/// `bytes`: the name the host would load it under, in `state/.libraries`.
+fn library_hash(bytes: &[u8]) -> String {
+    let contents = host_edge::claims::archive::read(bytes, None).unwrap();
+    contents.library(host_edge::claims::provider::HOST_TARGET).expect("a library for this machine").hash.clone()
+}
+
+/// Whether the host process `pid` has the library of the test provider
+/// archive `name` mapped: the host loads it from `state/.libraries` by its
+/// hash, not by its name.
+fn has_loaded_provider(pid: u32, name: &str) -> bool {
+    has_loaded(pid, &library_hash(&std::fs::read(provider_archive(name)).unwrap()))
+}
+
 #[test]
 fn staging_a_deployment_loads_none_of_its_provider_libraries_so_a_refused_one_runs_no_native_code() {
     let fleet = Fleet::new();
@@ -570,8 +597,8 @@ grant = ["no rule"]
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
     let said = text_of(&out);
     assert!(!out.status.success() && said.contains("a: failed") && said.contains("not a grant rule"), "{said}");
-    assert!(!has_loaded(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
-    assert!(has_loaded(pid, "keyvalue_sqlite"), "the maps are read right");
+    assert!(!has_loaded_provider(pid, "blobstore_fs"), "staging opened the deployment's library, running its initialisers");
+    assert!(has_loaded_provider(pid, "keyvalue_sqlite"), "the maps are read right");
 }
 
 #[test]
@@ -606,14 +633,16 @@ fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not
         events.received().into_iter().map(|m| m.body).find(|body| body.contains("refused"))
     });
     assert!(refusal.contains("not-for-this-device") && refusal.contains("not a path relative"), "{refusal}");
-    assert!(!has_loaded(pid, "blobstore_fs"));
+    assert!(!has_loaded_provider(pid, "blobstore_fs"));
 }
 
 /// A deployment command for device `a`, signed without the checks
-/// `fleet sign` makes, as a careless or hostile tool would sign it.
+/// `fleet sign` makes, as a careless or hostile tool would sign it; its
+/// sequence is the time in milliseconds, as `fleet sign` picks it.
 fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, deployment: host_edge::fleet::deployment::Deployment) -> String {
     use host_edge::fleet::command::{CommandClaims, Order};
     let now = host_edge::claims::policy::now_secs();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let claims = CommandClaims {
         jti: format!("anyway-{}", free_port()),
         iat: now,
@@ -621,7 +650,7 @@ fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, d
         iss: operator.public_key(),
         aud: topics.prefix().to_owned(),
         sub: "device:a".to_owned(),
-        seq: now * 1000,
+        seq: now_ms,
         host_edge_fleet: Order::Deploy(deployment),
     };
     host_edge::claims::jwt::encode(&claims, operator).unwrap()
@@ -689,4 +718,185 @@ fn deploy_wait_says_plainly_that_device_reports_are_unauthenticated_as_anyone_on
     assert!(said.contains("ghost: committed") && said.contains("forged"), "the forged report is read: {said}");
     assert!(said.contains("device reports are unauthenticated"), "--wait does not say that a report proves nothing: {said}");
     forger.join().unwrap();
+}
+
+/// What `device` (a fleet status) reports of its provider `name`.
+fn provider_of<'a>(device: &'a Value, name: &str) -> Option<&'a Value> {
+    device["status"]["providers"].as_array()?.iter().find(|p| p["name"] == name)
+}
+
+/// The revision of `device`'s key-value provider, once it reports it.
+fn kv_rev(device: &Value) -> Option<i64> {
+    provider_of(device, "kv")?["rev"].as_i64()
+}
+
+#[test]
+fn one_signed_provider_archive_carried_by_a_deployment_upgrades_the_provider_on_two_devices() {
+    let fleet = Fleet::new();
+    let (mut a, mut b) = (fleet.device("a"), fleet.device("b"));
+    a.host.start();
+    b.host.start();
+    for device in [&a, &b] {
+        fleet.wait_for_status(device, "it is online", online);
+        assert!(device.hits().1.contains(r#"{"counter":1}"#), "the device's own key-value provider serves first");
+    }
+    // The key-value provider's next release, rev 2, signed once, beside the
+    // deployment file; the devices have only the first in their provider
+    // folder.
+    let archive = sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(2), &fleet.path("kv-v2.par.gz"));
+    let bytes = std::fs::read(&archive).unwrap();
+    let sha = host_edge::fleet::deployment::sha256_hex(&bytes);
+    let deployment = fleet.path("kv-v2.toml");
+    std::fs::write(&deployment, fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")).unwrap();
+
+    let out = fleet.fleet(&[
+        "deploy", deployment.to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(),
+        "--wait", "a", "--wait", "b", "--timeout", "120s",
+    ]);
+    let said = text_of(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("a: committed") && said.contains("b: committed"), "{said}");
+    // Sent once for both devices: the module's chunks and the archive's.
+    let module = std::fs::metadata(&fleet.v1).unwrap().len();
+    let chunks = module.div_ceil(65536) + (bytes.len() as u64).div_ceil(65536);
+    assert!(said.contains(&format!("in {chunks} chunks (modules and provider archives)")), "{said}");
+
+    for device in [&a, &b] {
+        let (status, body) = device.hits();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#"{"counter":2}"#), "the upgraded provider serves the count the first one kept: {body}");
+        let reported = fleet.wait_for_status(device, "it reports the upgraded provider", |d| kv_rev(d) == Some(2));
+        assert_eq!(provider_of(&reported, "kv").unwrap()["healthy"], true, "{reported}");
+        assert_eq!(reported["status"]["received_bytes"].as_u64(), Some(module + bytes.len() as u64), "the module and the archive, once each");
+        let kept = device.host.dir().join("state/fleet/modules").join(format!("{sha}.par"));
+        assert_eq!(std::fs::read(&kept).unwrap(), bytes, "kept by its hash");
+        assert!(device.host.log().contains("fleet: provider archive verified"), "{}", device.host.log());
+    }
+
+    // The deployment is the last good state: a restart loads the carried
+    // archive again, verified again.
+    a.host.stop("TERM");
+    a.host.start();
+    let (status, body) = a.hits();
+    assert_eq!((status, body.contains(r#"{"counter":3}"#)), (200, true), "{body}");
+    fleet.wait_for_status(&a, "a comes back on the upgraded provider", |d| online(d) && kv_rev(d) == Some(2));
+}
+
+#[test]
+fn a_tampered_chunk_or_archive_of_a_carried_provider_is_refused_while_staging_never_loaded_and_the_device_keeps_serving() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let pid = a.host.pid().unwrap();
+    assert!(a.hits().1.contains(r#"{"counter":1}"#));
+    let operator = fleet.operator.to_str().unwrap();
+    let modules = a.host.dir().join("state/fleet/modules");
+
+    // 1. One chunk of a good archive changed on the broker (the chunk topics
+    // are not signed): the bytes hash to something else than the signed
+    // deployment names, are asked for again, and refused.
+    let archive = sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(2), &fleet.path("kv-v2.par.gz"));
+    let bytes = std::fs::read(&archive).unwrap();
+    let sha = host_edge::fleet::deployment::sha256_hex(&bytes);
+    let deployment = fleet.path("kv-v2.toml");
+    std::fs::write(&deployment, fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")).unwrap();
+    let tokens = fleet.path("kv-v2.jwt");
+    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", operator, "-o", tokens.to_str().unwrap()]);
+    assert!(signed.status.success(), "{}", text_of(&signed));
+    let no_command = fleet.path("none.jwt");
+    std::fs::write(&no_command, "").unwrap();
+    let sent = fleet.fleet(&["send", no_command.to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
+    assert!(sent.status.success(), "the chunks, without the command: {}", text_of(&sent));
+    let mut chunk = bytes[65536..131072].to_vec();
+    chunk[1000] ^= 0x01;
+    let chunk_file = fleet.path("chunk-1");
+    std::fs::write(&chunk_file, chunk).unwrap();
+    let topic = format!("{}/modules/{sha}/65536/1", fleet.prefix);
+    let replaced = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-r", "-t", &topic, "-f", chunk_file.to_str().unwrap()]);
+    assert!(replaced.status.success(), "{}", text_of(&replaced));
+    let sent = fleet.fleet(&["send", tokens.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    let seq = claims_of(std::fs::read_to_string(&tokens).unwrap().trim())["seq"].as_u64().unwrap();
+    let reported = fleet.wait_for_status(&a, "a refuses the tampered chunk", |d| d["status"]["last_outcome"]["seq"].as_u64() == Some(seq));
+    let outcome = &reported["status"]["last_outcome"];
+    assert_eq!(outcome["result"], "failed", "{reported}");
+    let detail = outcome["detail"].as_str().unwrap();
+    assert!(detail.contains("provider archive kv: the bytes received hash to") && detail.contains("refused (3 times)"), "{detail}");
+    assert!(!modules.join(format!("{sha}.par")).exists(), "bytes that hash wrong are not kept");
+    assert!(a.hits().1.contains(r#"{"counter":2}"#), "the device's own provider still serves");
+
+    // 2. An archive with one byte of its library changed, so its claims no
+    // longer sign it. The operator's side refuses to carry it ...
+    let good = sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(3), &fleet.path("kv-v3.par"));
+    let mut tampered = std::fs::read(&good).unwrap();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x01;
+    let files = fleet.path("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("kv.par"), &tampered).unwrap();
+    let refused = fleet.path("kv-tampered.toml");
+    std::fs::write(&refused, fleet.kv_deployment_text("archive = \"files/kv.par\"")).unwrap();
+    let out = fleet.fleet(&["sign", refused.to_str().unwrap(), "--to", "device:a", "--operator", operator, "-o", fleet.path("kv-tampered.jwt").to_str().unwrap()]);
+    assert!(!out.status.success() && text_of(&out).contains("was changed after signing"), "the operator's side refuses it: {}", text_of(&out));
+
+    // ... and, signed by its own hash anyway (by a tool that checks
+    // nothing), fetched whole from a URL, the device refuses it by its
+    // claims while staging, without loading it.
+    let server = FileServer::start(&files);
+    let good_deployment = fleet.path("kv-v3.toml");
+    std::fs::write(&good_deployment, fleet.kv_deployment_text("archive = \"kv-v3.par\"")).unwrap();
+    let mut signed_deployment = host_edge::fleet::deployment::DeploymentFile::load(&good_deployment, 65536).unwrap().deployment;
+    let kv = signed_deployment.providers.iter_mut().find(|p| p.name == "kv").unwrap().archive.as_mut().unwrap();
+    kv.sha256 = host_edge::fleet::deployment::sha256_hex(&tampered);
+    kv.url = Some(format!("http://127.0.0.1:{}/kv.par", server.port));
+    let operator_key = host_edge::claims::keys::read_seed(&fleet.operator, host_edge::claims::keys::KeyRole::Operator).unwrap();
+    let topics = host_edge::fleet::Topics::new(&fleet.prefix).unwrap();
+    let token = signed_anyway(&operator_key, &topics, signed_deployment);
+    let seq = claims_of(&token)["seq"].as_u64().unwrap();
+    let topic = format!("{}/devices/a/deploy", fleet.prefix);
+    let sent = mosquitto_client("mosquitto_pub", fleet.broker.port(), &["-q", "1", "-t", &topic, "-m", &token]);
+    assert!(sent.status.success(), "{}", text_of(&sent));
+    let reported = fleet.wait_for_status(&a, "a refuses the tampered archive", |d| d["status"]["last_outcome"]["seq"].as_u64() == Some(seq));
+    let outcome = &reported["status"]["last_outcome"];
+    assert_eq!(outcome["result"], "failed", "{reported}");
+    let detail = outcome["detail"].as_str().unwrap();
+    assert!(detail.contains("provider archive kv") && detail.contains("was changed after signing"), "{detail}");
+
+    let libraries = a.host.dir().join("state/.libraries");
+    let bad = library_hash(&tampered);
+    assert!(!libraries.join(format!("{bad}.so")).exists(), "the tampered library was written to be loaded");
+    assert!(!has_loaded(pid, &bad), "the tampered library was loaded");
+    let running = library_hash(&std::fs::read(provider_archive("keyvalue_sqlite")).unwrap());
+    assert!(libraries.join(format!("{running}.so")).exists() && has_loaded_provider(pid, "keyvalue_sqlite"), "the checks look in the right place");
+    assert!(a.hits().1.contains(r#"{"counter":3}"#), "the device's own provider still serves");
+    let reported = fleet.status();
+    assert!(reported["a"]["status"]["deployment"].is_null(), "still on its own manifest: {reported}");
+    assert_eq!(kv_rev(&reported["a"]), None, "the first provider runs: {reported}");
+}
+
+#[test]
+fn a_carried_provider_is_rolled_back_with_the_rest_when_the_health_probe_fails() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    assert!(a.hits().1.contains(r#"{"counter":1}"#));
+    sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(2), &fleet.path("kv-v2.par.gz"));
+    // The counter answers 200; this check wants 204, so the probe never passes.
+    let deployment = fleet.path("kv-v2.toml");
+    let text = fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")
+        + "\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204\n";
+    std::fs::write(&deployment, text.replace("label = \"kv 2\"", "label = \"kv 2\"\nprobe_timeout = \"2s\"")).unwrap();
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(!out.status.success() && said.contains("a: rolled-back") && said.contains("answered 200, not 204"), "{said}");
+    let log = a.host.log();
+    assert!(log.contains("fleet: provider archive verified") && log.contains("fleet: removed provider kv"), "the carried archive was applied: {log}");
+    let reported = fleet.wait_for_status(&a, "a reports the rollback", |d| d["status"]["last_outcome"]["result"] == "rolled-back");
+    assert_eq!(kv_rev(&reported), None, "the device's own provider runs again: {reported}");
+    assert_eq!(provider_of(&reported, "kv").unwrap()["healthy"], true, "{reported}");
+    assert!(reported["status"]["deployment"].is_null(), "{reported}");
+    let (status, body) = a.hits();
+    assert_eq!((status, body.contains(r#"{"counter":2}"#)), (200, true), "{body}");
 }

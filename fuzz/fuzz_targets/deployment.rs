@@ -6,8 +6,8 @@
 //! The first byte picks the form: even, a deployment file, read from a
 //! folder holding a real signed actor (`echo_s.wasm`, from the seed
 //! corpus of `claims_verify`) and the file; odd, a deployment's JSON. Checks that
-//! a deployment that validates names its modules inside the modules folder
-//! and comes in at least one chunk.
+//! a deployment that validates names its modules and the provider archives
+//! it carries inside the modules folder, each in 1 to `MAX_CHUNKS` chunks.
 
 #![no_main]
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path};
 use std::sync::OnceLock;
 
-use host_edge::fleet::deployment::{expand, module_file, Deployment, DeploymentFile, DEFAULT_CHUNK};
+use host_edge::fleet::deployment::{expand, module_file, Deployment, DeploymentFile, DEFAULT_CHUNK, MAX_CHUNKS};
 use host_edge::Manifest;
 use libfuzzer_sys::fuzz_target;
 
@@ -59,8 +59,13 @@ fuzz_target!(|data: &[u8]| {
     let modules = Path::new("/var/lib/host-edge/modules");
     for actor in &deployment.actors {
         assert!(actor.chunks() >= 1);
-        let file = module_file(modules, &actor.sha256);
-        assert_eq!(file.parent(), Some(modules), "a validated module file leaves the modules folder: {}", file.display());
+        assert_eq!(module_file(modules, &actor.sha256).parent(), Some(modules));
+    }
+    // Modules and carried provider archives alike.
+    for shipment in deployment.shipments(modules) {
+        assert!(shipment.chunks() >= 1 && shipment.chunks() <= MAX_CHUNKS);
+        let file = &shipment.file;
+        assert_eq!(file.parent(), Some(modules), "a validated file leaves the modules folder: {}", file.display());
         assert!(file.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
     }
     let base = Manifest::parse("", Path::new("/opt/host-edge")).expect("the empty manifest parses");

@@ -180,6 +180,9 @@ pub struct ProviderStatus {
     pub path: PathBuf,
     /// Its provider-level settings.
     pub settings: BTreeMap<String, String>,
+    /// The revision its archive's claims sign, if they carry one.
+    #[serde(default)]
+    pub rev: Option<i32>,
     /// Whether its health check passes, and why not.
     pub health: Result<(), String>,
 }

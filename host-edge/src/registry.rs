@@ -19,7 +19,7 @@ use crate::capability::CapabilityId;
 use crate::command::{ActorStatus, LinkSpec, LinkStatus, ProviderStatus, Status};
 use crate::engine::Limits;
 use crate::pool::ActorPool;
-use crate::provider::NativeProvider;
+use crate::provider::{NativeProvider, Provenance};
 use crate::router::CapabilityHandler;
 
 /// A running actor: its verified module and the pool serving it.
@@ -229,6 +229,10 @@ impl Registry {
                 description: p.description().to_owned(),
                 path: p.library().path().to_path_buf(),
                 settings: redact_values(p.settings()),
+                rev: match p.library().provenance() {
+                    Provenance::Signed(signature) => signature.revision,
+                    Provenance::Unsigned => None,
+                },
                 health: Ok(()),
             })
             .collect();

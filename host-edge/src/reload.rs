@@ -422,6 +422,7 @@ values = { PORT = "8080" }
                         description: "HTTP server".into(),
                         path: self.path("http.so"),
                         settings: BTreeMap::new(),
+                        rev: None,
                         health: Ok(()),
                     },
                     ProviderStatus {
@@ -430,6 +431,7 @@ values = { PORT = "8080" }
                         description: "SQLite".into(),
                         path: self.path("kv.so"),
                         settings: BTreeMap::from([("MODE".into(), "wal".into())]),
+                        rev: None,
                         health: Ok(()),
                     },
                 ],
@@ -788,6 +790,7 @@ values = { PORT = "8080" }
             description: "logs".into(),
             path: f.path("gone.so"),
             settings: BTreeMap::new(),
+            rev: None,
             health: Err("unwell".into()),
         });
         let commands = plan(&f.manifest(&old), &f.manifest(&new), &status);

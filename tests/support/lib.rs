@@ -247,12 +247,18 @@ pub fn provider_archive(name: &str) -> PathBuf {
 /// archive at `output` (gzipped when it ends in `.gz`), issued by
 /// [`provider_issuer`] for this machine's target; returns `output`.
 pub fn sign_provider(library: &Path, capability: &str, output: &Path) -> PathBuf {
+    sign_provider_revision(library, capability, None, output)
+}
+
+/// [`sign_provider`], with the revision `rev` in the claims (a new release
+/// of the same library, say).
+pub fn sign_provider_revision(library: &Path, capability: &str, rev: Option<i32>, output: &Path) -> PathBuf {
     let bytes = std::fs::read(library).expect("reading the provider library");
     let options = host_edge::claims::ProviderSignOptions {
         capability: CapabilityId::parse(capability).expect("a capability id"),
         name: library.file_stem().map(|s| s.to_string_lossy().into_owned()),
         vendor: "host-edge tests".to_owned(),
-        rev: None,
+        rev,
         ver: None,
         issued_at: now_secs(),
         expires: None,

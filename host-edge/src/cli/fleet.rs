@@ -72,22 +72,24 @@ impl BrokerArgs {
 
 #[derive(Debug, Subcommand)]
 enum FleetCommand {
-    /// Sign a deployment for devices or groups, send its modules (in
-    /// retained chunks) and the signed command (retained, so devices that
+    /// Sign a deployment for devices or groups, send its modules and
+    /// provider archives (in retained chunks) and the signed command (retained, so devices that
     /// are offline get it when they come back); with --wait, follow the
     /// devices until each has reported how it went.
     #[command(after_help = "Examples:\n  \
         host-edge fleet deploy counter-v2.toml --to group:kitchen --operator operator.nk\n  \
         host-edge fleet deploy counter-v2.toml --to device:pi-7 --operator operator.nk --wait pi-7\n\n\
         A deployment file lists [[actor]] (path to a signed module here, instances, optional url\n\
-        for the devices to fetch it from), [[provider]] (a library's path on the device), [[link]]\n\
-        and [[check]] (url, status) entries, and optionally label and probe_timeout.")]
+        for the devices to fetch it from), [[provider]] (name, settings, and either path: a signed\n\
+        archive on the device, or archive: a signed archive here that the deployment carries, with\n\
+        an optional url), [[link]] and [[check]] (url, status) entries, and optionally label and\n\
+        probe_timeout.")]
     Deploy {
         /// The deployment file (TOML).
         deployment: PathBuf,
         #[command(flatten)]
         signing: Signing,
-        /// Bytes of a module per MQTT message (1 KiB to 512 KiB).
+        /// Bytes of a module or archive per MQTT message (1 KiB to 512 KiB).
         #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk_size: u32,
         /// Wait for these devices to report the deployment's outcome.
@@ -105,7 +107,7 @@ enum FleetCommand {
         deployment: PathBuf,
         #[command(flatten)]
         signing: Signing,
-        /// Bytes of a module per MQTT message.
+        /// Bytes of a module or archive per MQTT message.
         #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk_size: u32,
         /// Where to write the signed command (one token a line, one per target).
@@ -113,15 +115,16 @@ enum FleetCommand {
         output: PathBuf,
     },
     /// Send signed commands written by `fleet sign` (retained, at the topic
-    /// each names), and with --deployment the modules they need.
+    /// each names), and with --deployment the modules and provider archives
+    /// they need.
     #[command(after_help = "Example:\n  host-edge fleet send counter-v2.jwt --deployment counter-v2.toml")]
     Send {
         /// The file of signed commands.
         tokens: PathBuf,
-        /// The deployment file whose modules to send too.
+        /// The deployment file whose modules and archives to send too.
         #[arg(long)]
         deployment: Option<PathBuf>,
-        /// Bytes of a module per MQTT message (as signed).
+        /// Bytes of a module or archive per MQTT message (as signed).
         #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk_size: u32,
     },
@@ -198,18 +201,6 @@ impl Signing {
     }
 }
 
-/// The module chunks of a deployment file, as retained messages.
-fn chunks(topics: &Topics, file: &DeploymentFile) -> Vec<(String, Vec<u8>)> {
-    let mut messages = Vec::new();
-    for actor in &file.deployment.actors {
-        let Some(bytes) = file.modules.get(&actor.sha256) else { continue };
-        for (index, chunk) in bytes.chunks(actor.chunk_size as usize).enumerate() {
-            messages.push((topics.chunk(&actor.sha256, actor.chunk_size, index as u32), chunk.to_vec()));
-        }
-    }
-    messages
-}
-
 pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs(60);
     match args.command {
@@ -221,7 +212,9 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 operator.follow_devices().map_err(anyhow::Error::msg)?;
             }
             let started = Instant::now();
-            let module_bytes = operator.publish_retained(chunks(operator.topics(), &file), timeout).map_err(anyhow::Error::msg)?;
+            let chunks = file.chunk_messages(operator.topics());
+            let chunk_count = chunks.len();
+            let module_bytes = operator.publish_retained(chunks, timeout).map_err(anyhow::Error::msg)?;
             let mut command_bytes = 0;
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
@@ -229,9 +222,8 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 println!("sent deployment {} ({}) to {} at {topic}, valid until {}", claims.seq, file.deployment.describe(), claims.sub, stamp(claims.exp));
             }
             eprintln!(
-                "{} module bytes in {} chunks and {command_bytes} command bytes acknowledged by the broker in {:.2} s",
-                module_bytes,
-                file.deployment.actors.iter().filter(|a| a.url.is_none()).map(|a| a.chunks()).sum::<u32>(),
+                "{module_bytes} module bytes in {chunk_count} chunks (modules and provider archives) and {command_bytes} command bytes \
+                 acknowledged by the broker in {:.2} s",
                 started.elapsed().as_secs_f64()
             );
             let seq = signed.first().map_or(0, |(c, _)| c.seq);
@@ -254,8 +246,8 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let operator = args.broker.connect()?;
             if let Some(deployment) = deployment {
                 let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
-                let bytes = operator.publish_retained(chunks(operator.topics(), &file), timeout).map_err(anyhow::Error::msg)?;
-                eprintln!("{bytes} module bytes acknowledged by the broker");
+                let bytes = operator.publish_retained(file.chunk_messages(operator.topics()), timeout).map_err(anyhow::Error::msg)?;
+                eprintln!("{bytes} module bytes (modules and provider archives) acknowledged by the broker");
             }
             for token in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
                 // Read, not trusted: the devices check the signature.

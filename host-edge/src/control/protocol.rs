@@ -230,6 +230,7 @@ mod tests {
                 description: "SQLite".into(),
                 path: PathBuf::from("/opt/kv.so"),
                 settings: BTreeMap::new(),
+                rev: Some(2),
                 health: Err("disk full\nreally".into()),
             }],
             links: vec![],

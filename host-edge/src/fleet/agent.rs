@@ -5,10 +5,12 @@
 //! at a time, in the order the broker delivered it. A deployment runs in
 //! steps, each written down before it starts ([`Phase`]):
 //!
-//! 1. **staging**: its modules are fetched (chunks over MQTT, or a URL),
-//!    checked against the signed SHA-256, and verified as actors under the
-//!    host's policy; the deployment as a whole is checked like a manifest.
-//!    Nothing that runs has changed, and a failure here ends it as `failed`.
+//! 1. **staging**: its modules and provider archives are fetched (chunks
+//!    over MQTT, or a URL) and checked against the signed SHA-256; modules
+//!    are verified as actors and archives as providers (claims, library
+//!    hash, policy, with no library opened) under the host's policy and
+//!    clock; the deployment as a whole is checked like a manifest. Nothing
+//!    that runs has changed, and a failure here ends it as `failed`.
 //! 2. **applying**: the [reload plan](crate::reload) from what runs to the
 //!    deployment, executed command by command (actors replaced in place).
 //! 3. **probing**: the [health probe](super::probe) until it passes or its
@@ -30,10 +32,10 @@ use provider_abi::redact::redact_text;
 
 use super::command::{self, CommandClaims, Judge, Mark, Order, Refusal, Verdict};
 use super::config::FleetConfig;
-use super::deployment::{module_file, Deployment};
+use super::deployment::{archive_file, module_file, Deployment};
 use super::link::{Inbound, Link};
 use super::probe;
-use super::staging::{Progress, Staging};
+use super::staging::{check_archive, Progress, Staging};
 use super::status::{DeviceStatus, Event};
 use super::store::{Committed, Ending, Outcome, Pending, Phase, Store};
 use super::topics::Kind;
@@ -500,8 +502,9 @@ impl Device {
         }
     }
 
-    /// Fetches and checks every module of `deployment`; nothing that runs
-    /// changes. Heartbeats go on meanwhile.
+    /// Fetches and checks every module and provider archive of
+    /// `deployment`; nothing that runs changes, and no provider library is
+    /// opened. Heartbeats go on meanwhile.
     fn stage(&mut self, deployment: &Deployment) -> Result<(), Failure> {
         let mut staging = Staging::start(&self.store, deployment, self.config.stage_timeout).map_err(Failure::Staging)?;
         let filters: Vec<String> = staging.awaited().iter().map(|(sha, size)| self.config.topics.chunks(sha, *size)).collect();
@@ -515,9 +518,9 @@ impl Device {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let missing: Vec<String> = staging.awaited().iter().map(|(sha, _)| sha[..12].to_owned()).collect();
+                let missing: Vec<String> = staging.awaited().iter().map(|(sha, _)| sha.chars().take(12).collect()).collect();
                 break Err(Failure::Staging(format!(
-                    "modules {} did not arrive within {}",
+                    "modules or provider archives {} did not arrive within {}",
                     missing.join(", "),
                     humantime::format_duration(self.config.stage_timeout)
                 )));
@@ -554,6 +557,26 @@ impl Device {
                     actor.key
                 )));
             }
+        }
+        // Verified now, with the device's policy and clock, and again by the
+        // host when it loads them (it reads the file afresh).
+        let trust = self.host.provider_trust();
+        for provider in &deployment.providers {
+            let Some(archive) = &provider.archive else { continue };
+            let file = archive_file(&self.store.modules(), &archive.sha256);
+            let verified = check_archive(&file, &provider.name, archive, &trust).map_err(|e| {
+                tracing::warn!(device = %self.config.device, provider = %provider.name, sha256 = %archive.sha256, "fleet: {e}");
+                Failure::Staging(e.to_string())
+            })?;
+            tracing::info!(
+                device = %self.config.device,
+                provider = %provider.name,
+                key = %verified.subject(),
+                issuer = %verified.issuer(),
+                rev = ?verified.metadata.rev,
+                sha256 = %archive.sha256,
+                "fleet: provider archive verified"
+            );
         }
         Ok(())
     }

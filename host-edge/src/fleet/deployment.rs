@@ -9,9 +9,15 @@
 //! manifest: the device keeps its `[host]`, `[policy]`, `[limits]` and
 //! `[fleet]`, and runs the deployment's actors, providers and links.
 //!
-//! Provider libraries are native code: a deployment names them by their
-//! path on the device (relative to its manifest, as a bundle installs them)
-//! and never ships them. Actors are signed wasm, verified before they run.
+//! A provider comes one of two ways. A deployment may name a signed
+//! provider archive already on the device, by its path inside the device's
+//! provider folder (as a bundle installs them), or carry one: the operator's
+//! CLI reads the archive beside the deployment file, checks its claims, and
+//! signs its SHA-256, size, service key and revision into the deployment,
+//! exactly as it does for a module; the archive then travels as modules do
+//! ([`Shipment`]: retained chunks keyed by its SHA-256, or a URL) and is
+//! kept beside them by its hash. Either way the device verifies the archive
+//! under its own policy and clock before anything of it is loaded.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +38,28 @@ pub const CHUNK_SIZES: std::ops::RangeInclusive<u32> = 1024..=512 * 1024;
 
 /// The largest module a deployment may carry.
 pub const MAX_MODULE: u64 = 64 * 1024 * 1024;
+
+/// The largest provider archive a deployment may carry, as a file (gzipped
+/// or not); what it unpacks to is bounded again when it is read
+/// ([`claims::archive::MAX_UNPACKED`]).
+pub const MAX_ARCHIVE: u64 = 64 * 1024 * 1024;
+
+/// The most bytes one deployment may carry, modules and provider archives
+/// together: what a device may have to stage at once.
+pub const MAX_SHIPPED: u64 = 256 * 1024 * 1024;
+
+/// The most chunks one module or archive may come in (the largest file in
+/// the smallest chunks).
+pub const MAX_CHUNKS: u32 = 65_536;
+
+/// The most providers one deployment may name.
+pub const MAX_PROVIDERS: usize = 64;
+
+/// The number of chunks of `chunk_size` bytes that `size` bytes come in: at
+/// least one.
+fn chunk_count(size: u64, chunk_size: u32) -> u32 {
+    u32::try_from(size.div_ceil(u64::from(chunk_size.max(1)))).unwrap_or(u32::MAX).max(1)
+}
 
 /// One actor of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,23 +94,184 @@ pub struct DeployedActor {
 impl DeployedActor {
     /// How many chunks the module comes in.
     pub fn chunks(&self) -> u32 {
-        u32::try_from(self.size.div_ceil(u64::from(self.chunk_size.max(1)))).unwrap_or(u32::MAX).max(1)
+        chunk_count(self.size, self.chunk_size)
     }
 }
 
-/// One provider of a deployment: a library already on the device.
+/// A provider archive a deployment carries: what the operator's CLI read
+/// from its claims and bytes, signed into the deployment, so that the device
+/// can fetch it and check it is that very archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployedArchive {
+    /// The provider's service key (`V…`), from its claims.
+    pub key: String,
+    /// The capability its claims sign.
+    pub capability: CapabilityId,
+    /// Its `rev`, from its claims.
+    #[serde(default)]
+    pub rev: Option<i32>,
+    /// SHA-256 of the archive file, lower-case hex.
+    pub sha256: String,
+    /// Size of the archive file, bytes.
+    pub size: u64,
+    /// Where the device fetches it; `None`: in chunks over MQTT.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Bytes per chunk over MQTT.
+    pub chunk_size: u32,
+}
+
+impl DeployedArchive {
+    /// How many chunks the archive comes in.
+    pub fn chunks(&self) -> u32 {
+        chunk_count(self.size, self.chunk_size)
+    }
+}
+
+/// One provider of a deployment: a signed archive already on the device
+/// (`path`), or one the deployment carries (`archive`); exactly one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployedProvider {
     /// The name links refer to.
     pub name: String,
-    /// The library's path on the device, relative to its manifest, inside
-    /// the device's provider folder (`[fleet] provider_dir`): never
+    /// The provider file's path on the device, relative to its manifest,
+    /// inside the device's provider folder (`[fleet] provider_dir`): never
     /// absolute, never through `..` or a symbolic link out of that folder.
-    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The provider archive the deployment carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<DeployedArchive>,
     /// Provider-level settings.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+}
+
+/// A file a deployment carries to the device, a module or a provider
+/// archive: fetched from its URL or received in retained chunks keyed by
+/// its SHA-256, checked against that hash, and kept under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    /// What it is, for messages: `module counter`, `provider archive kv`.
+    pub what: String,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// Its size, bytes.
+    pub size: u64,
+    /// Where to fetch it; `None`: in chunks over MQTT.
+    pub url: Option<String>,
+    /// Bytes per chunk over MQTT.
+    pub chunk_size: u32,
+    /// Where the device keeps it once checked.
+    pub file: PathBuf,
+}
+
+impl Shipment {
+    /// How many chunks it comes in.
+    pub fn chunks(&self) -> u32 {
+        chunk_count(self.size, self.chunk_size)
+    }
+}
+
+/// Why a deployment's modules, providers or provider archives cannot be
+/// run: what [`Deployment::validate`] refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipmentError {
+    /// Not a SHA-256 in lower-case hex.
+    #[error("{what}: `{sha256}` is not a SHA-256 in lower-case hex")]
+    Hash {
+        /// The module or archive.
+        what: String,
+        /// The value as signed.
+        sha256: String,
+    },
+    /// A size of 0, or over the limit for its kind.
+    #[error("{what}: a size of {size} bytes is not between 1 and {max}")]
+    Size {
+        /// The module or archive.
+        what: String,
+        /// The size as signed.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A chunk size out of [`CHUNK_SIZES`].
+    #[error("{what}: a chunk size of {chunk_size} is not between {} and {}", CHUNK_SIZES.start(), CHUNK_SIZES.end())]
+    ChunkSize {
+        /// The module or archive.
+        what: String,
+        /// The chunk size as signed.
+        chunk_size: u32,
+    },
+    /// More chunks than [`MAX_CHUNKS`].
+    #[error("{what}: {chunks} chunks, over the limit of {MAX_CHUNKS}")]
+    Chunks {
+        /// The module or archive.
+        what: String,
+        /// How many.
+        chunks: u32,
+    },
+    /// More bytes in all than [`MAX_SHIPPED`].
+    #[error("the deployment carries {total} bytes of modules and provider archives, over the limit of {MAX_SHIPPED}")]
+    TooLarge {
+        /// The total.
+        total: u64,
+    },
+    /// More providers than [`MAX_PROVIDERS`].
+    #[error("{count} providers, over the limit of {MAX_PROVIDERS}")]
+    TooManyProviders {
+        /// How many.
+        count: usize,
+    },
+    /// The same bytes named as a module and as a provider archive.
+    #[error("`{sha256}` is named as a module and as a provider archive")]
+    Twofold {
+        /// The SHA-256.
+        sha256: String,
+    },
+    /// A provider with neither `path` nor `archive`, or with both.
+    #[error("provider `{name}`: give it a `path` (an archive on the device) or an `archive` the deployment carries, {problem}")]
+    Source {
+        /// The provider.
+        name: String,
+        /// `not both` or `one of them`.
+        problem: &'static str,
+    },
+    /// An archive's provider key is not a service key.
+    #[error("provider `{name}`: {detail}")]
+    Key {
+        /// The provider.
+        name: String,
+        /// What is wrong with the key.
+        detail: String,
+    },
+}
+
+/// Checks the transport fields of a module or archive: its SHA-256, its size
+/// (up to `max`), its chunk size and its number of chunks.
+fn check_shipment(what: &str, sha256: &str, size: u64, chunk_size: u32, max: u64) -> Result<(), ShipmentError> {
+    if !is_sha256(sha256) {
+        return Err(ShipmentError::Hash { what: what.to_owned(), sha256: sha256.to_owned() });
+    }
+    if size == 0 || size > max {
+        return Err(ShipmentError::Size { what: what.to_owned(), size, max });
+    }
+    if !CHUNK_SIZES.contains(&chunk_size) {
+        return Err(ShipmentError::ChunkSize { what: what.to_owned(), chunk_size });
+    }
+    let chunks = chunk_count(size, chunk_size);
+    if chunks > MAX_CHUNKS {
+        return Err(ShipmentError::Chunks { what: what.to_owned(), chunks });
+    }
+    Ok(())
+}
+
+/// Whether `text` is a SHA-256 in lower-case hex: what names a file in the
+/// store, so nothing else may.
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// One link of a deployment.
@@ -171,7 +360,7 @@ mod tests {
         let with = |path: &str| Deployment {
             label: None,
             actors: vec![],
-            providers: vec![DeployedProvider { name: "p".into(), path: path.into(), settings: BTreeMap::new() }],
+            providers: vec![DeployedProvider { name: "p".into(), path: Some(path.into()), archive: None, settings: BTreeMap::new() }],
             links: vec![],
             checks: vec![],
             probe_timeout: None,
@@ -189,6 +378,191 @@ mod tests {
         assert!(err.contains("outside the device's provider folder"), "a library beside the manifest: {err}");
         let manifest = run("providers/libkv.so").unwrap();
         assert_eq!(manifest.providers[0].path, device.join("providers/libkv.so"));
+    }
+
+    /// A signed provider archive of a stand-in library for this machine
+    /// (nothing here opens it), and its issuer and subject.
+    fn signed_archive(rev: i32, gzip: bool) -> (Vec<u8>, nkeys::KeyPair, nkeys::KeyPair) {
+        let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
+        let options = claims::ProviderSignOptions {
+            capability: CapabilityId::parse("wascc:keyvalue").unwrap(),
+            name: Some("kv".into()),
+            vendor: "tests".into(),
+            rev: Some(rev),
+            ver: None,
+            issued_at: claims::policy::now_secs(),
+            expires: None,
+            not_before: None,
+        };
+        let library = (0..40_000u32).map(|i| (i % 253) as u8).collect::<Vec<u8>>();
+        let target = claims::provider::HOST_TARGET.to_owned();
+        let bytes = claims::sign_archive(&[(target, library)], &issuer, &subject, &options, gzip).unwrap();
+        (bytes, issuer, subject)
+    }
+
+    /// A deployment file beside `archive` (written as `kv.par`) naming it
+    /// with `provider` lines.
+    fn file_with(dir: &Path, archive: &[u8], provider: &str) -> Result<DeploymentFile, String> {
+        std::fs::write(dir.join("kv.par"), archive).unwrap();
+        let path = dir.join("deployment.toml");
+        std::fs::write(&path, format!("label = \"kv\"\n[[provider]]\nname = \"kv\"\n{provider}\n")).unwrap();
+        DeploymentFile::load(&path, 4096)
+    }
+
+    #[test]
+    fn a_deployment_file_carries_a_provider_archive_beside_it_by_its_hash_and_its_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        for gzip in [false, true] {
+            let (bytes, _, subject) = signed_archive(7, gzip);
+            let file = file_with(dir.path(), &bytes, "archive = \"kv.par\"\nsettings = { MODE = \"wal\" }").unwrap();
+            let provider = &file.deployment.providers[0];
+            assert_eq!(provider.path, None);
+            let archive = provider.archive.as_ref().expect("the archive is carried");
+            assert_eq!((archive.sha256.as_str(), archive.size), (sha256_hex(&bytes).as_str(), bytes.len() as u64));
+            assert_eq!((archive.key.clone(), archive.rev, archive.capability.as_str()), (subject.public_key(), Some(7), "wascc:keyvalue"));
+            assert_eq!((archive.url.as_ref(), archive.chunk_size), (None, 4096));
+            assert_eq!(file.modules.get(&archive.sha256), Some(&bytes), "sent in chunks");
+            file.deployment.validate().unwrap();
+            let topics = super::super::Topics::new("fleet").unwrap();
+            let messages = file.chunk_messages(&topics);
+            assert_eq!(messages.len() as u32, archive.chunks());
+            assert_eq!(messages.iter().flat_map(|(_, c)| c.iter().copied()).collect::<Vec<u8>>(), bytes, "the chunks make the archive");
+            assert!(messages[0].0.starts_with(&format!("fleet/modules/{}/4096/", archive.sha256)), "{}", messages[0].0);
+            assert_eq!(file.deployment.describe(), "kv");
+
+            // Laid over a device: the provider is the kept archive, wherever
+            // the provider folder is.
+            let base = Manifest::parse("", dir.path()).unwrap();
+            let modules = dir.path().join("modules");
+            let manifest = file.deployment.manifest(&base, &modules, &dir.path().join("absent"), &BTreeMap::new()).unwrap();
+            assert_eq!(manifest.providers[0].path, archive_file(&modules, &archive.sha256));
+            assert_eq!(file.deployment.shipments(&modules)[0].file, modules.join(format!("{}.par", archive.sha256)));
+        }
+        let (bytes, ..) = signed_archive(1, true);
+        let file = file_with(dir.path(), &bytes, "archive = \"kv.par\"\nurl = \"https://files.lan/kv.par\"").unwrap();
+        assert!(file.modules.is_empty() && file.chunk_messages(&super::super::Topics::new("f").unwrap()).is_empty(), "fetched, not sent");
+    }
+
+    #[test]
+    fn the_operator_refuses_to_carry_a_tampered_or_unsigned_archive_or_a_provider_with_two_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut bytes, ..) = signed_archive(1, false);
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1; // in the library, which is most of the archive
+        let err = file_with(dir.path(), &bytes, "archive = \"kv.par\"").unwrap_err();
+        assert!(err.contains("was changed after signing"), "{err}");
+        let err = file_with(dir.path(), b"\x7fELF not an archive", "archive = \"kv.par\"").unwrap_err();
+        assert!(err.contains("claims check `archive` failed"), "{err}");
+        let (good, ..) = signed_archive(1, true);
+        let err = file_with(dir.path(), &good, "archive = \"kv.par\"\npath = \"providers/kv.par\"").unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+        let err = file_with(dir.path(), &good, "path = \"providers/kv.par\"\nurl = \"https://x\"").unwrap_err();
+        assert!(err.contains("give the archive too"), "{err}");
+        let err = file_with(dir.path(), &good, "archive = \"missing.par\"").unwrap_err();
+        assert!(err.contains("missing.par"), "{err}");
+    }
+
+    fn carrying(archive: DeployedArchive) -> Deployment {
+        Deployment {
+            label: None,
+            actors: vec![],
+            providers: vec![DeployedProvider { name: "kv".into(), path: None, archive: Some(archive), settings: BTreeMap::new() }],
+            links: vec![],
+            checks: vec![],
+            probe_timeout: None,
+        }
+    }
+
+    fn archive(size: u64) -> DeployedArchive {
+        DeployedArchive {
+            key: nkeys::KeyPair::new_service().public_key(),
+            capability: CapabilityId::parse("wascc:keyvalue").unwrap(),
+            rev: Some(2),
+            sha256: sha256_hex(b"kv"),
+            size,
+            url: None,
+            chunk_size: DEFAULT_CHUNK,
+        }
+    }
+
+    #[test]
+    fn a_device_refuses_a_carried_archive_out_of_bounds_or_of_the_wrong_kind() {
+        carrying(archive(1)).validate().unwrap();
+        carrying(archive(MAX_ARCHIVE)).validate().unwrap();
+        let refused = |deployment: Deployment, says: &str| {
+            let err = deployment.validate().unwrap_err();
+            assert!(err.contains(says), "{says}: {err}");
+        };
+        refused(carrying(archive(0)), "a size of 0 bytes is not between 1 and");
+        refused(carrying(archive(MAX_ARCHIVE + 1)), "is not between 1 and 67108864");
+        refused(carrying(DeployedArchive { sha256: "../../etc/passwd".into(), ..archive(1) }), "is not a SHA-256");
+        refused(carrying(DeployedArchive { sha256: sha256_hex(b"kv").to_uppercase(), ..archive(1) }), "is not a SHA-256");
+        refused(carrying(DeployedArchive { chunk_size: 10, ..archive(1) }), "a chunk size of 10");
+        refused(carrying(DeployedArchive { key: nkeys::KeyPair::new_module().public_key(), ..archive(1) }), "provider `kv`");
+        let mut both = carrying(archive(1));
+        both.providers[0].path = Some("providers/kv.par".into());
+        refused(both, "not both");
+        let mut neither = carrying(archive(1));
+        neither.providers[0].archive = None;
+        refused(neither, "one of them");
+        // Five archives at the limit each: more than a device stages at once.
+        let mut many = carrying(archive(1));
+        many.providers = (0..5u8)
+            .map(|i| DeployedProvider {
+                name: format!("p{i}"),
+                path: None,
+                archive: Some(DeployedArchive { sha256: sha256_hex(&[i]), ..archive(MAX_ARCHIVE) }),
+                settings: BTreeMap::new(),
+            })
+            .collect();
+        refused(many, "over the limit of 268435456");
+        let mut crowd = carrying(archive(1));
+        crowd.providers = (0..=MAX_PROVIDERS)
+            .map(|i| DeployedProvider { name: format!("p{i}"), path: Some("providers/p.par".into()), archive: None, settings: BTreeMap::new() })
+            .collect();
+        refused(crowd, "providers, over the limit");
+    }
+
+    #[test]
+    fn a_deployment_committed_before_provider_archives_still_reads_and_unknown_provider_fields_are_refused() {
+        // What an earlier version committed: a provider by its path alone.
+        let old = r#"{"actors":[],"providers":[{"name":"kv","path":"providers/kv.par"}],"links":[],"checks":[]}"#;
+        let deployment: Deployment = serde_json::from_str(old).unwrap();
+        assert_eq!(deployment.providers[0].path.as_deref(), Some(Path::new("providers/kv.par")));
+        deployment.validate().unwrap();
+        let json = serde_json::to_string(&deployment).unwrap();
+        assert!(!json.contains("archive"), "a provider by path is written as before: {json}");
+        let unknown = old.replace(r#""path""#, r#""library""#);
+        assert!(serde_json::from_str::<Deployment>(&unknown).is_err(), "unknown fields are refused");
+    }
+
+    proptest::proptest! {
+        /// Whatever a signed deployment says of a carried archive, it either
+        /// validates, with a file in the modules folder, in bounds, that
+        /// reads back the same, or it is refused.
+        #[test]
+        fn a_carried_archive_validates_only_in_bounds_and_names_a_file_in_the_modules_folder(
+            sha in proptest::prop_oneof!["[0-9a-f]{64}", "[0-9a-fA-F./]{0,70}"],
+            size in 0u64..(MAX_ARCHIVE + 4096),
+            chunk_size in 0u32..(CHUNK_SIZES.end() + 4096),
+            url in proptest::option::of("https://[a-z]{1,8}/[a-z]{1,8}"),
+            path in proptest::option::of("[a-z./]{0,12}"),
+        ) {
+            let mut deployment = carrying(DeployedArchive { sha256: sha.clone(), size, chunk_size, url, ..archive(1) });
+            deployment.providers[0].path = path.clone().map(PathBuf::from);
+            let json = serde_json::to_string(&deployment).unwrap();
+            proptest::prop_assert_eq!(&serde_json::from_str::<Deployment>(&json).unwrap(), &deployment);
+            let valid = deployment.validate().is_ok();
+            let expected = path.is_none() && is_sha256(&sha) && (1..=MAX_ARCHIVE).contains(&size) && CHUNK_SIZES.contains(&chunk_size);
+            proptest::prop_assert_eq!(valid, expected);
+            if valid {
+                let modules = Path::new("/var/lib/host-edge/fleet/modules");
+                let shipment = &deployment.shipments(modules)[0];
+                proptest::prop_assert_eq!(shipment.file.parent(), Some(modules));
+                proptest::prop_assert!(shipment.chunks() >= 1 && shipment.chunks() <= MAX_CHUNKS);
+                proptest::prop_assert!(u64::from(shipment.chunks()) * u64::from(chunk_size) >= size);
+            }
+        }
     }
 
     #[test]
@@ -213,9 +587,10 @@ mod tests {
 impl Deployment {
     /// The manifest the device runs for this deployment: `base`'s own
     /// tables, and the deployment's entries with each actor at its file in
-    /// `modules`, provider paths taken from `base`'s folder and refused
-    /// unless they lead into `providers`, the device's provider folder
-    /// ([`provider_library`]), and `${NAME}` in provider settings and link
+    /// `modules`, each provider archive the deployment carries at its file
+    /// there too ([`archive_file`]), provider paths taken from `base`'s
+    /// folder and refused unless they lead into `providers`, the device's
+    /// provider folder ([`provider_library`]), and `${NAME}` in provider settings and link
     /// values replaced by the device's `vars`; a placeholder the device has
     /// no value for is an error naming it.
     pub fn manifest(&self, base: &Manifest, modules: &Path, providers: &Path, vars: &BTreeMap<String, String>) -> Result<Manifest, String> {
@@ -229,7 +604,12 @@ impl Deployment {
         let mut entries = Vec::new();
         for p in &self.providers {
             let settings = expand(&p.settings, &format!("provider {} setting", p.name))?;
-            let path = provider_library(&p.name, &p.path, &folder, providers).map_err(|e| e.to_string())?;
+            let path = match (&p.path, &p.archive) {
+                (Some(path), None) => provider_library(&p.name, path, &folder, providers).map_err(|e| e.to_string())?,
+                (None, Some(archive)) => archive_file(modules, &archive.sha256),
+                (Some(_), Some(_)) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "not both" }.to_string()),
+                (None, None) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "one of them" }.to_string()),
+            };
             entries.push(ProviderEntry { line: 0, name: p.name.clone(), path, settings });
         }
         let mut links = Vec::new();
@@ -275,38 +655,90 @@ impl Deployment {
     }
 
     /// Checks what a device relies on before it uses a deployment's fields:
-    /// each module named by a SHA-256 of 64 lower-case hex digits, with a
-    /// size and chunk size in bounds and a module key; instances in bounds;
-    /// provider names unique, and provider paths relative without `..`
-    /// ([`check_provider_path`]).
+    /// each module and provider archive named by a SHA-256 of 64 lower-case
+    /// hex digits, with a size, chunk size and chunk count in bounds, and no
+    /// more bytes in all than [`MAX_SHIPPED`]; each module with a module key
+    /// and each archive with a service key; instances in bounds; provider
+    /// names unique, each provider a `path` or an `archive`, and provider
+    /// paths relative without `..` ([`check_provider_path`]).
     pub fn validate(&self) -> Result<(), String> {
         for actor in &self.actors {
             let what = format!("actor {}", actor.name);
-            if actor.sha256.len() != 64 || !actor.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                return Err(format!("{what}: `{}` is not a SHA-256 in lower-case hex", actor.sha256));
-            }
-            if actor.size == 0 || actor.size > MAX_MODULE {
-                return Err(format!("{what}: a size of {} bytes is not between 1 and {MAX_MODULE}", actor.size));
-            }
-            if !CHUNK_SIZES.contains(&actor.chunk_size) {
-                return Err(format!("{what}: a chunk size of {} is not between {} and {}", actor.chunk_size, CHUNK_SIZES.start(), CHUNK_SIZES.end()));
-            }
+            check_shipment(&what, &actor.sha256, actor.size, actor.chunk_size, MAX_MODULE).map_err(|e| e.to_string())?;
             if actor.instances == 0 || actor.instances > crate::manifest::MAX_INSTANCES {
                 return Err(format!("{what}: instances must be between 1 and {}", crate::manifest::MAX_INSTANCES));
             }
             crate::claims::keys::check_public_key(&actor.key, crate::claims::keys::KeyRole::Module).map_err(|e| format!("{what}: {e}"))?;
         }
+        self.validate_providers().map_err(|e| e.to_string())
+    }
+
+    /// The provider half of [`Deployment::validate`], and the bound on the
+    /// bytes carried.
+    fn validate_providers(&self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.providers.len() > MAX_PROVIDERS {
+            return Err(ShipmentError::TooManyProviders { count: self.providers.len() }.into());
+        }
+        let modules: std::collections::BTreeSet<&str> = self.actors.iter().map(|a| a.sha256.as_str()).collect();
         let mut names = std::collections::BTreeSet::new();
         for provider in &self.providers {
             if !names.insert(provider.name.as_str()) {
-                return Err(format!("provider `{}` is named twice", provider.name));
+                return Err(format!("provider `{}` is named twice", provider.name).into());
             }
-            check_provider_path(&provider.name, &provider.path).map_err(|e| e.to_string())?;
+            let name = provider.name.clone();
+            match (&provider.path, &provider.archive) {
+                (Some(path), None) => check_provider_path(&provider.name, path)?,
+                (None, Some(archive)) => {
+                    let what = format!("provider archive {}", provider.name);
+                    check_shipment(&what, &archive.sha256, archive.size, archive.chunk_size, MAX_ARCHIVE)?;
+                    crate::claims::keys::check_public_key(&archive.key, crate::claims::keys::KeyRole::Service)
+                        .map_err(|e| ShipmentError::Key { name, detail: e.to_string() })?;
+                    if modules.contains(archive.sha256.as_str()) {
+                        return Err(ShipmentError::Twofold { sha256: archive.sha256.clone() }.into());
+                    }
+                }
+                (Some(_), Some(_)) => return Err(ShipmentError::Source { name, problem: "not both" }.into()),
+                (None, None) => return Err(ShipmentError::Source { name, problem: "one of them" }.into()),
+            }
+        }
+        // Each file once, however many entries name it.
+        let mut sizes = BTreeMap::new();
+        for shipment in self.shipments(Path::new("")) {
+            sizes.insert(shipment.sha256, shipment.size);
+        }
+        let total = sizes.values().fold(0u64, |sum, size| sum.saturating_add(*size));
+        if total > MAX_SHIPPED {
+            return Err(ShipmentError::TooLarge { total }.into());
         }
         Ok(())
     }
 
-    /// `label`, or a summary of the actors (`counter rev 2`).
+    /// Every file the deployment carries, modules then provider archives,
+    /// each with where the device keeps it in `modules`.
+    pub fn shipments(&self, modules: &Path) -> Vec<Shipment> {
+        let actors = self.actors.iter().map(|a| Shipment {
+            what: format!("module {}", a.name),
+            sha256: a.sha256.clone(),
+            size: a.size,
+            url: a.url.clone(),
+            chunk_size: a.chunk_size,
+            file: module_file(modules, &a.sha256),
+        });
+        let archives = self.providers.iter().filter_map(|p| {
+            p.archive.as_ref().map(|a| Shipment {
+                what: format!("provider archive {}", p.name),
+                sha256: a.sha256.clone(),
+                size: a.size,
+                url: a.url.clone(),
+                chunk_size: a.chunk_size,
+                file: archive_file(modules, &a.sha256),
+            })
+        });
+        actors.chain(archives).collect()
+    }
+
+    /// `label`, or a summary of the actors and the provider archives carried
+    /// (`counter rev 2, provider kv rev 3`).
     pub fn describe(&self) -> String {
         self.label.clone().unwrap_or_else(|| {
             let actors: Vec<String> = self
@@ -314,7 +746,11 @@ impl Deployment {
                 .iter()
                 .map(|a| format!("{} rev {}", a.name, a.rev.map_or("-".to_owned(), |r| r.to_string())))
                 .collect();
-            if actors.is_empty() { "no actors".to_owned() } else { actors.join(", ") }
+            let archives = self.providers.iter().filter_map(|p| {
+                p.archive.as_ref().map(|a| format!("provider {} rev {}", p.name, a.rev.map_or("-".to_owned(), |r| r.to_string())))
+            });
+            let all: Vec<String> = actors.into_iter().chain(archives).collect();
+            if all.is_empty() { "no actors".to_owned() } else { all.join(", ") }
         })
     }
 }
@@ -423,6 +859,12 @@ pub fn module_file(modules: &Path, sha256: &str) -> PathBuf {
     modules.join(format!("{sha256}.wasm"))
 }
 
+/// Where a device keeps the provider archive `sha256`: beside the modules,
+/// by its hash.
+pub fn archive_file(modules: &Path, sha256: &str) -> PathBuf {
+    modules.join(format!("{sha256}.par"))
+}
+
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
@@ -444,6 +886,97 @@ fn one() -> usize {
     1
 }
 
+/// A `[[provider]]` of a deployment file: a `path` on the device, or an
+/// `archive` beside the deployment file that the deployment carries
+/// (fetched from `url` when one is given, else sent in chunks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProvider {
+    name: String,
+    path: Option<PathBuf>,
+    archive: Option<PathBuf>,
+    url: Option<String>,
+    #[serde(default)]
+    settings: BTreeMap<String, String>,
+}
+
+/// Why a provider archive named by a deployment file cannot be carried.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveFileError {
+    /// The file cannot be read.
+    #[error("[[provider]] {name}: {path}: {error}")]
+    Io {
+        /// The provider.
+        name: String,
+        /// The archive file.
+        path: String,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// Over [`MAX_ARCHIVE`].
+    #[error("[[provider]] {name}: {path}: {size} bytes or more, over the limit of {MAX_ARCHIVE}")]
+    TooLarge {
+        /// The provider.
+        name: String,
+        /// The archive file.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// Not a provider archive, or one whose claims do not verify.
+    #[error("[[provider]] {name}: {path}: {error}")]
+    Refused {
+        /// The provider.
+        name: String,
+        /// The archive file.
+        path: String,
+        /// The first check that failed.
+        error: claims::verify::ClaimsError,
+    },
+    /// `url` without `archive`, or `path` and `archive` both.
+    #[error("[[provider]] {name}: {problem}")]
+    Entry {
+        /// The provider.
+        name: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+}
+
+/// Reads the provider archive at `path` (at most [`MAX_ARCHIVE`] bytes) and
+/// verifies its claims as the operator can, without a device's policy:
+/// signature, times, and every library's hash (for the device's target, the
+/// host's when the archive holds one, else its first). Returns the bytes
+/// and what the deployment signs of them.
+fn read_archive(name: &str, path: &Path, url: Option<String>, chunk_size: u32) -> Result<(Vec<u8>, DeployedArchive), ArchiveFileError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let io = |error| ArchiveFileError::Io { name: name.to_owned(), path: shown.clone(), error };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_ARCHIVE + 1).read_to_end(&mut bytes)).map_err(io)?;
+    if bytes.len() as u64 > MAX_ARCHIVE {
+        return Err(ArchiveFileError::TooLarge { name: name.to_owned(), path: shown, size: bytes.len() as u64 });
+    }
+    let refused = |error| ArchiveFileError::Refused { name: name.to_owned(), path: shown.clone(), error };
+    let target = match claims::archive::read(&bytes[..], None) {
+        Ok(contents) if contents.library(claims::provider::HOST_TARGET).is_some() => claims::provider::HOST_TARGET.to_owned(),
+        Ok(contents) => contents.libraries.first().map_or_else(|| claims::provider::HOST_TARGET.to_owned(), |l| l.target.clone()),
+        // The check below says what is wrong with it.
+        Err(_) => claims::provider::HOST_TARGET.to_owned(),
+    };
+    let verified = claims::provider::verify_archive(&bytes[..], &target, &Policy::default(), claims::policy::now_secs()).map_err(refused)?;
+    let archive = DeployedArchive {
+        key: verified.subject().to_owned(),
+        capability: verified.capability.clone(),
+        rev: verified.metadata.rev,
+        sha256: sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        url,
+        chunk_size,
+    };
+    Ok((bytes, archive))
+}
+
 /// A deployment file as the operator writes it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -453,7 +986,7 @@ struct FileText {
     #[serde(default, rename = "actor")]
     actors: Vec<FileActor>,
     #[serde(default, rename = "provider")]
-    providers: Vec<DeployedProvider>,
+    providers: Vec<FileProvider>,
     #[serde(default, rename = "link")]
     links: Vec<DeployedLink>,
     #[serde(default, rename = "check")]
@@ -461,19 +994,39 @@ struct FileText {
 }
 
 /// A deployment file read on the operator's machine: the deployment, and
-/// the modules to send in chunks (those without a `url`).
+/// the modules and provider archives to send in chunks (those without a
+/// `url`).
 #[derive(Debug, Clone)]
 pub struct DeploymentFile {
     /// What goes into the signed command.
     pub deployment: Deployment,
-    /// The modules sent over MQTT, by SHA-256.
+    /// The modules and provider archives sent over MQTT, by SHA-256.
     pub modules: BTreeMap<String, Vec<u8>>,
 }
 
 impl DeploymentFile {
+    /// The retained messages that carry every module and provider archive
+    /// sent over MQTT, each file once: `(topic, chunk)`.
+    pub fn chunk_messages(&self, topics: &super::Topics) -> Vec<(String, Vec<u8>)> {
+        let mut messages = Vec::new();
+        let mut sent = std::collections::BTreeSet::new();
+        for shipment in self.deployment.shipments(Path::new("")) {
+            let Some(bytes) = self.modules.get(&shipment.sha256) else { continue };
+            if shipment.url.is_some() || !sent.insert(shipment.sha256.clone()) {
+                continue;
+            }
+            for (index, chunk) in bytes.chunks(shipment.chunk_size.max(1) as usize).enumerate() {
+                messages.push((topics.chunk(&shipment.sha256, shipment.chunk_size, index as u32), chunk.to_vec()));
+            }
+        }
+        messages
+    }
+
     /// Reads the deployment file at `path`: every actor file (relative to
     /// it) is read, its claims verified (signature, hash, times) and its
-    /// name, key and revision taken from them. Chunks of `chunk_size`.
+    /// name, key and revision taken from them; every provider `archive`
+    /// (relative to it too) likewise, its service key, capability and
+    /// revision taken from its claims. Chunks of `chunk_size`.
     pub fn load(path: &Path, chunk_size: u32) -> Result<DeploymentFile, String> {
         if !CHUNK_SIZES.contains(&chunk_size) {
             return Err(format!("a chunk size of {chunk_size} bytes is not between {} and {}", CHUNK_SIZES.start(), CHUNK_SIZES.end()));
@@ -520,7 +1073,28 @@ impl DeploymentFile {
                 modules.insert(sha256, bytes);
             }
         }
-        let names: std::collections::BTreeSet<&str> = file.providers.iter().map(|p| p.name.as_str()).collect();
+        let mut providers = Vec::new();
+        for entry in &file.providers {
+            let name = entry.name.clone();
+            let archive = match (&entry.path, &entry.archive, &entry.url) {
+                (_, None, Some(_)) => {
+                    return Err(ArchiveFileError::Entry { name, problem: "`url` is where devices fetch an `archive` from; give the archive too" }.to_string())
+                }
+                (Some(_), Some(_), _) => {
+                    return Err(ArchiveFileError::Entry { name, problem: "give `path` (an archive on the device) or `archive` (one the deployment carries), not both" }.to_string())
+                }
+                (_, Some(archive), url) => {
+                    let (bytes, archive) = read_archive(&entry.name, &folder.join(archive), url.clone(), chunk_size).map_err(|e| e.to_string())?;
+                    if archive.url.is_none() {
+                        modules.insert(archive.sha256.clone(), bytes);
+                    }
+                    Some(archive)
+                }
+                (_, None, None) => None,
+            };
+            providers.push(DeployedProvider { name, path: entry.path.clone(), archive, settings: entry.settings.clone() });
+        }
+        let names: std::collections::BTreeSet<&str> = providers.iter().map(|p| p.name.as_str()).collect();
         for link in &file.links {
             if !names.contains(link.provider.as_str()) {
                 return Err(format!("[[link]] for {} names provider `{}`, which no [[provider]] defines", link.actor, link.provider));
@@ -532,7 +1106,7 @@ impl DeploymentFile {
         let deployment = Deployment {
             label: file.label,
             actors,
-            providers: file.providers,
+            providers,
             links: file.links,
             checks: file.checks,
             probe_timeout,

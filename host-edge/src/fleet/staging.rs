@@ -1,14 +1,18 @@
-//! Staging a deployment's modules: bytes in, checked, kept by SHA-256.
+//! Staging what a deployment carries, modules and provider archives: bytes
+//! in, checked, kept by SHA-256.
 //!
-//! A module comes in chunks over MQTT (retained under
-//! `modules/SHA256/N`, so a device that was offline finds them) or from a
-//! URL. Either way it is written to a file in `staging/` as it arrives, so a
-//! 2 MB module never sits in memory, and only once every byte is there and
-//! its SHA-256 is the one the signed deployment names is it moved into
-//! `modules/`. Chunk topics are not signed, so a chunk of the wrong size or
-//! index is ignored, and bytes that hash to something else are thrown away
-//! and asked for again (the retained copies, by subscribing afresh), up to
-//! [`MAX_RETRIES`] times. Nothing here touches what runs.
+//! A module or an archive (a [`Shipment`]) comes in chunks over MQTT
+//! (retained under `modules/SHA256/SIZE/N`, so a device that was offline
+//! finds them) or from a URL. Either way it is written to a file in
+//! `staging/` as it arrives, so a 20 MB archive never sits in memory, and
+//! only once every byte is there and its SHA-256 is the one the signed
+//! deployment names is it moved into `modules/`. Chunk topics are not
+//! signed, so a chunk of the wrong size or index is ignored, and bytes that
+//! hash to something else are thrown away and asked for again (the retained
+//! copies, by subscribing afresh), up to [`MAX_RETRIES`] times. Nothing here
+//! touches what runs, and nothing here opens a provider library: a kept
+//! archive is verified by [`check_archive`], which reads it and loads
+//! nothing.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,16 +23,19 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::deployment::{module_file, DeployedActor, Deployment};
+use super::deployment::{DeployedArchive, Deployment, Shipment};
 use super::store::Store;
+use crate::claims::provider::VerifiedProvider;
+use crate::provider::trust::{self, Checked};
+use crate::provider::{ProviderError, ProviderTrust};
 
-/// How often a module whose bytes hash wrong is asked for again.
+/// How often a module or archive whose bytes hash wrong is asked for again.
 pub const MAX_RETRIES: u32 = 3;
 
-/// One module being received in chunks.
+/// One module or archive being received in chunks.
 #[derive(Debug)]
 struct Transfer {
-    actor: DeployedActor,
+    shipment: Shipment,
     path: PathBuf,
     file: File,
     received: Vec<bool>,
@@ -51,67 +58,67 @@ pub enum Progress {
     Retry,
 }
 
-/// The modules of one deployment still to arrive over MQTT.
+/// The modules and archives of one deployment still to arrive over MQTT.
 #[derive(Debug)]
 pub struct Staging {
-    modules: PathBuf,
     transfers: BTreeMap<String, Transfer>,
     /// Bytes received in chunks so far.
     pub received_bytes: u64,
 }
 
 impl Staging {
-    /// Starts staging `deployment`: modules already kept need nothing,
-    /// modules with a URL are fetched now (within `timeout`), the rest wait
-    /// for their chunks.
+    /// Starts staging `deployment`: files already kept need nothing, those
+    /// with a URL are fetched now (within `timeout`), the rest wait for
+    /// their chunks.
     pub fn start(store: &Store, deployment: &Deployment, timeout: Duration) -> Result<Staging, String> {
-        let mut staging = Staging { modules: store.modules(), transfers: BTreeMap::new(), received_bytes: 0 };
-        for actor in &deployment.actors {
-            if store.has_module(&actor.sha256) || staging.transfers.contains_key(&actor.sha256) {
+        let mut staging = Staging { transfers: BTreeMap::new(), received_bytes: 0 };
+        for shipment in deployment.shipments(&store.modules()) {
+            if shipment.file.is_file() || staging.transfers.contains_key(&shipment.sha256) {
                 continue;
             }
-            let path = store.staging().join(format!("{}.part", actor.sha256));
-            if let Some(url) = &actor.url {
-                staging.received_bytes += fetch(url, actor, &path, timeout)?;
-                keep(&path, &module_file(&staging.modules, &actor.sha256))?;
+            let path = store.staging().join(format!("{}.part", shipment.sha256));
+            if let Some(url) = &shipment.url {
+                staging.received_bytes += fetch(url, &shipment, &path, timeout)?;
+                keep(&path, &shipment.file)?;
                 continue;
             }
             let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            file.set_len(actor.size).map_err(|e| format!("{}: {e}", path.display()))?;
-            let chunks = actor.chunks();
+            file.set_len(shipment.size).map_err(|e| format!("{}: {e}", path.display()))?;
+            let chunks = shipment.chunks();
             staging.transfers.insert(
-                actor.sha256.clone(),
-                Transfer { actor: actor.clone(), path, file, received: vec![false; chunks as usize], missing: chunks, retries: 0 },
+                shipment.sha256.clone(),
+                Transfer { shipment, path, file, received: vec![false; chunks as usize], missing: chunks, retries: 0 },
             );
         }
         Ok(staging)
     }
 
-    /// The modules (SHA-256 and chunk size) whose chunks are still awaited.
+    /// The files (SHA-256 and chunk size) whose chunks are still awaited.
     pub fn awaited(&self) -> Vec<(String, u32)> {
-        self.transfers.iter().map(|(sha, t)| (sha.clone(), t.actor.chunk_size)).collect()
+        self.transfers.iter().map(|(sha, t)| (sha.clone(), t.shipment.chunk_size)).collect()
     }
 
-    /// Whether every module is kept.
+    /// Whether every file is kept.
     pub fn is_done(&self) -> bool {
         self.transfers.is_empty()
     }
 
-    /// Takes chunk `index` of module `sha256` cut in chunks of `size`.
+    /// Takes chunk `index` of the file `sha256` cut in chunks of `size`.
     /// What is not awaited is ignored (see [`Progress`]); an error is an
-    /// I/O failure, or a module that hashed wrong [`MAX_RETRIES`] times.
+    /// I/O failure, or a file that hashed wrong [`MAX_RETRIES`] times.
     pub fn chunk(&mut self, sha256: &str, size: u32, index: u32, bytes: &[u8]) -> Result<Progress, String> {
         let Some(transfer) = self.transfers.get_mut(sha256) else { return Ok(Progress::Ignored) };
-        let chunks = transfer.actor.chunks();
-        if size != transfer.actor.chunk_size || index >= chunks || transfer.received[index as usize] {
+        let chunks = transfer.shipment.chunks();
+        if size != transfer.shipment.chunk_size || index >= chunks || transfer.received[index as usize] {
             return Ok(Progress::Ignored);
         }
-        let chunk_size = u64::from(transfer.actor.chunk_size);
+        let chunk_size = u64::from(transfer.shipment.chunk_size);
         let offset = u64::from(index) * chunk_size;
-        let expected = chunk_size.min(transfer.actor.size - offset);
+        let expected = chunk_size.min(transfer.shipment.size - offset);
         if bytes.len() as u64 != expected {
             tracing::warn!(
-                module = transfer.actor.name,
+                shipment = transfer.shipment.what,
+                sha256 = sha256,
                 "fleet: ignoring chunk {index}: {} bytes, where {expected} were expected",
                 bytes.len()
             );
@@ -125,25 +132,88 @@ impl Staging {
             return Ok(Progress::Stored);
         }
         transfer.file.sync_all().map_err(|e| format!("{}: {e}", transfer.path.display()))?;
-        if let Err(e) = check_hash(&transfer.path, &transfer.actor) {
+        if let Err(e) = check_hash(&transfer.path, &transfer.shipment) {
             transfer.retries += 1;
             if transfer.retries > MAX_RETRIES {
                 return Err(format!("{e} ({MAX_RETRIES} times)"));
             }
-            tracing::warn!(module = transfer.actor.name, "fleet: {e}; receiving its chunks again");
+            tracing::warn!(shipment = transfer.shipment.what, sha256 = sha256, "fleet: {e}; receiving its chunks again");
             transfer.received.fill(false);
             transfer.missing = chunks;
             return Ok(Progress::Retry);
         }
-        let transfer = self.transfers.remove(sha256).expect("the transfer is there");
+        let Some(transfer) = self.transfers.remove(sha256) else { return Ok(Progress::Ignored) };
         drop(transfer.file);
-        keep(&transfer.path, &module_file(&self.modules, sha256))?;
+        keep(&transfer.path, &transfer.shipment.file)?;
         Ok(Progress::Completed)
     }
 }
 
-/// Checks that the file at `path` is the module `actor` names.
-fn check_hash(path: &Path, actor: &DeployedActor) -> Result<(), String> {
+/// Why a provider archive a deployment carries is refused while staging.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveCheckError {
+    /// The archive cannot be read, or fails a check: its claims, the hash
+    /// of this machine's library, the device's policy and clock.
+    #[error("provider archive {name}: {source}")]
+    Refused {
+        /// The provider.
+        name: String,
+        /// What the check said.
+        #[source]
+        source: ProviderError,
+    },
+    /// A bare library: a deployment carries signed archives only, whatever
+    /// the device allows for libraries of its own.
+    #[error("provider archive {name}: a bare library, not a signed provider archive")]
+    Unsigned {
+        /// The provider.
+        name: String,
+    },
+    /// The archive's claims differ from what the signed deployment says of
+    /// them.
+    #[error("provider archive {name}: its claims name {what} {found}, and the signed deployment names {signed}")]
+    Mismatch {
+        /// The provider.
+        name: String,
+        /// `service key` or `capability`.
+        what: &'static str,
+        /// What the claims say.
+        found: String,
+        /// What the deployment says.
+        signed: String,
+    },
+}
+
+/// Verifies the provider archive kept at `file` for the provider `name`,
+/// which the deployment carries as `archive`, under `trust` (the device's
+/// policy and clock), loading nothing: it must be a signed archive (even
+/// where the device allows bare libraries of its own) that passes every
+/// check for this machine's library, with the service key and capability
+/// the deployment names.
+pub fn check_archive(file: &Path, name: &str, archive: &DeployedArchive, trust: &ProviderTrust) -> Result<Box<VerifiedProvider>, ArchiveCheckError> {
+    let trust = ProviderTrust { allow_unsigned: false, ..trust.clone() };
+    let verified = match trust::check(file, &trust) {
+        Ok(Checked::Signed(verified)) => verified,
+        Ok(Checked::Unsigned) | Err(ProviderError::Unsigned { .. }) => return Err(ArchiveCheckError::Unsigned { name: name.to_owned() }),
+        Err(source) => return Err(ArchiveCheckError::Refused { name: name.to_owned(), source }),
+    };
+    let mismatch = |what, found: &str, signed: &str| ArchiveCheckError::Mismatch {
+        name: name.to_owned(),
+        what,
+        found: found.to_owned(),
+        signed: signed.to_owned(),
+    };
+    if verified.subject() != archive.key {
+        return Err(mismatch("service key", verified.subject(), &archive.key));
+    }
+    if verified.capability != archive.capability {
+        return Err(mismatch("capability", verified.capability.as_str(), archive.capability.as_str()));
+    }
+    Ok(verified)
+}
+
+/// Checks that the file at `path` is the one `shipment` names.
+fn check_hash(path: &Path, shipment: &Shipment) -> Result<(), String> {
     let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
@@ -155,16 +225,16 @@ fn check_hash(path: &Path, actor: &DeployedActor) -> Result<(), String> {
         hasher.update(&buffer[..n]);
     }
     let actual = data_encoding::HEXLOWER.encode(&hasher.finalize());
-    if actual != actor.sha256 {
+    if actual != shipment.sha256 {
         return Err(format!(
-            "module {}: the bytes received hash to {actual}, and the signed deployment names {}; refused",
-            actor.name, actor.sha256
+            "{}: the bytes received hash to {actual}, and the signed deployment names {}; refused",
+            shipment.what, shipment.sha256
         ));
     }
     Ok(())
 }
 
-/// Moves a checked module into place and makes the move durable.
+/// Moves a checked file into place and makes the move durable.
 fn keep(staged: &Path, kept: &Path) -> Result<(), String> {
     std::fs::rename(staged, kept).map_err(|e| format!("keeping {}: {e}", kept.display()))?;
     if let Some(folder) = kept.parent() {
@@ -173,10 +243,10 @@ fn keep(staged: &Path, kept: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Downloads `actor`'s module from `url` into `path`, bounded by its size
-/// and by `timeout`, and checks its hash. Returns the bytes received.
-fn fetch(url: &str, actor: &DeployedActor, path: &Path, timeout: Duration) -> Result<u64, String> {
-    let failed = |e: String| format!("module {} from {url}: {e}", actor.name);
+/// Downloads `shipment` from `url` into `path`, bounded by its size and by
+/// `timeout`, and checks its hash. Returns the bytes received.
+fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Result<u64, String> {
+    let failed = |e: String| format!("{} from {url}: {e}", shipment.what);
     let client = reqwest::blocking::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
@@ -186,15 +256,15 @@ fn fetch(url: &str, actor: &DeployedActor, path: &Path, timeout: Duration) -> Re
     if !response.status().is_success() {
         return Err(failed(format!("the server answered {}", response.status())));
     }
-    let mut body = response.take(actor.size + 1);
+    let mut body = response.take(shipment.size + 1);
     let mut file = File::create(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
     let copied = std::io::copy(&mut body, &mut file).map_err(|e| failed(e.to_string()))?;
-    if copied != actor.size {
+    if copied != shipment.size {
         let _ = std::fs::remove_file(path);
-        return Err(failed(format!("{copied} bytes arrived{}, and the deployment says {}", if copied > actor.size { " or more" } else { "" }, actor.size)));
+        return Err(failed(format!("{copied} bytes arrived{}, and the deployment says {}", if copied > shipment.size { " or more" } else { "" }, shipment.size)));
     }
     file.flush().and_then(|()| file.sync_all()).map_err(|e| failed(e.to_string()))?;
-    check_hash(path, actor).inspect_err(|_| {
+    check_hash(path, shipment).inspect_err(|_| {
         let _ = std::fs::remove_file(path);
     })?;
     Ok(copied)
@@ -203,7 +273,9 @@ fn fetch(url: &str, actor: &DeployedActor, path: &Path, timeout: Duration) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::deployment::sha256_hex;
+    use crate::capability::CapabilityId;
+    use crate::claims::Policy;
+    use crate::fleet::deployment::{archive_file, module_file, sha256_hex, DeployedActor, DeployedProvider};
 
     fn actor(bytes: &[u8], chunk_size: u32) -> DeployedActor {
         DeployedActor {
@@ -262,5 +334,114 @@ mod tests {
         let err = staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap_err();
         assert!(err.contains("hash to") && err.contains("refused"), "{err}");
         assert!(!store.has_module(&wanted.sha256));
+    }
+
+    /// A signed archive of a stand-in library for this machine (nothing
+    /// here opens it), what a deployment says of it, and its issuer.
+    fn signed_archive() -> (Vec<u8>, DeployedArchive, nkeys::KeyPair) {
+        let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
+        let options = crate::claims::ProviderSignOptions {
+            capability: CapabilityId::parse("wascc:keyvalue").unwrap(),
+            name: Some("kv".into()),
+            vendor: "tests".into(),
+            rev: Some(2),
+            ver: None,
+            issued_at: crate::claims::policy::now_secs(),
+            expires: None,
+            not_before: None,
+        };
+        let library: Vec<u8> = (0..30_000u32).map(|i| (i % 241) as u8).collect();
+        let target = crate::claims::provider::HOST_TARGET.to_owned();
+        let bytes = crate::claims::sign_archive(&[(target, library)], &issuer, &subject, &options, false).unwrap();
+        let archive = DeployedArchive {
+            key: subject.public_key(),
+            capability: options.capability,
+            rev: Some(2),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+            url: None,
+            chunk_size: 4096,
+        };
+        (bytes, archive, issuer)
+    }
+
+    fn carrying(archive: &DeployedArchive) -> Deployment {
+        let provider = DeployedProvider { name: "kv".into(), path: None, archive: Some(archive.clone()), settings: Default::default() };
+        Deployment { providers: vec![provider], ..deployment(vec![]) }
+    }
+
+    fn trusting(issuer: &nkeys::KeyPair) -> ProviderTrust {
+        let policy = Policy { trusted_issuers: [issuer.public_key()].into(), ..Policy::default() };
+        ProviderTrust { policy, now: crate::claims::policy::now_secs(), allow_unsigned: true }
+    }
+
+    #[test]
+    fn a_provider_archive_comes_in_chunks_as_a_module_does_and_is_kept_by_its_hash_then_verified_unopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (bytes, archive, issuer) = signed_archive();
+        let mut staging = Staging::start(&store, &carrying(&archive), Duration::from_secs(1)).unwrap();
+        assert_eq!(staging.awaited(), [(archive.sha256.clone(), 4096)]);
+        let chunks: Vec<&[u8]> = bytes.chunks(4096).collect();
+        for (index, chunk) in chunks.iter().enumerate().rev() {
+            let progress = staging.chunk(&archive.sha256, 4096, index as u32, chunk).unwrap();
+            assert_eq!(progress, if index == 0 { Progress::Completed } else { Progress::Stored });
+        }
+        let kept = archive_file(&store.modules(), &archive.sha256);
+        assert_eq!(std::fs::read(&kept).unwrap(), bytes);
+        assert_eq!(staging.received_bytes, bytes.len() as u64);
+        let verified = check_archive(&kept, "kv", &archive, &trusting(&issuer)).unwrap();
+        assert_eq!((verified.subject(), verified.metadata.rev), (archive.key.as_str(), Some(2)));
+        assert!(Staging::start(&store, &carrying(&archive), Duration::from_secs(1)).unwrap().is_done(), "kept archives are not fetched again");
+    }
+
+    #[test]
+    fn a_carried_archive_with_one_changed_byte_an_untrusted_issuer_another_key_or_no_signature_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bytes, archive, issuer) = signed_archive();
+        let file = dir.path().join("kv.par");
+        let mut tampered = bytes.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0x20;
+        std::fs::write(&file, &tampered).unwrap();
+        let err = check_archive(&file, "kv", &archive, &trusting(&issuer)).unwrap_err();
+        assert!(matches!(err, ArchiveCheckError::Refused { .. }) && err.to_string().contains("was changed after signing"), "{err}");
+
+        std::fs::write(&file, &bytes).unwrap();
+        let err = check_archive(&file, "kv", &archive, &trusting(&nkeys::KeyPair::new_account())).unwrap_err();
+        assert!(err.to_string().contains("trusted-issuer"), "{err}");
+        let other = DeployedArchive { key: nkeys::KeyPair::new_service().public_key(), ..archive.clone() };
+        let err = check_archive(&file, "kv", &other, &trusting(&issuer)).unwrap_err();
+        assert!(matches!(err, ArchiveCheckError::Mismatch { what: "service key", .. }), "{err}");
+        let other = DeployedArchive { capability: CapabilityId::parse("wascc:blobstore").unwrap(), ..archive.clone() };
+        assert!(matches!(check_archive(&file, "kv", &other, &trusting(&issuer)), Err(ArchiveCheckError::Mismatch { what: "capability", .. })));
+
+        // A bare library, though this device allows bare libraries of its own.
+        std::fs::write(&file, b"\x7fELF\x02\x01\x01").unwrap();
+        let err = check_archive(&file, "kv", &archive, &trusting(&issuer)).unwrap_err();
+        assert!(matches!(err, ArchiveCheckError::Unsigned { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_module_and_an_archive_of_one_deployment_are_staged_together_and_a_tampered_chunk_of_the_archive_is_asked_for_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (bytes, archive, _) = signed_archive();
+        let module = vec![3u8; 1500];
+        let wanted = actor(&module, 1024);
+        let deployment = Deployment { actors: vec![wanted.clone()], ..carrying(&archive) };
+        let mut staging = Staging::start(&store, &deployment, Duration::from_secs(1)).unwrap();
+        assert_eq!(staging.awaited().len(), 2);
+        staging.chunk(&wanted.sha256, 1024, 0, &module[..1024]).unwrap();
+        assert_eq!(staging.chunk(&wanted.sha256, 1024, 1, &module[1024..]).unwrap(), Progress::Completed);
+        let mut chunks: Vec<Vec<u8>> = bytes.chunks(4096).map(<[u8]>::to_vec).collect();
+        chunks[1][7] ^= 1;
+        let last = chunks.len() - 1;
+        for (index, chunk) in chunks.iter().enumerate() {
+            let progress = staging.chunk(&archive.sha256, 4096, index as u32, chunk).unwrap();
+            assert_eq!(progress, if index == last { Progress::Retry } else { Progress::Stored });
+        }
+        assert!(!archive_file(&store.modules(), &archive.sha256).exists(), "bytes that hash wrong are not kept");
+        assert!(module_file(&store.modules(), &wanted.sha256).exists());
     }
 }

@@ -36,6 +36,9 @@ pub struct ProviderReport {
     pub name: String,
     /// The capability it serves.
     pub capability: String,
+    /// The revision its archive's claims sign, if they carry one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<i32>,
     /// Whether its health check passes.
     pub healthy: bool,
     /// Why not, when it does not.
@@ -145,6 +148,7 @@ impl DeviceStatus {
                 .map(|p| ProviderReport {
                     name: p.name.clone(),
                     capability: p.capability.to_string(),
+                    rev: p.rev,
                     healthy: p.health.is_ok(),
                     problem: p.health.clone().err().map(|why| provider_abi::redact::redact_text(&why).into_owned()),
                 })

@@ -3,8 +3,9 @@
 //!
 //! One JSON file, `state.json`, replaced whole on every change (written
 //! beside, fsynced, renamed), so a power cut leaves the old state or the new
-//! one. Modules live beside it by SHA-256 (`modules/SHA.wasm`), staged in
-//! `staging/` first. The committed deployment in it is the last good state:
+//! one. Modules and the provider archives deployments carry live beside it
+//! by SHA-256 (`modules/SHA.wasm`, `modules/SHA.par`), staged in `staging/`
+//! first. The committed deployment in it is the last good state:
 //! a device that restarts, for whatever reason, boots on it, offline.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -223,12 +224,13 @@ impl Store {
         file.commit().map_err(io)
     }
 
-    /// Where committed and staged modules are kept, by SHA-256.
+    /// Where committed and staged modules and provider archives are kept,
+    /// by SHA-256.
     pub fn modules(&self) -> PathBuf {
         self.dir.join("modules")
     }
 
-    /// Where modules are put together before they are checked.
+    /// Where modules and archives are put together before they are checked.
     pub fn staging(&self) -> PathBuf {
         self.dir.join("staging")
     }
@@ -270,21 +272,20 @@ impl Store {
         Ok(Some(outcome))
     }
 
-    /// Removes kept modules that neither the committed deployment nor
-    /// `keep` needs.
+    /// Removes kept modules and provider archives that neither the
+    /// committed deployment nor `keep` (SHA-256s) needs.
     pub fn collect_garbage(&self, keep: &BTreeSet<String>) {
-        let needed: BTreeSet<&str> = self
-            .state
-            .committed
-            .iter()
-            .flat_map(|c| c.deployment.actors.iter().map(|a| a.sha256.as_str()))
-            .chain(keep.iter().map(String::as_str))
-            .collect();
+        let committed = self.state.committed.iter().flat_map(|c| {
+            let archives = c.deployment.providers.iter().filter_map(|p| p.archive.as_ref().map(|a| a.sha256.as_str()));
+            c.deployment.actors.iter().map(|a| a.sha256.as_str()).chain(archives)
+        });
+        let needed: BTreeSet<&str> = committed.chain(keep.iter().map(String::as_str)).collect();
         let Ok(entries) = std::fs::read_dir(self.modules()) else { return };
         for entry in entries.map_while(Result::ok) {
             let name = entry.file_name();
-            let sha = name.to_string_lossy();
-            if let Some(sha) = sha.strip_suffix(".wasm") {
+            let name = name.to_string_lossy();
+            let sha = name.strip_suffix(".wasm").or_else(|| name.strip_suffix(".par"));
+            if let Some(sha) = sha {
                 if !needed.contains(sha) {
                     let _ = std::fs::remove_file(entry.path());
                 }
@@ -352,5 +353,31 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err();
         assert!(err.to_string().contains("not a fleet state"), "{err}");
         assert_eq!(std::fs::read(dir.path().join("state.json")).unwrap(), b"{ not json");
+    }
+
+    #[test]
+    fn garbage_collection_keeps_the_committed_deployments_modules_and_archives_and_nothing_else() {
+        use crate::fleet::deployment::{archive_file, module_file, DeployedArchive, DeployedProvider};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let (kept, stale) = ("a".repeat(64), "b".repeat(64));
+        let archive = DeployedArchive {
+            key: "V".into(),
+            capability: crate::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
+            rev: None,
+            sha256: kept.clone(),
+            size: 1,
+            url: None,
+            chunk_size: 1024,
+        };
+        let provider = DeployedProvider { name: "kv".into(), path: None, archive: Some(archive), settings: BTreeMap::new() };
+        let deployment = Deployment { label: None, actors: vec![], providers: vec![provider], links: vec![], checks: vec![], probe_timeout: None };
+        store.update(|s| s.committed = Some(Committed { seq: 1, jti: "a".into(), at: 1, deployment })).unwrap();
+        for file in [archive_file(&store.modules(), &kept), archive_file(&store.modules(), &stale), module_file(&store.modules(), &stale)] {
+            std::fs::write(file, b"x").unwrap();
+        }
+        store.collect_garbage(&BTreeSet::new());
+        assert!(archive_file(&store.modules(), &kept).exists(), "the committed archive stays");
+        assert!(!archive_file(&store.modules(), &stale).exists() && !module_file(&store.modules(), &stale).exists());
     }
 }

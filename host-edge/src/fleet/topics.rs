@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `devices/ID/deploy`, `groups/G/deploy` | yes | the latest signed deployment for a device or group |
 //! | `devices/ID/revoke/M…`, `groups/G/revoke/M…` | yes | the latest signed revocation of one module key |
-//! | `modules/SHA256/SIZE/N` | yes | chunk N of a module, in chunks of SIZE bytes, for devices to stage |
+//! | `modules/SHA256/SIZE/N` | yes | chunk N of a module or provider archive, in chunks of SIZE bytes, for devices to stage |
 //! | `devices/ID/status` | yes | the device's status, republished every heartbeat |
 //! | `devices/ID/online` | yes | `online`, or `offline` (the last will) |
 //! | `devices/ID/events` | no | refusals and deployment outcomes, as they happen |
@@ -76,8 +76,8 @@ pub enum Kind {
     Deploy(Target),
     /// A revocation of a module key, for `Target`.
     Revoke(Target, String),
-    /// Chunk `index` of the module with SHA-256 `sha256`, cut in chunks
-    /// of `size` bytes.
+    /// Chunk `index` of the module or provider archive with SHA-256
+    /// `sha256`, cut in chunks of `size` bytes.
     Chunk {
         /// The module's SHA-256, lower-case hex.
         sha256: String,
@@ -132,13 +132,13 @@ impl Topics {
         format!("{}/revoke/{subject}", self.target(target))
     }
 
-    /// Chunk `index` of the module `sha256` cut in chunks of `size` bytes
+    /// Chunk `index` of the module or archive `sha256` cut in chunks of `size` bytes
     /// (the size is in the topic, so chunks of an earlier cut never mix in).
     pub fn chunk(&self, sha256: &str, size: u32, index: u32) -> String {
         format!("{}/modules/{sha256}/{size}/{index}", self.prefix)
     }
 
-    /// Every chunk of the module `sha256` in chunks of `size` bytes.
+    /// Every chunk of the module or archive `sha256` in chunks of `size` bytes.
     pub fn chunks(&self, sha256: &str, size: u32) -> String {
         format!("{}/modules/{sha256}/{size}/+", self.prefix)
     }
