@@ -85,7 +85,7 @@ pub enum HostError {
     /// A provider name that cannot name its state folder.
     #[error(
         "`{0}` cannot name a provider: use letters, digits, `_` and `-`, starting with a letter or digit, \
-         at most 64 characters"
+         at most 64 characters, and none of clock, fleet, extras (the host's own files)"
     )]
     ProviderName(String),
     /// A provider with the same name is already loaded.
@@ -116,11 +116,16 @@ pub enum HostError {
     },
 }
 
+/// The names of what the host itself keeps in the state directory: the
+/// clock's mark, the fleet store, the built-in extras' sequences.
+const RESERVED_STATE_NAMES: [&str; 3] = [CLOCK_FILE, "fleet", "extras"];
+
 /// Whether `name` may name a provider: it names the provider's state folder
 /// too, so nothing that could leave the state directory or hide in it
-/// (`..`, `/`, a leading dot).
+/// (`..`, `/`, a leading dot), nor the name of what the host keeps there.
 pub fn is_provider_name(name: &str) -> bool {
-    name.len() <= 64
+    !RESERVED_STATE_NAMES.contains(&name)
+        && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
@@ -1064,7 +1069,7 @@ mod tests {
         for good in ["kv", "http-server", "kv_2", "9"] {
             assert!(is_provider_name(good), "{good}");
         }
-        for bad in ["", "..", "../etc", "a/b", ".libraries", "-x", "kv.so", "k v", &"x".repeat(65)] {
+        for bad in ["", "..", "../etc", "a/b", ".libraries", "-x", "kv.so", "k v", "fleet", "clock", "extras", &"x".repeat(65)] {
             assert!(!is_provider_name(bad), "{bad}");
         }
         let host = Host::with_state_dir(Policy::default(), std::env::temp_dir().join("host-edge-names"));
