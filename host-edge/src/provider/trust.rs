@@ -130,8 +130,12 @@ pub fn open(path: &Path, trust: &ProviderTrust, state_root: &Path) -> Result<Pro
         }
         Checked::Signed(verified) => {
             let installed = install(&verified, &state_root.join(LIBRARY_DIR))?;
+            // The bytes are on disk now: free them before the loader maps
+            // the library, so a board holds one copy at a time.
+            let signature = signature(&verified);
+            drop(verified);
             let library = ProviderLibrary::open_unsigned(&installed)?;
-            if library.capability() != &verified.capability {
+            if library.capability() != &signature.capability {
                 return Err(ProviderError::Refused {
                     path: path.to_path_buf(),
                     error: ClaimsError {
@@ -139,19 +143,20 @@ pub fn open(path: &Path, trust: &ProviderTrust, state_root: &Path) -> Result<Pro
                         detail: format!(
                             "the library serves {}, but the archive's claims sign {}",
                             library.capability(),
-                            verified.capability
+                            signature.capability
                         ),
                     },
                 });
             }
             tracing::info!(
-                provider = %verified.subject(),
-                issuer = %verified.issuer(),
-                capability = %verified.capability,
+                provider = %signature.subject,
+                issuer = %signature.issuer,
+                capability = %signature.capability,
+                revision = ?signature.revision,
                 archive = %path.display(),
                 "provider archive verified"
             );
-            Ok(library.with_provenance(path, Provenance::Signed(signature(&verified))))
+            Ok(library.with_provenance(path, Provenance::Signed(signature)))
         }
     }
 }

@@ -109,12 +109,12 @@ fn redact(text: &str, ends_url: fn(char) -> bool) -> Cow<'_, str> {
         }
         let mut end = text[start..].find(ends_url).map_or(text.len(), |i| start + i);
         // The URL ends where the next one starts, unless that `://` follows
-        // nothing but scheme characters from this URL's start: then it is a
-        // user name, its colon and a password starting with `//`, as base64
-        // passwords can.
+        // nothing but a user name from this URL's start (maybe empty, maybe
+        // `_app` or `1app`): then it is that user, its colon and a password
+        // starting with `//`, as base64 passwords can.
         let mut search = start;
         while let Some(next) = text[search..end].find("://") {
-            if has_scheme(&text[..search + next]) && text[start..search + next].chars().all(is_scheme_char) {
+            if text[start..search + next].chars().all(is_user_char) {
                 search += next + 3;
                 continue;
             }
@@ -151,6 +151,12 @@ fn has_scheme(before: &str) -> bool {
 /// Whether `c` may be part of a URL scheme: letters, digits, `+`, `-`, `.`.
 fn is_scheme_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
+}
+
+/// Whether `c` may be part of a URL's user name as written: RFC 3986's
+/// unreserved characters, sub-delimiters and `%`, never `:`, `@`, `/`.
+fn is_user_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=%".contains(c)
 }
 
 /// Where the user information of `rest` (a URL after its `://`) ends: the
@@ -231,6 +237,15 @@ mod tests {
         assert_eq!(redact_url("redis://app://ab/cd==@db.local:6379/0"), "redis://app:***@db.local:6379/0");
         assert_eq!(redact_text("down: redis://app://8A/x@db.local/0, retrying"), "down: redis://app:***@db.local/0, retrying");
         assert_eq!(redact_text("servers=nats://a:pw1@h1,nats://b:pw2@h2"), "servers=nats://a:***@h1,nats://b:***@h2");
+    }
+
+    #[test]
+    fn a_password_starting_with_two_slashes_after_any_user_name_is_hidden_whole() {
+        // Found by the property test: with no user name, `redis://://a@…`
+        // read as a URL ending at once and a password that stayed in clear.
+        assert_eq!(redact_text("redis://://a@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(redact_url("redis://1app://pw==@db.local/0"), "redis://1app:***@db.local/0");
+        assert_eq!(redact_url("redis://_app://pw==@db.local/0"), "redis://_app:***@db.local/0");
     }
 
     #[test]
