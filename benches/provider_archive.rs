@@ -38,16 +38,8 @@ fn library(size: usize) -> Vec<u8> {
 fn main() {
     let dir = tempfile::tempdir().expect("a scratch folder");
     let issuer = KeyPair::new_account();
-    let options = ProviderSignOptions {
-        capability: host_edge::capability::CapabilityId::parse("wascc:keyvalue").expect("an id"),
-        name: Some("bench".into()),
-        vendor: String::new(),
-        rev: None,
-        ver: None,
-        issued_at: host_edge::claims::policy::now_secs(),
-        expires: None,
-        not_before: None,
-    };
+    let capability = host_edge::capability::CapabilityId::parse("wascc:keyvalue").expect("an id");
+    let options = ProviderSignOptions::new(capability, host_edge::claims::policy::now_secs());
     let trust = ProviderTrust {
         policy: Policy { trusted_issuers: [issuer.public_key()].into(), ..Policy::default() },
         now: host_edge::claims::policy::now_secs(),

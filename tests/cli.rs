@@ -225,7 +225,7 @@ fn run_refuses_a_bad_manifest_with_its_line() {
     let out = host_edge(dir.path(), &["run", "bad.toml"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("manifest bad.toml") && err.contains("line 3"), "{err}");
+    assert!(err.contains("bad.toml:3: [[actor]] #1: invalid type: string \"two\", expected usize"), "{err}");
 }
 
 #[test]
@@ -283,6 +283,55 @@ values = {{ PROT = "8080" }}
     }
     assert!(err.contains("nothing was started"), "{err}");
     assert!(!err.contains("host-edge is serving"), "{err}");
+}
+
+#[test]
+fn check_and_run_list_structural_mistakes_with_the_rest_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = keys_and_signed_echo(dir.path());
+    let manifest = format!(
+        r#"[policy]
+trusted_issuers = ["{issuer}", "{providers}"]
+
+[[actor]]
+path = "echo_s.wasm"
+instance = 2
+
+[[provider]]
+name = "http"
+path = "{http}"
+
+[[provider]]
+name = "kv"
+path = "missing.par.gz"
+
+[[link]]
+actor = "echo"
+capability = "wascc:http_server"
+provider = "htpp"
+"#,
+        http = testkit::provider_archive("http_server").display(),
+        providers = testkit::provider_issuer().public_key(),
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let expected = [
+        "manifest.toml:6: [[actor]] #1: unknown field `instance`", // a mistyped key
+        "did you mean `instances`?",
+        "manifest.toml:12: [[provider]] `kv`: provider file", // a missing library
+        "manifest.toml:16: [[link]] for echo on wascc:http_server names provider `htpp`, which no [[provider]] defines (did you mean `http`?)",
+    ];
+    let out = host_edge(dir.path(), &["check", "manifest.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for problem in expected {
+        assert!(text.contains(problem), "{problem} in:\n{text}");
+    }
+    let out = host_edge(dir.path(), &["run", "manifest.toml", "--control", "control.sock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for problem in expected {
+        assert!(err.contains(problem), "{problem} in:\n{err}");
+    }
 }
 
 #[test]

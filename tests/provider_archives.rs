@@ -33,6 +33,10 @@ fn workspace(dir: &Path) -> String {
     String::from_utf8_lossy(&issuer.stdout).trim().to_owned()
 }
 
+fn keyvalue() -> host_edge::capability::CapabilityId {
+    host_edge::capability::CapabilityId::parse("wascc:keyvalue").unwrap()
+}
+
 /// `host-edge par create` of the SQLite library in `dir` with `extra`
 /// arguments (`--library` or `--target`, the capability) into `output`.
 fn par_create(dir: &Path, output: &str, extra: &[&str]) {
@@ -187,16 +191,7 @@ fn an_expired_archive_is_refused_by_the_expiry_check() {
     let issuer = workspace(dir.path());
     let issuer_pair = host_edge::claims::keys::read_seed(&dir.path().join("issuer.nk"), host_edge::claims::keys::KeyRole::Account).unwrap();
     let now = host_edge::claims::policy::now_secs();
-    let options = ProviderSignOptions {
-        capability: host_edge::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
-        name: None,
-        vendor: String::new(),
-        rev: None,
-        ver: None,
-        issued_at: now - 7200,
-        expires: Some(now - 3600),
-        not_before: None,
-    };
+    let options = ProviderSignOptions { expires: Some(now - 3600), ..ProviderSignOptions::new(keyvalue(), now - 7200) };
     let library = std::fs::read(dir.path().join("libkeyvalue_sqlite.so")).unwrap();
     let archive = sign_archive(&[(HOST_TARGET.to_owned(), library)], &issuer_pair, &nkeys::KeyPair::new_service(), &options, false).unwrap();
     std::fs::write(dir.path().join("kv.par"), archive).unwrap();
@@ -220,16 +215,7 @@ fn an_archive_whose_library_serves_another_capability_is_refused_by_the_capabili
 fn a_revocation_arriving_while_a_provider_runs_removes_it_and_keeps_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
-    let options = ProviderSignOptions {
-        capability: host_edge::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
-        name: None,
-        vendor: String::new(),
-        rev: None,
-        ver: None,
-        issued_at: host_edge::claims::policy::now_secs(),
-        expires: None,
-        not_before: None,
-    };
+    let options = ProviderSignOptions::new(keyvalue(), host_edge::claims::policy::now_secs());
     let library = std::fs::read(provider_library("keyvalue_sqlite")).unwrap();
     let archive = sign_archive(&[(HOST_TARGET.to_owned(), library)], &issuer, &subject, &options, false).unwrap();
     let path = dir.path().join("kv.par");

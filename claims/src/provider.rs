@@ -27,7 +27,7 @@ use crate::capability::CapabilityId;
 use crate::keys::{check_public_key, KeyRole};
 use crate::policy::Policy;
 use crate::sign::SignError;
-use crate::token::{new_claims, ClaimsFields};
+use crate::token::{sign_token, ClaimsFields};
 use crate::verify::{first_failure, warnings, Check, CheckResult, ClaimsError, Run};
 
 /// The JWT claims of a provider archive, as wascap encodes and decodes them.
@@ -121,6 +121,23 @@ pub struct ProviderSignOptions {
     pub not_before: Option<u64>,
 }
 
+impl ProviderSignOptions {
+    /// Options for a provider serving `capability`, issued at `issued_at`,
+    /// with no name, vendor, revision or version, valid from issue on.
+    pub fn new(capability: CapabilityId, issued_at: u64) -> ProviderSignOptions {
+        ProviderSignOptions {
+            capability,
+            name: None,
+            vendor: String::new(),
+            rev: None,
+            ver: None,
+            issued_at,
+            expires: None,
+            not_before: None,
+        }
+    }
+}
+
 /// Signs `libraries` (target, bytes) as a provider archive: issued by
 /// `issuer` (an account key) for the provider `subject` (a service key),
 /// gzipped when `gzip` is set.
@@ -160,8 +177,7 @@ pub fn sign_archive(
         expires: options.expires,
         not_before: options.not_before,
     };
-    let claims = new_claims(fields, metadata).map_err(|e| SignError::Token(e.to_string()))?;
-    let jwt = claims.encode(issuer).map_err(|e| SignError::Token(e.to_string()))?;
+    let jwt = sign_token(fields, metadata, issuer).map_err(SignError::Token)?;
     archive::write(&jwt, libraries, gzip).map_err(SignError::Archive)
 }
 

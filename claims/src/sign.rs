@@ -10,7 +10,7 @@ use nkeys::KeyPair;
 use provider_abi::grant::Rule;
 
 use super::section::{self, SectionError};
-use super::token::{new_claims, ActorMetadata, ClaimsFields};
+use super::token::{sign_token, ActorMetadata, ClaimsFields};
 use crate::capability::CapabilityId;
 use crate::keys::{check_public_key, KeyError, KeyRole};
 
@@ -144,10 +144,7 @@ pub fn sign_module(
         expires: options.expires,
         not_before: options.not_before,
     };
-    let claims = new_claims(fields, metadata).map_err(|e| SignError::Token(e.to_string()))?;
-    let jwt = claims
-        .encode(issuer)
-        .map_err(|e| SignError::Token(e.to_string()))?;
+    let jwt = sign_token(fields, metadata, issuer).map_err(SignError::Token)?;
     Ok(section::append_claims(&stripped, &jwt))
 }
 

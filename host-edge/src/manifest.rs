@@ -279,6 +279,20 @@ impl Manifest {
     /// Reads, parses and validates the manifest at `path`; relative paths in
     /// it become relative to its folder.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        match Manifest::load_all(path)? {
+            (Some(manifest), problems) if problems.is_empty() => Ok(manifest),
+            (_, problems) => Err(ManifestError {
+                path: path.display().to_string(),
+                message: problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"),
+            }),
+        }
+    }
+
+    /// Reads and parses the manifest at `path` as far as it goes (see
+    /// [`Manifest::parse_all`]): the manifest of what reads and every
+    /// problem, for `check` and `run` to list with what they find. An error
+    /// only when the file cannot be read, or a waSCC manifest translated.
+    pub fn load_all(path: &Path) -> Result<(Option<Manifest>, Vec<Problem>), ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -293,30 +307,54 @@ impl Manifest {
             let error = |message| ManifestError { path: path.display().to_string(), message };
             let toml = crate::wascc_manifest::translate(&text, json, &base, &crate::wascc_manifest::provider_folders()).map_err(error)?;
             tracing::debug!("{} read as:\n{toml}", path.display());
-            let mut manifest = Manifest::parse(&toml, &base).map_err(error)?;
+            let (mut manifest, mut problems) = Manifest::parse_all(&toml, &base);
             // Lines of the translation would point into a file nobody wrote.
-            manifest.actors.iter_mut().for_each(|a| a.line = 0);
-            manifest.providers.iter_mut().for_each(|p| p.line = 0);
-            manifest.links.iter_mut().for_each(|l| l.line = 0);
-            return Ok(manifest);
+            problems.iter_mut().for_each(|p| p.line = 0);
+            if let Some(manifest) = &mut manifest {
+                manifest.actors.iter_mut().for_each(|a| a.line = 0);
+                manifest.providers.iter_mut().for_each(|p| p.line = 0);
+                manifest.links.iter_mut().for_each(|l| l.line = 0);
+            }
+            return Ok((manifest, problems));
         }
-        Manifest::parse(&text, &base).map_err(|message| ManifestError {
-            path: path.display().to_string(),
-            message,
-        })
+        Ok(Manifest::parse_all(&text, &base))
     }
 
-    /// Parses and validates manifest text, resolving paths against `base`.
+    /// Parses and validates manifest text, resolving paths against `base`:
+    /// the manifest, or every problem found, one a line.
     pub fn parse(text: &str, base: &Path) -> Result<Manifest, String> {
-        let mut manifest: Manifest = toml::from_str(text).map_err(|e| with_suggestion(e.to_string()))?;
-        for (entry, line) in manifest.actors.iter_mut().zip(header_lines(text, "actor")) {
-            entry.line = line;
+        match Manifest::parse_all(text, base) {
+            (Some(manifest), problems) if problems.is_empty() => Ok(manifest),
+            (_, problems) => Err(problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n")),
         }
-        for (entry, line) in manifest.providers.iter_mut().zip(header_lines(text, "provider")) {
-            entry.line = line;
+    }
+
+    /// Parses manifest text as far as it goes: every problem found, each
+    /// with its line, and the manifest made of what reads (an unknown key
+    /// left out, an entry that cannot be read dropped), so that the checks
+    /// that follow find their problems in the same run. `None` only when
+    /// the text is not TOML.
+    pub fn parse_all(text: &str, base: &Path) -> (Option<Manifest>, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let (table, lines) = match readable_entries(text, &mut problems) {
+            Some(read) => read,
+            None => return (None, problems),
+        };
+        let mut manifest: Manifest = match toml::Value::Table(table).try_into() {
+            Ok(manifest) => manifest,
+            Err(e) => {
+                problems.push(Problem { line: 0, message: with_suggestion(e.to_string()) });
+                return (None, problems);
+            }
+        };
+        for (entry, line) in manifest.actors.iter_mut().zip(&lines.actors) {
+            entry.line = *line;
         }
-        for (entry, line) in manifest.links.iter_mut().zip(header_lines(text, "link")) {
-            entry.line = line;
+        for (entry, line) in manifest.providers.iter_mut().zip(&lines.providers) {
+            entry.line = *line;
+        }
+        for (entry, line) in manifest.links.iter_mut().zip(&lines.links) {
+            entry.line = *line;
         }
         manifest.host.state_dir = Some(match manifest.host.state_dir.take() {
             Some(dir) => base.join(dir),
@@ -324,75 +362,271 @@ impl Manifest {
         });
         manifest.host.control_socket = manifest.host.control_socket.take().map(|path| base.join(path));
         manifest.folder = base.to_path_buf();
-        manifest.policy.validate().map_err(|e| format!("[policy]: {e}"))?;
+        let host_line = table_line(text, "host");
+        let mut note = |line: usize, message: String| problems.push(Problem { line, message });
+        if let Err(e) = manifest.policy.validate() {
+            note(table_line(text, "policy"), format!("[policy]: {e}"));
+        }
         if let Some(text) = &manifest.host.metrics_address {
             if text != "off" && text.parse::<std::net::SocketAddr>().is_err() {
-                return Err(format!("[host] metrics_address: `{text}` is not an address and port such as \"127.0.0.1:9464\", or off"));
+                note(host_line, format!("[host] metrics_address: `{text}` is not an address and port such as \"127.0.0.1:9464\", or off"));
             }
         }
         if let Some(Err(e)) = manifest.fleet() {
-            return Err(e);
+            note(table_line(text, "fleet"), e);
         }
         if let Some(text) = &manifest.host.health_interval {
             match humantime::parse_duration(text) {
                 Ok(d) if !d.is_zero() => {}
-                _ => return Err(format!("[host] health_interval: `{text}` is not a duration above zero, such as \"10s\"")),
+                _ => note(host_line, format!("[host] health_interval: `{text}` is not a duration above zero, such as \"10s\"")),
             }
         }
         if let Some(text) = &manifest.host.idle_timeout {
             match humantime::parse_duration(text) {
                 Ok(d) if !d.is_zero() => {}
-                _ => return Err(format!("[host] idle_timeout: `{text}` is not a duration above zero, such as \"30s\"")),
+                _ => note(host_line, format!("[host] idle_timeout: `{text}` is not a duration above zero, such as \"30s\"")),
             }
         }
         if manifest.host.min_instances.is_some_and(|min| min > MAX_INSTANCES) {
-            return Err(format!("[host] min_instances must be between 0 and {MAX_INSTANCES}"));
+            note(host_line, format!("[host] min_instances must be between 0 and {MAX_INSTANCES}"));
         }
         for capability in manifest.host.builtins.iter().flatten() {
             if !matches!(capability.well_known(), Some(WellKnown::Logging | WellKnown::Extras)) {
-                return Err(format!(
-                    "[host] builtins: the host does not serve {capability} itself; it serves wascc:logging and \
-                     wascc:extras (link a provider for anything else)"
-                ));
+                note(
+                    host_line,
+                    format!(
+                        "[host] builtins: the host does not serve {capability} itself; it serves wascc:logging and \
+                         wascc:extras (link a provider for anything else)"
+                    ),
+                );
             }
         }
         if manifest.host.actor_log_rate == Some(0) || manifest.host.actor_log_burst == Some(0) {
-            return Err("[host] actor_log_rate and actor_log_burst must be above zero; to turn actors' logging off, \
-                        leave wascc:logging out of [host] builtins"
-                .to_owned());
+            note(
+                host_line,
+                "[host] actor_log_rate and actor_log_burst must be above zero; to turn actors' logging off, \
+                 leave wascc:logging out of [host] builtins"
+                    .to_owned(),
+            );
         }
         for (index, actor) in manifest.actors.iter_mut().enumerate() {
             if actor.instances == 0 || actor.instances > MAX_INSTANCES {
-                return Err(format!(
-                    "line {}: [[actor]] #{}: instances must be between 1 and {MAX_INSTANCES}, not {}",
+                note(
                     actor.line,
-                    index + 1,
-                    actor.instances
-                ));
+                    format!("[[actor]] #{}: instances must be between 1 and {MAX_INSTANCES}, not {}", index + 1, actor.instances),
+                );
             }
             actor.path = base.join(&actor.path);
         }
         let mut names = std::collections::BTreeSet::new();
         for provider in &mut manifest.providers {
             if !names.insert(provider.name.clone()) {
-                return Err(format!("line {}: [[provider]] `{}` is named twice", provider.line, provider.name));
+                note(provider.line, format!("[[provider]] `{}` is named twice", provider.name));
             }
             provider.path = base.join(&provider.path);
         }
         for link in &manifest.links {
             if !names.contains(&link.provider) {
-                return Err(format!(
-                    "line {}: [[link]] for {} on {} names provider `{}`, which no [[provider]] defines{}",
+                note(
                     link.line,
-                    link.actor,
-                    link.capability,
-                    link.provider,
-                    provider_abi::suggest::did_you_mean(&link.provider, names.iter().map(String::as_str))
-                ));
+                    format!(
+                        "[[link]] for {} on {} names provider `{}`, which no [[provider]] defines{}",
+                        link.actor,
+                        link.capability,
+                        link.provider,
+                        provider_abi::suggest::did_you_mean(&link.provider, names.iter().map(String::as_str))
+                    ),
+                );
             }
         }
-        Ok(manifest)
+        (Some(manifest), problems)
     }
+}
+
+/// One thing wrong with a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The manifest line of the entry it is about (0 when it has none).
+    pub line: usize,
+    /// What is wrong, and what to do where that is known.
+    pub message: String,
+}
+
+impl Problem {
+    /// The problem as a compiler would print it: `manifest.toml:12: …`.
+    pub fn located(&self, manifest: &Path) -> String {
+        if self.line > 0 {
+            format!("{}:{}: {}", manifest.display(), self.line, self.message)
+        } else {
+            format!("{}: {}", manifest.display(), self.message)
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: {}", self.line, self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// The manifest's sections.
+const SECTIONS: [&str; 7] = ["host", "policy", "limits", "actor", "provider", "link", "fleet"];
+
+/// The header lines of the entries kept, per array of tables.
+#[derive(Default)]
+struct EntryLines {
+    actors: Vec<usize>,
+    providers: Vec<usize>,
+    links: Vec<usize>,
+}
+
+/// `text` as a table of what reads: each section and entry is read as its
+/// type; a key the type does not know is reported (with "did you mean") and
+/// left out, and an entry that still does not read is reported and
+/// dropped. `None`, with the problem, when the text is not TOML.
+fn readable_entries(text: &str, problems: &mut Vec<Problem>) -> Option<(toml::Table, EntryLines)> {
+    let mut table: toml::Table = match toml::from_str(text) {
+        Ok(table) => table,
+        Err(e) => {
+            let line = e.span().map_or(0, |span| line_at(text, span.start));
+            problems.push(Problem { line, message: e.message().trim_end().to_owned() });
+            return None;
+        }
+    };
+    let mut lines = EntryLines::default();
+    for key in table.keys().cloned().collect::<Vec<_>>() {
+        if !SECTIONS.contains(&key.as_str()) {
+            let meant = provider_abi::suggest::did_you_mean(&key, SECTIONS);
+            problems.push(Problem { line: key_line(text, &key), message: format!("`{key}` is not a section of a manifest{meant}") });
+            table.remove(&key);
+        }
+    }
+    for (name, header) in [("host", "[host]"), ("policy", "[policy]"), ("limits", "[limits]"), ("fleet", "[fleet]")] {
+        let Some(value) = table.get_mut(name) else { continue };
+        let line = table_line(text, name);
+        let keep = match name {
+            "host" => readable::<HostEntry>(text, value, header, line, problems),
+            "policy" => readable::<Policy>(text, value, header, line, problems),
+            "limits" => readable::<Limits>(text, value, header, line, problems),
+            _ => readable::<FleetEntry>(text, value, header, line, problems),
+        };
+        if !keep {
+            table.remove(name);
+        }
+    }
+    for (name, kept) in [("actor", &mut lines.actors), ("provider", &mut lines.providers), ("link", &mut lines.links)] {
+        let Some(value) = table.get_mut(name) else { continue };
+        let headers = header_lines(text, name);
+        let Some(entries) = value.as_array_mut() else {
+            problems.push(Problem { line: key_line(text, name), message: format!("`{name}` must be written as [[{name}]] entries") });
+            table.remove(name);
+            continue;
+        };
+        let mut index = 0;
+        entries.retain_mut(|entry| {
+            let line = headers.get(index).copied().unwrap_or(0);
+            index += 1;
+            let what = format!("[[{name}]] #{index}");
+            let keep = match name {
+                "actor" => readable::<ActorEntry>(text, entry, &what, line, problems),
+                "provider" => readable::<ProviderEntry>(text, entry, &what, line, problems),
+                _ => readable::<LinkEntry>(text, entry, &what, line, problems),
+            };
+            if keep {
+                kept.push(line);
+            }
+            keep
+        });
+    }
+    Some((table, lines))
+}
+
+/// Whether `value` reads as a `T`, once every key `T` does not know is
+/// reported and taken out; a problem that remains is reported too.
+fn readable<T: serde::de::DeserializeOwned>(
+    text: &str,
+    value: &mut toml::Value,
+    what: &str,
+    line: usize,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    // Each round takes out one key; a table has finitely many.
+    loop {
+        let error = match T::deserialize(value.clone()) {
+            Ok(_) => return true,
+            Err(e) => e.message().trim_end().to_owned(),
+        };
+        let unknown = unknown_field(&error);
+        let removed = unknown.as_deref().is_some_and(|key| value.as_table_mut().is_some_and(|t| t.remove(key).is_some()));
+        let line = match unknown.as_deref() {
+            Some(key) if removed => key_line_after(text, line, key),
+            _ => value_line::<T>(text, line),
+        };
+        problems.push(Problem { line, message: format!("{what}: {}", with_suggestion(error)) });
+        if !removed {
+            return false;
+        }
+    }
+}
+
+/// The line of what makes the table whose header is on line `header` not
+/// read as a `T` (a value of the wrong type, say): the table's own text is
+/// parsed again, where the parser knows the place; `header` when it does
+/// not.
+fn value_line<T: serde::de::DeserializeOwned>(text: &str, header: usize) -> usize {
+    if header == 0 {
+        return 0;
+    }
+    let body: Vec<&str> = text.lines().skip(header).take_while(|line| !line.trim_start().starts_with('[')).collect();
+    let body = body.join("\n");
+    match toml::from_str::<T>(&body) {
+        Err(e) => e.span().map_or(header, |span| header + line_at(&body, span.start)),
+        Ok(_) => header,
+    }
+}
+
+/// The key serde's "unknown field `x`, expected …" names.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split_once('`')?.0.to_owned())
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+/// The line of the `[name]` table header, or 0.
+fn table_line(text: &str, name: &str) -> usize {
+    let header = format!("[{name}]");
+    text.lines()
+        .position(|line| line.split('#').next().unwrap_or("").trim() == header)
+        .map_or(0, |index| index + 1)
+}
+
+/// The line of the assignment to `key` in the table whose header is on
+/// line `header` (up to the next header), or `header` itself.
+fn key_line_after(text: &str, header: usize, key: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(header)
+        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+        .find(|(_, line)| line.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
+        .map_or(header, |(index, _)| index + 1)
+}
+
+/// The first line where `key` starts a table header or an assignment, or 0.
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let code = line.split('#').next().unwrap_or("").trim().trim_start_matches('[').trim_start_matches('[');
+            code.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(['=', ']', '.']))
+        })
+        .map_or(0, |index| index + 1)
 }
 
 /// The 1-based lines of the `[[name]]` array-of-tables headers, in order.
@@ -471,6 +705,40 @@ mod tests {
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("unknown field `pth`"), "{err}");
         assert!(err.contains("did you mean `path`?"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_of_a_manifest_is_listed_in_one_run_each_with_its_line() {
+        let text = "[hots]\nstate_dir = \"s\"\n\n[host]\nmetrics_adress = \"off\"\n\n[[actor]]\npath = \"a.wasm\"\ninstances = 0\n\n\
+                    [[provider]]\nname = \"kv\"\npth = \"kv.par\"\n\n[[provider]]\nname = \"http\"\npath = \"http.par\"\n\n\
+                    [[link]]\nactor = \"a\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv2\"\n";
+        let (manifest, problems) = Manifest::parse_all(text, Path::new("/opt"));
+        let shown: Vec<String> = problems.iter().map(Problem::to_string).collect();
+        let expect = [
+            "line 1: `hots` is not a section of a manifest (did you mean `host`?)",
+            "line 5: [host]: unknown field `metrics_adress`",
+            "did you mean `metrics_address`?",
+            "line 13: [[provider]] #1: unknown field `pth`",
+            "line 7: [[actor]] #1: instances must be between 1 and 256, not 0",
+            "line 19: [[link]] for a on wascc:keyvalue names provider `kv2`, which no [[provider]] defines",
+        ];
+        let all = shown.join("\n");
+        for expected in expect {
+            assert!(all.contains(expected), "{expected:?} in:\n{all}");
+        }
+        // What reads is kept for the checks that follow: the actor, the
+        // provider that reads, and the link.
+        let manifest = manifest.expect("the rest reads");
+        assert_eq!((manifest.actors.len(), manifest.providers.len(), manifest.links.len()), (1, 1, 1));
+        assert_eq!(manifest.providers[0].line, 15, "lines follow the entries kept");
+    }
+
+    #[test]
+    fn text_that_is_not_toml_is_one_problem_with_its_line() {
+        let (manifest, problems) = Manifest::parse_all("[host]\nstate_dir = \n", Path::new("/opt"));
+        assert!(manifest.is_none());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 2, "{problems:?}");
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! name that was probably meant.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use provider_abi::settings::Scope;
@@ -25,35 +24,7 @@ use crate::host::{is_provider_name, HostError};
 use crate::provider::trust::{self, Checked};
 use crate::provider::{ProviderError, ProviderLibrary, ProviderTrust};
 
-/// One thing wrong with a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The manifest line of the entry it is about (0 when it has none).
-    pub line: usize,
-    /// What is wrong, and what to do where that is known.
-    pub message: String,
-}
-
-impl Problem {
-    /// The problem as a compiler would print it: `manifest.toml:12: …`.
-    pub fn located(&self, manifest: &std::path::Path) -> String {
-        if self.line > 0 {
-            format!("{}:{}: {}", manifest.display(), self.line, self.message)
-        } else {
-            format!("{}: {}", manifest.display(), self.message)
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "line {}: {}", self.line, self.message)
-        } else {
-            f.write_str(&self.message)
-        }
-    }
-}
+pub use crate::manifest::Problem;
 
 /// What a check verified, compiled and opened, for the start that follows
 /// it to use instead of doing it all again (a 2 MiB actor's claims and

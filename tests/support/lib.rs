@@ -255,14 +255,10 @@ pub fn sign_provider(library: &Path, capability: &str, output: &Path) -> PathBuf
 pub fn sign_provider_revision(library: &Path, capability: &str, rev: Option<i32>, output: &Path) -> PathBuf {
     let bytes = std::fs::read(library).expect("reading the provider library");
     let options = host_edge::claims::ProviderSignOptions {
-        capability: CapabilityId::parse(capability).expect("a capability id"),
         name: library.file_stem().map(|s| s.to_string_lossy().into_owned()),
         vendor: "host-edge tests".to_owned(),
         rev,
-        ver: None,
-        issued_at: now_secs(),
-        expires: None,
-        not_before: None,
+        ..host_edge::claims::ProviderSignOptions::new(CapabilityId::parse(capability).expect("a capability id"), now_secs())
     };
     let target = host_edge::claims::provider::HOST_TARGET.to_owned();
     let gzip = output.extension().is_some_and(|e| e == "gz");

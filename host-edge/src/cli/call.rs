@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use host_edge::engine::Limits;
-use host_edge::{Host, Manifest};
+use host_edge::Host;
 
 use super::PolicyArgs;
 
@@ -92,8 +92,8 @@ pub fn execute(args: CallArgs) -> anyhow::Result<ExitCode> {
 /// Starts everything `path` names, as `run` does, and finds the actor
 /// `name` in it.
 fn start_manifest(path: &std::path::Path, name: &str) -> anyhow::Result<(Host, String)> {
-    let manifest = Manifest::load(path)?;
-    super::check::refuse_problems(path, &manifest)?;
+    let (manifest, parsed) = super::check::load(path)?;
+    super::check::refuse_problems(path, &manifest, parsed)?;
     let host = Host::with_builtins(manifest.policy.clone(), manifest.state_dir(), &manifest.host.builtins());
     host.set_unsigned_providers(manifest.host.allow_unsigned_providers == Some(true));
     let failures: Vec<String> = manifest.commands().into_iter().filter_map(|command| super::run::apply(&host, command).err()).collect();

@@ -41,7 +41,7 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let base = Manifest::load(&args.manifest)?;
+    let (base, parsed) = super::check::load(&args.manifest)?;
     let mut manifest = base.clone();
     tracing::debug!(
         trusted_issuers = manifest.policy.trusted_issuers.len(),
@@ -51,7 +51,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         state_dir = %manifest.state_dir().display(),
         "policy and host settings"
     );
-    let mut prepared = super::check::refuse_problems(&args.manifest, &manifest)?;
+    let mut prepared = super::check::refuse_problems(&args.manifest, &manifest, parsed)?;
     // Register the signal handlers before anything starts, so a signal that
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
@@ -325,9 +325,9 @@ fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, curre
 /// board for it, and a manifest that still lists the revoked actor (which
 /// the check then refuses) must not keep it running.
 fn load_revoking(host: &Host, path: &std::path::Path) -> anyhow::Result<Manifest> {
-    let next = Manifest::load(path)?;
+    let (next, parsed) = super::check::load(path)?;
     apply_revocations(host, &next);
-    super::check::refuse_problems(path, &next)?;
+    super::check::refuse_problems(path, &next, parsed)?;
     Ok(next)
 }
 
