@@ -232,3 +232,18 @@ fn a_revocation_arriving_while_a_provider_runs_removes_it_and_keeps_it_out() {
     assert!(err.to_string().contains("claims check `subject-revocation` failed"), "{err}");
     host.shutdown();
 }
+
+#[test]
+fn a_bare_library_given_to_a_running_host_as_ctl_add_provider_gives_it_is_refused_and_nothing_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_edge::Host::with_state_dir(host_edge::claims::Policy::default(), dir.path().join("state"));
+    let add = host_edge::Command::AddProvider {
+        name: "kv".into(),
+        path: provider_library("keyvalue_sqlite"),
+        settings: Default::default(),
+    };
+    let err = host.execute(add).unwrap_err();
+    assert!(err.to_string().contains("is not signed: host-edge loads native providers from signed provider archives"), "{err}");
+    assert!(host.providers().is_empty());
+    host.shutdown();
+}

@@ -351,6 +351,27 @@ mod tests {
     }
 
     #[test]
+    fn triples_map_to_target_names_with_the_arm_abis_apart() {
+        use crate::target::target_for_triple;
+        for (triple, name) in [
+            ("x86_64-unknown-linux-gnu", Some("x86_64-linux")),
+            ("aarch64-unknown-linux-gnu", Some("aarch64-linux")),
+            ("aarch64-unknown-linux-musl", Some("aarch64-linux")),
+            ("armv7-unknown-linux-gnueabihf", Some("armv7-linux")),
+            ("arm-unknown-linux-gnueabihf", Some("armv6hf-linux")),
+            ("arm-unknown-linux-gnueabi", Some("armv6-linux")),
+            ("aarch64-apple-darwin", Some("aarch64-macos")),
+            ("wasm32-unknown-unknown", None),
+        ] {
+            assert_eq!(target_for_triple(triple), name, "{triple}");
+        }
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        assert_eq!(crate::provider::HOST_TARGET, "x86_64-linux");
+        #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+        assert_eq!(crate::provider::HOST_TARGET, "aarch64-linux");
+    }
+
+    #[test]
     fn target_names_are_arch_dash_os() {
         for good in ["x86_64-linux", "aarch64-linux", "armv7-linux", "armv6-linux"] {
             assert!(is_target_name(good), "{good}");

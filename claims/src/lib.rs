@@ -30,6 +30,9 @@ pub mod policy;
 pub mod provider;
 pub mod section;
 pub mod sign;
+/// Target names of provider archives: which library of an archive a
+/// machine loads.
+pub mod target;
 pub mod token;
 pub mod verify;
 

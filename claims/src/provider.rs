@@ -65,39 +65,11 @@ impl WascapEntity for ProviderMetadata {
     }
 }
 
-/// The target name of the libraries this machine loads: `[arch]-[os]` as
-/// wasmCloud names them, with the 32-bit ARM ABIs told apart (a hard-float
-/// ARMv7 library does not load into a soft-float ARMv6 host).
-pub const HOST_TARGET: &str = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-    "x86_64-linux"
-} else if cfg!(all(target_arch = "aarch64", target_os = "linux")) {
-    "aarch64-linux"
-} else if cfg!(all(target_arch = "arm", target_os = "linux", target_abi = "eabihf", target_feature = "v7")) {
-    "armv7-linux"
-} else if cfg!(all(target_arch = "arm", target_os = "linux", target_abi = "eabihf")) {
-    "armv6hf-linux"
-} else if cfg!(all(target_arch = "arm", target_os = "linux")) {
-    "armv6-linux"
-} else if cfg!(all(target_arch = "x86_64", target_os = "macos")) {
-    "x86_64-macos"
-} else if cfg!(all(target_arch = "aarch64", target_os = "macos")) {
-    "aarch64-macos"
-} else {
-    "unknown-unknown"
-};
+/// The target name of the libraries this machine loads (see
+/// [`target_for_triple`]): the one this crate was compiled for.
+pub const HOST_TARGET: &str = env!("HOST_EDGE_ARCHIVE_TARGET");
 
-/// The target name for a Rust target triple (`aarch64-unknown-linux-gnu`),
-/// for tools that package libraries built for other machines.
-pub fn target_for_triple(triple: &str) -> Option<&'static str> {
-    Some(match triple {
-        "x86_64-unknown-linux-gnu" => "x86_64-linux",
-        "aarch64-unknown-linux-gnu" => "aarch64-linux",
-        "armv7-unknown-linux-gnueabihf" => "armv7-linux",
-        "arm-unknown-linux-gnueabihf" => "armv6hf-linux",
-        "arm-unknown-linux-gnueabi" => "armv6-linux",
-        _ => return None,
-    })
-}
+pub use crate::target::target_for_triple;
 
 /// What goes into a provider archive's token besides the keys and the
 /// libraries.

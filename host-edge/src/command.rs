@@ -55,7 +55,8 @@ pub enum Command {
     AddProvider {
         /// The name links refer to.
         name: String,
-        /// The shared library.
+        /// The signed provider archive (a bare shared library only where
+        /// the host allows unsigned providers).
         path: PathBuf,
         /// Provider-level settings, checked against what it declares.
         #[serde(default)]
