@@ -27,7 +27,8 @@ use crate::capability::CapabilityId;
 use crate::keys::{check_public_key, KeyRole};
 use crate::policy::Policy;
 use crate::sign::SignError;
-use crate::token::{sign_token, ClaimsFields};
+use crate::sign::sign_token;
+use crate::token::ClaimsFields;
 use crate::verify::{first_failure, warnings, Check, CheckResult, ClaimsError, Run};
 
 /// The JWT claims of a provider archive, as wascap encodes and decodes them.
@@ -149,7 +150,7 @@ pub fn sign_archive(
         expires: options.expires,
         not_before: options.not_before,
     };
-    let jwt = sign_token(fields, metadata, issuer).map_err(SignError::Token)?;
+    let jwt = sign_token(fields, metadata, issuer)?;
     archive::write(&jwt, libraries, gzip).map_err(SignError::Archive)
 }
 

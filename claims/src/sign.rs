@@ -10,7 +10,7 @@ use nkeys::KeyPair;
 use provider_abi::grant::Rule;
 
 use super::section::{self, SectionError};
-use super::token::{sign_token, ActorMetadata, ClaimsFields};
+use super::token::{new_claims, ActorMetadata, ClaimsFields};
 use crate::capability::CapabilityId;
 use crate::keys::{check_public_key, KeyError, KeyRole};
 
@@ -144,8 +144,18 @@ pub fn sign_module(
         expires: options.expires,
         not_before: options.not_before,
     };
-    let jwt = sign_token(fields, metadata, issuer).map_err(SignError::Token)?;
+    let jwt = sign_token(fields, metadata, issuer)?;
     Ok(section::append_claims(&stripped, &jwt))
+}
+
+/// Builds the claims of `fields` and `metadata` (an actor's or a
+/// provider's) and signs them with `issuer`: the token as text.
+pub(crate) fn sign_token<T>(fields: ClaimsFields, metadata: T, issuer: &KeyPair) -> Result<String, SignError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + wascap::jwt::WascapEntity,
+{
+    let claims = new_claims(fields, metadata).map_err(|e| SignError::Token(e.to_string()))?;
+    claims.encode(issuer).map_err(|e| SignError::Token(e.to_string()))
 }
 
 /// The `grants` metadata for `options`: refused when a grant names a

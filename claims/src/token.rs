@@ -90,14 +90,3 @@ pub(crate) struct ClaimsFields {
     pub expires: Option<u64>,
     pub not_before: Option<u64>,
 }
-
-/// Builds the claims of `fields` and `metadata` and signs them with
-/// `issuer`: the token as text.
-pub(crate) fn sign_token<T: Serialize + serde::de::DeserializeOwned + WascapEntity>(
-    fields: ClaimsFields,
-    metadata: T,
-    issuer: &nkeys::KeyPair,
-) -> Result<String, String> {
-    let claims = new_claims(fields, metadata).map_err(|e| e.to_string())?;
-    claims.encode(issuer).map_err(|e| e.to_string())
-}
