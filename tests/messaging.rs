@@ -282,7 +282,9 @@ fn request_reply_works_both_ways_and_a_request_nobody_answers_times_out() {
     deployment.start();
 
     // A requester outside asks the actor: mosquitto_rr (MQTT 5) sends a
-    // response topic and waits on it.
+    // response topic and waits on it, once the provider has subscribed
+    // (it does so after the host serves).
+    broker.wait_for_subscription(&format!("{p}/get"));
     assert_eq!(http_post(&deployment.url(&format!("/reading?topic={p}/readings")), "21.5").0, 200);
     let asked = mosquitto_client("mosquitto_rr", broker.port(), &["-t", &format!("{p}/get"), "-e", &format!("{p}/answers"), "-m", "now?", "-W", "20"]);
     assert!(asked.status.success(), "{asked:?}");

@@ -578,13 +578,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("control.sock");
         let server = ControlServer::start(&path, handler()).unwrap();
-        let idle = UnixStream::connect(&path).unwrap();
-        // Let the accept loop pick it up.
-        std::thread::sleep(Duration::from_millis(50));
+        let mut idle = UnixStream::connect(&path).unwrap();
+        // One answer proves the server accepted and holds the connection,
+        // which then stays open, idle, while the server is dropped.
+        let mut reader = BufReader::new(idle.try_clone().unwrap());
+        assert!(roundtrip(&mut idle, &mut reader, "{\"request\":\"status\"}\n").starts_with("{\"status\""));
         drop(server);
         assert!(!path.exists());
         let mut rest = Vec::new();
-        (&idle).read_to_end(&mut rest).unwrap();
+        reader.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
     }
 
