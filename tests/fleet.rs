@@ -300,7 +300,7 @@ fn a_deployment_whose_health_probe_fails_is_rolled_back_by_the_device_and_report
     // The counter answers 200; this check wants 204, so the probe never passes.
     let deployment = fleet.deployment(
         "bad.toml",
-        "probe_timeout = \"2s\"\n\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204",
+        "probe_timeout = \"8s\"\n\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204",
     );
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
     let said = text_of(&out);
@@ -664,7 +664,7 @@ fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_
     fleet.wait_for_status(&a, "a is online", online);
     let deployment = fleet.deployment("v2.toml", "");
     let token = fleet.path("v2.jwt");
-    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--valid-for", "3s", "-o", token.to_str().unwrap()]);
+    let signed = fleet.fleet(&["sign", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--valid-for", "60s", "-o", token.to_str().unwrap()]);
     assert!(signed.status.success(), "{}", text_of(&signed));
     let sent = fleet.fleet(&["send", token.to_str().unwrap(), "--deployment", deployment.to_str().unwrap()]);
     assert!(sent.status.success(), "{}", text_of(&sent));
@@ -675,11 +675,11 @@ fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_
     let expires = claims_of(std::fs::read_to_string(&token).unwrap().trim())["exp"].as_u64().expect("the command carries an expiry");
     // The state folder is lost: every sequence mark, and the clock's mark.
     std::fs::remove_dir_all(a.host.dir().join("state")).unwrap();
-    while host_edge::claims::policy::now_secs() <= expires {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // The device comes back two hours later, long past the command's
+    // expiry, by its clock (faketime): no waiting on the real one.
+    assert!(expires < host_edge::claims::policy::now_secs() + 2 * 3600);
     let events = fleet.events();
-    a.host.start();
+    a.host.wrapper(&["faketime", "-f", "+2h"]).start();
     let refusal = eventually(Duration::from_secs(30), "the replay is refused", || {
         events.received().into_iter().map(|m| serde_json::from_str::<Value>(&m.body).unwrap()).find(|e| e["kind"] == "refused")
     });
@@ -887,7 +887,7 @@ fn a_carried_provider_is_rolled_back_with_the_rest_when_the_health_probe_fails()
     let deployment = fleet.path("kv-v2.toml");
     let text = fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")
         + "\n[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"\nstatus = 204\n";
-    std::fs::write(&deployment, text.replace("label = \"kv 2\"", "label = \"kv 2\"\nprobe_timeout = \"2s\"")).unwrap();
+    std::fs::write(&deployment, text.replace("label = \"kv 2\"", "label = \"kv 2\"\nprobe_timeout = \"8s\"")).unwrap();
     let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
     let said = text_of(&out);
     assert!(!out.status.success() && said.contains("a: rolled-back") && said.contains("answered 200, not 204"), "{said}");
