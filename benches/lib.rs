@@ -228,7 +228,7 @@ pub fn library(name: &str) -> String {
 /// (issued by `testkit::provider_issuer`), as a board loads it.
 pub fn archive(name: &str) -> String {
     let release = testkit::release_build();
-    let output = release.join(format!("{name}-{}.par", std::process::id()));
+    let output = release.join(format!("{name}.par"));
     let capability = testkit::provider_capability(name);
     testkit::sign_provider(&release.join(format!("lib{name}.so")), capability, &output).display().to_string()
 }

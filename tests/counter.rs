@@ -652,10 +652,14 @@ bindings:
 "#,
         redis = redis_url()
     );
-    // host-edge's signed archives of the two providers, in the folder
-    // HOST_EDGE_PROVIDERS names.
-    provider_archive("http_server");
-    let archives = provider_archive("keyvalue_redis").parent().unwrap().display().to_string();
+    // host-edge's signed archives of the two providers, under the names a
+    // bundle gives them, in the folder HOST_EDGE_PROVIDERS names.
+    let folder = dir.path().join("providers");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["http_server", "keyvalue_redis"] {
+        std::fs::copy(provider_archive(name), folder.join(format!("{name}.par"))).unwrap();
+    }
+    let archives = folder.display().to_string();
     let mut host = testkit::host::HostProcess::with_manifest_file(dir.path(), "manifest.yaml", &yaml, port);
     host.env("HOST_EDGE_PROVIDERS", &archives).start();
     let path = fresh_path();

@@ -157,6 +157,9 @@ struct Inner {
     scaling: RwLock<Scaling>,
     /// Whether bare provider libraries, with no signature, may be loaded.
     unsigned_providers: std::sync::atomic::AtomicBool,
+    /// The state directory is the host's own temporary folder
+    /// ([`Host::new`]), removed at [`Host::shutdown`].
+    temporary_state: bool,
 }
 
 /// A running host. Cheap to clone; clones share the same actors.
@@ -173,12 +176,20 @@ impl std::fmt::Debug for Host {
 
 impl Host {
     /// A host with no actors, applying `policy` to every module it loads,
-    /// keeping provider state in a directory of this process's own under
-    /// the system's temporary folder. A deployment names its state
-    /// directory with [`Host::with_state_dir`].
+    /// keeping provider state in a folder of its own under the system's
+    /// temporary folder, removed by [`Host::shutdown`]. A deployment names
+    /// its state directory with [`Host::with_state_dir`].
     pub fn new(policy: Policy) -> Host {
-        let dir = std::env::temp_dir().join(format!("host-edge-{}", std::process::id()));
-        Host::with_state_dir(policy, dir)
+        // One folder a host: several hosts of one process must not share
+        // (and remove) each other's.
+        static HOSTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = HOSTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("host-edge-{}-{n}", std::process::id()));
+        let mut host = Host::with_state_dir(policy, dir);
+        if let Some(inner) = Arc::get_mut(&mut host.inner) {
+            inner.temporary_state = true;
+        }
+        host
     }
 
     /// A host with no actors whose providers keep their files under
@@ -214,6 +225,7 @@ impl Host {
                 commands: Mutex::new(()),
                 scaling: RwLock::new(Scaling::DEFAULT),
                 unsigned_providers: std::sync::atomic::AtomicBool::new(false),
+                temporary_state: false,
             }),
         }
     }
@@ -649,6 +661,11 @@ impl Host {
             let key = running.actor.subject().to_owned();
             drop(running);
             tracing::info!(actor = %key, "actor stopped");
+        }
+        if self.inner.temporary_state {
+            // Its verified provider libraries and the providers' files: a
+            // host made by `Host::new` keeps nothing once it is shut down.
+            let _ = std::fs::remove_dir_all(&self.inner.state_root);
         }
     }
 

@@ -67,10 +67,12 @@ impl HostProcess {
         self
     }
 
-    /// Starts the host and waits until its HTTP route answers; its log goes
-    /// to `host.log`, appended across starts.
+    /// Starts the host and waits until its HTTP route answers and it has
+    /// logged that it serves; its log goes to `host.log`, appended across
+    /// starts.
     pub fn start(&mut self) -> &mut Self {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("host.log")).unwrap();
+        let logged_before = usize::try_from(log.metadata().unwrap().len()).unwrap();
         let mut command = match self.wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
@@ -96,6 +98,14 @@ impl HostProcess {
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             let exited = self.child.as_mut().unwrap().try_wait().unwrap();
             assert!(exited.is_none() && Instant::now() < deadline, "the host does not serve ({exited:?}): {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The port opens before the host has said all it says at start
+        // (what it serves, what is built in, the control socket): its last
+        // start-up line, in this start's part of the log, says it has.
+        while !self.log().get(logged_before..).is_some_and(|log| log.contains("host-edge is serving")) {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(exited.is_none() && Instant::now() < deadline, "the host never said it serves ({exited:?}): {}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
         self

@@ -218,17 +218,19 @@ pub fn provider_capability(name: &str) -> &'static str {
     }
 }
 
-/// The account that signs this process's provider archives: a fresh key
-/// per test process, so a manifest that trusts named issuers must name it.
+/// The account that signs the test provider archives: a fixed key (from
+/// fixed bytes, a test key that only test manifests trust), so that an
+/// archive made by one test process serves every other.
 pub fn provider_issuer() -> &'static KeyPair {
     static ISSUER: OnceLock<KeyPair> = OnceLock::new();
-    ISSUER.get_or_init(KeyPair::new_account)
+    ISSUER.get_or_init(|| KeyPair::new_from_raw(nkeys::KeyPairType::Account, [0x5e; 32]).expect("32 bytes make a key"))
 }
 
 /// The provider whose library is called `name` as a signed provider
-/// archive (by [`provider_issuer`], for this machine's target), made once
-/// per process in a folder of this process's own. The host loads providers
-/// only from archives like this one.
+/// archive (by [`provider_issuer`], for this machine's target), as the host
+/// loads providers. One archive per build of the library, shared by every
+/// test process: `target/test-archives/<name>-<hash>.par`, written whole or
+/// not at all; the archives of earlier builds are removed.
 pub fn provider_archive(name: &str) -> PathBuf {
     static MADE: OnceLock<std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>>> = OnceLock::new();
     let made = MADE.get_or_init(Default::default);
@@ -236,9 +238,23 @@ pub fn provider_archive(name: &str) -> PathBuf {
     if let Some(path) = made.get(name) {
         return path.clone();
     }
-    let dir = target_dir().join("test-archives").join(std::process::id().to_string());
+    let library = provider_library(name);
+    let bytes = std::fs::read(&library).expect("reading the provider library");
+    let hash = host_edge::claims::archive::hash_bytes(&bytes);
+    let dir = target_dir().join("test-archives");
     std::fs::create_dir_all(&dir).expect("creating the archive folder");
-    let path = sign_provider(&provider_library(name), provider_capability(name), &dir.join(format!("{name}.par")));
+    let path = dir.join(format!("{name}-{}.par", &hash[..16]));
+    if !path.is_file() {
+        let partial = dir.join(format!(".{name}-{}.{}", &hash[..16], std::process::id()));
+        sign_provider(&library, provider_capability(name), &partial);
+        std::fs::rename(&partial, &path).expect("moving the archive into place");
+        for entry in std::fs::read_dir(&dir).expect("listing the archive folder").flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&format!("{name}-")) && entry.path() != path {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     made.insert(name.to_owned(), path.clone());
     path
 }
