@@ -116,11 +116,11 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
     let (opened, loaded) = std::thread::scope(|scope| {
         let loading = std::thread::Builder::new()
             .name("preflight".into())
-            .spawn_scoped(scope, || load_actors(manifest));
+            .spawn_scoped(scope, || load_actors(manifest, trust.now));
         let opened = open_libraries(manifest, &trust, libraries_mode);
         let loaded = match loading {
             Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => load_actors(manifest),
+            Err(_) => load_actors(manifest, trust.now),
         };
         (opened, loaded)
     });
@@ -239,10 +239,10 @@ fn open_libraries(manifest: &Manifest, trust: &ProviderTrust, mode: Libraries<'_
         .collect()
 }
 
-/// Reads, verifies and compiles each `[[actor]]`, in manifest order, against
-/// the clock the host will check claims against: the system's, never behind
-/// the latest signed time the host has seen.
-fn load_actors(manifest: &Manifest) -> Vec<Result<Actor, LoadError>> {
-    let now = trusted_now(manifest);
+/// Reads, verifies and compiles each `[[actor]]`, in manifest order, at
+/// `now` by the clock the host will check claims against (the one provider
+/// archives are checked at too: the system's, never behind the latest
+/// signed time the host has seen).
+fn load_actors(manifest: &Manifest, now: u64) -> Vec<Result<Actor, LoadError>> {
     manifest.actors.iter().map(|entry| Actor::from_file(&entry.path, &manifest.policy, now)).collect()
 }
