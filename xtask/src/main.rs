@@ -32,8 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus};
 use std::time::Duration;
 
+mod cache;
 mod fuzz;
 mod glibc;
+mod phases;
 mod pi;
 mod raspi;
 
@@ -457,7 +459,14 @@ fn check_demo(bin: &Path, dir: &Path) {
 /// checks the demo.
 fn test(extra: &[String]) {
     use std::io::{BufRead, BufReader};
-    build_actors();
+    phases::timed("actors (wasm32)", build_actors);
+    // Compiled first, on their own, so that the phase times say how long the
+    // build took apart from the tests' run.
+    phases::timed("workspace tests: build", || {
+        let options = extra.iter().take_while(|arg| *arg != "--");
+        run(cargo().current_dir(root()).args(["test", "--workspace", "--no-run"]).args(options));
+    });
+    let started = std::time::Instant::now();
     let mut command = cargo();
     command
         .current_dir(root())
@@ -483,17 +492,21 @@ fn test(extra: &[String]) {
     if !status.success() {
         exit(status.code().unwrap_or(1));
     }
+    phases::record("workspace tests: run", started.elapsed());
     // The README's demo commands must keep working: run them, bounded, on
     // the debug build the tests just made rather than a build of their own
     // (the demo profile is the same code, optimised). That provider panics
     // are still caught in the release profile (LTO, stripped) is checked
     // on what boards run, the ARM bundles (`arm-check`).
-    demo(true, "dev");
-    demo_gpio(true, "dev");
-    demo_mqtt(true, "dev");
+    phases::timed("demo checks", || {
+        demo(true, "dev");
+        demo_gpio(true, "dev");
+        demo_mqtt(true, "dev");
+    });
     // Every parser of outside input, under libFuzzer for a minute or so:
     // the seeds and what a short run finds from them (docs/fuzzing.md).
-    fuzz::fuzz(&root(), cargo, fuzz::DEFAULT_SECONDS);
+    phases::timed("fuzz targets: build and run", || fuzz::fuzz(&root(), cargo, fuzz::DEFAULT_SECONDS));
+    phases::report("test");
 }
 
 /// The number before `label` in a `test result:` line.
@@ -958,6 +971,9 @@ fn main() {
             std::env::remove_var(&name);
         }
     }
+    if let Some(wrapper) = cache::enable() {
+        eprintln!("xtask: compiling through {} (the compiler cache; HOST_EDGE_NO_SCCACHE=1 turns it off)", wrapper.display());
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("actors") => {
@@ -997,13 +1013,14 @@ fn main() {
             } else {
                 pi::PI_TARGETS.iter().map(|t| t.target).collect()
             };
-            build_bundles(&targets);
+            phases::timed("release cross-builds", || build_bundles(&targets));
             for target in &targets {
-                bundle_check(target);
+                phases::timed(&format!("bundle check {target}"), || bundle_check(target));
             }
             if targets.contains(&SUITES_TARGET) {
-                arm_suites(SUITES_TARGET);
+                phases::timed(&format!("provider suites {SUITES_TARGET}"), || arm_suites(SUITES_TARGET));
             }
+            phases::report("arm-check");
         }
         Some("glibc-floor") => match (args.get(1), args.get(2).map(|v| glibc::parse(v))) {
             (Some(dir), None) => glibc_floor(Path::new(dir), GLIBC_FLOOR),
