@@ -10,10 +10,10 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use codec::http::{Request, Response};
-use host_edge::capability::CapabilityId;
-use host_edge::claims::Policy;
-use host_edge::engine::Limits;
-use host_edge::{Host, LinkSpec};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::{Host, LinkSpec};
 use testkit::{actor_module, provider_archive, Signer};
 
 const SIZE: u64 = 64 << 20;

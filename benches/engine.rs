@@ -9,12 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use host_edge::capability::WellKnown;
-use host_edge::claims::Policy;
-use host_edge::router::CapabilityHandler;
-use host_edge::Failure;
-use host_edge::engine::{CompiledModule, Instance, Limits};
-use host_edge::Host;
+use host_edge_runtime::capability::WellKnown;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::router::CapabilityHandler;
+use host_edge_runtime::Failure;
+use host_edge_runtime::engine::{CompiledModule, Instance, Limits};
+use host_edge_runtime::Host;
 use host_edge_benches::measure;
 use testkit::{actor_module, c_provider, Signer};
 
@@ -59,7 +59,7 @@ fn main() {
     let signed_native = Signer::new().sign(&echo, "echo", &["example:reverse"]);
     native.start_actor(native.load(&signed_native).unwrap(), 1, Limits::default()).unwrap();
     native.add_provider("reverse", &c_provider(dir.path(), "provider.c", &[])).unwrap();
-    let reverse = host_edge::capability::CapabilityId::parse("example:reverse").unwrap();
+    let reverse = host_edge_runtime::capability::CapabilityId::parse("example:reverse").unwrap();
     native.link_provider("echo", &reverse, "default", "reverse", &Default::default()).unwrap();
     let reverse_call = b"default\nexample:reverse\nReverse\nkey".to_vec();
     measure("call making one host call to a C provider", 1000, 200_000, TIME, || {
@@ -80,13 +80,13 @@ fn main() {
         drop(CompiledModule::new(&signed).unwrap());
     });
     measure("verify claims of echo", 5, 1_000, TIME, || {
-        host_edge::claims::verify(&signed, &Policy::default(), host_edge::claims::policy::now_secs()).unwrap();
+        host_edge_runtime::claims::verify(&signed, &Policy::default(), host_edge_runtime::claims::policy::now_secs()).unwrap();
     });
     // A 2 MiB actor: waSCC's kvcounter padded with a custom section.
     let big = host_edge_benches::padded(&actor_module("wascc_kvcounter"), 2 * 1024 * 1024 - 700, 3);
     let big = Signer::new().sign(&big, "kvcounter", &["wascc:keyvalue", "wascc:http_server"]);
     measure("verify claims of a 2 MiB actor", 5, 1_000, TIME, || {
-        host_edge::claims::verify(&big, &Policy::default(), host_edge::claims::policy::now_secs()).unwrap();
+        host_edge_runtime::claims::verify(&big, &Policy::default(), host_edge_runtime::claims::policy::now_secs()).unwrap();
     });
     measure("compile a 2 MiB actor (kvcounter's code)", 5, 1_000, TIME, || {
         drop(CompiledModule::new(&big).unwrap());

@@ -14,13 +14,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_edge::claims::keys::{generate, write_seed, KeyRole};
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::SignOptions;
-use host_edge::fleet::command::{self, Order};
-use host_edge::fleet::deployment::DeploymentFile;
-use host_edge::fleet::operator::{Operator, Report};
-use host_edge::fleet::{Target, Topics};
+use host_edge_runtime::claims::keys::{generate, write_seed, KeyRole};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_fleet::command::{self, Order};
+use host_edge_fleet::deployment::DeploymentFile;
+use host_edge_fleet::operator::{Operator, Report};
+use host_edge_fleet::{Target, Topics};
 use host_edge_benches::padded;
 use testkit::host::counter_entries;
 use testkit::mqtt::PrivateMosquitto;
@@ -122,7 +122,7 @@ path = "{v1}"
             ),
         )
         .unwrap();
-        let deployment = DeploymentFile::load(&file, host_edge::fleet::deployment::DEFAULT_CHUNK).unwrap();
+        let deployment = DeploymentFile::load(&file, host_edge_fleet::deployment::DEFAULT_CHUNK).unwrap();
         let seq = 1000 + round;
         let (claims, token) = command::sign(
             &operator,

@@ -14,10 +14,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::{Policy, SignOptions};
-use host_edge::engine::Limits;
-use host_edge::{Host, LinkSpec};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::{Policy, SignOptions};
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::{Host, LinkSpec};
 use host_edge_benches::measure;
 use serde_json::{json, Value};
 use testkit::{actor_module, options, provider_archive, SimBoard, Signer};

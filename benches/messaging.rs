@@ -14,10 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use codec::messaging::BrokerMessage;
-use host_edge::capability::CapabilityId;
-use host_edge::claims::Policy;
-use host_edge::engine::Limits;
-use host_edge::{Host, LinkSpec};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::{Host, LinkSpec};
 use host_edge_benches::measure;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::mqttbytes::QoS;

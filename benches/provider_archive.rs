@@ -1,5 +1,5 @@
 //! What verifying a provider archive costs at start
-//! (`host_edge::provider::trust::check`): reading it once, unpacking it,
+//! (`host_edge_runtime::provider::trust::check`): reading it once, unpacking it,
 //! hashing every library and checking the signed claims, for libraries of
 //! 1, 2 and 4 MiB (the sizes of the release-built providers), gzipped and
 //! not; beside it, the archive sizes. Writing the verified library into the
@@ -14,9 +14,9 @@
 
 use std::time::Duration;
 
-use host_edge::claims::provider::HOST_TARGET;
-use host_edge::claims::{sign_archive, Policy, ProviderSignOptions};
-use host_edge::provider::trust::{self, Checked, ProviderTrust};
+use host_edge_runtime::claims::provider::HOST_TARGET;
+use host_edge_runtime::claims::{sign_archive, Policy, ProviderSignOptions};
+use host_edge_runtime::provider::trust::{self, Checked, ProviderTrust};
 use host_edge_benches::measure;
 use nkeys::KeyPair;
 
@@ -38,11 +38,11 @@ fn library(size: usize) -> Vec<u8> {
 fn main() {
     let dir = tempfile::tempdir().expect("a scratch folder");
     let issuer = KeyPair::new_account();
-    let capability = host_edge::capability::CapabilityId::parse("wascc:keyvalue").expect("an id");
-    let options = ProviderSignOptions::new(capability, host_edge::claims::policy::now_secs());
+    let capability = host_edge_runtime::capability::CapabilityId::parse("wascc:keyvalue").expect("an id");
+    let options = ProviderSignOptions::new(capability, host_edge_runtime::claims::policy::now_secs());
     let trust = ProviderTrust {
         policy: Policy { trusted_issuers: [issuer.public_key()].into(), ..Policy::default() },
-        now: host_edge::claims::policy::now_secs(),
+        now: host_edge_runtime::claims::policy::now_secs(),
         allow_unsigned: false,
     };
     for mib in [1usize, 2, 4] {

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::SignOptions;
-use host_edge::engine::Limits;
-use host_edge::Host;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Host;
 use codec::http::{Request, Response};
 use testkit::{actor_module, options, provider_archive, Signer};
 

@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::SignOptions;
-use host_edge::grant::Rule;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::grant::Rule;
 use testkit::host::HostProcess;
 use testkit::{actor_module, eventually, free_port, http_get, http_post, http_put, options, provider_archive, Signer};
 

@@ -3,10 +3,10 @@
 //! and wascap.
 
 use data_encoding::BASE64URL_NOPAD;
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::section::{scan, strip_claims};
-use host_edge::claims::{inspect, verify, Check, ClockRule, Outcome, Policy, SignOptions};
-use host_edge::{Actor, Host};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::section::{scan, strip_claims};
+use host_edge_runtime::claims::{inspect, verify, Check, ClockRule, Outcome, Policy, SignOptions};
+use host_edge_runtime::{Actor, Host};
 use nkeys::KeyPair;
 use testkit::{actor_module, options, Signer};
 
@@ -25,7 +25,7 @@ fn token_of(module: &[u8]) -> String {
 
 /// Replaces the token in `module` with `jwt` (no re-signing).
 fn with_token(module: &[u8], jwt: &str) -> Vec<u8> {
-    host_edge::claims::section::append_claims(&strip_claims(module).unwrap(), jwt)
+    host_edge_runtime::claims::section::append_claims(&strip_claims(module).unwrap(), jwt)
 }
 
 fn claims_json(jwt: &str) -> serde_json::Value {
@@ -202,7 +202,7 @@ fn malformed_and_truncated_modules_are_refused() {
 fn a_module_with_two_claims_sections_is_refused() {
     let signer = Signer::new();
     let signed = signer.sign(&actor_module("echo"), "echo", &[]);
-    let doubled = host_edge::claims::section::append_claims(&signed, &token_of(&signed));
+    let doubled = host_edge_runtime::claims::section::append_claims(&signed, &token_of(&signed));
     assert_eq!(refusal(&doubled, &Policy::default()), Check::ClaimsSection);
 }
 
@@ -212,7 +212,7 @@ fn signed_but_invalid_code_is_refused_by_the_engine() {
     let mut module = b"\0asm\x01\0\0\0".to_vec();
     module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 4, 1, 2, 0, 0xff]);
     let host_edge_refuses_to_sign =
-        host_edge::claims::sign_module(&module, &KeyPair::new_account(), &KeyPair::new_module(), &options("x", &[]));
+        host_edge_runtime::claims::sign_module(&module, &KeyPair::new_account(), &KeyPair::new_module(), &options("x", &[]));
     assert!(host_edge_refuses_to_sign.unwrap_err().to_string().contains("invalid"));
 }
 
@@ -315,7 +315,7 @@ fn a_tampered_legacy_token_is_refused_although_wascap_accepts_it() {
         "sub": KeyPair::new_module().public_key(),
         "wascap": {
             "name": "legacy",
-            "hash": host_edge::claims::section::hash_bytes(&original),
+            "hash": host_edge_runtime::claims::section::hash_bytes(&original),
             "caps": ["wascc:keyvalue"],
             "prov": false
         }
@@ -341,7 +341,7 @@ fn a_module_signed_as_a_wascc_portable_provider_is_not_run_as_an_actor_and_inspe
         "sub": KeyPair::new_module().public_key(),
         "wascap": {
             "name": "redis-portable",
-            "hash": host_edge::claims::section::hash_bytes(&original),
+            "hash": host_edge_runtime::claims::section::hash_bytes(&original),
             "caps": ["wascc:keyvalue"],
             "prov": true
         }
@@ -350,7 +350,7 @@ fn a_module_signed_as_a_wascc_portable_provider_is_not_run_as_an_actor_and_inspe
     assert!(verify(&signed, &Policy::default(), now_secs()).is_ok(), "its claims themselves are valid");
 
     let err = Actor::from_bytes(&signed, &Policy::default(), now_secs()).unwrap_err();
-    assert!(matches!(err, host_edge::LoadError::PortableProvider { .. }), "{err:?}");
+    assert!(matches!(err, host_edge_runtime::LoadError::PortableProvider { .. }), "{err:?}");
     assert!(err.to_string().contains("redis-portable"), "{err}");
     assert!(err.to_string().contains("waSCC portable capability provider (prov: true), not an actor"), "{err}");
 

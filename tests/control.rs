@@ -9,8 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use host_edge::claims::SignOptions;
-use host_edge::Status;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::Status;
 use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_archive, sign_provider, wait_for_port, Signer};
 
 /// A `host-edge run` of a manifest in a temporary folder.

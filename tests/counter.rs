@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::Policy;
-use host_edge::engine::Limits;
-use host_edge::Host;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Host;
 use testkit::{
     actor_module, free_port, host_edge_bin, http_get, provider_archive, redis_url, wait_for_port, PrivateRedis,
     Signer,

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use host_edge::router::CapabilityHandler;
-use host_edge::Failure;
-use host_edge::engine::{InvokeError, Limits};
-use host_edge::{Host, HostError};
-use host_edge::capability::WellKnown;
-use host_edge::claims::Policy;
+use host_edge_runtime::router::CapabilityHandler;
+use host_edge_runtime::Failure;
+use host_edge_runtime::engine::{InvokeError, Limits};
+use host_edge_runtime::{Host, HostError};
+use host_edge_runtime::capability::WellKnown;
+use host_edge_runtime::claims::Policy;
 use testkit::{actor_module, Signer};
 
 fn host_with(actors: &[(&str, &str, &[&str], Limits)]) -> (Host, Vec<String>) {
@@ -149,7 +149,7 @@ fn an_actor_signed_to_call_another_calls_it_by_its_module_key() {
     let host = Host::new(Policy::default());
     let callee = Signer::new();
     let callee_key = callee.subject.public_key();
-    let options = host_edge::claims::SignOptions { actors: vec![callee_key.clone()], ..testkit::options("caller", &[]) };
+    let options = host_edge_runtime::claims::SignOptions { actors: vec![callee_key.clone()], ..testkit::options("caller", &[]) };
     let caller = host.load(&Signer::new().sign_with(&actor_module("echo"), &options)).unwrap();
     let keys = [
         host.start_actor(caller, 1, Limits::default()).unwrap(),
@@ -308,7 +308,7 @@ fn growing_a_table_past_its_bound_traps_instead_of_taking_the_boards_memory() {
 /// served by a callback that holds the first call until `release` is set;
 /// `calls` counts the calls that ran.
 struct HeldPool {
-    pool: Arc<host_edge::pool::ActorPool>,
+    pool: Arc<host_edge_runtime::pool::ActorPool>,
     calls: Arc<std::sync::atomic::AtomicUsize>,
     release: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
@@ -325,11 +325,11 @@ impl HeldPool {
               (drop (call $call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 12) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
               (call $resp (i32.const 0) (i32.const 0))
               (i32.const 1)))"#;
-        let compiled = host_edge::engine::CompiledModule::new(&wat::parse_str(wat).unwrap()).unwrap();
+        let compiled = host_edge_runtime::engine::CompiledModule::new(&wat::parse_str(wat).unwrap()).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let release = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         let (counted, held) = (Arc::clone(&calls), Arc::clone(&release));
-        let callbacks: host_edge::pool::CallbackFactory = Arc::new(move || {
+        let callbacks: host_edge_runtime::pool::CallbackFactory = Arc::new(move || {
             let (counted, held) = (Arc::clone(&counted), Arc::clone(&held));
             Box::new(move |_id: u64, _binding: &str, _namespace: &str, _operation: &str, _payload: &[u8]| {
                 counted.fetch_add(1, Ordering::SeqCst);
@@ -339,13 +339,13 @@ impl HeldPool {
                 Ok(Vec::new())
             })
         });
-        let metrics = host_edge::metrics::global().actor("MHELD", "held");
-        let pool = host_edge::pool::ActorPool::start(
+        let metrics = host_edge_runtime::metrics::global().actor("MHELD", "held");
+        let pool = host_edge_runtime::pool::ActorPool::start(
             Arc::from("MHELD"),
             &compiled,
             1,
             Limits::default(),
-            host_edge::pool::Scaling::FIXED,
+            host_edge_runtime::pool::Scaling::FIXED,
             callbacks,
             metrics,
         )
@@ -377,7 +377,7 @@ fn a_flood_of_calls_to_a_stuck_actor_is_refused_past_the_queue_bound_and_the_cal
     assert!(matches!(gave_up, InvokeError::TimedOut(_)), "{gave_up:?}");
     // The queue fills up to its bound (the abandoned call still takes a place)...
     let answered = Arc::new(AtomicUsize::new(0));
-    for _ in 1..host_edge::pool::QUEUE_LIMIT {
+    for _ in 1..host_edge_runtime::pool::QUEUE_LIMIT {
         let answered = Arc::clone(&answered);
         held.pool.call_then("Run", b"", Box::new(move |outcome| {
             outcome.unwrap();
@@ -390,7 +390,7 @@ fn a_flood_of_calls_to_a_stuck_actor_is_refused_past_the_queue_bound_and_the_cal
 
     held.release();
     first.join().unwrap().unwrap();
-    let queued = host_edge::pool::QUEUE_LIMIT - 1;
+    let queued = host_edge_runtime::pool::QUEUE_LIMIT - 1;
     testkit::eventually(Duration::from_secs(60), "the queued calls to be answered", || {
         (answered.load(Ordering::SeqCst) == queued).then_some(())
     });

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use host_edge::claims::SignOptions;
+use host_edge_runtime::claims::SignOptions;
 use serde_json::Value;
 use testkit::host::{counter_entries, HostProcess};
 use testkit::mqtt::{mosquitto_client, PrivateMosquitto, Subscriber};
@@ -556,8 +556,8 @@ fn has_loaded(pid: u32, name: &str) -> bool {
 /// The uppercase SHA-256 of this machine's library in the provider archive
 /// `bytes`: the name the host would load it under, in `state/.libraries`.
 fn library_hash(bytes: &[u8]) -> String {
-    let contents = host_edge::claims::archive::read(bytes, None).unwrap();
-    contents.library(host_edge::claims::provider::HOST_TARGET).expect("a library for this machine").hash.clone()
+    let contents = host_edge_runtime::claims::archive::read(bytes, None).unwrap();
+    contents.library(host_edge_runtime::claims::provider::HOST_TARGET).expect("a library for this machine").hash.clone()
 }
 
 /// Whether the host process `pid` has the library of the test provider
@@ -621,9 +621,9 @@ fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not
     let claims = serde_json::json!({
         "label": "absolute", "providers": [{ "name": "blob", "path": outside }],
     });
-    let deployment: host_edge::fleet::deployment::Deployment = serde_json::from_value(claims).unwrap();
-    let operator = host_edge::claims::keys::read_seed(&fleet.operator, host_edge::claims::keys::KeyRole::Operator).unwrap();
-    let topics = host_edge::fleet::Topics::new(&fleet.prefix).unwrap();
+    let deployment: host_edge_fleet::deployment::Deployment = serde_json::from_value(claims).unwrap();
+    let operator = host_edge_runtime::claims::keys::read_seed(&fleet.operator, host_edge_runtime::claims::keys::KeyRole::Operator).unwrap();
+    let topics = host_edge_fleet::Topics::new(&fleet.prefix).unwrap();
     let events = fleet.events();
     let token = signed_anyway(&operator, &topics, deployment);
     let topic = format!("{}/devices/a/deploy", fleet.prefix);
@@ -639,9 +639,9 @@ fn a_deployment_naming_a_provider_library_by_an_absolute_path_is_refused_and_not
 /// A deployment command for device `a`, signed without the checks
 /// `fleet sign` makes, as a careless or hostile tool would sign it; its
 /// sequence is the time in milliseconds, as `fleet sign` picks it.
-fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, deployment: host_edge::fleet::deployment::Deployment) -> String {
-    use host_edge::fleet::command::{CommandClaims, Order};
-    let now = host_edge::claims::policy::now_secs();
+fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge_fleet::Topics, deployment: host_edge_fleet::deployment::Deployment) -> String {
+    use host_edge_fleet::command::{CommandClaims, Order};
+    let now = host_edge_runtime::claims::policy::now_secs();
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let claims = CommandClaims {
         jti: format!("anyway-{}", free_port()),
@@ -653,7 +653,7 @@ fn signed_anyway(operator: &nkeys::KeyPair, topics: &host_edge::fleet::Topics, d
         seq: now_ms,
         host_edge_fleet: Order::Deploy(deployment),
     };
-    host_edge::claims::jwt::encode(&claims, operator).unwrap()
+    host_edge_runtime::claims::jwt::encode(&claims, operator).unwrap()
 }
 
 #[test]
@@ -677,7 +677,7 @@ fn an_old_signed_command_replayed_after_the_device_lost_its_state_is_refused_as_
     std::fs::remove_dir_all(a.host.dir().join("state")).unwrap();
     // The device comes back two hours later, long past the command's
     // expiry, by its clock (faketime): no waiting on the real one.
-    assert!(expires < host_edge::claims::policy::now_secs() + 2 * 3600);
+    assert!(expires < host_edge_runtime::claims::policy::now_secs() + 2 * 3600);
     let events = fleet.events();
     a.host.wrapper(&["faketime", "-f", "+2h"]).start();
     let refusal = eventually(Duration::from_secs(30), "the replay is refused", || {
@@ -745,7 +745,7 @@ fn one_signed_provider_archive_carried_by_a_deployment_upgrades_the_provider_on_
     // folder.
     let archive = sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(2), &fleet.path("kv-v2.par.gz"));
     let bytes = std::fs::read(&archive).unwrap();
-    let sha = host_edge::fleet::deployment::sha256_hex(&bytes);
+    let sha = host_edge_fleet::deployment::sha256_hex(&bytes);
     let deployment = fleet.path("kv-v2.toml");
     std::fs::write(&deployment, fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")).unwrap();
 
@@ -798,7 +798,7 @@ fn a_tampered_chunk_or_archive_of_a_carried_provider_is_refused_while_staging_ne
     // deployment names, are asked for again, and refused.
     let archive = sign_provider_revision(&provider_library("keyvalue_sqlite"), "wascc:keyvalue", Some(2), &fleet.path("kv-v2.par.gz"));
     let bytes = std::fs::read(&archive).unwrap();
-    let sha = host_edge::fleet::deployment::sha256_hex(&bytes);
+    let sha = host_edge_fleet::deployment::sha256_hex(&bytes);
     let deployment = fleet.path("kv-v2.toml");
     std::fs::write(&deployment, fleet.kv_deployment_text("archive = \"kv-v2.par.gz\"")).unwrap();
     let tokens = fleet.path("kv-v2.jwt");
@@ -846,12 +846,12 @@ fn a_tampered_chunk_or_archive_of_a_carried_provider_is_refused_while_staging_ne
     let server = FileServer::start(&files);
     let good_deployment = fleet.path("kv-v3.toml");
     std::fs::write(&good_deployment, fleet.kv_deployment_text("archive = \"kv-v3.par\"")).unwrap();
-    let mut signed_deployment = host_edge::fleet::deployment::DeploymentFile::load(&good_deployment, 65536).unwrap().deployment;
+    let mut signed_deployment = host_edge_fleet::deployment::DeploymentFile::load(&good_deployment, 65536).unwrap().deployment;
     let kv = signed_deployment.providers.iter_mut().find(|p| p.name == "kv").unwrap().archive.as_mut().unwrap();
-    kv.sha256 = host_edge::fleet::deployment::sha256_hex(&tampered);
+    kv.sha256 = host_edge_fleet::deployment::sha256_hex(&tampered);
     kv.url = Some(format!("http://127.0.0.1:{}/kv.par", server.port));
-    let operator_key = host_edge::claims::keys::read_seed(&fleet.operator, host_edge::claims::keys::KeyRole::Operator).unwrap();
-    let topics = host_edge::fleet::Topics::new(&fleet.prefix).unwrap();
+    let operator_key = host_edge_runtime::claims::keys::read_seed(&fleet.operator, host_edge_runtime::claims::keys::KeyRole::Operator).unwrap();
+    let topics = host_edge_fleet::Topics::new(&fleet.prefix).unwrap();
     let token = signed_anyway(&operator_key, &topics, signed_deployment);
     let seq = claims_of(&token)["seq"].as_u64().unwrap();
     let topic = format!("{}/devices/a/deploy", fleet.prefix);

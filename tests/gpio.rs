@@ -12,11 +12,11 @@ use codec::gpio::{
     InputRequest, Level, OutputRequest, PinRequest, PinState, PwmRequest, WriteRequest, OP_OPEN_INPUT, OP_OPEN_OUTPUT, OP_OPEN_PWM,
     OP_READ, OP_TOGGLE, OP_WRITE,
 };
-use host_edge::capability::CapabilityId;
-use host_edge::claims::{Policy, SignOptions};
-use host_edge::engine::Limits;
-use host_edge::grant::Rule;
-use host_edge::{Host, HostError, LinkSpec};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::{Policy, SignOptions};
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::grant::Rule;
+use host_edge_runtime::{Host, HostError, LinkSpec};
 use serde_json::json;
 use testkit::{
     actor_module, eventually, free_port, http_get, http_put, options, provider_archive, wait_for_port, SimBoard, Signer,
@@ -389,7 +389,7 @@ fn ten_thousand_edges_in_a_second_keep_the_queue_bounded_the_host_serving_and_th
 #[test]
 fn the_example_gpio_manifests_parse() {
     for path in ["boards/examples/gpio-sim.toml", "boards/raspberry-pi/gpio.toml"] {
-        let manifest = host_edge::Manifest::load(&testkit::repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let manifest = host_edge_runtime::Manifest::load(&testkit::repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(manifest.providers[0].settings["LABELS"], "led=17, button=27", "{path}");
     }
 }

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use host_edge::claims::SignOptions;
-use host_edge::grant::Rule;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::grant::Rule;
 use testkit::{actor_module, free_port, EmulatedPi4, http_get, http_put, options, provider_archive, wait_for_port, Signer};
 
 // Byte offsets of the BCM2711 GPIO registers rppal uses.
@@ -135,7 +135,7 @@ fn the_button_led_actor_drives_emulated_pi_4_registers_through_rppal_and_sigterm
     let registers = Registers::open(&pi.registers());
 
     let grant = SignOptions {
-        grants: [(host_edge::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:17", "in:27"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
+        grants: [(host_edge_runtime::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:17", "in:27"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
         ..options("button-led", &["iot:gpio", "wascc:http_server"])
     };
     std::fs::write(dir.join("button_led.wasm"), Signer::new().sign_with(&actor_module("button_led"), &grant)).unwrap();

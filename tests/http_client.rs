@@ -4,9 +4,9 @@
 //! loopback. The actor answers `GET /fetch?URL` with the upstream status on
 //! the first line and the body after it, or 500 with the host's message.
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::SignOptions;
-use host_edge::grant::Rule;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::grant::Rule;
 use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
 use testkit::{actor_module, free_port, http_get, http_post, options, provider_archive, Signer};

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use codec::core::CapabilityConfiguration;
 use codec::keyvalue::*;
-use host_edge::provider::{Deliver, NativeProvider};
-use host_edge::{ErrorKind, Failure};
+use host_edge_runtime::provider::{Deliver, NativeProvider};
+use host_edge_runtime::{ErrorKind, Failure};
 use serde::{de::DeserializeOwned, Serialize};
 use testkit::{provider_library, redis_url, PrivateRedis};
 

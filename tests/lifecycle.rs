@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::{Policy, SignOptions};
-use host_edge::engine::Limits;
-use host_edge::pool::Scaling;
-use host_edge::{Command, Host, HostError, LinkSpec};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::{Policy, SignOptions};
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::pool::Scaling;
+use host_edge_runtime::{Command, Host, HostError, LinkSpec};
 use testkit::{actor_module, free_port, http_get, options, provider_archive, wait_for_port, Signer};
 
 const KV: &str = "wascc:keyvalue";
@@ -337,7 +337,7 @@ fn an_actor_scaled_to_zero_has_no_instance_while_idle_and_answers_its_next_call_
 #[test]
 fn a_signed_key_prefix_grant_lets_the_actor_write_inside_it_and_refuses_outside_naming_the_grant() {
     let dir = tempfile::tempdir().unwrap();
-    let rule: host_edge::grant::Rule = "prefix::sensors:".parse().unwrap();
+    let rule: host_edge_runtime::grant::Rule = "prefix::sensors:".parse().unwrap();
     let options = SignOptions {
         grants: BTreeMap::from([(cap(KV), vec![rule])]),
         ..options("counter", &[HTTP, KV])

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::SignOptions;
-use host_edge::grant::Rule;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::SignOptions;
+use host_edge_runtime::grant::Rule;
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Event, MqttOptions};

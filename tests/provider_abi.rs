@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use host_edge::capability::CapabilityId;
-use host_edge::engine::{InvokeError, Limits};
-use host_edge::provider::{Deliver, NativeProvider, ProviderError};
-use host_edge::{claims::Policy, ErrorKind, Failure, Host, HostError};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::engine::{InvokeError, Limits};
+use host_edge_runtime::provider::{Deliver, NativeProvider, ProviderError};
+use host_edge_runtime::{claims::Policy, ErrorKind, Failure, Host, HostError};
 use testkit::{actor_module, c_provider, provider_archive, provider_library, Signer};
 
 fn build_c_provider(dir: &Path, defines: &[&str]) -> PathBuf {
@@ -331,7 +331,7 @@ fn a_signed_grant_is_refused_at_link_when_the_provider_does_not_declare_that_it_
     let host = Host::with_state_dir(Policy::default(), dir.path().to_path_buf());
     host.set_unsigned_providers(true);
     let reverse = CapabilityId::parse("example:reverse").unwrap();
-    let options = host_edge::claims::SignOptions {
+    let options = host_edge_runtime::claims::SignOptions {
         grants: BTreeMap::from([(reverse.clone(), vec!["prefix:public/".parse().unwrap()])]),
         ..testkit::options("echo", &["example:reverse"])
     };
@@ -367,7 +367,7 @@ fn a_provider_call_run_nested_on_an_instance_serving_another_actor_has_no_callin
     // provider, which calls `echo` back (nested, on the same instance).
     let host = echo_linked_to_c_provider(dir.path(), 1, &[]);
     let echo = host.actors().into_iter().find(|(_, name)| name == "echo").unwrap().0;
-    let options = host_edge::claims::SignOptions { actors: vec![echo.clone()], ..testkit::options("caller", &[]) };
+    let options = host_edge_runtime::claims::SignOptions { actors: vec![echo.clone()], ..testkit::options("caller", &[]) };
     let caller = host.load(&Signer::new().sign_with(&actor_module("echo"), &options)).unwrap();
     let caller_key = host.start_actor(caller, 1, Limits::default()).unwrap();
 

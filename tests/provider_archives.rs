@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use host_edge::claims::provider::HOST_TARGET;
-use host_edge::claims::{sign_archive, ProviderSignOptions};
+use host_edge_runtime::claims::provider::HOST_TARGET;
+use host_edge_runtime::claims::{sign_archive, ProviderSignOptions};
 use testkit::{actor_module, host_edge_bin, provider_library, Signer};
 
 fn host_edge(dir: &Path, args: &[&str]) -> Output {
@@ -33,8 +33,8 @@ fn workspace(dir: &Path) -> String {
     String::from_utf8_lossy(&issuer.stdout).trim().to_owned()
 }
 
-fn keyvalue() -> host_edge::capability::CapabilityId {
-    host_edge::capability::CapabilityId::parse("wascc:keyvalue").unwrap()
+fn keyvalue() -> host_edge_runtime::capability::CapabilityId {
+    host_edge_runtime::capability::CapabilityId::parse("wascc:keyvalue").unwrap()
 }
 
 /// `host-edge par create` of the SQLite library in `dir` with `extra`
@@ -115,7 +115,7 @@ fn the_same_library_in_an_archive_signed_by_a_trusted_issuer_loads_and_serves() 
     assert_eq!(std::fs::metadata(&libraries).unwrap().permissions().mode() & 0o777, 0o700);
     let installed: Vec<_> = std::fs::read_dir(&libraries).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(installed.len(), 1, "{installed:?}");
-    let hash = host_edge::claims::archive::hash_bytes(&std::fs::read(dir.path().join("libkeyvalue_sqlite.so")).unwrap());
+    let hash = host_edge_runtime::claims::archive::hash_bytes(&std::fs::read(dir.path().join("libkeyvalue_sqlite.so")).unwrap());
     assert_eq!(installed[0].file_name().unwrap().to_string_lossy(), format!("{hash}.so"));
     assert_eq!(std::fs::read(&installed[0]).unwrap(), std::fs::read(dir.path().join("libkeyvalue_sqlite.so")).unwrap());
 }
@@ -189,8 +189,8 @@ fn a_revoked_provider_is_refused_by_the_subject_revocation_check() {
 fn an_expired_archive_is_refused_by_the_expiry_check() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = workspace(dir.path());
-    let issuer_pair = host_edge::claims::keys::read_seed(&dir.path().join("issuer.nk"), host_edge::claims::keys::KeyRole::Account).unwrap();
-    let now = host_edge::claims::policy::now_secs();
+    let issuer_pair = host_edge_runtime::claims::keys::read_seed(&dir.path().join("issuer.nk"), host_edge_runtime::claims::keys::KeyRole::Account).unwrap();
+    let now = host_edge_runtime::claims::policy::now_secs();
     let options = ProviderSignOptions { expires: Some(now - 3600), ..ProviderSignOptions::new(keyvalue(), now - 7200) };
     let library = std::fs::read(dir.path().join("libkeyvalue_sqlite.so")).unwrap();
     let archive = sign_archive(&[(HOST_TARGET.to_owned(), library)], &issuer_pair, &nkeys::KeyPair::new_service(), &options, false).unwrap();
@@ -215,13 +215,13 @@ fn an_archive_whose_library_serves_another_capability_is_refused_by_the_capabili
 fn a_revocation_arriving_while_a_provider_runs_removes_it_and_keeps_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
-    let options = ProviderSignOptions::new(keyvalue(), host_edge::claims::policy::now_secs());
+    let options = ProviderSignOptions::new(keyvalue(), host_edge_runtime::claims::policy::now_secs());
     let library = std::fs::read(provider_library("keyvalue_sqlite")).unwrap();
     let archive = sign_archive(&[(HOST_TARGET.to_owned(), library)], &issuer, &subject, &options, false).unwrap();
     let path = dir.path().join("kv.par");
     std::fs::write(&path, archive).unwrap();
-    let policy = host_edge::claims::Policy { trusted_issuers: [issuer.public_key()].into(), ..Default::default() };
-    let host = host_edge::Host::with_state_dir(policy, dir.path().join("state"));
+    let policy = host_edge_runtime::claims::Policy { trusted_issuers: [issuer.public_key()].into(), ..Default::default() };
+    let host = host_edge_runtime::Host::with_state_dir(policy, dir.path().join("state"));
     host.add_provider("kv", &path).unwrap();
     let removed = host.update_policy(|policy| {
         policy.revoked_subjects.insert(subject.public_key());
@@ -236,8 +236,8 @@ fn a_revocation_arriving_while_a_provider_runs_removes_it_and_keeps_it_out() {
 #[test]
 fn a_bare_library_given_to_a_running_host_as_ctl_add_provider_gives_it_is_refused_and_nothing_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let host = host_edge::Host::with_state_dir(host_edge::claims::Policy::default(), dir.path().join("state"));
-    let add = host_edge::Command::AddProvider {
+    let host = host_edge_runtime::Host::with_state_dir(host_edge_runtime::claims::Policy::default(), dir.path().join("state"));
+    let add = host_edge_runtime::Command::AddProvider {
         name: "kv".into(),
         path: provider_library("keyvalue_sqlite"),
         settings: Default::default(),

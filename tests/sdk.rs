@@ -3,11 +3,11 @@
 //! blobstore, the HTTP client against servers on loopback, the built-in
 //! logging and extras), run by the `host-edge` binary.
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::{Policy, SignOptions};
-use host_edge::engine::Limits;
-use host_edge::grant::Rule;
-use host_edge::Host;
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::{Policy, SignOptions};
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::grant::Rule;
+use host_edge_runtime::Host;
 use testkit::host::{http_entries, HostProcess};
 use testkit::upstream::Upstream;
 use testkit::{actor_module, free_port, http_get, http_post, http_put, options, provider_archive, redis_url, Signer};

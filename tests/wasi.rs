@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use host_edge::claims::Policy;
-use host_edge::Host;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::Host;
 use testkit::host::{http_entries, HostProcess};
 use testkit::{actor_module, free_port, http_get, Signer};
 

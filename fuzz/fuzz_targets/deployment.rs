@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path};
 use std::sync::OnceLock;
 
-use host_edge::fleet::deployment::{expand, module_file, Deployment, DeploymentFile, DEFAULT_CHUNK, MAX_CHUNKS};
-use host_edge::Manifest;
+use host_edge_fleet::deployment::{expand, module_file, Deployment, DeploymentFile, DEFAULT_CHUNK, MAX_CHUNKS};
+use host_edge_runtime::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fn folder() -> &'static tempfile::TempDir {

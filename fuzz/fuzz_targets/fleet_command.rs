@@ -19,10 +19,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use host_edge::claims::jwt;
-use host_edge::fleet::command::{check, CommandClaims, Judge, Mark, Order, Verdict};
-use host_edge::fleet::topics::Target;
-use host_edge::fleet::Topics;
+use host_edge_runtime::claims::jwt;
+use host_edge_fleet::command::{check, CommandClaims, Judge, Mark, Order, Verdict};
+use host_edge_fleet::topics::Target;
+use host_edge_fleet::Topics;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use host_edge::wascc_manifest::translate;
-use host_edge::Manifest;
+use host_edge_runtime::wascc_manifest::translate;
+use host_edge_runtime::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 /// The folder the manifest's paths are taken from: `echo.wasm`, and the

@@ -5,7 +5,7 @@
 //! how it is without a control socket: `GET /livez` answers 200 while the
 //! host's threads serve, `GET /readyz` 200 when everything it runs is
 //! healthy and 503 naming what is not, and `GET /metrics` the text
-//! exposition of [`metrics`](crate::metrics). It listens on loopback unless
+//! exposition of [`metrics`](host_edge_runtime::metrics). It listens on loopback unless
 //! the manifest opens it wider, on one thread of its own, and never
 //! changes anything.
 

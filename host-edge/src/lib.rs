@@ -1,40 +1,14 @@
-//! host-edge: a WebAssembly actor host for edge and IoT boards.
+//! The `host-edge` binary's own library: what the command line serves
+//! besides the runtime (`host-edge-runtime`) and fleet control
+//! (`host-edge-fleet`): the control socket a running host is driven
+//! through ([`control`]) and, with the `metrics` feature (on by default),
+//! the liveness, readiness and metrics endpoint ([`endpoint`]).
 //!
-//! Actors are waPC modules carrying signed claims. host-edge verifies the
-//! claims offline ([`claims`]), interprets the modules with wasmi
-//! ([`engine`]) and runs each actor as a pool of instances ([`pool`]) that
-//! the [`host`] routes calls to, enforcing the capabilities the claims grant.
-//! The [`manifest`] says what to load.
+//! A library rather than modules of the binary so that the fuzz targets
+//! reach the control socket's parser.
 
-pub mod actor;
-pub mod builtin;
-pub mod command;
-pub mod context;
 pub mod control;
+#[cfg(feature = "metrics")]
 pub mod endpoint;
-pub mod engine;
-pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod host;
-pub mod manifest;
-pub mod metrics;
-pub mod pool;
-pub mod preflight;
-pub mod provider;
-pub mod reload;
-mod registry;
-pub mod router;
-pub mod wascc_manifest;
-
-pub use actor::{Actor, LoadError};
-/// The claims check, capability ids and signing: the `host-edge-claims`
-/// crate, which the fleet commands sign with too.
-pub use claims;
-pub use claims::capability;
-pub use command::{Command, LinkSpec, Status};
-pub use host::{Host, HostError, Unserved};
-pub use manifest::Manifest;
-pub use provider_abi::grant;
-pub use provider_abi::settings::Scope as SettingScope;
-pub use provider_abi::{ErrorKind, Failure};

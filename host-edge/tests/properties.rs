@@ -1,16 +1,12 @@
-//! Properties of the host's parsers of outside input over generated
-//! input: control socket lines, fleet placeholders, manifests. The
-//! `control_line`, `deployment`, `fleet_command`, `manifest_toml` and
-//! `wascc_manifest` fuzz targets in fuzz/ check the same on arbitrary
-//! bytes.
+//! Properties of the control socket's parser over generated input: lines
+//! that read back as what was sent, and none over the limit. The
+//! `control_line` fuzz target in fuzz/ checks the same on arbitrary bytes.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use host_edge::control::{Request, Response};
-use host_edge::fleet::deployment::expand;
 use host_edge::fuzzing::{read_control_lines, ControlLine};
-use host_edge::{Command, Manifest};
+use host_edge_runtime::Command;
 use proptest::prelude::*;
 
 fn command() -> impl Strategy<Value = Command> {
@@ -61,28 +57,5 @@ proptest! {
         }
         let first_too_long = lines.iter().position(|line| line.len() > max);
         prop_assert_eq!(read.len(), first_too_long.map_or(lines.len(), |at| at + 1));
-    }
-
-    #[test]
-    fn placeholders_take_the_devices_values_and_other_text_stays(
-        plain in "[^$]{0,30}", name in "[A-Z_]{1,10}", value in ".{0,20}", tail in "[^$]{0,30}",
-    ) {
-        let vars = BTreeMap::from([(name.clone(), value.clone())]);
-        prop_assert_eq!(expand(&plain, &vars).unwrap(), plain.clone());
-        let placeholder = format!("{plain}${{{name}}}{tail}");
-        prop_assert_eq!(expand(&placeholder, &vars).unwrap(), format!("{plain}{value}{tail}"));
-        let dollars = format!("{plain}$${tail}");
-        prop_assert_eq!(expand(&dollars, &vars).unwrap(), format!("{plain}${tail}"));
-        let missing = format!("{plain}${{{name}_MISSING}}");
-        let refused = expand(&missing, &vars).unwrap_err();
-        prop_assert!(refused.contains("has no value on this device"), "{}", refused);
-    }
-
-    #[test]
-    fn any_text_is_read_as_a_manifest_or_refused_with_a_reason(text in "(\\[\\[?[a-z]{0,8}\\]\\]?\n|[a-z_]{1,10} = (\"[^\"\n]{0,10}\"|[0-9]{1,20}|\\[\\])\n){0,8}") {
-        match Manifest::parse(&text, Path::new("/opt/host-edge")) {
-            Ok(manifest) => prop_assert_eq!(manifest.commands().len(), manifest.actors.len() + manifest.providers.len() + manifest.links.len()),
-            Err(reason) => prop_assert!(!reason.is_empty()),
-        }
     }
 }

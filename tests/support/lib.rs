@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use host_edge::capability::CapabilityId;
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::{sign_module, SignOptions};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::{sign_module, SignOptions};
 use nkeys::KeyPair;
 
 /// The repository root.
@@ -240,7 +240,7 @@ pub fn provider_archive(name: &str) -> PathBuf {
     }
     let library = provider_library(name);
     let bytes = std::fs::read(&library).expect("reading the provider library");
-    let hash = host_edge::claims::archive::hash_bytes(&bytes);
+    let hash = host_edge_runtime::claims::archive::hash_bytes(&bytes);
     let dir = target_dir().join("test-archives");
     std::fs::create_dir_all(&dir).expect("creating the archive folder");
     let path = dir.join(format!("{name}-{}.par", &hash[..16]));
@@ -270,15 +270,15 @@ pub fn sign_provider(library: &Path, capability: &str, output: &Path) -> PathBuf
 /// of the same library, say).
 pub fn sign_provider_revision(library: &Path, capability: &str, rev: Option<i32>, output: &Path) -> PathBuf {
     let bytes = std::fs::read(library).expect("reading the provider library");
-    let options = host_edge::claims::ProviderSignOptions {
+    let options = host_edge_runtime::claims::ProviderSignOptions {
         name: library.file_stem().map(|s| s.to_string_lossy().into_owned()),
         vendor: "host-edge tests".to_owned(),
         rev,
-        ..host_edge::claims::ProviderSignOptions::new(CapabilityId::parse(capability).expect("a capability id"), now_secs())
+        ..host_edge_runtime::claims::ProviderSignOptions::new(CapabilityId::parse(capability).expect("a capability id"), now_secs())
     };
-    let target = host_edge::claims::provider::HOST_TARGET.to_owned();
+    let target = host_edge_runtime::claims::provider::HOST_TARGET.to_owned();
     let gzip = output.extension().is_some_and(|e| e == "gz");
-    let archive = host_edge::claims::sign_archive(&[(target, bytes)], provider_issuer(), &KeyPair::new_service(), &options, gzip)
+    let archive = host_edge_runtime::claims::sign_archive(&[(target, bytes)], provider_issuer(), &KeyPair::new_service(), &options, gzip)
         .expect("signing the provider archive");
     std::fs::write(output, archive).expect("writing the provider archive");
     output.to_path_buf()

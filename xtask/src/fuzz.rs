@@ -9,8 +9,8 @@
 //! overflows, hangs and runaway allocations, which libFuzzer catches
 //! without AddressSanitizer. ASan would need a nightly flag
 //! (`-Zsanitizer`, through `RUSTC_BOOTSTRAP=1` on the stable toolchain)
-//! and an instrumented build of every dependency, host-edge's tokio, hyper,
-//! reqwest and rustls included, for memory errors that safe Rust cannot
+//! and an instrumented build of every dependency, fleet control's tokio,
+//! hyper and rustls included, for memory errors that safe Rust cannot
 //! make; a deeper run can ask for it by hand (docs/fuzzing.md). Without a
 //! sanitizer nothing unstable is passed, so the stable toolchain builds it
 //! as it is. `--codegen-units 16` overrides cargo-fuzz's 1, which would

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use host_edge::engine::Limits;
-use host_edge::Host;
+use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Host;
 
 use super::PolicyArgs;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use host_edge::{preflight, Manifest};
+use host_edge_runtime::{preflight, Manifest};
 use provider_abi::redact::redact_text;
 
 /// Check a manifest: every key is one the manifest knows (with "did you
@@ -28,6 +28,7 @@ pub struct CheckArgs {
 pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (manifest, mut problems) = Manifest::load_all(&args.manifest)?;
     if let Some(manifest) = &manifest {
+        problems.extend(super::device::problem(manifest));
         problems.extend(preflight::check(manifest));
     }
     for problem in &problems {
@@ -47,7 +48,10 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// the rest; refused here only when it is not TOML at all.
 pub fn load(path: &std::path::Path) -> anyhow::Result<(Manifest, Vec<preflight::Problem>)> {
     match Manifest::load_all(path)? {
-        (Some(manifest), problems) => Ok((manifest, problems)),
+        (Some(manifest), mut problems) => {
+            problems.extend(super::device::problem(&manifest));
+            Ok((manifest, problems))
+        }
         (None, problems) => {
             let listed: Vec<String> = problems.iter().map(|p| redact_text(&p.located(path)).into_owned()).collect();
             bail!("the manifest cannot be read; nothing was started:\n  {}", listed.join("\n  "))

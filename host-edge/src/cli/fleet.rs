@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use host_edge::claims::keys::{read_seed, KeyRole};
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::verify::stamp;
-use host_edge::fleet::command::{self, CommandClaims, Order};
-use host_edge::fleet::deployment::{DeploymentFile, DEFAULT_CHUNK};
-use host_edge::fleet::operator::{next_sequence, DeviceView, Operator, Report};
-use host_edge::fleet::{Target, Topics};
+use host_edge_runtime::claims::keys::{read_seed, KeyRole};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::verify::stamp;
+use host_edge_fleet::command::{self, CommandClaims, Order};
+use host_edge_fleet::deployment::{DeploymentFile, DEFAULT_CHUNK};
+use host_edge_fleet::operator::{next_sequence, DeviceView, Operator, Report};
+use host_edge_fleet::{Target, Topics};
 use mqtt_broker::{BrokerSettings, Spelling};
 
 /// Operate a fleet over its MQTT broker.
@@ -31,7 +31,7 @@ struct BrokerArgs {
     #[arg(long, global = true, env = "HOST_EDGE_FLEET_BROKER", default_value = mqtt_broker::DEFAULT_URL)]
     broker: String,
     /// The devices' topic prefix.
-    #[arg(long, global = true, default_value = host_edge::fleet::config::DEFAULT_PREFIX)]
+    #[arg(long, global = true, default_value = host_edge_fleet::config::DEFAULT_PREFIX)]
     prefix: String,
     /// User name at the broker.
     #[arg(long, global = true)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use host_edge::Manifest;
+use host_edge_runtime::Manifest;
 use serde_json::{json, Value};
 
 /// Drive the inputs and watch the outputs of the simulated board (`BOARD =

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Sender};
-use host_edge::Host;
+use host_edge_runtime::Host;
 
 /// The watcher thread and what it has seen.
 pub struct Watch {

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use host_edge::claims::keys::{check_public_key, KeyRole};
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::verify::stamp;
-use host_edge::claims::provider::HOST_TARGET;
-use host_edge::claims::verify::CheckResult;
-use host_edge::claims::{inspect, Outcome, Report};
+use host_edge_runtime::claims::keys::{check_public_key, KeyRole};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::verify::stamp;
+use host_edge_runtime::claims::provider::HOST_TARGET;
+use host_edge_runtime::claims::verify::CheckResult;
+use host_edge_runtime::claims::{inspect, Outcome, Report};
 
 use super::PolicyArgs;
 
@@ -133,7 +133,7 @@ fn print_report(file: &str, report: &Report) {
 /// check for the target's library.
 fn inspect_archive(args: &InspectArgs, bytes: &[u8]) -> anyhow::Result<ExitCode> {
     let target = args.target.as_deref().unwrap_or(HOST_TARGET);
-    let report = host_edge::claims::inspect_archive(bytes, target, &args.policy.policy()?, now_secs());
+    let report = host_edge_runtime::claims::inspect_archive(bytes, target, &args.policy.policy()?, now_secs());
     let refused = report.first_failure().is_some();
     if args.json {
         let mut value = serde_json::to_value(&report)?;

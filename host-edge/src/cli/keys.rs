@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use host_edge::claims::keys::{self, KeyError, KeyRole};
+use host_edge_runtime::claims::keys::{self, KeyError, KeyRole};
 
 /// Key management.
 #[derive(Debug, Args)]

@@ -3,6 +3,8 @@
 mod boards;
 mod call;
 mod check;
+mod device;
+#[cfg(feature = "fleet")]
 mod fleet;
 mod health;
 mod ctl;
@@ -22,8 +24,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use host_edge::claims::Policy;
-use host_edge::Manifest;
+use host_edge_runtime::claims::Policy;
+use host_edge_runtime::Manifest;
 pub use logging::{LogFormat, Logging};
 
 /// host-edge runs signed WebAssembly actors on edge boards and binds them to
@@ -71,6 +73,7 @@ pub enum Command {
     New(new::NewArgs),
     /// Operate a fleet: sign and send deployments and revocations, watch
     /// what the devices report.
+    #[cfg(feature = "fleet")]
     Fleet(fleet::FleetArgs),
 }
 
@@ -119,6 +122,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gpio(args) => gpio::execute(args),
         Command::Boards(args) => boards::execute(args),
         Command::New(args) => new::execute(args),
+        #[cfg(feature = "fleet")]
         Command::Fleet(args) => fleet::execute(args),
     }
 }

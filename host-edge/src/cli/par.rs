@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use host_edge::capability::CapabilityId;
-use host_edge::claims::keys::{read_seed, KeyRole};
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::provider::{target_for_triple, HOST_TARGET};
-use host_edge::claims::{archive, sign_archive, ProviderSignOptions};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::keys::{read_seed, KeyRole};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::provider::{target_for_triple, HOST_TARGET};
+use host_edge_runtime::claims::{archive, sign_archive, ProviderSignOptions};
 
 /// Provider archives.
 #[derive(Debug, Args)]

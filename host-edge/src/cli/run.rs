@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use host_edge::claims::TrustedClock;
+use host_edge_runtime::claims::TrustedClock;
 use host_edge::control::{self, ControlServer, Request, Response};
+#[cfg(feature = "metrics")]
 use host_edge::endpoint::{Endpoint, Observed};
-use host_edge::fleet::{self, Agent};
-use host_edge::preflight::Prepared;
-use host_edge::{reload, Command, Host, Manifest};
+use host_edge_runtime::preflight::Prepared;
+use host_edge_runtime::{reload, Command, Host, Manifest};
+
+use super::device::{Agent, Boot};
 use provider_abi::redact::redact_text;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -56,7 +58,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let state_dir = manifest.state_dir();
-    let clock_file = state_dir.join(host_edge::host::CLOCK_FILE);
+    let clock_file = state_dir.join(host_edge_runtime::host::CLOCK_FILE);
     let (clock, lost) = TrustedClock::open_or_reset(&clock_file);
     if let Some(e) = lost {
         tracing::error!("the clock's mark (the latest signed time seen) is lost and starts afresh: {e}");
@@ -64,21 +66,15 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     if clock.is_behind() {
         tracing::warn!(
             "the system clock reads {}, before the latest signed time seen ({}): it is not set, or was set back; claims are checked as of {}",
-            host_edge::claims::verify::stamp(clock.system()),
-            host_edge::claims::verify::stamp(clock.mark()),
-            host_edge::claims::verify::stamp(clock.mark())
+            host_edge_runtime::claims::verify::stamp(clock.system()),
+            host_edge_runtime::claims::verify::stamp(clock.mark()),
+            host_edge_runtime::claims::verify::stamp(clock.mark())
         );
     }
-    let fleet = match manifest.fleet() {
-        Some(config) => {
-            let config = config.map_err(anyhow::Error::msg)?;
-            let mut store = fleet::Store::open(&state_dir.join("fleet"))?;
-            let recovered = store.recover(clock.now())?;
-            if let Some(outcome) = &recovered {
-                tracing::warn!(seq = outcome.seq, "fleet: deployment {} was interrupted: {}", outcome.label, outcome.detail);
-            }
-            manifest = fleet::boot_manifest(&base, &store, &config);
-            Some((config, store, recovered))
+    let fleet = match super::device::boot(&base, &state_dir, &clock)? {
+        Some((boot, booted)) => {
+            manifest = booted;
+            Some(boot)
         }
         None => None,
     };
@@ -93,14 +89,14 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Err(failures) = start(&host, &manifest, &mut prepared) {
         host.shutdown();
-        let deployed = fleet.as_ref().and_then(|(_, store, _)| store.state().committed.as_ref().map(|c| c.seq));
+        let deployed = fleet.as_ref().and_then(Boot::committed);
         match deployed {
             // The last good deployment will not start here any more (a
             // provider library gone, say): the device's own manifest is the
             // state that cannot be taken away.
             Some(seq) => {
                 tracing::error!("fleet: deployment {seq} could not be started ({}); starting the device's own manifest", failures.join("; "));
-                manifest = fleet.as_ref().map_or_else(|| base.clone(), |(_, store, _)| fleet::own_manifest(&base, store));
+                manifest = fleet.as_ref().map_or_else(|| base.clone(), |boot| boot.own_manifest(&base));
                 if let Err(failures) = start(&host, &manifest, &mut Prepared::default()) {
                     host.shutdown();
                     bail!("{} could not be started, so nothing is served:\n  {}", args.manifest.display(), failures.join("\n  "));
@@ -148,22 +144,8 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         "host-edge is serving; SIGHUP reloads the manifest, SIGINT or SIGTERM stops"
     );
     let health = super::health::Watch::start(host.clone(), manifest.host.health_interval());
-    let agent = match fleet {
-        Some((config, store, recovered)) => match Agent::start(host.clone(), config, store, base, manifest.clone(), recovered) {
-            Ok(agent) => Some(agent),
-            Err(e) => {
-                tracing::error!("fleet control is not available: {e}");
-                None
-            }
-        },
-        None => None,
-    };
-    let endpoint = manifest.host.metrics_address().and_then(|address| {
-        let observed = Arc::new(Observer { host: host.clone(), busy: agent.as_ref().map(Agent::busy_flag) });
-        Endpoint::start(address, observed)
-            .inspect_err(|e| tracing::error!(%address, "the health and metrics endpoint is not available: {e}"))
-            .ok()
-    });
+    let agent = fleet.and_then(|boot| super::device::start_agent(&host, boot, base, manifest.clone()));
+    let endpoint = start_endpoint(&host, &manifest, agent.as_ref());
     for signal in signals.forever() {
         if signal == SIGHUP {
             manifest = match &agent {
@@ -210,13 +192,49 @@ fn start(host: &Host, manifest: &Manifest, prepared: &mut Prepared) -> Result<()
     }
 }
 
+/// Serves the health and metrics endpoint where the manifest says; an
+/// address that cannot be bound is reported and the host serves without it.
+#[cfg(feature = "metrics")]
+fn start_endpoint(host: &Host, manifest: &Manifest, agent: Option<&Agent>) -> Option<Endpoint> {
+    let address = manifest.host.metrics_address()?;
+    let observed = Arc::new(Observer { host: host.clone(), busy: agent.map(Agent::busy_flag) });
+    Endpoint::start(address, observed)
+        .inspect_err(|e| tracing::error!(%address, "the health and metrics endpoint is not available: {e}"))
+        .ok()
+}
+
+/// A build without the endpoint says so when the manifest asks for one.
+#[cfg(not(feature = "metrics"))]
+fn start_endpoint(_: &Host, manifest: &Manifest, _: Option<&Agent>) -> Option<Endpoint> {
+    if manifest.host.metrics_address.as_deref().is_some_and(|address| address != "off") {
+        tracing::warn!(
+            "[host] metrics_address is set, but this host-edge was built without the health and metrics endpoint \
+             (the `metrics` feature): nothing listens there"
+        );
+    }
+    None
+}
+
+/// No endpoint in a build without the `metrics` feature.
+#[cfg(not(feature = "metrics"))]
+enum Endpoint {}
+
+#[cfg(not(feature = "metrics"))]
+impl Endpoint {
+    fn stop(self) {
+        match self {}
+    }
+}
+
 /// What the health and metrics endpoint reads: the host, and whether a
 /// fleet deployment is under way.
+#[cfg(feature = "metrics")]
 struct Observer {
     host: Host,
     busy: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
+#[cfg(feature = "metrics")]
 impl Observed for Observer {
     fn readiness(&self) -> Result<(), Vec<String>> {
         let mut reasons: Vec<String> = self
@@ -237,7 +255,7 @@ impl Observed for Observer {
     }
 
     fn metrics(&self) -> String {
-        let metrics = host_edge::metrics::global();
+        let metrics = host_edge_runtime::metrics::global();
         for provider in self.host.status().providers {
             metrics.provider_health(&provider.name, provider.capability.as_str(), provider.health.is_ok());
         }

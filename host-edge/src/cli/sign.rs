@@ -7,10 +7,10 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use host_edge::capability::{CapabilityId, WellKnown};
-use host_edge::claims::keys::{read_seed, KeyRole};
-use host_edge::claims::policy::now_secs;
-use host_edge::claims::{section, sign_module, SignOptions};
+use host_edge_runtime::capability::{CapabilityId, WellKnown};
+use host_edge_runtime::claims::keys::{read_seed, KeyRole};
+use host_edge_runtime::claims::policy::now_secs;
+use host_edge_runtime::claims::{section, sign_module, SignOptions};
 use provider_abi::grant::Rule;
 
 /// Sign an actor. Any claims the module already carries are replaced; every

@@ -18,7 +18,7 @@ use std::io::{self, BufRead};
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, Status};
+use host_edge_runtime::command::{Command, Status};
 
 use super::ControlError;
 
@@ -142,9 +142,9 @@ mod tests {
     use std::io::Cursor;
     use std::path::PathBuf;
 
-    use crate::capability::CapabilityId;
-    use crate::command::{ActorStatus, LinkSpec, ProviderStatus};
-    use crate::engine::Limits;
+    use host_edge_runtime::capability::CapabilityId;
+    use host_edge_runtime::command::{ActorStatus, LinkSpec, ProviderStatus};
+    use host_edge_runtime::engine::Limits;
 
     #[test]
     fn requests_have_the_documented_shape() {

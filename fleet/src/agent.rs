@@ -11,7 +11,7 @@
 //!    hash, policy, with no library opened) under the host's policy and
 //!    clock; the deployment as a whole is checked like a manifest. Nothing
 //!    that runs has changed, and a failure here ends it as `failed`.
-//! 2. **applying**: the [reload plan](crate::reload) from what runs to the
+//! 2. **applying**: the [reload plan](host_edge_runtime::reload) from what runs to the
 //!    deployment, executed command by command (actors replaced in place).
 //! 3. **probing**: the [health probe](super::probe) until it passes or its
 //!    time is up.
@@ -39,9 +39,9 @@ use super::staging::{check_archive, Progress, Staging};
 use super::status::{DeviceStatus, Event};
 use super::store::{Committed, Ending, Outcome, Pending, Phase, Store};
 use super::topics::Kind;
-use crate::manifest::Manifest;
-use crate::reload::{self, Options};
-use crate::{Command, Host};
+use host_edge_runtime::manifest::Manifest;
+use host_edge_runtime::reload::{self, Options};
+use host_edge_runtime::{Command, Host};
 
 /// What the host tells the agent.
 enum Control {
@@ -139,7 +139,7 @@ impl Agent {
         let (control_tx, control) = unbounded();
         let busy = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        crate::metrics::global().deployment(store.state().deployment_seq());
+        host_edge_runtime::metrics::global().deployment(store.state().deployment_seq());
         let config_heartbeat = config.heartbeat;
         let device = Device {
             host,
@@ -241,7 +241,7 @@ fn startable(mut manifest: Manifest, store: &Store) -> Manifest {
     let mut revoked = Vec::new();
     manifest.actors.retain(|entry| {
         let Ok(bytes) = std::fs::read(&entry.path) else { return true };
-        let Some(claims) = crate::claims::inspect(&bytes, &Default::default(), 0).claims else { return true };
+        let Some(claims) = host_edge_runtime::claims::inspect(&bytes, &Default::default(), 0).claims else { return true };
         match policy.revocation(&claims.subject, &claims.id, claims.issued_at) {
             Some(why) => {
                 tracing::error!(actor = %claims.subject, "fleet: not starting {}: {why}", entry.path.display());
@@ -294,7 +294,7 @@ impl Device {
         if Instant::now() >= self.beat {
             self.publish_status();
             self.beat = Instant::now() + self.config.heartbeat;
-            if self.reread_when_clock_set && self.host.clock().now() >= crate::claims::clock::EARLIEST_BELIEVED {
+            if self.reread_when_clock_set && self.host.clock().now() >= host_edge_runtime::claims::clock::EARLIEST_BELIEVED {
                 self.reread_when_clock_set = false;
                 tracing::info!(device = %self.config.device, "fleet: the clock is set; reading the retained commands again");
                 for filter in self.config.topics.commands_for(&self.config.device, &self.config.groups) {
@@ -396,7 +396,7 @@ impl Device {
         });
         let detail = format!(
             "tokens of {subject} issued before {} are refused{}",
-            crate::claims::verify::stamp(before),
+            host_edge_runtime::claims::verify::stamp(before),
             if stopped.is_empty() { String::new() } else { format!("; stopped: {}", stopped.join("; ")) }
         );
         tracing::warn!(device = %self.config.device, subject, "fleet: {detail}");
@@ -459,7 +459,7 @@ impl Device {
         let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(Failure::Staging)?;
         // Nothing that runs may change while staging, and opening a library
         // runs its initialisers: the libraries are opened when applied.
-        let problems = crate::preflight::check_without_libraries(&next);
+        let problems = host_edge_runtime::preflight::check_without_libraries(&next);
         if !problems.is_empty() {
             let problems: Vec<String> = problems.iter().map(|p| redact_text(&p.to_string()).into_owned()).collect();
             return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
@@ -491,7 +491,7 @@ impl Device {
                     return Err(self.roll_back(&next, why));
                 }
                 self.running = next;
-                crate::metrics::global().deployment(claims.seq);
+                host_edge_runtime::metrics::global().deployment(claims.seq);
                 self.store.collect_garbage(&BTreeSet::new());
                 Ok(after)
             }

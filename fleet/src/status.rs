@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::store::{FleetState, Outcome};
-use crate::Host;
+use host_edge_runtime::Host;
 
 /// One actor, as the status shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ impl DeviceStatus {
         received_bytes: u64,
     ) -> DeviceStatus {
         let status = host.status();
-        let metrics = crate::metrics::global();
+        let metrics = host_edge_runtime::metrics::global();
         let clock = host.clock();
         DeviceStatus {
             device: device.to_owned(),

@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::capability::CapabilityId;
-use crate::claims::{self, Policy};
-use crate::manifest::{ActorEntry, LinkEntry, Manifest, ProviderEntry};
+use host_edge_runtime::capability::CapabilityId;
+use host_edge_runtime::claims::{self, Policy};
+use host_edge_runtime::manifest::{ActorEntry, LinkEntry, Manifest, ProviderEntry};
 
 /// Bytes of a module per MQTT message, by default.
 pub const DEFAULT_CHUNK: u32 = 64 * 1024;
@@ -296,7 +296,7 @@ pub struct DeployedLink {
 }
 
 fn default_binding() -> String {
-    crate::engine::DEFAULT_BINDING.to_owned()
+    host_edge_runtime::engine::DEFAULT_BINDING.to_owned()
 }
 
 /// An HTTP check of a deployment's health probe.
@@ -665,10 +665,10 @@ impl Deployment {
         for actor in &self.actors {
             let what = format!("actor {}", actor.name);
             check_shipment(&what, &actor.sha256, actor.size, actor.chunk_size, MAX_MODULE).map_err(|e| e.to_string())?;
-            if actor.instances == 0 || actor.instances > crate::manifest::MAX_INSTANCES {
-                return Err(format!("{what}: instances must be between 1 and {}", crate::manifest::MAX_INSTANCES));
+            if actor.instances == 0 || actor.instances > host_edge_runtime::manifest::MAX_INSTANCES {
+                return Err(format!("{what}: instances must be between 1 and {}", host_edge_runtime::manifest::MAX_INSTANCES));
             }
-            crate::claims::keys::check_public_key(&actor.key, crate::claims::keys::KeyRole::Module).map_err(|e| format!("{what}: {e}"))?;
+            host_edge_runtime::claims::keys::check_public_key(&actor.key, host_edge_runtime::claims::keys::KeyRole::Module).map_err(|e| format!("{what}: {e}"))?;
         }
         self.validate_providers().map_err(|e| e.to_string())
     }
@@ -691,7 +691,7 @@ impl Deployment {
                 (None, Some(archive)) => {
                     let what = format!("provider archive {}", provider.name);
                     check_shipment(&what, &archive.sha256, archive.size, archive.chunk_size, MAX_ARCHIVE)?;
-                    crate::claims::keys::check_public_key(&archive.key, crate::claims::keys::KeyRole::Service)
+                    host_edge_runtime::claims::keys::check_public_key(&archive.key, host_edge_runtime::claims::keys::KeyRole::Service)
                         .map_err(|e| ShipmentError::Key { name, detail: e.to_string() })?;
                     if modules.contains(archive.sha256.as_str()) {
                         return Err(ShipmentError::Twofold { sha256: archive.sha256.clone() }.into());
@@ -1053,8 +1053,8 @@ impl DeploymentFile {
             }
             let verified = claims::verify(&bytes, &Policy::default(), claims::policy::now_secs())
                 .map_err(|e| format!("[[actor]] {}: {e}", module_path.display()))?;
-            if entry.instances == 0 || entry.instances > crate::manifest::MAX_INSTANCES {
-                return Err(format!("[[actor]] {}: instances must be between 1 and {}", module_path.display(), crate::manifest::MAX_INSTANCES));
+            if entry.instances == 0 || entry.instances > host_edge_runtime::manifest::MAX_INSTANCES {
+                return Err(format!("[[actor]] {}: instances must be between 1 and {}", module_path.display(), host_edge_runtime::manifest::MAX_INSTANCES));
             }
             let sha256 = sha256_hex(&bytes);
             actors.push(DeployedActor {

@@ -24,6 +24,7 @@ pub mod agent;
 pub mod command;
 pub mod config;
 pub mod deployment;
+mod http;
 pub mod link;
 pub mod operator;
 pub mod probe;

@@ -357,13 +357,13 @@ mod tests {
 
     #[test]
     fn garbage_collection_keeps_the_committed_deployments_modules_and_archives_and_nothing_else() {
-        use crate::fleet::deployment::{archive_file, module_file, DeployedArchive, DeployedProvider};
+        use crate::deployment::{archive_file, module_file, DeployedArchive, DeployedProvider};
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let (kept, stale) = ("a".repeat(64), "b".repeat(64));
         let archive = DeployedArchive {
             key: "V".into(),
-            capability: crate::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
+            capability: host_edge_runtime::capability::CapabilityId::parse("wascc:keyvalue").unwrap(),
             rev: None,
             sha256: kept.clone(),
             size: 1,

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use codec::core::{HealthRequest, OP_HEALTH_REQUEST};
 
 use super::deployment::{Deployment, HttpCheck};
-use crate::Host;
+use super::http;
+use host_edge_runtime::Host;
 
 /// Pause between probe passes.
 const PASS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One pass: every reason the deployment is not healthy now.
-pub fn pass(host: &Host, deployment: &Deployment, checks: &[HttpCheck], client: &reqwest::blocking::Client) -> Vec<String> {
+pub fn pass(host: &Host, deployment: &Deployment, checks: &[HttpCheck], timeout: Duration) -> Vec<String> {
     let mut reasons = Vec::new();
     let health = codec::serialize(&HealthRequest { placeholder: true }).unwrap_or_default();
     for actor in &deployment.actors {
@@ -33,9 +34,11 @@ pub fn pass(host: &Host, deployment: &Deployment, checks: &[HttpCheck], client: 
         }
     }
     for check in checks {
-        match client.get(&check.url).send() {
-            Ok(response) if response.status().as_u16() == check.status => {}
-            Ok(response) => reasons.push(format!("{} answered {}, not {}", check.url, response.status().as_u16(), check.status)),
+        // The status is what is checked: a redirect is reported, not
+        // followed, and the body is not read.
+        match http::status(&check.url, timeout) {
+            Ok(status) if status.as_u16() == check.status => {}
+            Ok(status) => reasons.push(format!("{} answered {}, not {}", check.url, status.as_u16(), check.status)),
             Err(e) => reasons.push(format!("{} does not answer: {e}", check.url)),
         }
     }
@@ -54,13 +57,9 @@ pub fn until_healthy(
     stopped: &dyn Fn() -> bool,
 ) -> Result<Duration, Vec<String>> {
     let started = Instant::now();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5).min(timeout))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| vec![format!("the probe's HTTP client: {e}")])?;
+    let each_check = Duration::from_secs(5).min(timeout);
     loop {
-        let reasons = pass(host, deployment, checks, &client);
+        let reasons = pass(host, deployment, checks, each_check);
         if reasons.is_empty() {
             return Ok(started.elapsed());
         }

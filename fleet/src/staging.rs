@@ -24,10 +24,11 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::deployment::{DeployedArchive, Deployment, Shipment};
+use super::http::HttpError;
 use super::store::Store;
-use crate::claims::provider::VerifiedProvider;
-use crate::provider::trust::{self, Checked};
-use crate::provider::{ProviderError, ProviderTrust};
+use host_edge_runtime::claims::provider::VerifiedProvider;
+use host_edge_runtime::provider::trust::{self, Checked};
+use host_edge_runtime::provider::{ProviderError, ProviderTrust};
 
 /// How often a module or archive whose bytes hash wrong is asked for again.
 pub const MAX_RETRIES: u32 = 3;
@@ -247,23 +248,23 @@ fn keep(staged: &Path, kept: &Path) -> Result<(), String> {
 /// `timeout`, and checks its hash. Returns the bytes received.
 fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Result<u64, String> {
     let failed = |e: String| format!("{} from {url}: {e}", shipment.what);
-    let client = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| failed(e.to_string()))?;
-    let response = client.get(url).send().map_err(|e| failed(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(failed(format!("the server answered {}", response.status())));
-    }
-    let mut body = response.take(shipment.size + 1);
     let mut file = File::create(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-    let copied = std::io::copy(&mut body, &mut file).map_err(|e| failed(e.to_string()))?;
-    if copied != shipment.size {
+    let mut copied = 0u64;
+    let answer = super::http::download(url, timeout, shipment.size, &mut |data| {
+        copied += data.len() as u64;
+        file.write_all(data)
+    });
+    let outcome = match answer {
+        Ok(status) if status.is_success() && copied == shipment.size => Ok(()),
+        Ok(status) if status.is_success() => Err(failed(format!("{copied} bytes arrived, and the deployment says {}", shipment.size))),
+        Ok(status) => Err(failed(format!("the server answered {status}"))),
+        Err(HttpError::TooLong(_)) => Err(failed(format!("more than the {} bytes the deployment says arrived", shipment.size))),
+        Err(e) => Err(failed(e.to_string())),
+    };
+    if let Err(e) = outcome.and_then(|()| file.flush().and_then(|()| file.sync_all()).map_err(|e| failed(e.to_string()))) {
         let _ = std::fs::remove_file(path);
-        return Err(failed(format!("{copied} bytes arrived{}, and the deployment says {}", if copied > shipment.size { " or more" } else { "" }, shipment.size)));
+        return Err(e);
     }
-    file.flush().and_then(|()| file.sync_all()).map_err(|e| failed(e.to_string()))?;
     check_hash(path, shipment).inspect_err(|_| {
         let _ = std::fs::remove_file(path);
     })?;
@@ -273,9 +274,9 @@ fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::CapabilityId;
-    use crate::claims::Policy;
-    use crate::fleet::deployment::{archive_file, module_file, sha256_hex, DeployedActor, DeployedProvider};
+    use host_edge_runtime::capability::CapabilityId;
+    use host_edge_runtime::claims::Policy;
+    use crate::deployment::{archive_file, module_file, sha256_hex, DeployedActor, DeployedProvider};
 
     fn actor(bytes: &[u8], chunk_size: u32) -> DeployedActor {
         DeployedActor {
@@ -340,19 +341,19 @@ mod tests {
     /// here opens it), what a deployment says of it, and its issuer.
     fn signed_archive() -> (Vec<u8>, DeployedArchive, nkeys::KeyPair) {
         let (issuer, subject) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_service());
-        let options = crate::claims::ProviderSignOptions {
+        let options = host_edge_runtime::claims::ProviderSignOptions {
             capability: CapabilityId::parse("wascc:keyvalue").unwrap(),
             name: Some("kv".into()),
             vendor: "tests".into(),
             rev: Some(2),
             ver: None,
-            issued_at: crate::claims::policy::now_secs(),
+            issued_at: host_edge_runtime::claims::policy::now_secs(),
             expires: None,
             not_before: None,
         };
         let library: Vec<u8> = (0..30_000u32).map(|i| (i % 241) as u8).collect();
-        let target = crate::claims::provider::HOST_TARGET.to_owned();
-        let bytes = crate::claims::sign_archive(&[(target, library)], &issuer, &subject, &options, false).unwrap();
+        let target = host_edge_runtime::claims::provider::HOST_TARGET.to_owned();
+        let bytes = host_edge_runtime::claims::sign_archive(&[(target, library)], &issuer, &subject, &options, false).unwrap();
         let archive = DeployedArchive {
             key: subject.public_key(),
             capability: options.capability,
@@ -372,7 +373,7 @@ mod tests {
 
     fn trusting(issuer: &nkeys::KeyPair) -> ProviderTrust {
         let policy = Policy { trusted_issuers: [issuer.public_key()].into(), ..Policy::default() };
-        ProviderTrust { policy, now: crate::claims::policy::now_secs(), allow_unsigned: true }
+        ProviderTrust { policy, now: host_edge_runtime::claims::policy::now_secs(), allow_unsigned: true }
     }
 
     #[test]

@@ -34,10 +34,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use nkeys::KeyPair;
 use serde::{Deserialize, Serialize};
 
-use crate::claims::clock::EARLIEST_BELIEVED;
-use crate::claims::jwt::{self, JwtError};
-use crate::claims::keys::{check_public_key, KeyRole};
-use crate::claims::verify::stamp;
+use host_edge_runtime::claims::clock::EARLIEST_BELIEVED;
+use host_edge_runtime::claims::jwt::{self, JwtError};
+use host_edge_runtime::claims::keys::{check_public_key, KeyRole};
+use host_edge_runtime::claims::verify::stamp;
 
 use super::deployment::Deployment;
 use super::topics::{Kind, Target, Topics};
@@ -330,7 +330,7 @@ pub fn check(judge: Judge<'_>, topic: &str, payload: &[u8], retained: bool) -> V
 /// set, before [`EARLIEST_BELIEVED`], and no signed time seen) cannot tell,
 /// and refuses: fail closed. A clock set back, or unset while the device
 /// has seen a signed time, reads that signed time, as for actor tokens
-/// ([`TrustedClock`](crate::claims::TrustedClock)).
+/// ([`TrustedClock`](host_edge_runtime::claims::TrustedClock)).
 fn check_expiry(claims: &CommandClaims, now: u64) -> Result<(), (Refusal, String)> {
     if claims.exp == 0 {
         return Err((Refusal::Expired, "it carries no expiry (`exp`); sign it again with this host-edge".to_owned()));
@@ -360,7 +360,7 @@ fn check_expiry(claims: &CommandClaims, now: u64) -> Result<(), (Refusal, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::keys::generate;
+    use host_edge_runtime::claims::keys::generate;
 
     struct Device {
         groups: BTreeSet<String>,

@@ -16,7 +16,10 @@ use crate::capability::{CapabilityId, WellKnown};
 use crate::command::{Command, LinkSpec};
 use crate::claims::Policy;
 use crate::engine::Limits;
-use crate::fleet::{FleetConfig, FleetEntry};
+
+mod fleet;
+
+pub use fleet::FleetEntry;
 
 /// The most instances one actor may have.
 pub const MAX_INSTANCES: usize = 256;
@@ -266,11 +269,6 @@ impl Manifest {
         providers.chain(actors).chain(links).collect()
     }
 
-    /// The `[fleet]` table, checked, when there is one.
-    pub fn fleet(&self) -> Option<Result<FleetConfig, String>> {
-        self.fleet.as_ref().map(|fleet| fleet.resolve(&self.folder))
-    }
-
     /// The state directory, resolved.
     pub fn state_dir(&self) -> PathBuf {
         self.host.state_dir.clone().unwrap_or_else(|| PathBuf::from("state"))
@@ -372,8 +370,8 @@ impl Manifest {
                 note(host_line, format!("[host] metrics_address: `{text}` is not an address and port such as \"127.0.0.1:9464\", or off"));
             }
         }
-        if let Some(Err(e)) = manifest.fleet() {
-            note(table_line(text, "fleet"), e);
+        if let Some(fleet) = &mut manifest.fleet {
+            fleet.line = table_line(text, "fleet");
         }
         if let Some(text) = &manifest.host.health_interval {
             match humantime::parse_duration(text) {
@@ -684,7 +682,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses() {
-        let text = include_str!("../../boards/examples/manifest.toml");
+        let text = include_str!("../../../boards/examples/manifest.toml");
         let manifest = Manifest::parse(text, Path::new("/opt/host-edge")).unwrap();
         assert!(!manifest.actors.is_empty());
         assert!(manifest.actors[0].path.starts_with("/opt/host-edge"));
@@ -692,7 +690,7 @@ mod tests {
 
     #[test]
     fn the_raspberry_pi_bundle_manifest_parses() {
-        let text = include_str!("../../boards/raspberry-pi/manifest.toml");
+        let text = include_str!("../../../boards/raspberry-pi/manifest.toml");
         let manifest = Manifest::parse(text, Path::new("/opt/host-edge")).unwrap();
         assert_eq!(manifest.providers.len(), 2);
         assert_eq!(manifest.links.len(), 2);

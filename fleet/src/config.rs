@@ -1,0 +1,106 @@
+//! The manifest's `[fleet]` table: which fleet the device is in, whom it
+//! obeys, and how it reaches the broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use mqtt_broker::{Broker, BrokerSettings, Spelling};
+
+use host_edge_runtime::claims::keys::{check_public_key, KeyRole};
+pub use host_edge_runtime::manifest::FleetEntry;
+use host_edge_runtime::Manifest;
+
+use super::topics::{check_level, Topics, ALL_GROUP};
+
+/// The topic prefix when the manifest names none.
+pub const DEFAULT_PREFIX: &str = "host-edge/fleet";
+
+/// The `[fleet]` table, checked.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// The device id.
+    pub device: String,
+    /// Its groups, `all` included.
+    pub groups: BTreeSet<String>,
+    /// The operator keys it obeys.
+    pub operators: BTreeSet<String>,
+    /// The broker.
+    pub broker: Broker,
+    /// Where its topics are.
+    pub topics: Topics,
+    /// Status heartbeat.
+    pub heartbeat: Duration,
+    /// Default probe timeout.
+    pub probe_timeout: Duration,
+    /// Staging timeout.
+    pub stage_timeout: Duration,
+    /// Values for a deployment's placeholders.
+    pub vars: BTreeMap<String, String>,
+    /// The folder a deployment's provider libraries must be in.
+    pub provider_dir: std::path::PathBuf,
+}
+
+/// The provider folder when the manifest names none, relative to it.
+pub const DEFAULT_PROVIDER_DIR: &str = "providers";
+
+fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match text {
+        None => Ok(default),
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(format!("[fleet] {name}: `{text}` is not a duration above zero, such as \"30s\"")),
+        },
+    }
+}
+
+impl FleetConfig {
+    /// Checks the manifest's `[fleet]` table; file names are taken relative
+    /// to `base`, the manifest's folder.
+    pub fn from_entry(entry: &FleetEntry, base: &Path) -> Result<FleetConfig, String> {
+        let this = entry;
+        check_level(&this.device).map_err(|e| format!("[fleet] device: {e}"))?;
+        let mut groups = BTreeSet::from([ALL_GROUP.to_owned()]);
+        for group in &this.groups {
+            check_level(group).map_err(|e| format!("[fleet] groups: {e}"))?;
+            groups.insert(group.clone());
+        }
+        if this.operators.is_empty() {
+            return Err("[fleet] operators: name at least one operator key (O...) whose commands the device obeys; \
+                        `host-edge keys generate operator` makes one"
+                .to_owned());
+        }
+        for key in &this.operators {
+            check_public_key(key, KeyRole::Operator).map_err(|e| format!("[fleet] operators: {e}"))?;
+        }
+        let settings = BrokerSettings {
+            url: this.url.clone(),
+            username: this.username.clone(),
+            password: this.password.clone(),
+            password_file: this.password_file.clone(),
+            ca_file: this.ca_file.clone(),
+            client_cert: this.client_cert.clone(),
+            client_key: this.client_key.clone(),
+        };
+        let broker = settings.resolve(base, Spelling::Table("[fleet]")).map_err(|e| e.0)?;
+        let prefix = this.prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        let topics = Topics::new(&prefix).map_err(|e| format!("[fleet] prefix: {e}"))?;
+        Ok(FleetConfig {
+            device: this.device.clone(),
+            groups,
+            operators: this.operators.iter().cloned().collect(),
+            broker,
+            topics,
+            heartbeat: duration("heartbeat", this.heartbeat.as_deref(), Duration::from_secs(30))?,
+            probe_timeout: duration("probe_timeout", this.probe_timeout.as_deref(), Duration::from_secs(60))?,
+            stage_timeout: duration("stage_timeout", this.stage_timeout.as_deref(), Duration::from_secs(600))?,
+            vars: this.vars.clone(),
+            provider_dir: base.join(this.provider_dir.as_deref().unwrap_or(Path::new(DEFAULT_PROVIDER_DIR))),
+        })
+    }
+}
+
+/// The manifest's `[fleet]` table, checked, when there is one.
+pub fn of_manifest(manifest: &Manifest) -> Option<Result<FleetConfig, String>> {
+    manifest.fleet.as_ref().map(|entry| FleetConfig::from_entry(entry, &manifest.folder))
+}
