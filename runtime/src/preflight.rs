@@ -142,7 +142,7 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
                     note(entry.line, format!("{what}: {e}"));
                 }
                 serves.insert(&entry.name, library.capability().clone());
-                libraries.insert(entry.name.clone(), (entry.path.clone(), library));
+                libraries.insert(entry.name.clone(), (entry.path.clone(), *library));
             }
             Ok(Opened::Verified(Checked::Signed(verified))) => {
                 serves.insert(&entry.name, verified.capability.clone());
@@ -222,7 +222,9 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
 
 /// A provider file after the check: opened, or only verified.
 enum Opened {
-    Library(ProviderLibrary),
+    /// Boxed: a library's handle and descriptor are hundreds of bytes, the
+    /// verdict a word.
+    Library(Box<ProviderLibrary>),
     Verified(Checked),
 }
 
@@ -233,7 +235,7 @@ fn open_libraries(manifest: &Manifest, trust: &ProviderTrust, mode: Libraries<'_
         .providers
         .iter()
         .map(|entry| match mode {
-            Libraries::Open(state_root) => trust::open(&entry.path, trust, state_root).map(Opened::Library),
+            Libraries::Open(state_root) => trust::open(&entry.path, trust, state_root).map(|library| Opened::Library(Box::new(library))),
             Libraries::Verify => trust::check(&entry.path, trust).map(Opened::Verified),
         })
         .collect()

@@ -454,12 +454,22 @@ fn check_demo(bin: &Path, dir: &Path) {
     eprintln!("xtask: demo check passed: {first} then {second}");
 }
 
-/// Runs the workspace tests, echoing their output, and closes with one line
-/// that sums every test binary's result: `tests: N passed, M failed`; then
-/// checks the demo.
+/// Lints the workspace (clippy, warnings are errors), runs the workspace
+/// tests, echoing their output, and closes with one line that sums every
+/// test binary's result: `tests: N passed, M failed`; then checks the
+/// demos and fuzzes every parser for a while. Prints each phase's time.
 fn test(extra: &[String]) {
     use std::io::{BufRead, BufReader};
     phases::timed("actors (wasm32)", build_actors);
+    // Lints first: a warning fails the run before the long part starts.
+    // The device builds' feature sets are linted too: code behind a feature
+    // that the default build has on must still build, clean, without it.
+    phases::timed("clippy -D warnings", || {
+        run(cargo().current_dir(root()).args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]));
+        for features in [&["--no-default-features"][..], &["--no-default-features", "--features", "metrics"]] {
+            run(cargo().current_dir(root()).args(["clippy", "-p", "host-edge", "--quiet"]).args(features).args(["--", "-D", "warnings"]));
+        }
+    });
     // Compiled first, on their own, so that the phase times say how long the
     // build took apart from the tests' run.
     phases::timed("workspace tests: build", || {
