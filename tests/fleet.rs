@@ -94,6 +94,17 @@ impl Fleet {
     /// A device `id` in group `kitchen` (not started), with `extra`
     /// manifest entries after its own.
     fn device_with(&self, id: &str, extra: &str) -> Device {
+        self.device_at(id, extra, "off")
+    }
+
+    /// A device `id` whose health and metrics endpoint listens on loopback
+    /// `port`.
+    fn device_with_endpoint(&self, id: &str, port: u16) -> Device {
+        self.device_at(id, "", &format!("127.0.0.1:{port}"))
+    }
+
+    /// A device `id` with `extra` manifest entries and `metrics_address`.
+    fn device_at(&self, id: &str, extra: &str, metrics_address: &str) -> Device {
         let dir = self.path(id);
         // The signed provider archives a deployment may name, as a bundle
         // installs them.
@@ -110,7 +121,7 @@ impl Fleet {
         let manifest = format!(
             r#"
 [host]
-metrics_address = "off"
+metrics_address = "{metrics_address}"
 
 [policy]
 trusted_issuers = ["{issuer}", "{provider_issuer}"]
@@ -312,6 +323,25 @@ fn a_deployment_whose_health_probe_fails_is_rolled_back_by_the_device_and_report
     let reported = fleet.wait_for_status(&a, "a reports the rollback", |d| d["status"]["last_outcome"]["result"] == "rolled-back");
     assert!(reported["status"]["deployment"].is_null(), "still on its own manifest: {reported}");
     assert_eq!(reported["status"]["actors"][0]["rev"], 1);
+}
+
+#[test]
+fn a_deployment_checked_on_the_devices_own_readyz_commits_as_readiness_during_the_probe_is_the_new_states() {
+    let fleet = Fleet::new();
+    let endpoint = free_port();
+    let mut a = fleet.device_with_endpoint("a", endpoint);
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let readyz = format!("http://127.0.0.1:{endpoint}/readyz");
+    assert_eq!(http_get(&readyz).0, 200, "ready before the deployment");
+    // /readyz is 503 while a deployment stages and applies; during the
+    // probe it answers for the new state, so it can be the check.
+    let deployment = fleet.deployment("v2.toml", &format!("probe_timeout = \"30s\"\n\n[[check]]\nurl = \"{readyz}\""));
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "device:a", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a"]);
+    let said = text_of(&out);
+    assert!(out.status.success() && said.contains("a: committed"), "{said}\n{}", a.host.log());
+    assert!(a.hits().1.contains(r#""version":2"#));
+    assert_eq!(http_get(&readyz).0, 200, "ready after it");
 }
 
 #[test]

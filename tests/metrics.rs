@@ -11,6 +11,16 @@ use testkit::host::HostProcess;
 use testkit::{eventually, free_port, http_get, provider_archive, wait_for_port, PrivateRedis, Signer};
 
 fn serve_counter(dir: &std::path::Path, redis: &PrivateRedis, metrics: u16) -> HostProcess {
+    let mut host = counter_host(dir, redis, &format!("metrics_address = \"127.0.0.1:{metrics}\""));
+    host.start();
+    // The endpoint listens once everything in the manifest is up.
+    wait_for_port(metrics, Duration::from_secs(10));
+    host
+}
+
+/// The counter on `redis` in `dir`, with `host` lines in its `[host]`
+/// table; not started.
+fn counter_host(dir: &std::path::Path, redis: &PrivateRedis, host: &str) -> HostProcess {
     let signer = Signer::new();
     let module = signer.sign(&testkit::actor_module("counter"), "counter", &["wascc:keyvalue", "wascc:http_server"]);
     std::fs::write(dir.join("counter.wasm"), module).unwrap();
@@ -18,7 +28,7 @@ fn serve_counter(dir: &std::path::Path, redis: &PrivateRedis, metrics: u16) -> H
     let manifest = format!(
         r#"
 [host]
-metrics_address = "127.0.0.1:{metrics}"
+{host}
 health_interval = "1s"
 
 [[actor]]
@@ -39,11 +49,7 @@ values = {{ URL = "{url}" }}
         url = redis.url(),
         http = testkit::host::http_entries("counter", port),
     );
-    let mut host = HostProcess::new(dir, &manifest, port);
-    host.start();
-    // The endpoint listens once everything in the manifest is up.
-    wait_for_port(metrics, Duration::from_secs(10));
-    host
+    HostProcess::new(dir, &manifest, port)
 }
 
 /// `promtool check metrics` on `text`: its exit status and what it said.
@@ -110,4 +116,47 @@ fn the_host_turns_unready_while_its_store_is_down_and_ready_again_after() {
     redis.restart();
     eventually(Duration::from_secs(30), "the host is ready again", || (ready().0 == 200).then_some(()));
     assert_eq!(http_get(&host.url("/hits")).0, 200);
+}
+
+#[test]
+fn two_hosts_on_one_machine_each_take_their_state_folder_and_endpoint_from_the_command_line() {
+    let redis = PrivateRedis::start();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut hosts = Vec::new();
+    for dir in [&one, &two] {
+        let endpoint = free_port();
+        let mut host = counter_host(dir.path(), &redis, "");
+        host.args(&["--state-dir", "elsewhere", "--metrics-address", &format!("127.0.0.1:{endpoint}")]);
+        host.start();
+        wait_for_port(endpoint, Duration::from_secs(10));
+        assert_eq!(http_get(&format!("http://127.0.0.1:{endpoint}/livez")).0, 200);
+        assert!(dir.path().join("elsewhere/.libraries").is_dir(), "the state (the verified libraries) is in the folder given: {}", host.log());
+        assert!(!dir.path().join("state").exists(), "and not in the default one");
+        hosts.push(host);
+    }
+}
+
+#[test]
+fn an_endpoint_address_that_is_taken_stops_the_start_and_says_which() {
+    let redis = PrivateRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    counter_host(dir.path(), &redis, &format!("metrics_address = \"{address}\""));
+    let out = Command::new(testkit::host_edge_bin()).current_dir(dir.path()).args(["run", "manifest.toml"]).env("NO_COLOR", "1").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("cannot listen on {address}")) && said.contains("nothing is served"), "{said}");
+}
+
+#[test]
+fn the_default_endpoint_address_taken_by_another_host_turns_the_endpoint_off_and_says_so() {
+    let redis = PrivateRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Held here, or by whatever already holds it: taken either way.
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", 9464));
+    let mut host = counter_host(dir.path(), &redis, "");
+    host.start();
+    assert!(host.log().contains("the health and metrics endpoint is OFF"), "{}", host.log());
+    assert_eq!(http_get(&host.url("/hits")).0, 200, "and it serves");
 }

@@ -651,6 +651,10 @@ impl Device {
     }
 
     fn phase(&mut self, phase: Phase) {
+        // Readiness (`/readyz`) is withheld while what runs is being
+        // changed, and given back for the probe: then it is the new state's
+        // readiness, which a deployment may check (its own `/readyz`).
+        self.busy.store(phase != Phase::Probing, Ordering::SeqCst);
         if let Err(e) = self.store.update(|state| {
             if let Some(pending) = &mut state.pending {
                 pending.phase = phase;

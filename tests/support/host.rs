@@ -23,6 +23,8 @@ pub struct HostProcess {
     wrapper: Vec<String>,
     /// Variables set for the host besides the ones every start sets.
     env: Vec<(String, String)>,
+    /// Options after `run MANIFEST`.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -44,6 +46,7 @@ impl HostProcess {
             rust_log: "info".to_owned(),
             wrapper: Vec::new(),
             env: Vec::new(),
+            args: Vec::new(),
             child: None,
         }
     }
@@ -67,6 +70,12 @@ impl HostProcess {
         self
     }
 
+    /// Passes `args` to `host-edge run MANIFEST` from the next start on.
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.args = args.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
     /// Starts the host and waits until its HTTP route answers and it has
     /// logged that it serves; its log goes to `host.log`, appended across
     /// starts.
@@ -85,6 +94,7 @@ impl HostProcess {
             .process_group(0)
             .current_dir(&self.dir)
             .args(["run", &self.manifest])
+            .args(&self.args)
             .env("RUST_LOG", &self.rust_log)
             .env("NO_COLOR", "1")
             .env("HOST_EDGE_CONTROL", self.dir.join("control.sock"))

@@ -62,6 +62,19 @@ fn run(command: &mut Command) {
     }
 }
 
+/// Builds the example actors called `packages` (their crate names) for
+/// wasm32 and returns the folder they are in: a demo builds only its own.
+fn build_some_actors(packages: &[&str]) -> PathBuf {
+    let actors = root().join("actors");
+    let mut build = cargo();
+    build.current_dir(&actors).args(["build", "--release"]);
+    for package in packages {
+        build.args(["-p", package]);
+    }
+    run(&mut build);
+    actors.join("target/wasm32-unknown-unknown/release")
+}
+
 fn build_actors() -> PathBuf {
     let actors = root().join("actors");
     // actors/.cargo/config.toml sets the wasm32 target; it is read from the
@@ -130,12 +143,21 @@ struct DemoSetup {
 }
 
 impl DemoSetup {
-    /// Builds everything in `profile` and starts `target/<folder>` afresh.
-    fn new(folder: &str, profile: &str) -> DemoSetup {
-        let wasm = build_actors();
+    /// Builds, in `profile`, the host, the provider crates `providers` and
+    /// the actor crates `actors` (only what the demo serves: a first answer
+    /// on a fresh clone waits for every crate built) and starts
+    /// `target/<folder>` afresh.
+    ///
+    /// In the `dev` profile (`cargo xtask test`, after the test build) it
+    /// builds every provider and actor, as the tests did: cargo unifies the
+    /// features of shared dependencies over the packages a build selects, so
+    /// selecting fewer would rebuild tokio and what sits on it for nothing.
+    fn new(folder: &str, profile: &str, providers: &[&str], actors: &[&str]) -> DemoSetup {
+        let (providers, wasm) =
+            if profile == "dev" { (&PROVIDERS[..], build_actors()) } else { (providers, build_some_actors(actors)) };
         let mut build = cargo();
         build.current_dir(root()).args(["build", "--profile", profile, "-p", "host-edge"]);
-        for provider in PROVIDERS {
+        for provider in providers {
             build.args(["-p", provider]);
         }
         run(&mut build);
@@ -200,7 +222,7 @@ impl DemoSetup {
 /// the host just long enough to see `/hits` count 1 and 2; otherwise serves
 /// until Ctrl-C.
 fn demo(check: bool, profile: &str) {
-    let setup = DemoSetup::new("demo", profile);
+    let setup = DemoSetup::new("demo", profile, &["host-edge-keyvalue-sqlite", "host-edge-http-server"], &["counter"]);
     setup.sign("counter", "counter", &["-s", "-k"]);
     let (bin, dir) = (&setup.bin, &setup.dir);
     let manifest = format!(
@@ -255,7 +277,7 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
 /// The GPIO demo: button-led on the simulated board (boards/sim.toml), the
 /// LED over HTTP, the button from `host-edge gpio`.
 fn demo_gpio(check: bool, profile: &str) {
-    let setup = DemoSetup::new("demo-gpio", profile);
+    let setup = DemoSetup::new("demo-gpio", profile, &["host-edge-gpio", "host-edge-http-server"], &["button-led"]);
     setup.sign("button_led", "button-led", &["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"]);
     let manifest = std::fs::read_to_string(root().join("boards/examples/gpio-sim.toml"))
         .expect("reading boards/examples/gpio-sim.toml")
@@ -314,7 +336,7 @@ fn check_demo_gpio(setup: &DemoSetup) {
 /// The messaging demo: the telemetry actor on the local broker
 /// (boards/examples/mqtt.toml).
 fn demo_mqtt(check: bool, profile: &str) {
-    let setup = DemoSetup::new("demo-mqtt", profile);
+    let setup = DemoSetup::new("demo-mqtt", profile, &["host-edge-messaging-mqtt", "host-edge-http-server"], &["telemetry"]);
     setup.sign("telemetry", "telemetry", &["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"]);
     let manifest = std::fs::read_to_string(root().join("boards/examples/mqtt.toml"))
         .expect("reading boards/examples/mqtt.toml")

@@ -40,10 +40,58 @@ pub struct RunArgs {
     /// manifest's `[host] control_socket`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
+    /// The state directory (the trusted clock's mark, verified provider
+    /// libraries, key-value databases, the fleet state); overrides the
+    /// manifest's `[host] state_dir`, which is `state` beside the manifest
+    /// by default. Two hosts on one machine need one each.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Where the health and metrics endpoint listens, such as
+    /// 127.0.0.1:9465, or `off`; overrides the manifest's `[host]
+    /// metrics_address` (127.0.0.1:9464 by default). An address given here or
+    /// in the manifest that cannot be bound stops the start; the default one
+    /// taken (another host on this machine) only turns the endpoint off.
+    #[arg(long, value_name = "ADDRESS")]
+    metrics_address: Option<String>,
+}
+
+/// The manifest file and what the command line overrides in it, applied
+/// again on every reload so that a SIGHUP sees the same host settings.
+struct Source {
+    path: PathBuf,
+    state_dir: Option<PathBuf>,
+    metrics_address: Option<String>,
+}
+
+impl Source {
+    fn new(args: &RunArgs) -> anyhow::Result<Source> {
+        if let Some(text) = args.metrics_address.as_deref().filter(|text| *text != "off") {
+            text.parse::<std::net::SocketAddr>()
+                .with_context(|| format!("--metrics-address: `{text}` is not an address and port such as 127.0.0.1:9465, or off"))?;
+        }
+        let state_dir = match &args.state_dir {
+            Some(dir) if dir.is_relative() => Some(std::env::current_dir().context("the current folder")?.join(dir)),
+            other => other.clone(),
+        };
+        Ok(Source { path: args.manifest.clone(), state_dir, metrics_address: args.metrics_address.clone() })
+    }
+
+    /// Reads the manifest as [`super::check::load`] does, with the overrides.
+    fn load(&self) -> anyhow::Result<(Manifest, Vec<host_edge_runtime::manifest::Problem>)> {
+        let (mut manifest, problems) = super::check::load(&self.path)?;
+        if let Some(dir) = &self.state_dir {
+            manifest.host.state_dir = Some(dir.clone());
+        }
+        if let Some(address) = &self.metrics_address {
+            manifest.host.metrics_address = Some(address.clone());
+        }
+        Ok((manifest, problems))
+    }
 }
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (base, parsed) = super::check::load(&args.manifest)?;
+    let source = Source::new(&args)?;
+    let (base, parsed) = source.load()?;
     let mut manifest = base.clone();
     tracing::debug!(
         trusted_issuers = manifest.policy.trusted_issuers.len(),
@@ -114,6 +162,22 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| manifest.host.control_socket.clone())
         .unwrap_or_else(control::default_socket_path);
     let control = start_control(&host, &socket);
+    let health = super::health::Watch::start(host.clone(), manifest.host.health_interval());
+    let agent = fleet.and_then(|boot| super::device::start_agent(&host, boot, base, manifest.clone()));
+    let endpoint = match start_endpoint(&host, &manifest, agent.as_ref()) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            if let Some(agent) = agent {
+                agent.stop();
+            }
+            health.stop();
+            if let Some(control) = control {
+                control.stop();
+            }
+            host.shutdown();
+            bail!("{e}; nothing is served (another host on this machine? give each its own: --metrics-address, or off)");
+        }
+    };
     let status = host.status();
     for actor in &status.actors {
         tracing::info!(
@@ -143,14 +207,11 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         control = %socket.display(),
         "host-edge is serving; SIGHUP reloads the manifest, SIGINT or SIGTERM stops"
     );
-    let health = super::health::Watch::start(host.clone(), manifest.host.health_interval());
-    let agent = fleet.and_then(|boot| super::device::start_agent(&host, boot, base, manifest.clone()));
-    let endpoint = start_endpoint(&host, &manifest, agent.as_ref());
     for signal in signals.forever() {
         if signal == SIGHUP {
             manifest = match &agent {
-                Some(agent) => reload_fleet_device(agent, &host, &args.manifest, manifest),
-                None => reload_manifest(&host, &args.manifest, manifest),
+                Some(agent) => reload_fleet_device(agent, &host, &source, manifest),
+                None => reload_manifest(&host, &source, manifest),
             };
             continue;
         }
@@ -192,27 +253,38 @@ fn start(host: &Host, manifest: &Manifest, prepared: &mut Prepared) -> Result<()
     }
 }
 
-/// Serves the health and metrics endpoint where the manifest says; an
-/// address that cannot be bound is reported and the host serves without it.
+/// Serves the health and metrics endpoint where the manifest says. An
+/// address the manifest or the command line names that cannot be bound
+/// stops the start (`Err`); the default address taken (a second host on
+/// the machine) turns the endpoint off, with a warning that says so.
 #[cfg(feature = "metrics")]
-fn start_endpoint(host: &Host, manifest: &Manifest, agent: Option<&Agent>) -> Option<Endpoint> {
-    let address = manifest.host.metrics_address()?;
+fn start_endpoint(host: &Host, manifest: &Manifest, agent: Option<&Agent>) -> Result<Option<Endpoint>, String> {
+    let Some(address) = manifest.host.metrics_address() else { return Ok(None) };
     let observed = Arc::new(Observer { host: host.clone(), busy: agent.map(Agent::busy_flag) });
-    Endpoint::start(address, observed)
-        .inspect_err(|e| tracing::error!(%address, "the health and metrics endpoint is not available: {e}"))
-        .ok()
+    match Endpoint::start(address, observed) {
+        Ok(endpoint) => Ok(Some(endpoint)),
+        Err(e) if manifest.host.metrics_address.is_none() => {
+            tracing::warn!(
+                %address,
+                "the health and metrics endpoint is OFF: its default address {address} cannot be bound ({e}), \
+                 another host on this machine has it; set [host] metrics_address or --metrics-address to serve it elsewhere"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(format!("the health and metrics endpoint cannot listen on {address}: {e}")),
+    }
 }
 
 /// A build without the endpoint says so when the manifest asks for one.
 #[cfg(not(feature = "metrics"))]
-fn start_endpoint(_: &Host, manifest: &Manifest, _: Option<&Agent>) -> Option<Endpoint> {
+fn start_endpoint(_: &Host, manifest: &Manifest, _: Option<&Agent>) -> Result<Option<Endpoint>, String> {
     if manifest.host.metrics_address.as_deref().is_some_and(|address| address != "off") {
         tracing::warn!(
             "[host] metrics_address is set, but this host-edge was built without the health and metrics endpoint \
              (the `metrics` feature): nothing listens there"
         );
     }
-    None
+    Ok(None)
 }
 
 /// No endpoint in a build without the `metrics` feature.
@@ -296,9 +368,10 @@ fn apply_prepared(host: &Host, command: Command, prepared: &mut Prepared) -> Res
 
 /// Reads the manifest again and applies what changed; on a manifest that
 /// does not load or check, keeps running as before.
-fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
+fn reload_manifest(host: &Host, source: &Source, current: Manifest) -> Manifest {
+    let path = &source.path;
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
-    let next = match load_revoking(host, path) {
+    let next = match load_revoking(host, source) {
         Ok(next) => next,
         Err(e) => {
             tracing::error!("the manifest was not reloaded, nothing changed: {}", redact_text(&format!("{e:#}")));
@@ -318,9 +391,10 @@ fn reload_manifest(host: &Host, path: &std::path::Path, current: Manifest) -> Ma
 
 /// SIGHUP on a fleet device: the agent runs the edited manifest with the
 /// committed deployment over it.
-fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, current: Manifest) -> Manifest {
+fn reload_fleet_device(agent: &Agent, host: &Host, source: &Source, current: Manifest) -> Manifest {
+    let path = &source.path;
     tracing::info!(manifest = %path.display(), "SIGHUP: reloading the manifest");
-    match load_revoking(host, path) {
+    match load_revoking(host, source) {
         Ok(next) => {
             if next.policy != current.policy || next.host != current.host || next.fleet != current.fleet {
                 tracing::warn!(
@@ -342,10 +416,10 @@ fn reload_fleet_device(agent: &Agent, host: &Host, path: &std::path::Path, curre
 /// an operator who revokes a leaked actor must not have to restart the
 /// board for it, and a manifest that still lists the revoked actor (which
 /// the check then refuses) must not keep it running.
-fn load_revoking(host: &Host, path: &std::path::Path) -> anyhow::Result<Manifest> {
-    let (next, parsed) = super::check::load(path)?;
+fn load_revoking(host: &Host, source: &Source) -> anyhow::Result<Manifest> {
+    let (next, parsed) = source.load()?;
     apply_revocations(host, &next);
-    super::check::refuse_problems(path, &next, parsed)?;
+    super::check::refuse_problems(&source.path, &next, parsed)?;
     Ok(next)
 }
 
