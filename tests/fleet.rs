@@ -46,8 +46,14 @@ impl Device {
     }
 }
 
+/// `host-edge ARGS`, with no saved fleet profile (a developer's own must
+/// not reach the tests).
 fn cli(args: &[&str]) -> Output {
-    std::process::Command::new(host_edge_bin()).args(args).output().expect("host-edge runs")
+    std::process::Command::new(host_edge_bin())
+        .args(args)
+        .env("HOST_EDGE_FLEET_PROFILE", "/nonexistent/host-edge-tests/fleet.toml")
+        .output()
+        .expect("host-edge runs")
 }
 
 fn text_of(output: &Output) -> String {
@@ -262,10 +268,12 @@ fn two_devices_run_a_signed_deployment_and_one_offline_at_the_time_gets_it_when_
 
     let deployment = fleet.deployment("v2.toml", "[[check]]\nurl = \"http://127.0.0.1:${HTTP_PORT}/health\"");
     let sent = Instant::now();
-    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(), "--wait", "a", "--wait", "b", "--timeout", "60s"]);
+    // --wait on the group: the devices whose retained status says they are
+    // in it, so a and b, and not c, which has never reported.
+    let out = fleet.fleet(&["deploy", deployment.to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(), "--wait", "group:kitchen", "--timeout", "60s"]);
     let said = text_of(&out);
     assert!(out.status.success(), "{said}");
-    assert!(said.contains("a: committed") && said.contains("b: committed"), "{said}");
+    assert!(said.contains("a: committed") && said.contains("b: committed") && !said.contains("c: "), "{said}");
     eprintln!("both devices committed {:.2} s after the deploy command started", sent.elapsed().as_secs_f64());
     for device in [&a, &b] {
         let (status, body) = device.hits();
@@ -929,4 +937,38 @@ fn a_carried_provider_is_rolled_back_with_the_rest_when_the_health_probe_fails()
     assert!(reported["status"]["deployment"].is_null(), "{reported}");
     let (status, body) = a.hits();
     assert_eq!((status, body.contains(r#"{"counter":2}"#)), (200, true), "{body}");
+}
+
+#[test]
+fn a_saved_fleet_profile_spares_the_broker_and_prefix_options_and_a_prefix_no_device_uses_is_warned_about() {
+    let fleet = Fleet::new();
+    let mut a = fleet.device("a");
+    a.host.start();
+    fleet.wait_for_status(&a, "a is online", online);
+    let profile = fleet.path("operator-profile.toml");
+    let operator_cli = |args: &[&str]| {
+        std::process::Command::new(host_edge_bin()).args(args).env("HOST_EDGE_FLEET_PROFILE", &profile).output().expect("host-edge runs")
+    };
+    let broker = format!("mqtt://127.0.0.1:{}", fleet.broker.port());
+    let saved = operator_cli(&["fleet", "--broker", &broker, "--prefix", &fleet.prefix, "profile", "--save"]);
+    assert!(saved.status.success(), "{}", text_of(&saved));
+    let shown = text_of(&saved);
+    assert!(shown.contains(&format!("prefix   {} (option)", fleet.prefix)), "{shown}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // No broker or prefix option: the profile's.
+    let status = operator_cli(&["fleet", "status", "--json", "--quiet", "500ms"]);
+    let listed: Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&status)));
+    assert!(listed.get("a").is_some(), "{listed}");
+    assert!(text_of(&operator_cli(&["fleet", "profile"])).contains(&format!("prefix   {} (profile)", fleet.prefix)));
+
+    // A prefix no device reports under: the revocation is sent, and the
+    // operator is told nobody there has heard of the target.
+    let module = nkeys::KeyPair::new_module().public_key();
+    let wrong = operator_cli(&["fleet", "--prefix", "typo/fleet", "revoke", &module, "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap()]);
+    let said = text_of(&wrong);
+    assert!(said.contains("no device of group:kitchen has reported under the prefix `typo/fleet`"), "{said}");
+    let waited = operator_cli(&["fleet", "--prefix", "typo/fleet", "deploy", fleet.deployment("v2.toml", "").to_str().unwrap(), "--to", "group:kitchen", "--operator", fleet.operator.to_str().unwrap(), "--wait", "group:kitchen"]);
+    assert!(!waited.status.success() && text_of(&waited).contains("none to wait for"), "{}", text_of(&waited));
 }

@@ -1,5 +1,6 @@
 //! `host-edge fleet`: the operator's side of fleet control.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use host_edge_runtime::claims::verify::stamp;
 use host_edge_fleet::command::{self, CommandClaims, Order};
 use host_edge_fleet::deployment::{DeploymentFile, DEFAULT_CHUNK};
 use host_edge_fleet::operator::{next_sequence, DeviceView, Operator, Report};
+use host_edge_fleet::topics::ALL_GROUP;
 use host_edge_fleet::{Target, Topics};
 use mqtt_broker::{BrokerSettings, Spelling};
 
@@ -24,15 +26,18 @@ pub struct FleetArgs {
     command: FleetCommand,
 }
 
-/// Where the fleet's broker is (the devices' `[fleet]` settings).
+/// Where the fleet's broker is (the devices' `[fleet]` settings). Each
+/// option not given comes from the saved profile (`host-edge fleet
+/// profile --save`), then from the built-in default.
 #[derive(Debug, Args)]
 struct BrokerArgs {
-    /// The broker, mqtt://host:port or mqtts://host:port.
-    #[arg(long, global = true, env = "HOST_EDGE_FLEET_BROKER", default_value = mqtt_broker::DEFAULT_URL)]
-    broker: String,
-    /// The devices' topic prefix.
-    #[arg(long, global = true, default_value = host_edge_fleet::config::DEFAULT_PREFIX)]
-    prefix: String,
+    /// The broker, mqtt://host:port or mqtts://host:port [default: the
+    /// profile's, else mqtt://127.0.0.1:1883].
+    #[arg(long, global = true, env = "HOST_EDGE_FLEET_BROKER")]
+    broker: Option<String>,
+    /// The devices' topic prefix [default: the profile's, else host-edge/fleet].
+    #[arg(long, global = true)]
+    prefix: Option<String>,
     /// User name at the broker.
     #[arg(long, global = true)]
     username: Option<String>,
@@ -50,23 +55,114 @@ struct BrokerArgs {
     client_key: Option<PathBuf>,
 }
 
+/// The operator's saved broker settings: what `fleet profile --save`
+/// writes and every `fleet` command starts from, so that a broker and a
+/// prefix typed once are not typed wrong the next time.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_key: Option<PathBuf>,
+}
+
+/// Where the profile is: `$HOST_EDGE_FLEET_PROFILE`, else
+/// `$XDG_CONFIG_HOME/host-edge/fleet.toml`, else
+/// `~/.config/host-edge/fleet.toml`.
+fn profile_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("HOST_EDGE_FLEET_PROFILE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(config.join("host-edge/fleet.toml"))
+}
+
+impl Profile {
+    /// The saved profile; the empty one when there is none.
+    fn load() -> anyhow::Result<Profile> {
+        let Some(path) = profile_path() else { return Ok(Profile::default()) };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("the fleet profile {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Profile::default()),
+            Err(e) => Err(e).with_context(|| format!("reading the fleet profile {}", path.display())),
+        }
+    }
+
+    /// Writes the profile (owner-only: it names the broker's credentials).
+    fn save(&self) -> anyhow::Result<PathBuf> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = profile_path().context("no place for the fleet profile: set HOST_EDGE_FLEET_PROFILE or HOME")?;
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).with_context(|| format!("making {}", folder.display()))?;
+        }
+        let text = toml::to_string(self)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
 impl BrokerArgs {
+    /// These options over the saved profile.
+    fn over(&self, profile: &Profile) -> Profile {
+        Profile {
+            broker: self.broker.clone().or_else(|| profile.broker.clone()),
+            prefix: self.prefix.clone().or_else(|| profile.prefix.clone()),
+            username: self.username.clone().or_else(|| profile.username.clone()),
+            password_file: self.password_file.clone().or_else(|| profile.password_file.clone()),
+            ca_file: self.ca_file.clone().or_else(|| profile.ca_file.clone()),
+            client_cert: self.client_cert.clone().or_else(|| profile.client_cert.clone()),
+            client_key: self.client_key.clone().or_else(|| profile.client_key.clone()),
+        }
+    }
+
+    /// The settings in force: these options, then the profile's.
+    fn settings(&self) -> anyhow::Result<Profile> {
+        Ok(self.over(&Profile::load()?))
+    }
+
     fn connect(&self) -> anyhow::Result<Operator> {
+        let profile = self.settings()?;
         let settings = BrokerSettings {
-            url: Some(self.broker.clone()),
-            username: self.username.clone(),
+            url: Some(profile.broker.clone().unwrap_or_else(|| mqtt_broker::DEFAULT_URL.to_owned())),
+            username: profile.username.clone(),
             password: None,
-            password_file: self.password_file.clone(),
-            ca_file: self.ca_file.clone(),
-            client_cert: self.client_cert.clone(),
-            client_key: self.client_key.clone(),
+            password_file: profile.password_file.clone(),
+            ca_file: profile.ca_file.clone(),
+            client_cert: profile.client_cert.clone(),
+            client_key: profile.client_key.clone(),
         };
         let broker = settings.resolve(&std::env::current_dir()?, Spelling::Flags).map_err(|e| anyhow::anyhow!(e.0))?;
         Operator::connect(&broker, self.topics()?).map_err(anyhow::Error::msg)
     }
 
+    fn prefix(&self) -> anyhow::Result<String> {
+        Ok(self.settings()?.prefix.unwrap_or_else(|| host_edge_fleet::config::DEFAULT_PREFIX.to_owned()))
+    }
+
     fn topics(&self) -> anyhow::Result<Topics> {
-        Topics::new(&self.prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))
+        Topics::new(&self.prefix()?).map_err(|e| anyhow::anyhow!("--prefix: {e}"))
     }
 }
 
@@ -92,8 +188,10 @@ enum FleetCommand {
         /// Bytes of a module or archive per MQTT message (1 KiB to 512 KiB).
         #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk_size: u32,
-        /// Wait for these devices to report the deployment's outcome.
-        #[arg(long, value_name = "DEVICE")]
+        /// Wait for these devices to report the deployment's outcome: ID or
+        /// device:ID, or group:NAME for every device whose last status says
+        /// it is in the group; repeatable.
+        #[arg(long, value_name = "DEVICE|group:NAME")]
         wait: Vec<String>,
         /// How long --wait waits.
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
@@ -153,6 +251,19 @@ enum FleetCommand {
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         quiet: Duration,
     },
+    /// Show the broker settings in force and where each comes from; with
+    /// --save, save the options given as the profile every later `fleet`
+    /// command starts from.
+    #[command(after_help = "Examples:\n  \
+        host-edge fleet --broker mqtts://broker.lan:8883 --prefix acme/fleet --ca-file ca.pem profile --save\n  \
+        host-edge fleet profile\n\n\
+        The profile is $HOST_EDGE_FLEET_PROFILE, else $XDG_CONFIG_HOME/host-edge/fleet.toml, else\n\
+        ~/.config/host-edge/fleet.toml. Options given on a command override it.")]
+    Profile {
+        /// Save the options given over the saved profile.
+        #[arg(long)]
+        save: bool,
+    },
     /// Follow what the devices report as it happens.
     #[command(after_help = "Examples:\n  host-edge fleet watch\n  host-edge fleet watch --json --for 10m")]
     Watch {
@@ -208,9 +319,12 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let file = DeploymentFile::load(&deployment, chunk_size).map_err(anyhow::Error::msg)?;
             let signed = signing.sign(&args.broker.topics()?, &Order::Deploy(file.deployment.clone()))?;
             let operator = args.broker.connect()?;
-            if !wait.is_empty() {
-                operator.follow_devices().map_err(anyhow::Error::msg)?;
-            }
+            // Who has reported under this prefix (the retained statuses):
+            // the devices of a group to wait for, and a warning when no
+            // target is among them. Also follows the devices from here on.
+            let known = operator.statuses(KNOWN_QUIET).map_err(anyhow::Error::msg)?;
+            let wait = devices_to_wait_for(&wait, &known, operator.topics())?;
+            warn_unknown_targets(&signing.targets, &known, &args.broker.prefix()?);
             let started = Instant::now();
             let chunks = file.chunk_messages(operator.topics());
             let chunk_count = chunks.len();
@@ -265,6 +379,8 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let before = issued_before.map_or_else(|| now_secs() + 1, |t| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
             let signed = signing.sign(&args.broker.topics()?, &Order::Revoke { subject: subject.clone(), issued_before: before })?;
             let operator = args.broker.connect()?;
+            let known = operator.statuses(KNOWN_QUIET).map_err(anyhow::Error::msg)?;
+            warn_unknown_targets(&signing.targets, &known, &args.broker.prefix()?);
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
@@ -296,6 +412,29 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        FleetCommand::Profile { save } => {
+            let saved = Profile::load()?;
+            if save {
+                let path = args.broker.over(&saved).save()?;
+                println!("saved the fleet profile {}", path.display());
+            }
+            let profile = if save { Profile::load()? } else { saved.clone() };
+            let given = args.broker.over(&Profile::default());
+            let source = |flag: bool, saved: bool| if flag { "option" } else if saved { "profile" } else { "default" };
+            let in_force = args.broker.over(&profile);
+            println!("broker   {} ({})", in_force.broker.as_deref().unwrap_or(mqtt_broker::DEFAULT_URL), source(given.broker.is_some(), profile.broker.is_some()));
+            println!("prefix   {} ({})", in_force.prefix.as_deref().unwrap_or(host_edge_fleet::config::DEFAULT_PREFIX), source(given.prefix.is_some(), profile.prefix.is_some()));
+            let files = [("username", in_force.username.clone().map(PathBuf::from)), ("password file", in_force.password_file.clone()), ("CA file", in_force.ca_file.clone()), ("client cert", in_force.client_cert.clone()), ("client key", in_force.client_key.clone())];
+            for (name, value) in files {
+                if let Some(value) = value {
+                    println!("{name:<8} {}", value.display());
+                }
+            }
+            if let Some(path) = profile_path() {
+                println!("profile  {}{}", path.display(), if path.exists() { "" } else { " (none saved)" });
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         FleetCommand::Watch { json, duration } => {
             let operator = args.broker.connect()?;
             operator.follow_devices().map_err(anyhow::Error::msg)?;
@@ -310,6 +449,57 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             }
             operator.disconnect();
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// How long the retained statuses are read before a deployment or a
+/// revocation is sent: until none has arrived for this long.
+const KNOWN_QUIET: Duration = Duration::from_millis(500);
+
+/// The devices `--wait` names: `ID` and `device:ID` as they are, and
+/// `group:NAME` as every device whose retained status lists the group.
+fn devices_to_wait_for(wait: &[String], known: &BTreeMap<String, DeviceView>, topics: &Topics) -> anyhow::Result<Vec<String>> {
+    let mut devices = Vec::new();
+    for text in wait {
+        let target = if text.contains(':') { text.parse::<Target>().map_err(|e| anyhow::anyhow!("--wait: {e}"))? } else { Target::Device(text.clone()) };
+        match target {
+            Target::Device(id) => devices.push(id),
+            Target::Group(group) => {
+                let members: Vec<String> = known
+                    .iter()
+                    .filter(|(_, view)| view.status.as_ref().is_some_and(|s| group == ALL_GROUP || s.groups.contains(&group)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if members.is_empty() {
+                    bail!(
+                        "--wait group:{group}: no device of the group has reported under the prefix `{}`, so there is none to wait for \
+                         (is the prefix right? `host-edge fleet status` lists the devices that have)",
+                        topics.prefix()
+                    );
+                }
+                devices.extend(members);
+            }
+        }
+    }
+    devices.sort();
+    devices.dedup();
+    Ok(devices)
+}
+
+/// Warns when none of `targets` has reported under `prefix`: a mistyped
+/// prefix or device reaches nobody, and nothing else would say so.
+fn warn_unknown_targets(targets: &[Target], known: &BTreeMap<String, DeviceView>, prefix: &str) {
+    for target in targets {
+        let reached = known.iter().any(|(id, view)| match target {
+            Target::Device(device) => id == device,
+            Target::Group(group) => view.status.as_ref().is_some_and(|s| group == ALL_GROUP || s.groups.contains(group)),
+        });
+        if !reached {
+            eprintln!(
+                "warning: no device of {target} has reported under the prefix `{prefix}`: the command is kept (retained) for it, \
+                 but check the target and --prefix (`host-edge fleet status` lists the devices that have reported)"
+            );
         }
     }
 }
@@ -357,7 +547,7 @@ fn wait_for_outcomes(operator: &Operator, seq: u64, devices: &[String], timeout:
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn print_table(devices: &std::collections::BTreeMap<String, DeviceView>) {
+fn print_table(devices: &BTreeMap<String, DeviceView>) {
     if devices.is_empty() {
         println!("no device has reported under this prefix");
         return;
