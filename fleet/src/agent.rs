@@ -33,7 +33,7 @@ use provider_abi::redact::redact_text;
 use super::command::{self, CommandClaims, Judge, Mark, Order, Refusal, Verdict};
 use super::config::FleetConfig;
 use super::deployment::{archive_file, module_file, Deployment};
-use super::link::{Inbound, Link};
+use super::link::{BrokerError, Inbound, Link};
 use super::probe;
 use super::staging::{check_archive, Progress, Staging};
 use super::status::{DeviceStatus, Event};
@@ -42,6 +42,11 @@ use super::topics::Kind;
 use host_edge_runtime::manifest::Manifest;
 use host_edge_runtime::reload::{self, Options};
 use host_edge_runtime::{Command, Host};
+
+/// A command of a deployment the host refused, said as the outcome
+/// reports it (secrets hidden).
+#[derive(Debug)]
+struct Refused(String);
 
 /// What the host tells the agent.
 enum Control {
@@ -132,7 +137,7 @@ impl Agent {
         base: Manifest,
         running: Manifest,
         recovered: Option<Outcome>,
-    ) -> Result<Agent, String> {
+    ) -> Result<Agent, BrokerError> {
         let (inbound_tx, inbound) = bounded(INBOUND_QUEUE);
         let filters: BTreeSet<String> = config.topics.commands_for(&config.device, &config.groups).into_iter().collect();
         let link = Link::start(&config, filters, inbound_tx)?;
@@ -168,7 +173,7 @@ impl Agent {
                 }
                 device.run();
             })
-            .map_err(|e| format!("starting the fleet agent: {e}"))?;
+            .map_err(BrokerError::Thread)?;
         Ok(Agent { control: control_tx, thread: Some(thread), busy, stop })
     }
 
@@ -454,9 +459,9 @@ impl Device {
     }
 
     fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
-        let checks = deployment.checks_for(&self.config.vars).map_err(Failure::Staging)?;
+        let checks = deployment.checks_for(&self.config.vars).map_err(|e| Failure::Staging(e.to_string()))?;
         self.stage(deployment)?;
-        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(Failure::Staging)?;
+        let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(|e| Failure::Staging(e.to_string()))?;
         // Nothing that runs may change while staging, and opening a library
         // runs its initialisers: the libraries are opened when applied.
         let problems = host_edge_runtime::preflight::check_without_libraries(&next);
@@ -472,7 +477,7 @@ impl Device {
         let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
         let changed = Instant::now();
         let verdict = match applied {
-            Err(why) => Err(vec![why]),
+            Err(Refused(why)) => Err(vec![why]),
             Ok(()) => {
                 self.phase(Phase::Probing);
                 let stop = Arc::clone(&self.stop);
@@ -506,7 +511,7 @@ impl Device {
     /// `deployment`; nothing that runs changes, and no provider library is
     /// opened. Heartbeats go on meanwhile.
     fn stage(&mut self, deployment: &Deployment) -> Result<(), Failure> {
-        let mut staging = Staging::start(&self.store, deployment, self.config.stage_timeout).map_err(Failure::Staging)?;
+        let mut staging = Staging::start(&self.store, deployment, self.config.stage_timeout).map_err(|e| Failure::Staging(e.to_string()))?;
         let filters: Vec<String> = staging.awaited().iter().map(|(sha, size)| self.config.topics.chunks(sha, *size)).collect();
         for filter in &filters {
             self.link.subscribe(filter);
@@ -591,7 +596,7 @@ impl Device {
         };
         match self.config.topics.parse(topic) {
             Some(Kind::Chunk { sha256, size, index }) => {
-                if staging.chunk(&sha256, size, index, payload).map_err(Failure::Staging)? == Progress::Retry {
+                if staging.chunk(&sha256, size, index, payload).map_err(|e| Failure::Staging(e.to_string()))? == Progress::Retry {
                     // The retained chunks again, from the start.
                     let filter = self.config.topics.chunks(&sha256, size);
                     self.link.unsubscribe(&filter);
@@ -612,14 +617,15 @@ impl Device {
     }
 
     /// Executes `plan`; the first command refused ends it, with why.
-    fn apply(&self, plan: Vec<Command>) -> Result<(), String> {
+    /// Returns the first refusal as the line the outcome reports.
+    fn apply(&self, plan: Vec<Command>) -> Result<(), Refused> {
         for command in plan {
             // Reported off the device (event, retained status): secret
             // settings and link values hidden.
             let what = command.loggable();
             match self.host.execute(command) {
                 Ok(done) => tracing::info!(device = %self.config.device, "fleet: {done}"),
-                Err(e) => return Err(format!("{} (while applying {what})", redact_text(&e.to_string()))),
+                Err(e) => return Err(Refused(format!("{} (while applying {what})", redact_text(&e.to_string())))),
             }
         }
         Ok(())

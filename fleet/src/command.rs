@@ -40,7 +40,7 @@ use host_edge_runtime::claims::keys::{check_public_key, KeyRole};
 use host_edge_runtime::claims::verify::stamp;
 
 use super::deployment::Deployment;
-use super::topics::{Kind, Target, Topics};
+use super::topics::{Kind, Target, TargetError, Topics};
 
 /// What a command asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ pub struct CommandClaims {
 
 impl CommandClaims {
     /// The topic this command is retained under.
-    pub fn topic(&self, topics: &Topics) -> Result<String, String> {
+    pub fn topic(&self, topics: &Topics) -> Result<String, TargetError> {
         let target: Target = self.sub.parse()?;
         Ok(match &self.host_edge_fleet {
             Order::Deploy(_) => topics.deploy(&target),
@@ -128,7 +128,7 @@ pub fn sign(
         check_public_key(subject, KeyRole::Module).map_err(|e| JwtError::Sign(e.to_string()))?;
     }
     if let Order::Deploy(deployment) = &order {
-        deployment.validate().map_err(JwtError::Sign)?;
+        deployment.validate().map_err(|e| JwtError::Sign(e.to_string()))?;
     }
     let claims = CommandClaims {
         jti: nuid::next().to_string(),
@@ -281,7 +281,7 @@ pub fn check(judge: Judge<'_>, topic: &str, payload: &[u8], retained: bool) -> V
         Ok(expected) => {
             return refuse(Refusal::NotForThisDevice, format!("it belongs on {expected}, and arrived on {topic}"), command)
         }
-        Err(e) => return refuse(Refusal::NotForThisDevice, e, command),
+        Err(e) => return refuse(Refusal::NotForThisDevice, e.to_string(), command),
     }
     if let (Some(Kind::Revoke(_, subject)), Order::Revoke { subject: signed_subject, .. }) =
         (judge.topics.parse(topic), &claims.host_edge_fleet)

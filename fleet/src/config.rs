@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use mqtt_broker::{Broker, BrokerSettings, Spelling};
 
-use host_edge_runtime::claims::keys::{check_public_key, KeyRole};
+use host_edge_runtime::claims::keys::{check_public_key, KeyError, KeyRole};
 pub use host_edge_runtime::manifest::FleetEntry;
 use host_edge_runtime::Manifest;
 
-use super::topics::{check_level, Topics, ALL_GROUP};
+use super::topics::{check_level, LevelError, Topics, ALL_GROUP};
 
 /// The topic prefix when the manifest names none.
 pub const DEFAULT_PREFIX: &str = "host-edge/fleet";
@@ -44,12 +44,46 @@ pub struct FleetConfig {
 /// The provider folder when the manifest names none, relative to it.
 pub const DEFAULT_PROVIDER_DIR: &str = "providers";
 
-fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
+/// What is wrong with a `[fleet]` table.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `device` cannot be a topic level.
+    #[error("[fleet] device: {0}")]
+    Device(LevelError),
+    /// A group cannot be a topic level.
+    #[error("[fleet] groups: {0}")]
+    Group(LevelError),
+    /// No operator key.
+    #[error(
+        "[fleet] operators: name at least one operator key (O...) whose commands the device obeys; \
+         `host-edge keys generate operator` makes one"
+    )]
+    NoOperators,
+    /// An operator entry is not an operator's public key.
+    #[error("[fleet] operators: {0}")]
+    Operator(KeyError),
+    /// The broker settings do not read.
+    #[error("{0}")]
+    Broker(String),
+    /// The prefix cannot be topic levels.
+    #[error("[fleet] prefix: {0}")]
+    Prefix(LevelError),
+    /// A duration does not read, or is zero.
+    #[error("[fleet] {name}: `{text}` is not a duration above zero, such as \"30s\"")]
+    Duration {
+        /// The setting.
+        name: &'static str,
+        /// What it says.
+        text: String,
+    },
+}
+
+fn duration(name: &'static str, text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match text {
         None => Ok(default),
         Some(text) => match humantime::parse_duration(text) {
             Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(format!("[fleet] {name}: `{text}` is not a duration above zero, such as \"30s\"")),
+            _ => Err(ConfigError::Duration { name, text: text.to_owned() }),
         },
     }
 }
@@ -57,21 +91,19 @@ fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duratio
 impl FleetConfig {
     /// Checks the manifest's `[fleet]` table; file names are taken relative
     /// to `base`, the manifest's folder.
-    pub fn from_entry(entry: &FleetEntry, base: &Path) -> Result<FleetConfig, String> {
+    pub fn from_entry(entry: &FleetEntry, base: &Path) -> Result<FleetConfig, ConfigError> {
         let this = entry;
-        check_level(&this.device).map_err(|e| format!("[fleet] device: {e}"))?;
+        check_level(&this.device).map_err(ConfigError::Device)?;
         let mut groups = BTreeSet::from([ALL_GROUP.to_owned()]);
         for group in &this.groups {
-            check_level(group).map_err(|e| format!("[fleet] groups: {e}"))?;
+            check_level(group).map_err(ConfigError::Group)?;
             groups.insert(group.clone());
         }
         if this.operators.is_empty() {
-            return Err("[fleet] operators: name at least one operator key (O...) whose commands the device obeys; \
-                        `host-edge keys generate operator` makes one"
-                .to_owned());
+            return Err(ConfigError::NoOperators);
         }
         for key in &this.operators {
-            check_public_key(key, KeyRole::Operator).map_err(|e| format!("[fleet] operators: {e}"))?;
+            check_public_key(key, KeyRole::Operator).map_err(ConfigError::Operator)?;
         }
         let settings = BrokerSettings {
             url: this.url.clone(),
@@ -82,9 +114,9 @@ impl FleetConfig {
             client_cert: this.client_cert.clone(),
             client_key: this.client_key.clone(),
         };
-        let broker = settings.resolve(base, Spelling::Table("[fleet]")).map_err(|e| e.0)?;
+        let broker = settings.resolve(base, Spelling::Table("[fleet]")).map_err(|e| ConfigError::Broker(e.0))?;
         let prefix = this.prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        let topics = Topics::new(&prefix).map_err(|e| format!("[fleet] prefix: {e}"))?;
+        let topics = Topics::new(&prefix).map_err(ConfigError::Prefix)?;
         Ok(FleetConfig {
             device: this.device.clone(),
             groups,
@@ -101,6 +133,6 @@ impl FleetConfig {
 }
 
 /// The manifest's `[fleet]` table, checked, when there is one.
-pub fn of_manifest(manifest: &Manifest) -> Option<Result<FleetConfig, String>> {
+pub fn of_manifest(manifest: &Manifest) -> Option<Result<FleetConfig, ConfigError>> {
     manifest.fleet.as_ref().map(|entry| FleetConfig::from_entry(entry, &manifest.folder))
 }

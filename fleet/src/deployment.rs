@@ -368,13 +368,13 @@ mod tests {
         let run = |path: &str| with(path).manifest(&base, &device.join("modules"), &providers, &BTreeMap::new());
         let evil = root.path().join("libevil.so");
         for path in [evil.to_str().unwrap(), "providers/../../libevil.so", "./providers/libkv.so", ""] {
-            let err = with(path).validate().unwrap_err();
+            let err = with(path).validate().unwrap_err().to_string();
             assert!(err.contains("not a path relative"), "{path}: {err}");
             assert!(run(path).is_err(), "{path}");
         }
-        let err = run("providers/libescape.so").unwrap_err();
+        let err = run("providers/libescape.so").unwrap_err().to_string();
         assert!(err.contains("outside the device's provider folder"), "{err}");
-        let err = run("libbeside.so").unwrap_err();
+        let err = run("libbeside.so").unwrap_err().to_string();
         assert!(err.contains("outside the device's provider folder"), "a library beside the manifest: {err}");
         let manifest = run("providers/libkv.so").unwrap();
         assert_eq!(manifest.providers[0].path, device.join("providers/libkv.so"));
@@ -402,7 +402,7 @@ mod tests {
 
     /// A deployment file beside `archive` (written as `kv.par`) naming it
     /// with `provider` lines.
-    fn file_with(dir: &Path, archive: &[u8], provider: &str) -> Result<DeploymentFile, String> {
+    fn file_with(dir: &Path, archive: &[u8], provider: &str) -> Result<DeploymentFile, FileError> {
         std::fs::write(dir.join("kv.par"), archive).unwrap();
         let path = dir.join("deployment.toml");
         std::fs::write(&path, format!("label = \"kv\"\n[[provider]]\nname = \"kv\"\n{provider}\n")).unwrap();
@@ -449,16 +449,16 @@ mod tests {
         let (mut bytes, ..) = signed_archive(1, false);
         let middle = bytes.len() / 2;
         bytes[middle] ^= 1; // in the library, which is most of the archive
-        let err = file_with(dir.path(), &bytes, "archive = \"kv.par\"").unwrap_err();
+        let err = file_with(dir.path(), &bytes, "archive = \"kv.par\"").unwrap_err().to_string();
         assert!(err.contains("was changed after signing"), "{err}");
-        let err = file_with(dir.path(), b"\x7fELF not an archive", "archive = \"kv.par\"").unwrap_err();
+        let err = file_with(dir.path(), b"\x7fELF not an archive", "archive = \"kv.par\"").unwrap_err().to_string();
         assert!(err.contains("claims check `archive` failed"), "{err}");
         let (good, ..) = signed_archive(1, true);
-        let err = file_with(dir.path(), &good, "archive = \"kv.par\"\npath = \"providers/kv.par\"").unwrap_err();
+        let err = file_with(dir.path(), &good, "archive = \"kv.par\"\npath = \"providers/kv.par\"").unwrap_err().to_string();
         assert!(err.contains("not both"), "{err}");
-        let err = file_with(dir.path(), &good, "path = \"providers/kv.par\"\nurl = \"https://x\"").unwrap_err();
+        let err = file_with(dir.path(), &good, "path = \"providers/kv.par\"\nurl = \"https://x\"").unwrap_err().to_string();
         assert!(err.contains("give the archive too"), "{err}");
-        let err = file_with(dir.path(), &good, "archive = \"missing.par\"").unwrap_err();
+        let err = file_with(dir.path(), &good, "archive = \"missing.par\"").unwrap_err().to_string();
         assert!(err.contains("missing.par"), "{err}");
     }
 
@@ -490,7 +490,7 @@ mod tests {
         carrying(archive(1)).validate().unwrap();
         carrying(archive(MAX_ARCHIVE)).validate().unwrap();
         let refused = |deployment: Deployment, says: &str| {
-            let err = deployment.validate().unwrap_err();
+            let err = deployment.validate().unwrap_err().to_string();
             assert!(err.contains(says), "{says}: {err}");
         };
         refused(carrying(archive(0)), "a size of 0 bytes is not between 1 and");
@@ -570,16 +570,16 @@ mod tests {
         let vars = BTreeMap::from([("HTTP_PORT".to_owned(), "8081".to_owned())]);
         assert_eq!(expand("127.0.0.1:${HTTP_PORT}/x", &vars).unwrap(), "127.0.0.1:8081/x");
         assert_eq!(expand("cost $$5, $x", &vars).unwrap(), "cost $5, $x");
-        let err = expand("${PIN}", &vars).unwrap_err();
+        let err = expand("${PIN}", &vars).unwrap_err().to_string();
         assert!(err.contains("`${PIN}` has no value on this device"), "{err}");
-        assert!(expand("${HTTP_PORT", &vars).unwrap_err().contains("without its"));
+        assert!(expand("${HTTP_PORT", &vars).unwrap_err().to_string().contains("without its"));
     }
 
     /// A malformed secret value was quoted whole in the error, which the
     /// device reports in an event and its retained status.
     #[test]
     fn a_malformed_placeholder_in_a_secret_value_is_not_quoted_in_the_error() {
-        let err = expand("hunter2-${SECRET", &BTreeMap::new()).unwrap_err();
+        let err = expand("hunter2-${SECRET", &BTreeMap::new()).unwrap_err().to_string();
         assert!(err.contains("without its") && !err.contains("hunter2"), "{err}");
     }
 }
@@ -593,22 +593,26 @@ impl Deployment {
     /// provider folder ([`provider_library`]), and `${NAME}` in provider settings and link
     /// values replaced by the device's `vars`; a placeholder the device has
     /// no value for is an error naming it.
-    pub fn manifest(&self, base: &Manifest, modules: &Path, providers: &Path, vars: &BTreeMap<String, String>) -> Result<Manifest, String> {
+    pub fn manifest(&self, base: &Manifest, modules: &Path, providers: &Path, vars: &BTreeMap<String, String>) -> Result<Manifest, DeploymentError> {
         let folder = base.folder.clone();
-        let expand = |values: &BTreeMap<String, String>, what: &str| -> Result<BTreeMap<String, String>, String> {
+        let expand = |values: &BTreeMap<String, String>, what: &str| -> Result<BTreeMap<String, String>, DeploymentError> {
             values
                 .iter()
-                .map(|(key, value)| expand(value, vars).map(|v| (key.clone(), v)).map_err(|e| format!("{what} {key}: {e}")))
+                .map(|(key, value)| {
+                    expand(value, vars)
+                        .map(|v| (key.clone(), v))
+                        .map_err(|problem| DeploymentError::Placeholder { what: format!("{what} {key}"), problem })
+                })
                 .collect()
         };
         let mut entries = Vec::new();
         for p in &self.providers {
             let settings = expand(&p.settings, &format!("provider {} setting", p.name))?;
             let path = match (&p.path, &p.archive) {
-                (Some(path), None) => provider_library(&p.name, path, &folder, providers).map_err(|e| e.to_string())?,
+                (Some(path), None) => provider_library(&p.name, path, &folder, providers)?,
                 (None, Some(archive)) => archive_file(modules, &archive.sha256),
-                (Some(_), Some(_)) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "not both" }.to_string()),
-                (None, None) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "one of them" }.to_string()),
+                (Some(_), Some(_)) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "not both" }.into()),
+                (None, None) => return Err(ShipmentError::Source { name: p.name.clone(), problem: "one of them" }.into()),
             };
             entries.push(ProviderEntry { line: 0, name: p.name.clone(), path, settings });
         }
@@ -644,11 +648,14 @@ impl Deployment {
     }
 
     /// The health checks with the device's `vars` in their URLs.
-    pub fn checks_for(&self, vars: &BTreeMap<String, String>) -> Result<Vec<HttpCheck>, String> {
+    pub fn checks_for(&self, vars: &BTreeMap<String, String>) -> Result<Vec<HttpCheck>, DeploymentError> {
         self.checks
             .iter()
             .map(|c| {
-                let url = expand(&c.url, vars).map_err(|e| format!("check {}: {e}", provider_abi::redact::redact_url(&c.url)))?;
+                let url = expand(&c.url, vars).map_err(|problem| DeploymentError::Placeholder {
+                    what: format!("check {}", provider_abi::redact::redact_url(&c.url)),
+                    problem,
+                })?;
                 Ok(HttpCheck { url, status: c.status })
             })
             .collect()
@@ -661,21 +668,22 @@ impl Deployment {
     /// and each archive with a service key; instances in bounds; provider
     /// names unique, each provider a `path` or an `archive`, and provider
     /// paths relative without `..` ([`check_provider_path`]).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DeploymentError> {
         for actor in &self.actors {
             let what = format!("actor {}", actor.name);
-            check_shipment(&what, &actor.sha256, actor.size, actor.chunk_size, MAX_MODULE).map_err(|e| e.to_string())?;
+            check_shipment(&what, &actor.sha256, actor.size, actor.chunk_size, MAX_MODULE)?;
             if actor.instances == 0 || actor.instances > host_edge_runtime::manifest::MAX_INSTANCES {
-                return Err(format!("{what}: instances must be between 1 and {}", host_edge_runtime::manifest::MAX_INSTANCES));
+                return Err(DeploymentError::Instances { what });
             }
-            host_edge_runtime::claims::keys::check_public_key(&actor.key, host_edge_runtime::claims::keys::KeyRole::Module).map_err(|e| format!("{what}: {e}"))?;
+            host_edge_runtime::claims::keys::check_public_key(&actor.key, host_edge_runtime::claims::keys::KeyRole::Module)
+                .map_err(|source| DeploymentError::Key { what, source })?;
         }
-        self.validate_providers().map_err(|e| e.to_string())
+        self.validate_providers()
     }
 
     /// The provider half of [`Deployment::validate`], and the bound on the
     /// bytes carried.
-    fn validate_providers(&self) -> Result<(), Box<dyn std::error::Error>> {
+    fn validate_providers(&self) -> Result<(), DeploymentError> {
         if self.providers.len() > MAX_PROVIDERS {
             return Err(ShipmentError::TooManyProviders { count: self.providers.len() }.into());
         }
@@ -683,7 +691,7 @@ impl Deployment {
         let mut names = std::collections::BTreeSet::new();
         for provider in &self.providers {
             if !names.insert(provider.name.as_str()) {
-                return Err(format!("provider `{}` is named twice", provider.name).into());
+                return Err(DeploymentError::NamedTwice(provider.name.clone()));
             }
             let name = provider.name.clone();
             match (&provider.path, &provider.archive) {
@@ -755,8 +763,21 @@ impl Deployment {
     }
 }
 
+/// Why a placeholder cannot be filled. The value is never quoted: it may
+/// be a secret, and the error is reported off the device; the caller names
+/// the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceholderError {
+    /// `${` with no `}`.
+    #[error("it has a `${{` without its `}}`")]
+    Unclosed,
+    /// The device has no value for the name.
+    #[error("`${{{0}}}` has no value on this device; give it in the device's [fleet] vars")]
+    Missing(String),
+}
+
 /// `text` with every `${NAME}` replaced by `vars[NAME]`; `$$` is a `$`.
-pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, PlaceholderError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -768,11 +789,9 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
         } else if let Some(tail) = after.strip_prefix('{') {
             // The value is not quoted: it may be a secret, and the error is
             // reported off the device; the caller names the setting.
-            let end = tail.find('}').ok_or_else(|| "it has a `${` without its `}`".to_owned())?;
+            let end = tail.find('}').ok_or(PlaceholderError::Unclosed)?;
             let name = &tail[..end];
-            let value = vars.get(name).ok_or_else(|| {
-                format!("`${{{name}}}` has no value on this device; give it in the device's [fleet] vars")
-            })?;
+            let value = vars.get(name).ok_or_else(|| PlaceholderError::Missing(name.to_owned()))?;
             out.push_str(value);
             rest = &tail[end + 1..];
         } else {
@@ -898,6 +917,114 @@ struct FileProvider {
     url: Option<String>,
     #[serde(default)]
     settings: BTreeMap<String, String>,
+}
+
+/// Why a signed deployment cannot be run on this device.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    /// A placeholder in a setting, a link value or a check's URL.
+    #[error("{what}: {problem}")]
+    Placeholder {
+        /// Where (`provider kv setting PATH`, `check http://...`).
+        what: String,
+        /// Why.
+        problem: PlaceholderError,
+    },
+    /// A module or archive out of bounds, or a provider given by neither
+    /// or both of `path` and `archive`.
+    #[error(transparent)]
+    Shipment(#[from] ShipmentError),
+    /// A provider path outside the provider folder.
+    #[error(transparent)]
+    ProviderPath(#[from] ProviderPathError),
+    /// Instances out of bounds.
+    #[error("{what}: instances must be between 1 and {max}", max = host_edge_runtime::manifest::MAX_INSTANCES)]
+    Instances {
+        /// The actor.
+        what: String,
+    },
+    /// A key of the wrong kind, or not a key.
+    #[error("{what}: {source}")]
+    Key {
+        /// The actor.
+        what: String,
+        /// Why.
+        source: host_edge_runtime::claims::keys::KeyError,
+    },
+    /// Two providers of one name.
+    #[error("provider `{0}` is named twice")]
+    NamedTwice(String),
+}
+
+/// Why a deployment file cannot be read, or what it names cannot be
+/// carried.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// A chunk size out of bounds.
+    #[error("a chunk size of {0} bytes is not between {min} and {max}", min = CHUNK_SIZES.start(), max = CHUNK_SIZES.end())]
+    ChunkSize(u32),
+    /// A file cannot be read.
+    #[error("{what}{path}: {source}")]
+    Read {
+        /// `[[actor]] ` or nothing (the deployment file itself).
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The deployment file is not TOML of a deployment.
+    #[error("{path}: {source}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        source: toml::de::Error,
+    },
+    /// `probe_timeout` does not read.
+    #[error("{path}: probe_timeout `{text}` is not a duration such as \"30s\"")]
+    ProbeTimeout {
+        /// The file.
+        path: String,
+        /// What it says.
+        text: String,
+    },
+    /// A module over [`MAX_MODULE`].
+    #[error("[[actor]] {path}: {size} bytes, over the limit of {MAX_MODULE}")]
+    ModuleTooLarge {
+        /// The module file.
+        path: String,
+        /// Its size.
+        size: usize,
+    },
+    /// A module whose claims do not verify.
+    #[error("[[actor]] {path}: {source}")]
+    Claims {
+        /// The module file.
+        path: String,
+        /// The first check that failed.
+        source: claims::verify::ClaimsError,
+    },
+    /// Instances out of bounds.
+    #[error("[[actor]] {path}: instances must be between 1 and {max}", max = host_edge_runtime::manifest::MAX_INSTANCES)]
+    Instances {
+        /// The module file.
+        path: String,
+    },
+    /// A provider archive that cannot be carried.
+    #[error(transparent)]
+    Archive(#[from] ArchiveFileError),
+    /// A link to no provider of the deployment.
+    #[error("[[link]] for {actor} names provider `{provider}`, which no [[provider]] defines")]
+    LinkProvider {
+        /// The actor the link is for.
+        actor: String,
+        /// The provider it names.
+        provider: String,
+    },
+    /// A link for no actor of the deployment.
+    #[error("[[link]] for {0}: no [[actor]] of the deployment has that name or key")]
+    LinkActor(String),
 }
 
 /// Why a provider archive named by a deployment file cannot be carried.
@@ -1027,18 +1154,19 @@ impl DeploymentFile {
     /// name, key and revision taken from them; every provider `archive`
     /// (relative to it too) likewise, its service key, capability and
     /// revision taken from its claims. Chunks of `chunk_size`.
-    pub fn load(path: &Path, chunk_size: u32) -> Result<DeploymentFile, String> {
+    pub fn load(path: &Path, chunk_size: u32) -> Result<DeploymentFile, FileError> {
         if !CHUNK_SIZES.contains(&chunk_size) {
-            return Err(format!("a chunk size of {chunk_size} bytes is not between {} and {}", CHUNK_SIZES.start(), CHUNK_SIZES.end()));
+            return Err(FileError::ChunkSize(chunk_size));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: FileText = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let shown = || path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { what: "", path: shown(), source })?;
+        let file: FileText = toml::from_str(&text).map_err(|source| FileError::Toml { path: shown(), source })?;
         let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let probe_timeout = match &file.probe_timeout {
             None => None,
             Some(text) => Some(
                 humantime::parse_duration(text)
-                    .map_err(|_| format!("{}: probe_timeout `{text}` is not a duration such as \"30s\"", path.display()))?
+                    .map_err(|_| FileError::ProbeTimeout { path: shown(), text: text.clone() })?
                     .as_secs()
                     .max(1),
             ),
@@ -1047,14 +1175,15 @@ impl DeploymentFile {
         let mut modules = BTreeMap::new();
         for entry in &file.actors {
             let module_path = folder.join(&entry.path);
-            let bytes = std::fs::read(&module_path).map_err(|e| format!("[[actor]] {}: {e}", module_path.display()))?;
+            let module = || module_path.display().to_string();
+            let bytes = std::fs::read(&module_path).map_err(|source| FileError::Read { what: "[[actor]] ", path: module(), source })?;
             if bytes.len() as u64 > MAX_MODULE {
-                return Err(format!("[[actor]] {}: {} bytes, over the limit of {MAX_MODULE}", module_path.display(), bytes.len()));
+                return Err(FileError::ModuleTooLarge { path: module(), size: bytes.len() });
             }
             let verified = claims::verify(&bytes, &Policy::default(), claims::policy::now_secs())
-                .map_err(|e| format!("[[actor]] {}: {e}", module_path.display()))?;
+                .map_err(|source| FileError::Claims { path: module(), source })?;
             if entry.instances == 0 || entry.instances > host_edge_runtime::manifest::MAX_INSTANCES {
-                return Err(format!("[[actor]] {}: instances must be between 1 and {}", module_path.display(), host_edge_runtime::manifest::MAX_INSTANCES));
+                return Err(FileError::Instances { path: module() });
             }
             let sha256 = sha256_hex(&bytes);
             actors.push(DeployedActor {
@@ -1078,13 +1207,13 @@ impl DeploymentFile {
             let name = entry.name.clone();
             let archive = match (&entry.path, &entry.archive, &entry.url) {
                 (_, None, Some(_)) => {
-                    return Err(ArchiveFileError::Entry { name, problem: "`url` is where devices fetch an `archive` from; give the archive too" }.to_string())
+                    return Err(ArchiveFileError::Entry { name, problem: "`url` is where devices fetch an `archive` from; give the archive too" }.into())
                 }
                 (Some(_), Some(_), _) => {
-                    return Err(ArchiveFileError::Entry { name, problem: "give `path` (an archive on the device) or `archive` (one the deployment carries), not both" }.to_string())
+                    return Err(ArchiveFileError::Entry { name, problem: "give `path` (an archive on the device) or `archive` (one the deployment carries), not both" }.into())
                 }
                 (_, Some(archive), url) => {
-                    let (bytes, archive) = read_archive(&entry.name, &folder.join(archive), url.clone(), chunk_size).map_err(|e| e.to_string())?;
+                    let (bytes, archive) = read_archive(&entry.name, &folder.join(archive), url.clone(), chunk_size)?;
                     if archive.url.is_none() {
                         modules.insert(archive.sha256.clone(), bytes);
                     }
@@ -1097,10 +1226,10 @@ impl DeploymentFile {
         let names: std::collections::BTreeSet<&str> = providers.iter().map(|p| p.name.as_str()).collect();
         for link in &file.links {
             if !names.contains(link.provider.as_str()) {
-                return Err(format!("[[link]] for {} names provider `{}`, which no [[provider]] defines", link.actor, link.provider));
+                return Err(FileError::LinkProvider { actor: link.actor.clone(), provider: link.provider.clone() });
             }
             if !actors.iter().any(|a| a.name == link.actor || a.key == link.actor) {
-                return Err(format!("[[link]] for {}: no [[actor]] of the deployment has that name or key", link.actor));
+                return Err(FileError::LinkActor(link.actor.clone()));
             }
         }
         let deployment = Deployment {

@@ -60,6 +60,55 @@ impl std::fmt::Debug for Link {
     }
 }
 
+/// Why talking to the fleet's broker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The broker settings do not make a connection.
+    #[error("{0}")]
+    Settings(String),
+    /// The connection's thread could not start.
+    #[error("starting the broker connection: {0}")]
+    Thread(std::io::Error),
+    /// The broker refused the connection, or cannot be reached.
+    #[error("cannot reach the broker {url}: {problem}")]
+    Unreachable {
+        /// The broker.
+        url: String,
+        /// What the client said.
+        problem: String,
+    },
+    /// No answer to the connection within 10 s.
+    #[error("the broker {0} did not answer within 10 s")]
+    Silent(String),
+    /// The client would not take a request.
+    #[error("{what}: {problem}")]
+    Request {
+        /// `publishing`, `subscribing`.
+        what: &'static str,
+        /// What the client said.
+        problem: String,
+    },
+    /// The broker refused a publish (a PUBACK with a reason).
+    #[error("the broker refused a publish: {0} (is this user allowed to publish under the prefix?)")]
+    Refused(String),
+    /// Not every publish was acknowledged in time.
+    #[error("the broker acknowledged {acked} of {count} messages within {timeout:?}")]
+    Unacknowledged {
+        /// Acknowledged.
+        acked: usize,
+        /// Sent.
+        count: usize,
+        /// How long it was given.
+        timeout: Duration,
+    },
+    /// The connection dropped.
+    #[error("the connection to the broker dropped: {0}")]
+    Lost(String),
+    /// The connection closed.
+    #[error("the connection to the broker closed")]
+    Closed,
+}
+
 fn backoff(failures: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << failures.saturating_sub(1).min(5))).min(Duration::from_secs(5))
 }
@@ -67,10 +116,10 @@ fn backoff(failures: u32) -> Duration {
 impl Link {
     /// Connects to `config`'s broker as the device, subscribing to
     /// `filters`, and hands what arrives to `inbound`.
-    pub fn start(config: &FleetConfig, filters: BTreeSet<String>, inbound: Sender<Inbound>) -> Result<Link, String> {
+    pub fn start(config: &FleetConfig, filters: BTreeSet<String>, inbound: Sender<Inbound>) -> Result<Link, BrokerError> {
         let client_id = format!("host-edge-fleet-{}", config.device);
         let online = config.topics.online(&config.device);
-        let mut options = config.broker.options(&client_id).map_err(|e| e.0)?;
+        let mut options = config.broker.options(&client_id).map_err(|e| BrokerError::Settings(e.0))?;
         options
             .set_keep_alive(Duration::from_secs(30))
             .set_clean_start(true)
@@ -138,7 +187,7 @@ impl Link {
                         }
                     }
                 })
-                .map_err(|e| format!("starting the fleet connection: {e}"))?
+                .map_err(BrokerError::Thread)?
         };
         Ok(Link { client, filters, stopping, connected, online, thread: Some(thread) })
     }

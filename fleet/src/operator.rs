@@ -19,7 +19,7 @@ use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Event};
 
-use super::link::MAX_PACKET;
+use super::link::{BrokerError, MAX_PACKET};
 use super::status::{DeviceStatus, Event as DeviceEvent};
 use super::topics::{Kind, Topics};
 
@@ -68,9 +68,9 @@ impl std::fmt::Debug for Operator {
 
 impl Operator {
     /// Connects to `broker`, waiting up to 10 s for it to answer.
-    pub fn connect(broker: &Broker, topics: Topics) -> Result<Operator, String> {
+    pub fn connect(broker: &Broker, topics: Topics) -> Result<Operator, BrokerError> {
         let id = format!("host-edge-operator-{}", nuid::next());
-        let mut options = broker.options(&id).map_err(|e| e.0)?;
+        let mut options = broker.options(&id).map_err(|e| BrokerError::Settings(e.0))?;
         options
             .set_keep_alive(Duration::from_secs(30))
             .set_clean_start(true)
@@ -100,12 +100,12 @@ impl Operator {
                     return;
                 }
             })
-            .map_err(|e| format!("starting the broker connection: {e}"))?;
+            .map_err(BrokerError::Thread)?;
         let operator = Operator { client, heard, kept: Default::default(), topics, thread: Some(thread) };
         match operator.heard.recv_timeout(Duration::from_secs(10)) {
             Ok(Heard::Connected) => Ok(operator),
-            Ok(Heard::Lost(e)) => Err(format!("cannot reach the broker {}: {e}", broker.url)),
-            _ => Err(format!("the broker {} did not answer within 10 s", broker.url)),
+            Ok(Heard::Lost(problem)) => Err(BrokerError::Unreachable { url: broker.url.clone(), problem }),
+            _ => Err(BrokerError::Silent(broker.url.clone())),
         }
     }
 
@@ -117,7 +117,7 @@ impl Operator {
     /// Publishes every `(topic, payload)` retained at QoS 1 and waits until
     /// the broker has acknowledged them all. Returns the bytes sent
     /// (topics and payloads).
-    pub fn publish_retained(&self, messages: Vec<(String, Vec<u8>)>, timeout: Duration) -> Result<u64, String> {
+    pub fn publish_retained(&self, messages: Vec<(String, Vec<u8>)>, timeout: Duration) -> Result<u64, BrokerError> {
         let count = messages.len();
         let mut bytes = 0u64;
         let deadline = Instant::now() + timeout;
@@ -129,26 +129,26 @@ impl Operator {
             while let Ok(heard) = self.heard.try_recv() {
                 acked += self.account(heard)?;
             }
-            self.client.publish(topic, QoS::AtLeastOnce, true, payload).map_err(|e| format!("publishing: {e}"))?;
+            self.client
+                .publish(topic, QoS::AtLeastOnce, true, payload)
+                .map_err(|e| BrokerError::Request { what: "publishing", problem: e.to_string() })?;
         }
         while acked < count {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.heard.recv_timeout(left) {
                 Ok(heard) => acked += self.account(heard)?,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!("the broker acknowledged {acked} of {count} messages within {timeout:?}"))
-                }
-                Err(RecvTimeoutError::Disconnected) => return Err("the connection to the broker closed".to_owned()),
+                Err(RecvTimeoutError::Timeout) => return Err(BrokerError::Unacknowledged { acked, count, timeout }),
+                Err(RecvTimeoutError::Disconnected) => return Err(BrokerError::Closed),
             }
         }
         Ok(bytes)
     }
 
-    fn account(&self, heard: Heard) -> Result<usize, String> {
+    fn account(&self, heard: Heard) -> Result<usize, BrokerError> {
         match heard {
             Heard::Acked(None) => Ok(1),
-            Heard::Acked(Some(refused)) => Err(format!("the broker refused a publish: {refused} (is this user allowed to publish under the prefix?)")),
-            Heard::Lost(e) => Err(format!("the connection to the broker dropped: {e}")),
+            Heard::Acked(Some(refused)) => Err(BrokerError::Refused(refused)),
+            Heard::Lost(e) => Err(BrokerError::Lost(e)),
             message @ Heard::Message { .. } => {
                 self.kept.borrow_mut().push_back(message);
                 Ok(0)
@@ -159,26 +159,28 @@ impl Operator {
 
     /// Removes the retained messages at `topics` (an empty retained message
     /// clears one).
-    pub fn clear_retained(&self, topics: Vec<String>, timeout: Duration) -> Result<(), String> {
+    pub fn clear_retained(&self, topics: Vec<String>, timeout: Duration) -> Result<(), BrokerError> {
         self.publish_retained(topics.into_iter().map(|t| (t, Vec::new())).collect(), timeout).map(|_| ())
     }
 
     /// Subscribes to what every device reports.
-    pub fn follow_devices(&self) -> Result<(), String> {
+    pub fn follow_devices(&self) -> Result<(), BrokerError> {
         for filter in self.topics.every_device() {
-            self.client.subscribe(filter, QoS::AtLeastOnce).map_err(|e| format!("subscribing: {e}"))?;
+            self.client
+                .subscribe(filter, QoS::AtLeastOnce)
+                .map_err(|e| BrokerError::Request { what: "subscribing", problem: e.to_string() })?;
         }
         Ok(())
     }
 
     /// The next report from a device, waiting up to `timeout`.
-    pub fn next_report(&self, timeout: Duration) -> Result<Option<Report>, String> {
+    pub fn next_report(&self, timeout: Duration) -> Result<Option<Report>, BrokerError> {
         Ok(self.next_report_retained(timeout)?.map(|(report, _)| report))
     }
 
     /// The next report from a device and whether the broker had retained
     /// it, waiting up to `timeout`.
-    fn next_report_retained(&self, timeout: Duration) -> Result<Option<(Report, bool)>, String> {
+    fn next_report_retained(&self, timeout: Duration) -> Result<Option<(Report, bool)>, BrokerError> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -188,10 +190,10 @@ impl Operator {
             };
             let (topic, payload, retained) = match next {
                 Ok(Heard::Message { topic, payload, retained }) => (topic, payload, retained),
-                Ok(Heard::Lost(e)) => return Err(format!("the connection to the broker dropped: {e}")),
+                Ok(Heard::Lost(e)) => return Err(BrokerError::Lost(e)),
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Timeout) => return Ok(None),
-                Err(RecvTimeoutError::Disconnected) => return Err("the connection to the broker closed".to_owned()),
+                Err(RecvTimeoutError::Disconnected) => return Err(BrokerError::Closed),
             };
             if payload.is_empty() {
                 continue; // a cleared retained message
@@ -216,7 +218,7 @@ impl Operator {
     /// Every device's retained status and presence: what arrives until no
     /// retained message has come for `quiet` (heartbeats arriving
     /// meanwhile update what was read, and do not make it wait longer).
-    pub fn statuses(&self, quiet: Duration) -> Result<BTreeMap<String, DeviceView>, String> {
+    pub fn statuses(&self, quiet: Duration) -> Result<BTreeMap<String, DeviceView>, BrokerError> {
         self.follow_devices()?;
         let mut devices: BTreeMap<String, DeviceView> = BTreeMap::new();
         let mut until = Instant::now() + quiet;

@@ -71,7 +71,7 @@ impl Staging {
     /// Starts staging `deployment`: files already kept need nothing, those
     /// with a URL are fetched now (within `timeout`), the rest wait for
     /// their chunks.
-    pub fn start(store: &Store, deployment: &Deployment, timeout: Duration) -> Result<Staging, String> {
+    pub fn start(store: &Store, deployment: &Deployment, timeout: Duration) -> Result<Staging, StagingError> {
         let mut staging = Staging { transfers: BTreeMap::new(), received_bytes: 0 };
         for shipment in deployment.shipments(&store.modules()) {
             if shipment.file.is_file() || staging.transfers.contains_key(&shipment.sha256) {
@@ -83,8 +83,8 @@ impl Staging {
                 keep(&path, &shipment.file)?;
                 continue;
             }
-            let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            file.set_len(shipment.size).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = File::create(&path).map_err(io_error(&path))?;
+            file.set_len(shipment.size).map_err(io_error(&path))?;
             let chunks = shipment.chunks();
             staging.transfers.insert(
                 shipment.sha256.clone(),
@@ -107,7 +107,7 @@ impl Staging {
     /// Takes chunk `index` of the file `sha256` cut in chunks of `size`.
     /// What is not awaited is ignored (see [`Progress`]); an error is an
     /// I/O failure, or a file that hashed wrong [`MAX_RETRIES`] times.
-    pub fn chunk(&mut self, sha256: &str, size: u32, index: u32, bytes: &[u8]) -> Result<Progress, String> {
+    pub fn chunk(&mut self, sha256: &str, size: u32, index: u32, bytes: &[u8]) -> Result<Progress, StagingError> {
         let Some(transfer) = self.transfers.get_mut(sha256) else { return Ok(Progress::Ignored) };
         let chunks = transfer.shipment.chunks();
         if size != transfer.shipment.chunk_size || index >= chunks || transfer.received[index as usize] {
@@ -125,18 +125,21 @@ impl Staging {
             );
             return Ok(Progress::Ignored);
         }
-        transfer.file.write_all_at(bytes, offset).map_err(|e| format!("{}: {e}", transfer.path.display()))?;
+        transfer.file.write_all_at(bytes, offset).map_err(io_error(&transfer.path))?;
         transfer.received[index as usize] = true;
         transfer.missing -= 1;
         self.received_bytes += bytes.len() as u64;
         if transfer.missing > 0 {
             return Ok(Progress::Stored);
         }
-        transfer.file.sync_all().map_err(|e| format!("{}: {e}", transfer.path.display()))?;
+        transfer.file.sync_all().map_err(io_error(&transfer.path))?;
         if let Err(e) = check_hash(&transfer.path, &transfer.shipment) {
             transfer.retries += 1;
             if transfer.retries > MAX_RETRIES {
-                return Err(format!("{e} ({MAX_RETRIES} times)"));
+                return Err(match e {
+                    StagingError::Hash { what, actual, signed, .. } => StagingError::Hash { what, actual, signed, retries: MAX_RETRIES },
+                    other => other,
+                });
             }
             tracing::warn!(shipment = transfer.shipment.what, sha256 = sha256, "fleet: {e}; receiving its chunks again");
             transfer.received.fill(false);
@@ -148,6 +151,76 @@ impl Staging {
         keep(&transfer.path, &transfer.shipment.file)?;
         Ok(Progress::Completed)
     }
+}
+
+/// Why staging a deployment's files failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StagingError {
+    /// A file in the fleet store could not be written, read or moved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file named by URL could not be fetched whole.
+    #[error("{what} from {url}: {problem}")]
+    Fetch {
+        /// The module or archive.
+        what: String,
+        /// Its URL, as the deployment gives it.
+        url: String,
+        /// What went wrong.
+        problem: FetchProblem,
+    },
+    /// The bytes received are not the ones the deployment signed.
+    #[error("{what}: the bytes received hash to {actual}, and the signed deployment names {signed}; refused{}", retried_note(*.retries))]
+    Hash {
+        /// The module or archive.
+        what: String,
+        /// Their SHA-256.
+        actual: String,
+        /// The signed SHA-256.
+        signed: String,
+        /// How often its chunks were received again before giving up.
+        retries: u32,
+    },
+}
+
+fn retried_note(retries: u32) -> String {
+    if retries == 0 {
+        String::new()
+    } else {
+        format!(" ({retries} times)")
+    }
+}
+
+/// What went wrong fetching a file by URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchProblem {
+    /// The GET failed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The server answered something other than a success.
+    #[error("the server answered {0}")]
+    Status(hyper::StatusCode),
+    /// Fewer bytes arrived than the deployment says.
+    #[error("{arrived} bytes arrived, and the deployment says {size}")]
+    Short {
+        /// Bytes received.
+        arrived: u64,
+        /// The signed size.
+        size: u64,
+    },
+    /// More bytes than the deployment says.
+    #[error("more than the {0} bytes the deployment says arrived")]
+    Long(u64),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StagingError + '_ {
+    move |source| StagingError::Io { path: path.display().to_string(), source }
 }
 
 /// Why a provider archive a deployment carries is refused while staging.
@@ -214,12 +287,12 @@ pub fn check_archive(file: &Path, name: &str, archive: &DeployedArchive, trust: 
 }
 
 /// Checks that the file at `path` is the one `shipment` names.
-fn check_hash(path: &Path, shipment: &Shipment) -> Result<(), String> {
-    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn check_hash(path: &Path, shipment: &Shipment) -> Result<(), StagingError> {
+    let mut file = File::open(path).map_err(io_error(path))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
-        let n = file.read(&mut buffer).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = file.read(&mut buffer).map_err(io_error(path))?;
         if n == 0 {
             break;
         }
@@ -227,28 +300,25 @@ fn check_hash(path: &Path, shipment: &Shipment) -> Result<(), String> {
     }
     let actual = data_encoding::HEXLOWER.encode(&hasher.finalize());
     if actual != shipment.sha256 {
-        return Err(format!(
-            "{}: the bytes received hash to {actual}, and the signed deployment names {}; refused",
-            shipment.what, shipment.sha256
-        ));
+        return Err(StagingError::Hash { what: shipment.what.clone(), actual, signed: shipment.sha256.clone(), retries: 0 });
     }
     Ok(())
 }
 
 /// Moves a checked file into place and makes the move durable.
-fn keep(staged: &Path, kept: &Path) -> Result<(), String> {
-    std::fs::rename(staged, kept).map_err(|e| format!("keeping {}: {e}", kept.display()))?;
+fn keep(staged: &Path, kept: &Path) -> Result<(), StagingError> {
+    std::fs::rename(staged, kept).map_err(io_error(kept))?;
     if let Some(folder) = kept.parent() {
-        File::open(folder).and_then(|f| f.sync_all()).map_err(|e| format!("{}: {e}", folder.display()))?;
+        File::open(folder).and_then(|f| f.sync_all()).map_err(io_error(folder))?;
     }
     Ok(())
 }
 
 /// Downloads `shipment` from `url` into `path`, bounded by its size and by
 /// `timeout`, and checks its hash. Returns the bytes received.
-fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Result<u64, String> {
-    let failed = |e: String| format!("{} from {url}: {e}", shipment.what);
-    let mut file = File::create(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Result<u64, StagingError> {
+    let failed = |problem: FetchProblem| StagingError::Fetch { what: shipment.what.clone(), url: url.to_owned(), problem };
+    let mut file = File::create(path).map_err(io_error(path))?;
     let mut copied = 0u64;
     let answer = super::http::download(url, timeout, shipment.size, &mut |data| {
         copied += data.len() as u64;
@@ -256,12 +326,12 @@ fn fetch(url: &str, shipment: &Shipment, path: &Path, timeout: Duration) -> Resu
     });
     let outcome = match answer {
         Ok(status) if status.is_success() && copied == shipment.size => Ok(()),
-        Ok(status) if status.is_success() => Err(failed(format!("{copied} bytes arrived, and the deployment says {}", shipment.size))),
-        Ok(status) => Err(failed(format!("the server answered {status}"))),
-        Err(HttpError::TooLong(_)) => Err(failed(format!("more than the {} bytes the deployment says arrived", shipment.size))),
-        Err(e) => Err(failed(e.to_string())),
+        Ok(status) if status.is_success() => Err(failed(FetchProblem::Short { arrived: copied, size: shipment.size })),
+        Ok(status) => Err(failed(FetchProblem::Status(status))),
+        Err(HttpError::TooLong(_)) => Err(failed(FetchProblem::Long(shipment.size))),
+        Err(e) => Err(failed(FetchProblem::Http(e))),
     };
-    if let Err(e) = outcome.and_then(|()| file.flush().and_then(|()| file.sync_all()).map_err(|e| failed(e.to_string()))) {
+    if let Err(e) = outcome.and_then(|()| file.flush().and_then(|()| file.sync_all()).map_err(io_error(path))) {
         let _ = std::fs::remove_file(path);
         return Err(e);
     }
@@ -332,7 +402,7 @@ mod tests {
             assert_eq!(staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap(), Progress::Retry);
         }
         staging.chunk(&wanted.sha256, 1000, 0, &bytes[..1000]).unwrap();
-        let err = staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap_err();
+        let err = staging.chunk(&wanted.sha256, 1000, 1, &bytes[1000..]).unwrap_err().to_string();
         assert!(err.contains("hash to") && err.contains("refused"), "{err}");
         assert!(!store.has_module(&wanted.sha256));
     }

@@ -20,17 +20,52 @@ use std::fmt;
 /// The group every device is in: commands for the whole fleet.
 pub const ALL_GROUP: &str = "all";
 
+/// Why a text cannot be one MQTT topic level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LevelError {
+    /// Nothing.
+    #[error("it is empty")]
+    Empty,
+    /// A separator, a wildcard or NUL.
+    #[error("`{text}` holds `{found}`, which cannot be part of one MQTT topic level")]
+    Forbidden {
+        /// The text.
+        text: String,
+        /// The character that cannot be in a level.
+        found: char,
+    },
+    /// Over 128 bytes.
+    #[error("`{0}` is longer than 128 bytes")]
+    TooLong(String),
+}
+
+/// Why a text is not a command's target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Neither `device:ID` nor `group:NAME`.
+    #[error("`{0}` is not a target; write device:ID or group:NAME")]
+    Form(String),
+    /// The id or group cannot be a topic level.
+    #[error("`{text}`: {problem}")]
+    Level {
+        /// The target as written.
+        text: String,
+        /// What is wrong with its id or group.
+        problem: LevelError,
+    },
+}
+
 /// Checks that `text` can be one topic level: not empty, no `/`, `+`, `#`
 /// or NUL.
-pub fn check_level(text: &str) -> Result<(), String> {
+pub fn check_level(text: &str) -> Result<(), LevelError> {
     if text.is_empty() {
-        return Err("it is empty".to_owned());
+        return Err(LevelError::Empty);
     }
-    if let Some(bad) = text.chars().find(|c| matches!(c, '/' | '+' | '#' | '\0')) {
-        return Err(format!("`{text}` holds `{bad}`, which cannot be part of one MQTT topic level"));
+    if let Some(found) = text.chars().find(|c| matches!(c, '/' | '+' | '#' | '\0')) {
+        return Err(LevelError::Forbidden { text: text.to_owned(), found });
     }
     if text.len() > 128 {
-        return Err(format!("`{text}` is longer than 128 bytes"));
+        return Err(LevelError::TooLong(text.to_owned()));
     }
     Ok(())
 }
@@ -54,16 +89,18 @@ impl fmt::Display for Target {
 }
 
 impl std::str::FromStr for Target {
-    type Err = String;
+    type Err = TargetError;
 
-    fn from_str(text: &str) -> Result<Target, String> {
+    fn from_str(text: &str) -> Result<Target, TargetError> {
         let target = match text.split_once(':') {
             Some(("device", id)) => Target::Device(id.to_owned()),
             Some(("group", group)) => Target::Group(group.to_owned()),
-            _ => return Err(format!("`{text}` is not a target; write device:ID or group:NAME")),
+            _ => return Err(TargetError::Form(text.to_owned())),
         };
         match &target {
-            Target::Device(level) | Target::Group(level) => check_level(level).map_err(|e| format!("`{text}`: {e}"))?,
+            Target::Device(level) | Target::Group(level) => {
+                check_level(level).map_err(|problem| TargetError::Level { text: text.to_owned(), problem })?
+            }
         }
         Ok(target)
     }
@@ -102,7 +139,7 @@ pub struct Topics {
 
 impl Topics {
     /// Topics under `prefix` (levels separated by `/`, no wildcards).
-    pub fn new(prefix: &str) -> Result<Topics, String> {
+    pub fn new(prefix: &str) -> Result<Topics, LevelError> {
         let prefix = prefix.trim_end_matches('/');
         for level in prefix.split('/') {
             check_level(level)?;
@@ -222,7 +259,7 @@ mod tests {
     fn targets_read_as_written_and_bad_ones_are_named() {
         assert_eq!("device:pi-1".parse::<Target>().unwrap(), Target::Device("pi-1".into()));
         assert_eq!("group:all".parse::<Target>().unwrap().to_string(), "group:all");
-        assert!("pi-1".parse::<Target>().unwrap_err().contains("device:ID or group:NAME"));
-        assert!("device:a/b".parse::<Target>().unwrap_err().contains("`/`"));
+        assert!("pi-1".parse::<Target>().unwrap_err().to_string().contains("device:ID or group:NAME"));
+        assert!("device:a/b".parse::<Target>().unwrap_err().to_string().contains("`/`"));
     }
 }

@@ -597,7 +597,7 @@ impl Host {
         let values = native.library().settle(native.name(), Scope::Link, &spec.values)?;
         let spec = LinkSpec { actor: key.actor.clone(), values, ..spec };
         let enforces = settings::enforces_grants(native.library().settings());
-        let (config, grant) = binding_configuration(&running.actor, &spec, enforces).map_err(refuse)?;
+        let (config, grant) = binding_configuration(&running.actor, &spec, enforces).map_err(|e| refuse(e.to_string()))?;
         tracing::debug!(
             actor = %key.actor,
             capability = %key.capability,
@@ -756,7 +756,7 @@ impl Host {
             }
             if let LinkTarget::Provider(provider) = &link.target {
                 let enforces = settings::enforces_grants(provider.library().settings());
-                let (config, grant) = binding_configuration(&actor, &link.spec, enforces).map_err(refuse)?;
+                let (config, grant) = binding_configuration(&actor, &link.spec, enforces).map_err(|e| refuse(e.to_string()))?;
                 if config != link.config {
                     rebinds.push((link_key.clone(), Arc::clone(link), Arc::clone(provider), config, grant));
                 }
@@ -997,25 +997,16 @@ fn binding_configuration(
     actor: &Actor,
     spec: &LinkSpec,
     enforces_grants: bool,
-) -> Result<(Vec<u8>, Vec<String>), String> {
+) -> Result<(Vec<u8>, Vec<String>), BindingError> {
     let claims = actor.claims();
     if spec.values.contains_key(grant::GRANT_KEY) {
-        return Err(format!(
-            "the link values set `{}`, which only the host sets; a link narrows a grant with `grant = [...]`",
-            grant::GRANT_KEY
-        ));
+        return Err(BindingError::ReservedValue);
     }
     let mut values = spec.values.clone();
     let grant = effective_grant(actor, &spec.capability, &spec.grant)?;
     if let Some(value) = grant.to_value() {
         if !enforces_grants {
-            return Err(format!(
-                "provider `{}` does not declare that it enforces grants (no `{}` link setting), so the grant \
-                 ({}) would not hold; link a provider that enforces grants, or sign the actor without one",
-                spec.provider,
-                grant::GRANT_KEY,
-                grant.describe().join("; ")
-            ));
+            return Err(BindingError::NotEnforced { provider: spec.provider.clone(), grant: grant.describe() });
         }
         values.insert(grant::GRANT_KEY.to_owned(), value);
     }
@@ -1030,16 +1021,40 @@ fn binding_configuration(
     values.insert(core_messages::CONFIG_CLAIMS_TAGS.to_owned(), claims.metadata.tags.clone().unwrap_or_default().join(","));
     values.insert(core_messages::CONFIG_VERSION.to_owned(), claims.claims.id.clone());
     let config = CapabilityConfiguration { module: actor.subject().to_owned(), values };
-    let bytes = codec::serialize(&config).map_err(|e| e.to_string())?;
+    let bytes = codec::serialize(&config)?;
     Ok((bytes, grant.describe()))
 }
 
+/// Why a link's binding configuration cannot be made.
+#[derive(Debug, thiserror::Error)]
+enum BindingError {
+    /// The link's values set the grant, which only the host sets.
+    #[error("the link values set `{key}`, which only the host sets; a link narrows a grant with `grant = [...]`", key = grant::GRANT_KEY)]
+    ReservedValue,
+    /// The actor has a grant and the provider would not hold it.
+    #[error(
+        "provider `{provider}` does not declare that it enforces grants (no `{key}` link setting), so the grant \
+         ({}) would not hold; link a provider that enforces grants, or sign the actor without one",
+        grant.join("; "),
+        key = grant::GRANT_KEY
+    )]
+    NotEnforced {
+        /// The provider.
+        provider: String,
+        /// The grant, described.
+        grant: Vec<String>,
+    },
+    /// A link's grant rule does not read.
+    #[error("grant rule: {0}")]
+    Rule(#[from] grant::GrantError),
+    /// The configuration cannot be encoded.
+    #[error(transparent)]
+    Encode(#[from] codec::CodecError),
+}
+
 /// The signed grant for `capability` narrowed by the link's rules.
-fn effective_grant(actor: &Actor, capability: &CapabilityId, link_rules: &[String]) -> Result<Grant, String> {
-    let link = link_rules
-        .iter()
-        .map(|r| r.parse::<Rule>().map_err(|e| format!("grant rule: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
+fn effective_grant(actor: &Actor, capability: &CapabilityId, link_rules: &[String]) -> Result<Grant, BindingError> {
+    let link = link_rules.iter().map(|r| r.parse::<Rule>()).collect::<Result<Vec<_>, _>>()?;
     Ok(Grant::effective(actor.signed_grant(capability).as_deref(), &link))
 }
 

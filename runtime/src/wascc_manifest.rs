@@ -112,10 +112,21 @@ pub fn is_wascc_manifest(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
+/// Why a waSCC manifest cannot be translated.
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    /// Not YAML or JSON of a waSCC manifest.
+    #[error("not a waSCC manifest: {0}")]
+    NotWascc(String),
+    /// What it names cannot be served: every problem, one a line.
+    #[error("cannot be run as a host-edge manifest:\n  {}", .0.join("\n  "))]
+    Problems(Vec<String>),
+}
+
 /// The host-edge manifest (TOML) for the waSCC manifest `text`, whose
 /// relative paths are taken from `base`; or every problem found, one a
 /// line.
-pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> Result<String, String> {
+pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> Result<String, TranslateError> {
     // As waSCC's host expanded them (envmnt): `${VAR}` and
     // `${VAR:default}`; an unset variable without a default stays as written.
     let mut options = envmnt::ExpandOptions::new();
@@ -123,9 +134,9 @@ pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> 
     options.default_to_empty = false;
     let text = envmnt::expand(text, Some(options));
     let manifest: HostManifest = if json {
-        serde_json::from_str(&text).map_err(|e| format!("not a waSCC manifest: {e}"))?
+        serde_json::from_str(&text).map_err(|e| TranslateError::NotWascc(e.to_string()))?
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| format!("not a waSCC manifest: {e}"))?
+        serde_saphyr::from_str(&text).map_err(|e| TranslateError::NotWascc(e.to_string()))?
     };
     let mut problems = Vec::new();
     let mut out = toml::Table::new();
@@ -205,12 +216,12 @@ pub fn translate(text: &str, json: bool, base: &Path, providers: &[PathBuf]) -> 
     }
 
     if !problems.is_empty() {
-        return Err(format!("cannot be run as a host-edge manifest:\n  {}", problems.join("\n  ")));
+        return Err(TranslateError::Problems(problems));
     }
     out.insert("actor".into(), toml::Value::Array(actors));
     out.insert("provider".into(), toml::Value::Array(libraries));
     out.insert("link".into(), toml::Value::Array(links));
-    toml::to_string(&out).map_err(|e| e.to_string())
+    toml::to_string(&out).map_err(|e| TranslateError::Problems(vec![format!("the translation does not write as TOML: {e}")]))
 }
 
 /// The folders searched for host-edge's provider libraries:
@@ -325,7 +336,7 @@ bindings:
   - actor: MA
     capability: acme:thermostat
 "#;
-        let err = translate(yaml, false, dir.path(), &folders).unwrap_err();
+        let err = translate(yaml, false, dir.path(), &folders).unwrap_err().to_string();
         for expected in [
             "actors: `./missing.wasm` is not a file",
             "`./libwascc_nats.so` (wascc:messaging): host-edge has no NATS provider",
@@ -341,9 +352,9 @@ bindings:
     fn an_unset_variable_stays_as_written_and_a_missing_list_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let yaml = "actors: [\"${NO_SUCH_VARIABLE_HERE}\"]\ncapabilities: []\nbindings: []";
-        let err = translate(yaml, false, dir.path(), &[]).unwrap_err();
+        let err = translate(yaml, false, dir.path(), &[]).unwrap_err().to_string();
         assert!(err.contains("`${NO_SUCH_VARIABLE_HERE}` is not a file"), "{err}");
-        let err = translate("actrs: []\ncapabilities: []\nbindings: []", false, dir.path(), &[]).unwrap_err();
+        let err = translate("actrs: []\ncapabilities: []\nbindings: []", false, dir.path(), &[]).unwrap_err().to_string();
         assert!(err.contains("actors"), "{err}");
     }
 }

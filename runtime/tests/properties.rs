@@ -12,7 +12,7 @@ proptest! {
     fn any_text_is_read_as_a_manifest_or_refused_with_a_reason(text in "(\\[\\[?[a-z]{0,8}\\]\\]?\n|[a-z_]{1,10} = (\"[^\"\n]{0,10}\"|[0-9]{1,20}|\\[\\])\n){0,8}") {
         match Manifest::parse(&text, Path::new("/opt/host-edge")) {
             Ok(manifest) => prop_assert_eq!(manifest.commands().len(), manifest.actors.len() + manifest.providers.len() + manifest.links.len()),
-            Err(reason) => prop_assert!(!reason.is_empty()),
+            Err(problems) => prop_assert!(!problems.0.is_empty() && !problems.to_string().is_empty()),
         }
     }
 }

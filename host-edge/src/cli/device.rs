@@ -56,7 +56,7 @@ mod imp {
     }
 
     pub fn check(manifest: &Manifest) -> Result<(), String> {
-        config::of_manifest(manifest).transpose().map(drop)
+        config::of_manifest(manifest).transpose().map(drop).map_err(|e| e.to_string())
     }
 
     /// Opens the fleet store of a manifest with a `[fleet]` table, and the

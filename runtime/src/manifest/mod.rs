@@ -303,7 +303,7 @@ impl Manifest {
         if crate::wascc_manifest::is_wascc_manifest(path) {
             let json = path.extension().is_some_and(|e| e == "json");
             let error = |message| ManifestError { path: path.display().to_string(), message };
-            let toml = crate::wascc_manifest::translate(&text, json, &base, &crate::wascc_manifest::provider_folders()).map_err(error)?;
+            let toml = crate::wascc_manifest::translate(&text, json, &base, &crate::wascc_manifest::provider_folders()).map_err(|e| error(e.to_string()))?;
             tracing::debug!("{} read as:\n{toml}", path.display());
             let (mut manifest, mut problems) = Manifest::parse_all(&toml, &base);
             // Lines of the translation would point into a file nobody wrote.
@@ -320,10 +320,10 @@ impl Manifest {
 
     /// Parses and validates manifest text, resolving paths against `base`:
     /// the manifest, or every problem found, one a line.
-    pub fn parse(text: &str, base: &Path) -> Result<Manifest, String> {
+    pub fn parse(text: &str, base: &Path) -> Result<Manifest, Problems> {
         match Manifest::parse_all(text, base) {
             (Some(manifest), problems) if problems.is_empty() => Ok(manifest),
-            (_, problems) => Err(problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n")),
+            (_, problems) => Err(Problems(problems)),
         }
     }
 
@@ -441,7 +441,12 @@ impl Manifest {
     }
 }
 
-/// One thing wrong with a manifest.
+/// Every problem of a manifest's text; shown one a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Problems(pub Vec<Problem>);
+
+/// One thing wrong with a manifest, with its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The manifest line of the entry it is about (0 when it has none).
@@ -674,9 +679,9 @@ mod tests {
 
     #[test]
     fn a_builtin_the_host_cannot_serve_is_refused_by_name() {
-        let err = Manifest::parse("[host]\nbuiltins = [\"wascc:keyvalue\"]", Path::new("/opt")).unwrap_err();
+        let err = Manifest::parse("[host]\nbuiltins = [\"wascc:keyvalue\"]", Path::new("/opt")).unwrap_err().to_string();
         assert!(err.contains("does not serve wascc:keyvalue itself"), "{err}");
-        let err = Manifest::parse("[host]\nactor_log_rate = 0", Path::new("/opt")).unwrap_err();
+        let err = Manifest::parse("[host]\nactor_log_rate = 0", Path::new("/opt")).unwrap_err().to_string();
         assert!(err.contains("actor_log_rate and actor_log_burst must be above zero"), "{err}");
     }
 
@@ -699,7 +704,7 @@ mod tests {
 
     #[test]
     fn a_mistyped_key_is_named_with_its_line_and_the_key_meant() {
-        let err = Manifest::parse("[limits]\nfuel_per_call = 1\n\n[[actor]]\npth = \"a.wasm\"\n", Path::new(".")).unwrap_err();
+        let err = Manifest::parse("[limits]\nfuel_per_call = 1\n\n[[actor]]\npth = \"a.wasm\"\n", Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("unknown field `pth`"), "{err}");
         assert!(err.contains("did you mean `path`?"), "{err}");
@@ -749,20 +754,20 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = Manifest::parse("[policy]\ntrusted_issuer = []\n", Path::new(".")).unwrap_err();
+        let err = Manifest::parse("[policy]\ntrusted_issuer = []\n", Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("trusted_issuer"), "{err}");
     }
 
     #[test]
     fn a_typo_in_a_trusted_issuer_is_refused() {
-        let err = Manifest::parse("[policy]\ntrusted_issuers = [\"ABCDEF\"]\n", Path::new(".")).unwrap_err();
+        let err = Manifest::parse("[policy]\ntrusted_issuers = [\"ABCDEF\"]\n", Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("not a valid account key"), "{err}");
     }
 
     #[test]
     fn a_link_to_a_missing_provider_is_refused() {
         let text = "[[link]]\nactor = \"counter\"\ncapability = \"wascc:keyvalue\"\nprovider = \"kv\"\n";
-        let err = Manifest::parse(text, Path::new(".")).unwrap_err();
+        let err = Manifest::parse(text, Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("no [[provider]] defines"), "{err}");
     }
 

@@ -101,7 +101,7 @@ impl NativeProvider {
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
         let services = ServicesContext::new(name, deliver, &state_dir).map_err(|problem| ProviderError::Descriptor {
             path: library.path().to_path_buf(),
-            problem,
+            problem: problem.to_string(),
         })?;
         let services = Box::new(services);
         let raw_services = services.services();

@@ -50,12 +50,23 @@ pub(super) struct ServicesContext {
     state_dir: CString,
 }
 
+/// Why a state directory cannot be handed to a provider over the C ABI.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StateDirError {
+    /// The C ABI passes it as UTF-8.
+    #[error("the state directory {} is not UTF-8", .0.display())]
+    NotUtf8(std::path::PathBuf),
+    /// A C string ends at NUL.
+    #[error("the state directory contains NUL")]
+    Nul,
+}
+
 impl ServicesContext {
     /// A context for the provider instance `provider`, whose state lives in
     /// `state_dir`.
-    pub(super) fn new(provider: &str, deliver: Deliver, state_dir: &Path) -> Result<ServicesContext, String> {
-        let dir = state_dir.to_str().ok_or_else(|| format!("the state directory {} is not UTF-8", state_dir.display()))?;
-        let state_dir = CString::new(dir).map_err(|_| "the state directory contains NUL".to_owned())?;
+    pub(super) fn new(provider: &str, deliver: Deliver, state_dir: &Path) -> Result<ServicesContext, StateDirError> {
+        let dir = state_dir.to_str().ok_or_else(|| StateDirError::NotUtf8(state_dir.to_path_buf()))?;
+        let state_dir = CString::new(dir).map_err(|_| StateDirError::Nul)?;
         Ok(ServicesContext { provider: provider.to_owned(), deliver, state_dir })
     }
 
