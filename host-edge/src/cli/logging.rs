@@ -11,7 +11,11 @@
 //!   `target`, `message` and the event's fields), with the priority prefix too
 //!   under journald (journald strips it, the stored message is pure JSON).
 //!
-//! `RUST_LOG` sets the filter; without it, `-v` is debug, `-vv` trace.
+//! `RUST_LOG` sets the filter; without it, `-v` is debug, `-vv` trace. The
+//! filter is a list of `level` and `target=level` directives
+//! (`info,host_edge_runtime::pool=debug`), read by tracing-subscriber's
+//! `Targets`: no span or field filters, which is what keeps the regex
+//! engine out of the binary (about 300 KiB).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -24,7 +28,10 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// The shape of each log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -71,22 +78,24 @@ pub fn init(verbose: u8, format: LogFormat) -> Logging {
         _ => "trace",
     };
     let mut bad_filter = None;
+    let fallback = || default.parse::<Targets>().unwrap_or_default();
     let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        Ok(directives) if !directives.trim().is_empty() => directives.trim().parse::<Targets>().unwrap_or_else(|e| {
             bad_filter = Some(format!("RUST_LOG={directives:?} is not a valid filter ({e}); logging at {default}"));
-            EnvFilter::new(default)
+            fallback()
         }),
-        _ => EnvFilter::new(default),
+        _ => fallback(),
     };
     let journald = stderr_is_journal();
     let colour = !journald && colour_wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
-    let init = match (format, journald) {
-        (LogFormat::Text, false) => builder.try_init(),
-        (LogFormat::Text, true) => builder.event_format(Journald(format::format().without_time())).try_init(),
-        (LogFormat::Json, false) => builder.event_format(JsonLines).try_init(),
-        (LogFormat::Json, true) => builder.event_format(Journald(JsonLines)).try_init(),
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour);
+    let layer = match (format, journald) {
+        (LogFormat::Text, false) => layer.boxed(),
+        (LogFormat::Text, true) => layer.event_format(Journald(format::format().without_time())).boxed(),
+        (LogFormat::Json, false) => layer.event_format(JsonLines).boxed(),
+        (LogFormat::Json, true) => layer.event_format(Journald(JsonLines)).boxed(),
     };
+    let init = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
     if let Err(e) = init {
         // Only possible when something set a global subscriber before us.
         let _ = writeln!(std::io::stderr(), "host-edge: logging not set up: {e}");
