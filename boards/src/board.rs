@@ -16,12 +16,12 @@ pub enum BoardError {
         message: String,
     },
     /// The definition parses but contradicts itself.
-    #[error("board definition {source_name}: {message}")]
+    #[error("board definition {source_name}: {problem}")]
     Inconsistent {
         /// Where the definition came from.
         source_name: String,
         /// What is wrong.
-        message: String,
+        problem: Inconsistency,
     },
     /// A board file cannot be read.
     #[error("cannot read the board definition {path}: {message}")]
@@ -40,6 +40,58 @@ pub enum BoardError {
         hint: String,
         /// The names of the built-in boards.
         known: String,
+    },
+}
+
+/// How a board definition contradicts itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inconsistency {
+    /// A header pin numbered 0, or listed twice.
+    #[error("header pin {pin} is 0 or listed twice")]
+    HeaderPin {
+        /// The physical pin.
+        pin: u8,
+    },
+    /// One GPIO on two header pins.
+    #[error("GPIO {bcm} sits on two header pins")]
+    GpioTwice {
+        /// The BCM number.
+        bcm: u8,
+    },
+    /// A power pin that is not 3V3, 5V or GND.
+    #[error("header pin {pin}: power must be 3V3, 5V or GND, not `{power}`")]
+    Power {
+        /// The physical pin.
+        pin: u8,
+        /// What it says.
+        power: String,
+    },
+    /// A header pin with neither `bcm` nor `power`, or with both, or a
+    /// labelled power pin.
+    #[error("header pin {pin} must have either `bcm` (and maybe `label`) or `power`")]
+    BcmOrPower {
+        /// The physical pin.
+        pin: u8,
+    },
+    /// A label that cannot be a label, or is used twice.
+    #[error("label `{label}` is not a valid label or is used twice")]
+    Label {
+        /// The label.
+        label: String,
+    },
+    /// A reserved GPIO that is not on the header.
+    #[error("reserved GPIO {bcm} is not on the header")]
+    Reserved {
+        /// The BCM number.
+        bcm: u8,
+    },
+    /// A PWM channel on a GPIO that is not on the header.
+    #[error("PWM channel {channel} names GPIO {bcm}, which is not on the header")]
+    Pwm {
+        /// The channel.
+        channel: u8,
+        /// The BCM number.
+        bcm: u8,
     },
 }
 
@@ -129,51 +181,46 @@ impl Board {
             .map_err(|e| BoardError::Syntax { source_name: source_name.to_owned(), message: e.to_string() })?;
         board
             .check()
-            .map_err(|message| BoardError::Inconsistent { source_name: source_name.to_owned(), message })?;
+            .map_err(|problem| BoardError::Inconsistent { source_name: source_name.to_owned(), problem })?;
         Ok(board)
     }
 
     /// Every rule a definition must keep, so the provider can trust it.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Inconsistency> {
         let mut physical = BTreeSet::new();
         let mut bcm = BTreeSet::new();
         let mut labels = BTreeSet::new();
         for pin in &self.header {
             if pin.pin == 0 || !physical.insert(pin.pin) {
-                return Err(format!("header pin {} is 0 or listed twice", pin.pin));
+                return Err(Inconsistency::HeaderPin { pin: pin.pin });
             }
             match (&pin.bcm, &pin.power) {
                 (Some(n), None) => {
                     if !bcm.insert(*n) {
-                        return Err(format!("GPIO {n} sits on two header pins"));
+                        return Err(Inconsistency::GpioTwice { bcm: *n });
                     }
                 }
                 (None, Some(power)) if pin.label.is_none() => {
                     if !["3V3", "5V", "GND"].contains(&power.as_str()) {
-                        return Err(format!("header pin {}: power must be 3V3, 5V or GND, not `{power}`", pin.pin));
+                        return Err(Inconsistency::Power { pin: pin.pin, power: power.clone() });
                     }
                 }
-                _ => {
-                    return Err(format!(
-                        "header pin {} must have either `bcm` (and maybe `label`) or `power`",
-                        pin.pin
-                    ))
-                }
+                _ => return Err(Inconsistency::BcmOrPower { pin: pin.pin }),
             }
             if let Some(label) = &pin.label {
                 if !is_label(label) || !labels.insert(label.clone()) {
-                    return Err(format!("label `{label}` is not a valid label or is used twice"));
+                    return Err(Inconsistency::Label { label: label.clone() });
                 }
             }
         }
         for r in &self.reserved {
             if !bcm.contains(&r.bcm) {
-                return Err(format!("reserved GPIO {} is not on the header", r.bcm));
+                return Err(Inconsistency::Reserved { bcm: r.bcm });
             }
         }
         for p in &self.pwm {
             if !bcm.contains(&p.bcm) {
-                return Err(format!("PWM channel {} names GPIO {}, which is not on the header", p.channel, p.bcm));
+                return Err(Inconsistency::Pwm { channel: p.channel, bcm: p.bcm });
             }
         }
         Ok(())

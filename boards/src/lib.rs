@@ -14,6 +14,6 @@ mod builtin;
 mod device_tree;
 mod table;
 
-pub use board::{is_label, Backend, Board, BoardError, HeaderPin, PwmChannel, Reserved};
+pub use board::{is_label, Backend, Board, BoardError, HeaderPin, Inconsistency, PwmChannel, Reserved};
 pub use builtin::{builtin, detect, find, load};
 pub use device_tree::DeviceTree;

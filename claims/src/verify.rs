@@ -8,13 +8,13 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use provider_abi::grant::Rule;
+use provider_abi::grant::{GrantError, Rule};
 
 use super::keys::{check_public_key, KeyRole};
 use super::policy::{ClockRule, Policy, CLOCK_SKEW_SECS};
 use super::section::{self, SectionError};
 use super::token::{ActorClaims, ActorMetadata};
-use crate::capability::CapabilityId;
+use crate::capability::{CapabilityId, InvalidCapabilityId};
 
 /// One verification step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -275,24 +275,48 @@ impl VerifiedClaims {
     }
 }
 
+/// Why the token's `grants` cannot be read: the first entry that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantsError {
+    /// A grant is keyed by something that is not a capability id.
+    #[error("a grant is for {0}")]
+    Capability(InvalidCapabilityId),
+    /// Two keys spell the same capability.
+    #[error("the token has two grants for {capability} (as `{first}` and `{second}`); it must have one")]
+    Twice {
+        /// The capability, canonical.
+        capability: CapabilityId,
+        /// The first spelling.
+        first: String,
+        /// The second spelling.
+        second: String,
+    },
+    /// A rule of a grant is not `kind:value`.
+    #[error("the grant for {capability}: {problem}")]
+    Rule {
+        /// The capability the grant is for.
+        capability: CapabilityId,
+        /// What is wrong with the rule.
+        problem: GrantError,
+    },
+}
+
 /// The token's `grants`, by canonical capability id, with parsed rules; an
 /// error naming the first entry that cannot be read: a capability id that is
 /// not one, a rule that is not `kind:value`, or two spellings of the same
 /// capability.
-pub fn read_grants(metadata: &ActorMetadata) -> Result<BTreeMap<CapabilityId, Vec<Rule>>, String> {
+pub fn read_grants(metadata: &ActorMetadata) -> Result<BTreeMap<CapabilityId, Vec<Rule>>, GrantsError> {
     let mut grants = BTreeMap::new();
     let mut spelled: BTreeMap<CapabilityId, &str> = BTreeMap::new();
     for (id, texts) in metadata.grants.iter().flatten() {
-        let capability = CapabilityId::parse(id).map_err(|e| format!("a grant is for {e}"))?;
+        let capability = CapabilityId::parse(id).map_err(GrantsError::Capability)?;
         if let Some(first) = spelled.insert(capability.clone(), id) {
-            return Err(format!(
-                "the token has two grants for {capability} (as `{first}` and `{id}`); it must have one"
-            ));
+            return Err(GrantsError::Twice { capability, first: first.to_owned(), second: id.clone() });
         }
         let rules = texts
             .iter()
-            .map(|text| text.parse::<Rule>().map_err(|e| format!("the grant for {capability}: {e}")))
-            .collect::<Result<Vec<Rule>, String>>()?;
+            .map(|text| text.parse::<Rule>().map_err(|problem| GrantsError::Rule { capability: capability.clone(), problem }))
+            .collect::<Result<Vec<Rule>, GrantsError>>()?;
         grants.insert(capability, rules);
     }
     Ok(grants)
@@ -510,7 +534,7 @@ impl Run {
         let grants = match read_grants(metadata) {
             Ok(grants) => grants,
             Err(e) => {
-                self.fail(Check::Grants, e);
+                self.fail(Check::Grants, e.to_string());
                 return;
             }
         };

@@ -47,6 +47,39 @@ pub enum GrantError {
     Malformed(String),
 }
 
+/// A grant refused a resource: what was asked, under which capability, the
+/// grant that refused it, and the rule kinds the provider does not
+/// understand (they permit nothing). Displays as
+/// ``key `admin:x` is outside the grant for wascc:keyvalue (signed: prefix:sensors:)``.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{subject} is outside the grant for {capability} ({}){}",
+    .grant.join("; "),
+    not_understood_note(.capability, .not_understood)
+)]
+pub struct OutsideGrant {
+    /// What was asked for, as the provider names it (``key `admin:x` ``).
+    pub subject: String,
+    /// The capability the grant narrows.
+    pub capability: String,
+    /// The grant, one line per layer, as [`Grant::describe`] gives it.
+    pub grant: Vec<String>,
+    /// The rule kinds of the grant the provider does not understand,
+    /// sorted, each once; empty when it understands them all.
+    pub not_understood: Vec<String>,
+}
+
+/// The end of a refusal's message that names the rule `kinds` the provider
+/// does not understand (``; rules of kind `topic` are not understood for
+/// …``); empty when there are none.
+fn not_understood_note(capability: &str, kinds: &[String]) -> String {
+    if kinds.is_empty() {
+        return String::new();
+    }
+    let kinds: Vec<String> = kinds.iter().map(|kind| format!("`{kind}`")).collect();
+    format!("; rules of kind {} are not understood for {capability} and permit nothing", kinds.join(", "))
+}
+
 /// One rule of a grant: a `kind` saying how to match and a `value` to match
 /// against, written `kind:value`.
 ///
@@ -289,26 +322,26 @@ impl Grant {
         self.layers.iter().all(|layer| layer.rules.iter().any(|rule| permits(layer.source, rule)))
     }
 
-    /// `Ok` when the grant permits `resource`; otherwise a message naming
-    /// it, as a `what` (`key`), the capability and the grant:
+    /// `Ok` when the grant permits `resource`; otherwise the refusal, which
+    /// names it as a `what` (`key`), the capability and the grant:
     /// ``key `admin:x` is outside the grant for wascc:keyvalue (signed: prefix:sensors:)``.
-    pub fn check(&self, capability: &str, what: &str, resource: &str) -> Result<(), String> {
+    pub fn check(&self, capability: &str, what: &str, resource: &str) -> Result<(), OutsideGrant> {
         self.check_by(capability, &format!("{what} `{resource}`"), Rule::understood_kind, |rule| {
             rule.permits(resource)
         })
     }
 
     /// [`Grant::check`] with the provider's own rule test: `Ok` when
-    /// [`Grant::permits_by`] accepts, otherwise a message that starts with
-    /// `subject`, shows the grant, and names the rule kinds the provider
-    /// does not `understand` (they permit nothing).
+    /// [`Grant::permits_by`] accepts, otherwise the refusal, whose message
+    /// starts with `subject`, shows the grant, and names the rule kinds the
+    /// provider does not `understand` (they permit nothing).
     pub fn check_by(
         &self,
         capability: &str,
         subject: &str,
         understood: impl Fn(&str) -> bool,
         permits: impl Fn(&Rule) -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), OutsideGrant> {
         self.check_by_source(capability, subject, understood, |_, rule| permits(rule))
     }
 
@@ -320,28 +353,26 @@ impl Grant {
         subject: &str,
         understood: impl Fn(&str) -> bool,
         permits: impl Fn(Source, &Rule) -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), OutsideGrant> {
         if self.permits_by_source(permits) {
             return Ok(());
         }
-        let mut message = format!("{subject} is outside the grant for {capability} ({})", self.describe().join("; "));
-        let mut unknown: Vec<&str> = self
+        let mut not_understood: Vec<String> = self
             .layers
             .iter()
             .flat_map(|layer| &layer.rules)
             .map(Rule::kind)
             .filter(|kind| !understood(kind))
+            .map(str::to_owned)
             .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        if !unknown.is_empty() {
-            let kinds: Vec<String> = unknown.iter().map(|kind| format!("`{kind}`")).collect();
-            message.push_str(&format!(
-                "; rules of kind {} are not understood for {capability} and permit nothing",
-                kinds.join(", ")
-            ));
-        }
-        Err(message)
+        not_understood.sort_unstable();
+        not_understood.dedup();
+        Err(OutsideGrant {
+            subject: subject.to_owned(),
+            capability: capability.to_owned(),
+            grant: self.describe(),
+            not_understood,
+        })
     }
 
     /// One line per layer, `signed: prefix:sensors:, prefix:lab:`; empty
@@ -534,24 +565,23 @@ mod tests {
     fn a_refusal_names_the_resource_the_capability_and_the_grant() {
         let grant = Grant::new(vec![signed(&["prefix:sensors:"])]);
         assert_eq!(
-            grant.check("wascc:keyvalue", "key", "admin:x"),
-            Err("key `admin:x` is outside the grant for wascc:keyvalue (signed: prefix:sensors:)".to_owned())
+            grant.check("wascc:keyvalue", "key", "admin:x").unwrap_err().to_string(),
+            "key `admin:x` is outside the grant for wascc:keyvalue (signed: prefix:sensors:)"
         );
         assert_eq!(grant.check("wascc:keyvalue", "key", "sensors:t1"), Ok(()));
 
         let both = Grant::new(vec![signed(&["prefix:sensors:", "prefix:lab:"]), link(&["prefix:sensors:temp:"])]);
         assert_eq!(
-            both.check("wascc:keyvalue", "key", "lab:1"),
-            Err("key `lab:1` is outside the grant for wascc:keyvalue \
-                 (signed: prefix:sensors:, prefix:lab:; link: prefix:sensors:temp:)"
-                .to_owned())
+            both.check("wascc:keyvalue", "key", "lab:1").unwrap_err().to_string(),
+            "key `lab:1` is outside the grant for wascc:keyvalue \
+             (signed: prefix:sensors:, prefix:lab:; link: prefix:sensors:temp:)"
         );
     }
 
     #[test]
     fn a_refusal_by_a_rule_kind_not_understood_says_so() {
         let grant = Grant::new(vec![signed(&["topic:sensors/#"])]);
-        let err = grant.check("wascc:keyvalue", "key", "sensors/t1").unwrap_err();
+        let err = grant.check("wascc:keyvalue", "key", "sensors/t1").unwrap_err().to_string();
         assert!(err.contains("rules of kind `topic` are not understood for wascc:keyvalue and permit nothing"), "{err}");
     }
 

@@ -120,30 +120,24 @@ impl Setting {
         }
     }
 
-    /// Checks one value against this setting's type. The message of a
-    /// refusal quotes the value as [`redact_value`] shows it: a secret
-    /// setting's value is never echoed, nor a password in a URL.
-    pub fn check(&self, value: &str) -> Result<(), String> {
+    /// Checks one value against this setting's type. The refusal quotes
+    /// the value as [`redact_value`] shows it: a secret setting's value is
+    /// never echoed, nor a password in a URL.
+    pub fn check(&self, value: &str) -> Result<(), SettingError> {
+        let name = || self.name.clone();
         match &self.kind {
             Kind::Text => Ok(()),
             Kind::Boolean => match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
-                _ => Err(format!("`{}` must be true or false, not `{}`", self.name, self.shown(value))),
+                _ => Err(SettingError::NotBoolean { name: name(), shown: self.shown(value) }),
             },
             Kind::Integer { min, max } => {
                 let n: i64 = value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("`{}` must be a whole number, not `{}`", self.name, self.shown(value)))?;
+                    .map_err(|_| SettingError::NotInteger { name: name(), shown: self.shown(value) })?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                    let bound = |b: Option<i64>| b.map_or("…".to_owned(), |b| b.to_string());
-                    return Err(format!(
-                        "`{}` must be between {} and {}, not {}",
-                        self.name,
-                        bound(*min),
-                        bound(*max),
-                        self.shown(&n.to_string())
-                    ));
+                    return Err(SettingError::OutOfRange { name: name(), min: *min, max: *max, shown: self.shown(&n.to_string()) });
                 }
                 Ok(())
             }
@@ -151,16 +145,65 @@ impl Setting {
                 if words.iter().any(|w| w.eq_ignore_ascii_case(value.trim())) {
                     Ok(())
                 } else {
-                    Err(format!("`{}` must be one of {}, not `{}`", self.name, words.join(", "), self.shown(value)))
+                    Err(SettingError::NotAChoice { name: name(), choices: words.clone(), shown: self.shown(value) })
                 }
             }
         }
     }
 
     /// `value` as a message about this setting may quote it.
-    fn shown<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
-        redact_value(&self.name, value)
+    fn shown(&self, value: &str) -> String {
+        redact_value(&self.name, value).into_owned()
     }
+}
+
+/// Why a value does not fit its setting's type. Each variant holds the
+/// value as a message may quote it ([`redact_value`]): never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// A boolean setting holds something other than `true` or `false`.
+    #[error("`{name}` must be true or false, not `{shown}`")]
+    NotBoolean {
+        /// The setting.
+        name: String,
+        /// The value, redacted.
+        shown: String,
+    },
+    /// An integer setting holds something that is not a whole number.
+    #[error("`{name}` must be a whole number, not `{shown}`")]
+    NotInteger {
+        /// The setting.
+        name: String,
+        /// The value, redacted.
+        shown: String,
+    },
+    /// An integer setting holds a number outside its bounds.
+    #[error("`{name}` must be between {} and {}, not {shown}", bound(.min), bound(.max))]
+    OutOfRange {
+        /// The setting.
+        name: String,
+        /// The smallest value accepted, if bounded below.
+        min: Option<i64>,
+        /// The largest value accepted, if bounded above.
+        max: Option<i64>,
+        /// The number, redacted.
+        shown: String,
+    },
+    /// A choice setting holds none of its words.
+    #[error("`{name}` must be one of {}, not `{shown}`", .choices.join(", "))]
+    NotAChoice {
+        /// The setting.
+        name: String,
+        /// The words it accepts.
+        choices: Vec<String>,
+        /// The value, redacted.
+        shown: String,
+    },
+}
+
+/// A bound of a range as a message shows it: the number, or `…` for none.
+fn bound(limit: &Option<i64>) -> String {
+    limit.map_or("…".to_owned(), |b| b.to_string())
 }
 
 /// Why a declaration could not be read.
@@ -191,7 +234,7 @@ pub fn check(declared: &[Setting], scope: Scope, values: &BTreeMap<String, Strin
         match declared.iter().find(|s| s.name == *name && s.scope == scope) {
             Some(setting) => {
                 if let Err(e) = setting.check(value) {
-                    problems.push(e);
+                    problems.push(e.to_string());
                 }
             }
             None => {
@@ -321,16 +364,16 @@ mod tests {
             doc: String::new(),
         };
         let pin = setting("API_KEY", Kind::Integer { min: Some(0), max: Some(9) });
-        assert_eq!(pin.check("hunter2").unwrap_err(), "`API_KEY` must be a whole number, not `***`");
-        assert_eq!(pin.check("12345").unwrap_err(), "`API_KEY` must be between 0 and 9, not ***");
+        assert_eq!(pin.check("hunter2").unwrap_err().to_string(), "`API_KEY` must be a whole number, not `***`");
+        assert_eq!(pin.check("12345").unwrap_err().to_string(), "`API_KEY` must be between 0 and 9, not ***");
         let token = setting("AUTH_TOKEN", Kind::Boolean);
-        assert_eq!(token.check("t0ken").unwrap_err(), "`AUTH_TOKEN` must be true or false, not `***`");
+        assert_eq!(token.check("t0ken").unwrap_err().to_string(), "`AUTH_TOKEN` must be true or false, not `***`");
         let detail = setting("ERROR_DETAIL", Kind::Boolean);
         assert_eq!(
-            detail.check("redis://:s3cret@127.0.0.1/").unwrap_err(),
+            detail.check("redis://:s3cret@127.0.0.1/").unwrap_err().to_string(),
             "`ERROR_DETAIL` must be true or false, not `redis://:***@127.0.0.1/`"
         );
         let mode = setting("MODE", Kind::Choice(vec!["a".into(), "b".into()]));
-        assert_eq!(mode.check("c").unwrap_err(), "`MODE` must be one of a, b, not `c`");
+        assert_eq!(mode.check("c").unwrap_err().to_string(), "`MODE` must be one of a, b, not `c`");
     }
 }

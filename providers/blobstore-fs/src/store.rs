@@ -132,7 +132,7 @@ impl ActorStore {
                     _ => rule.permits(container),
                 },
             )
-            .map_err(ProviderError::denied)
+            .map_err(|refusal| ProviderError::denied(refusal.to_string()))
     }
 
     /// The container's folder, which must exist.

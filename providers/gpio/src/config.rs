@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use boards::{Board, DeviceTree};
+use boards::{Board, BoardError, DeviceTree};
 use provider_sdk::codec::gpio::Level;
 use provider_sdk::{Setting, SettingKind, SettingScope, Settings};
 
-use crate::pins::PinMap;
+use crate::pins::{PinMap, PinSettingError};
 
 /// Where a released output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,34 @@ pub(crate) enum Safe {
     Input,
     /// An output held at this level (a relay that must stay off, an active-low LED).
     Level(Level),
+}
+
+/// Why the provider's settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// `BOARD` names no board, or a board file that cannot be used.
+    #[error("BOARD: {0}")]
+    Board(BoardError),
+    /// `BOARD` is unset and the device tree names no known board.
+    #[error(
+        "no BOARD is set and this machine ({machine}) is not a board host-edge knows; set BOARD \
+         (`host-edge boards` lists them, `sim` is the simulated board)"
+    )]
+    NoBoard {
+        /// The machine, as its device tree describes it.
+        machine: String,
+    },
+    /// `LABELS`, `SAFE_STATE` or `ALLOW_RESERVED` names pins wrongly.
+    #[error(transparent)]
+    Pins(#[from] PinSettingError),
+    /// A `SAFE_STATE` entry is not `input`, `low` or `high`.
+    #[error("SAFE_STATE: {pin} may be `input`, `low` or `high`, not `{value}`")]
+    SafeState {
+        /// The pin, as messages show it (`pin 17 (led)`).
+        pin: String,
+        /// The value given.
+        value: String,
+    },
 }
 
 /// The provider's configuration, checked.
@@ -75,7 +103,7 @@ pub(crate) fn declared() -> Vec<Setting> {
 impl Config {
     /// Reads the settings (the host has checked types and filled defaults);
     /// the machine's device tree identifies the board when `BOARD` is unset.
-    pub(crate) fn read(settings: &Settings, state_dir: &Path, machine: &DeviceTree) -> Result<Config, String> {
+    pub(crate) fn read(settings: &Settings, state_dir: &Path, machine: &DeviceTree) -> Result<Config, ConfigError> {
         let get = |name: &str| settings.get(name).map(String::as_str).unwrap_or_default();
         let board = board(settings.get("BOARD").map(String::as_str), machine)?;
         let pins = PinMap::new(board, get("LABELS"))?;
@@ -85,9 +113,7 @@ impl Config {
                 "input" => Safe::Input,
                 "low" => Safe::Level(Level::Low),
                 "high" => Safe::Level(Level::High),
-                other => {
-                    return Err(format!("SAFE_STATE: {} may be `input`, `low` or `high`, not `{other}`", pins.describe(pin)))
-                }
+                other => return Err(ConfigError::SafeState { pin: pins.describe(pin), value: other.to_owned() }),
             };
             safe.insert(pin, state);
         }
@@ -114,16 +140,10 @@ impl Config {
 }
 
 /// The board `BOARD` names, or the one the device tree identifies.
-fn board(name: Option<&str>, machine: &DeviceTree) -> Result<Board, String> {
+fn board(name: Option<&str>, machine: &DeviceTree) -> Result<Board, ConfigError> {
     match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => boards::find(name).map_err(|e| format!("BOARD: {e}")),
-        None => machine.board().ok_or_else(|| {
-            format!(
-                "no BOARD is set and this machine ({}) is not a board host-edge knows; set BOARD \
-                 (`host-edge boards` lists them, `sim` is the simulated board)",
-                machine.describe()
-            )
-        }),
+        Some(name) => boards::find(name).map_err(ConfigError::Board),
+        None => machine.board().ok_or_else(|| ConfigError::NoBoard { machine: machine.describe() }),
     }
 }
 
@@ -144,9 +164,9 @@ mod tests {
         let config = Config::read(&settings(&[]), dir, &pi4).unwrap();
         assert_eq!(config.pins.board().name, "pi-4b");
         let virt = DeviceTree { model: Some("QEMU Virt\0".into()), compatible: Some("linux,dummy-virt\0".into()) };
-        let err = Config::read(&settings(&[]), dir, &virt).unwrap_err();
+        let err = Config::read(&settings(&[]), dir, &virt).unwrap_err().to_string();
         assert!(err.contains("(model `QEMU Virt`, compatible `linux,dummy-virt`) is not a board host-edge knows"), "{err}");
-        let err = Config::read(&settings(&[]), dir, &DeviceTree::default()).unwrap_err();
+        let err = Config::read(&settings(&[]), dir, &DeviceTree::default()).unwrap_err().to_string();
         assert!(err.contains("no BOARD is set and this machine (no device tree)"), "{err}");
     }
 
@@ -167,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_bad_safe_state_names_the_pin_and_the_choices() {
-        let err = Config::read(&settings(&[("BOARD", "sim"), ("SAFE_STATE", "17=off")]), Path::new("/s"), &DeviceTree::default()).unwrap_err();
+        let err = Config::read(&settings(&[("BOARD", "sim"), ("SAFE_STATE", "17=off")]), Path::new("/s"), &DeviceTree::default()).unwrap_err().to_string();
         assert!(err.contains("SAFE_STATE: pin 17 may be `input`, `low` or `high`, not `off`"), "{err}");
     }
 }

@@ -185,13 +185,15 @@ fn answer(sim: &Sim, request: Request, status: &Status) -> Value {
         }
         Request::Set { pin, level } => sim
             .drive(&pin, level)
-            .map(|(pin, changed)| json!({"ok": true, "pin": pin, "level": level, "changed": changed})),
+            .map(|(pin, changed)| json!({"ok": true, "pin": pin, "level": level, "changed": changed}))
+            .map_err(|e| e.to_string()),
         Request::Pulse { pin, count, interval_us } => {
             if count > MAX_PULSES || interval_us < MIN_INTERVAL_US {
                 Err(format!("pulse drives at most {MAX_PULSES} edges, at least {MIN_INTERVAL_US} µs apart"))
             } else {
                 sim.pulse(&pin, count, Duration::from_micros(interval_us))
                     .map(|took| json!({"ok": true, "edges": count, "elapsed_us": took.as_micros() as u64}))
+                    .map_err(|e| e.to_string())
             }
         }
         Request::History { since } => {

@@ -126,7 +126,7 @@ impl GpioProvider {
 
     /// The BCM number the actor's `name` means.
     fn resolve(&self, name: &str) -> Result<u8, ProviderError> {
-        self.config.pins.resolve(name).map_err(ProviderError::bad_request)
+        self.config.pins.resolve(name).map_err(|e| ProviderError::bad_request(e.to_string()))
     }
 
     /// Whether `actor` may open `pin` as `mode`: reserved pins, then the
@@ -170,7 +170,7 @@ impl GpioProvider {
                     .filter_map(|rule| pins.resolve_signed(rule.value()).err().map(|why| format!("`{rule}`: {why}")))
                     .collect();
                 if unresolved.is_empty() {
-                    ProviderError::denied(refusal)
+                    ProviderError::denied(refusal.to_string())
                 } else {
                     ProviderError::denied(format!("{refusal}; {}", unresolved.join("; ")))
                 }
@@ -416,7 +416,7 @@ impl Provider for GpioProvider {
 
     fn start(host: Host, settings: Settings) -> Result<GpioProvider, ProviderError> {
         let machine = boards::DeviceTree::read();
-        let config = Config::read(&settings, host.state_dir(), &machine).map_err(ProviderError::bad_request)?;
+        let config = Config::read(&settings, host.state_dir(), &machine).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         let edges = Arc::new(Edges::new());
         let sink: EdgeSink = {
             let edges = Arc::clone(&edges);
@@ -456,7 +456,7 @@ impl Provider for GpioProvider {
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let grant = read_grant(&config.values)?;
-        let opens = link::parse(config.values.get("OPEN").map_or("", String::as_str)).map_err(ProviderError::bad_request)?;
+        let opens = link::parse(config.values.get("OPEN").map_or("", String::as_str)).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         let name = config.values.get(CONFIG_CLAIMS_NAME).cloned().unwrap_or_else(|| config.module.clone());
         let actor = config.module;
         {

@@ -22,22 +22,86 @@ pub(crate) enum Open {
     Pwm(PwmRequest),
 }
 
+/// Why an entry of `OPEN` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("OPEN: `{entry}`: {problem}")]
+pub(crate) struct OpenError {
+    /// The entry as given.
+    pub(crate) entry: String,
+    /// What is wrong with it.
+    pub(crate) problem: OpenProblem,
+}
+
+/// What is wrong with an entry of `OPEN`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OpenProblem {
+    /// No pin, or no mode.
+    #[error("expected a pin, a mode (in, out, pwm) and options, such as `button in pull=up`")]
+    Incomplete,
+    /// A word after the mode without `=`.
+    #[error("`{word}` is not an option of the form name=value")]
+    NotAnOption {
+        /// The word.
+        word: String,
+    },
+    /// An option the mode does not take.
+    #[error("`{name}` is not an option of {mode}; it takes {known}")]
+    UnknownOption {
+        /// The option's name.
+        name: String,
+        /// The mode.
+        mode: String,
+        /// The options the mode takes.
+        known: &'static str,
+    },
+    /// A value that is none of the option's words.
+    #[error("`{value}` is not one of {}", .choices.join(", "))]
+    NotAChoice {
+        /// The value given.
+        value: String,
+        /// The words the option takes.
+        choices: Vec<String>,
+    },
+    /// A debounce that is not a number of milliseconds.
+    #[error("debounce takes milliseconds, such as 20, not `{value}`")]
+    Debounce {
+        /// The value given.
+        value: String,
+    },
+    /// A numeric option whose value is not a number.
+    #[error("{name} takes a number, not `{value}`")]
+    NotANumber {
+        /// The option's name.
+        name: String,
+        /// The value given.
+        value: String,
+    },
+    /// A mode other than `in`, `out` and `pwm`.
+    #[error("`{mode}` is not a mode: use in, out or pwm")]
+    UnknownMode {
+        /// The mode given.
+        mode: String,
+    },
+}
+
 /// Reads the `OPEN` link value.
-pub(crate) fn parse(text: &str) -> Result<Vec<Open>, String> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Open>, OpenError> {
     text.split(';').map(str::trim).filter(|e| !e.is_empty()).map(entry).collect()
 }
 
-fn entry(text: &str) -> Result<Open, String> {
-    let fail = |why: String| format!("OPEN: `{text}`: {why}");
+fn entry(text: &str) -> Result<Open, OpenError> {
+    let fail = |problem: OpenProblem| OpenError { entry: text.to_owned(), problem };
     let mut words = text.split_whitespace();
     let (Some(pin), Some(mode)) = (words.next(), words.next()) else {
-        return Err(fail("expected a pin, a mode (in, out, pwm) and options, such as `button in pull=up`".into()));
+        return Err(fail(OpenProblem::Incomplete));
     };
     let pin = pin.to_owned();
     let options: Vec<(&str, &str)> = words
-        .map(|w| w.split_once('=').ok_or_else(|| fail(format!("`{w}` is not an option of the form name=value"))))
+        .map(|w| w.split_once('=').ok_or_else(|| fail(OpenProblem::NotAnOption { word: w.to_owned() })))
         .collect::<Result<_, _>>()?;
-    let unknown = |name: &str, known: &str| fail(format!("`{name}` is not an option of {mode}; it takes {known}"));
+    let unknown = |name: &str, known: &'static str| {
+        fail(OpenProblem::UnknownOption { name: name.to_owned(), mode: mode.to_owned(), known })
+    };
     match mode {
         "in" => {
             let mut request = InputRequest { pin, ..InputRequest::default() };
@@ -49,9 +113,10 @@ fn entry(text: &str) -> Result<Open, String> {
                         request.edge = choice(value, &edges).map_err(fail)?
                     }
                     "debounce" => {
-                        request.debounce_ms = value.trim_end_matches("ms").parse().map_err(|_| {
-                            fail(format!("debounce takes milliseconds, such as 20, not `{value}`"))
-                        })?
+                        request.debounce_ms = value
+                            .trim_end_matches("ms")
+                            .parse()
+                            .map_err(|_| fail(OpenProblem::Debounce { value: value.to_owned() }))?
                     }
                     other => return Err(unknown(other, "pull, edge and debounce")),
                 }
@@ -71,7 +136,9 @@ fn entry(text: &str) -> Result<Open, String> {
         "pwm" => {
             let mut request = PwmRequest { pin, frequency_hz: 0.0, duty_cycle: 0.0, hardware: false };
             for (name, value) in options {
-                let number = || value.parse::<f64>().map_err(|_| fail(format!("{name} takes a number, not `{value}`")));
+                let number = || {
+                    value.parse::<f64>().map_err(|_| fail(OpenProblem::NotANumber { name: name.to_owned(), value: value.to_owned() }))
+                };
                 match name {
                     "frequency" => request.frequency_hz = number()?,
                     "duty" => request.duty_cycle = number()?,
@@ -81,14 +148,14 @@ fn entry(text: &str) -> Result<Open, String> {
             }
             Ok(Open::Pwm(request))
         }
-        other => Err(fail(format!("`{other}` is not a mode: use in, out or pwm"))),
+        other => Err(fail(OpenProblem::UnknownMode { mode: other.to_owned() })),
     }
 }
 
-fn choice<T: Copy>(value: &str, choices: &[(&str, T)]) -> Result<T, String> {
-    choices.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| {
-        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-        format!("`{value}` is not one of {}", names.join(", "))
+fn choice<T: Copy>(value: &str, choices: &[(&str, T)]) -> Result<T, OpenProblem> {
+    choices.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| OpenProblem::NotAChoice {
+        value: value.to_owned(),
+        choices: choices.iter().map(|(name, _)| (*name).to_owned()).collect(),
     })
 }
 
@@ -112,12 +179,12 @@ mod tests {
 
     #[test]
     fn a_mistake_is_refused_naming_the_entry_and_what_would_fit() {
-        let err = parse("led out level=on").unwrap_err();
+        let err = parse("led out level=on").unwrap_err().to_string();
         assert!(err.contains("OPEN: `led out level=on`: `on` is not one of low, high"), "{err}");
-        let err = parse("button input").unwrap_err();
+        let err = parse("button input").unwrap_err().to_string();
         assert!(err.contains("`input` is not a mode: use in, out or pwm"), "{err}");
-        let err = parse("button in edge=both bounce=5").unwrap_err();
+        let err = parse("button in edge=both bounce=5").unwrap_err().to_string();
         assert!(err.contains("`bounce` is not an option of in; it takes pull, edge and debounce"), "{err}");
-        assert!(parse("led").unwrap_err().contains("expected a pin, a mode"));
+        assert!(parse("led").unwrap_err().to_string().contains("expected a pin, a mode"));
     }
 }

@@ -40,7 +40,7 @@ proptest! {
     #[test]
     fn any_open_value_is_read_or_refused_naming_open(text in "[a-z0-9 ;=.]{0,60}") {
         if let Err(e) = parse(&text) {
-            prop_assert!(e.starts_with("OPEN: "), "{}", e);
+            prop_assert!(e.to_string().starts_with("OPEN: "), "{}", e);
         }
     }
 }

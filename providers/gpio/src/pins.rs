@@ -18,22 +18,108 @@ pub(crate) struct PinMap {
     by_pin: BTreeMap<u8, String>,
 }
 
+/// Why a name is not a pin number of this board.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NumberError {
+    /// Neither a label nor `17`, `gpio17` or `bcm17`.
+    #[error("`{name}` is neither a pin label nor a BCM number")]
+    NotANumber {
+        /// The name as given.
+        name: String,
+    },
+    /// A BCM number the board's header does not have.
+    #[error("GPIO {pin} is not on the header of {board}")]
+    NotOnHeader {
+        /// The BCM number.
+        pin: u8,
+        /// The board's name.
+        board: String,
+    },
+}
+
+/// Why a name does not resolve to a pin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PinError {
+    /// No label, and no pin number of this board.
+    #[error("{problem}{did_you_mean}")]
+    Unknown {
+        /// Why it is not a pin number.
+        problem: NumberError,
+        /// ` (did you mean ...?)`, or empty.
+        did_you_mean: String,
+    },
+    /// A signed rule names a pin by something other than a BCM number or
+    /// one of the board definition's own labels.
+    #[error(
+        "signed rules name a pin by BCM number (`17`, `gpio17`) or by a label of board {board}'s own definition; \
+         `{name}` is neither{}",
+        if *.in_labels { " (LABELS names it, but LABELS cannot widen a signed grant)" } else { "" }
+    )]
+    NotSignable {
+        /// The name in the rule.
+        name: String,
+        /// The board's name.
+        board: String,
+        /// Whether the manifest's `LABELS` names it.
+        in_labels: bool,
+    },
+}
+
+/// Why a setting that names pins (`LABELS`, `SAFE_STATE`,
+/// `ALLOW_RESERVED`) cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PinSettingError {
+    /// A `LABELS` entry whose label cannot be a label.
+    #[error("LABELS: `{label}` cannot be a label: use lowercase letters, digits, `_` and `-`, starting with a letter")]
+    BadLabel {
+        /// The label as given.
+        label: String,
+    },
+    /// A `LABELS` entry whose pin is not a pin number of this board.
+    #[error("LABELS: {label}={pin}: {problem}")]
+    LabelPin {
+        /// The label.
+        label: String,
+        /// The pin as given.
+        pin: String,
+        /// Why it is not a pin number.
+        problem: NumberError,
+    },
+    /// A pin the setting names does not resolve.
+    #[error("{setting}: {problem}")]
+    Pin {
+        /// The setting.
+        setting: String,
+        /// Why the pin does not resolve.
+        problem: PinError,
+    },
+    /// An entry that is not `name=value`.
+    #[error("{setting}: `{pair}` is not of the form name=value")]
+    NotAPair {
+        /// The setting.
+        setting: String,
+        /// The entry as given.
+        pair: String,
+    },
+}
+
 impl PinMap {
     /// The board's labels, then `extra` (`led=17, button=gpio27`): a label
     /// from the manifest replaces the board's label of the same name, and
     /// becomes the name shown for its pin.
-    pub(crate) fn new(board: Board, extra: &str) -> Result<PinMap, String> {
+    pub(crate) fn new(board: Board, extra: &str) -> Result<PinMap, PinSettingError> {
         let mut map = PinMap { board_labels: board.labels(), by_label: board.labels(), by_pin: BTreeMap::new(), board };
         let mut by_pin: BTreeMap<u8, String> = map.by_label.iter().map(|(l, p)| (*p, l.clone())).collect();
         for (label, pin) in pairs(extra, "LABELS")? {
             if !boards::is_label(&label) {
-                return Err(format!(
-                    "LABELS: `{label}` cannot be a label: use lowercase letters, digits, `_` and `-`, starting with a letter"
-                ));
+                return Err(PinSettingError::BadLabel { label });
             }
-            let pin = map.number(&pin).map_err(|e| format!("LABELS: {label}={pin}: {e}"))?;
-            map.by_label.insert(label.clone(), pin);
-            by_pin.insert(pin, label);
+            let number = match map.number(&pin) {
+                Ok(number) => number,
+                Err(problem) => return Err(PinSettingError::LabelPin { label, pin, problem }),
+            };
+            map.by_label.insert(label.clone(), number);
+            by_pin.insert(number, label);
         }
         map.by_pin = by_pin;
         Ok(map)
@@ -46,13 +132,13 @@ impl PinMap {
 
     /// The BCM number `name` means: a label, `17`, `gpio17` or `bcm17`; an
     /// error names what is wrong, with the closest label.
-    pub(crate) fn resolve(&self, name: &str) -> Result<u8, String> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<u8, PinError> {
         if let Some(pin) = self.by_label.get(name) {
             return Ok(*pin);
         }
-        self.number(name).map_err(|e| {
-            let hint = provider_sdk::abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str));
-            format!("{e}{hint}")
+        self.number(name).map_err(|problem| PinError::Unknown {
+            problem,
+            did_you_mean: provider_sdk::abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str)),
         })
     }
 
@@ -60,27 +146,24 @@ impl PinMap {
     /// definition's own labels, `17`, `gpio17` or `bcm17`. Never a label
     /// from `LABELS`: the manifest names pins for the actor's calls and the
     /// link's grant, but cannot decide which pin a signed rule reaches.
-    pub(crate) fn resolve_signed(&self, name: &str) -> Result<u8, String> {
+    pub(crate) fn resolve_signed(&self, name: &str) -> Result<u8, PinError> {
         if let Some(pin) = self.board_labels.get(name) {
             return Ok(*pin);
         }
-        self.number(name).map_err(|_| {
-            format!(
-                "signed rules name a pin by BCM number (`17`, `gpio17`) or by a label of board {}'s own definition; \
-                 `{name}` is neither{}",
-                self.board.name,
-                if self.by_label.contains_key(name) { " (LABELS names it, but LABELS cannot widen a signed grant)" } else { "" }
-            )
+        self.number(name).map_err(|_| PinError::NotSignable {
+            name: name.to_owned(),
+            board: self.board.name.clone(),
+            in_labels: self.by_label.contains_key(name),
         })
     }
 
     /// A pin number, without labels.
-    fn number(&self, name: &str) -> Result<u8, String> {
+    fn number(&self, name: &str) -> Result<u8, NumberError> {
         let lower = name.to_ascii_lowercase();
         let digits = ["gpio", "bcm"].iter().find_map(|p| lower.strip_prefix(p)).unwrap_or(&lower);
-        let pin: u8 = digits.parse().map_err(|_| format!("`{name}` is neither a pin label nor a BCM number"))?;
+        let pin: u8 = digits.parse().map_err(|_| NumberError::NotANumber { name: name.to_owned() })?;
         if !self.board.has_gpio(pin) {
-            return Err(format!("GPIO {pin} is not on the header of {}", self.board.name));
+            return Err(NumberError::NotOnHeader { pin, board: self.board.name.clone() });
         }
         Ok(pin)
     }
@@ -99,26 +182,24 @@ impl PinMap {
     }
 
     /// Reads a list of pins (`14, 15, console`), as in `ALLOW_RESERVED`.
-    pub(crate) fn list(&self, text: &str, setting: &str) -> Result<Vec<u8>, String> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|name| self.resolve(name).map_err(|e| format!("{setting}: {e}")))
-            .collect()
+    pub(crate) fn list(&self, text: &str, setting: &str) -> Result<Vec<u8>, PinSettingError> {
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|name| self.resolve_in(setting, name)).collect()
     }
 
     /// Reads `name=value` pairs with pins as names (`led=low, 22=input`),
     /// as in `SAFE_STATE`.
-    pub(crate) fn assignments(&self, text: &str, setting: &str) -> Result<Vec<(u8, String)>, String> {
-        pairs(text, setting)?
-            .into_iter()
-            .map(|(name, value)| Ok((self.resolve(&name).map_err(|e| format!("{setting}: {e}"))?, value)))
-            .collect()
+    pub(crate) fn assignments(&self, text: &str, setting: &str) -> Result<Vec<(u8, String)>, PinSettingError> {
+        pairs(text, setting)?.into_iter().map(|(name, value)| Ok((self.resolve_in(setting, &name)?, value))).collect()
+    }
+
+    /// [`PinMap::resolve`] for a pin that `setting` names.
+    fn resolve_in(&self, setting: &str, name: &str) -> Result<u8, PinSettingError> {
+        self.resolve(name).map_err(|problem| PinSettingError::Pin { setting: setting.to_owned(), problem })
     }
 }
 
 /// Splits `a=b, c=d` into trimmed pairs.
-fn pairs(text: &str, setting: &str) -> Result<Vec<(String, String)>, String> {
+fn pairs(text: &str, setting: &str) -> Result<Vec<(String, String)>, PinSettingError> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -126,7 +207,7 @@ fn pairs(text: &str, setting: &str) -> Result<Vec<(String, String)>, String> {
             Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
                 Ok((name.trim().to_owned(), value.trim().to_ascii_lowercase()))
             }
-            _ => Err(format!("{setting}: `{pair}` is not of the form name=value")),
+            _ => Err(PinSettingError::NotAPair { setting: setting.to_owned(), pair: pair.to_owned() }),
         })
         .collect()
 }
@@ -135,7 +216,7 @@ fn pairs(text: &str, setting: &str) -> Result<Vec<(String, String)>, String> {
 mod tests {
     use super::*;
 
-    fn map(extra: &str) -> Result<PinMap, String> {
+    fn map(extra: &str) -> Result<PinMap, PinSettingError> {
         PinMap::new(boards::find("sim").unwrap(), extra)
     }
 
@@ -158,7 +239,7 @@ mod tests {
         let pins = map("sda=17, led=22").unwrap();
         assert_eq!(pins.resolve("sda"), Ok(17), "calls by name follow LABELS");
         assert_eq!(pins.resolve_signed("sda"), Ok(2), "a signed label is the board's");
-        let err = pins.resolve_signed("led").unwrap_err();
+        let err = pins.resolve_signed("led").unwrap_err().to_string();
         assert!(err.contains("`led` is neither") && err.contains("LABELS cannot widen a signed grant"), "{err}");
         assert_eq!(pins.resolve_signed("gpio22"), Ok(22));
         assert_eq!(pins.resolve_signed("22"), Ok(22));
@@ -167,15 +248,15 @@ mod tests {
     #[test]
     fn an_unknown_name_is_refused_with_the_closest_label() {
         let pins = map("led=17").unwrap();
-        let err = pins.resolve("lde").unwrap_err();
+        let err = pins.resolve("lde").unwrap_err().to_string();
         assert!(err.contains("`lde` is neither a pin label nor a BCM number") && err.contains("`led`"), "{err}");
-        assert_eq!(pins.resolve("40").unwrap_err(), "GPIO 40 is not on the header of sim");
+        assert_eq!(pins.resolve("40").unwrap_err().to_string(), "GPIO 40 is not on the header of sim");
     }
 
     #[test]
     fn bad_labels_are_refused_naming_the_setting() {
-        assert!(map("LED=17").unwrap_err().contains("`LED` cannot be a label"));
-        assert!(map("led").unwrap_err().contains("`led` is not of the form name=value"));
-        assert!(map("led=99").unwrap_err().contains("LABELS: led=99: GPIO 99"));
+        assert!(map("LED=17").unwrap_err().to_string().contains("`LED` cannot be a label"));
+        assert!(map("led").unwrap_err().to_string().contains("`led` is not of the form name=value"));
+        assert!(map("led=99").unwrap_err().to_string().contains("LABELS: led=99: GPIO 99"));
     }
 }

@@ -48,7 +48,7 @@ impl ActorClient {
                 return attempt
                     .error(RedirectRefused(ErrorKind::Failed, format!("more than {max_redirects} redirects (MAX_REDIRECTS); the last to {to}")));
             }
-            let refused = target::check(&policy_grant, attempt.url()).and_then(|()| {
+            let refused = target::check(&policy_grant, attempt.url()).map_err(|refusal| refusal.to_string()).and_then(|()| {
                 if allow_loopback {
                     return Ok(());
                 }
@@ -105,7 +105,7 @@ impl ActorClient {
     /// grant allows, and reads at most `MAX_RESPONSE_BYTES` of the body.
     pub async fn perform(&self, request: Request) -> Result<Response, ProviderError> {
         let url = target::url_of(&request.path, &request.query_string)?;
-        target::check(&self.grant, &url).map_err(ProviderError::denied)?;
+        target::check(&self.grant, &url).map_err(|refusal| ProviderError::denied(refusal.to_string()))?;
         if !self.config.allow_loopback {
             destination::check_url(&url).map_err(|e| ProviderError::denied(format!("{}: {e}", shown(url.as_str()))))?;
         }

@@ -27,7 +27,7 @@
 //! grant speaks of what the actor asked for. Where the name leads is
 //! checked apart from the grant (see `destination`).
 
-use provider_sdk::grant::{Grant, Rule};
+use provider_sdk::grant::{Grant, OutsideGrant, Rule};
 use provider_sdk::ProviderError;
 use reqwest::Url;
 
@@ -74,9 +74,9 @@ pub fn authority(url: &Url) -> String {
     }
 }
 
-/// `Ok` when `grant` lets the actor reach `url`; otherwise a message naming
-/// the host and the grant.
-pub fn check(grant: &Grant, url: &Url) -> Result<(), String> {
+/// `Ok` when `grant` lets the actor reach `url`; otherwise the refusal,
+/// naming the host and the grant.
+pub fn check(grant: &Grant, url: &Url) -> Result<(), OutsideGrant> {
     grant.check_by(
         CAPABILITY,
         &format!("host `{}` (in {})", authority(url), shown(url.as_str())),
@@ -297,14 +297,14 @@ mod tests {
 
     #[test]
     fn a_refusal_names_the_host_and_the_grant() {
-        let err = check(&grant(&["host:127.0.0.1:8080"]), &Url::parse("http://10.0.0.1/admin").unwrap()).unwrap_err();
+        let err = check(&grant(&["host:127.0.0.1:8080"]), &Url::parse("http://10.0.0.1/admin").unwrap()).unwrap_err().to_string();
         assert!(err.starts_with("host `10.0.0.1:80` (in http://10.0.0.1/admin) is outside the grant for wascc:http_client"), "{err}");
         assert!(err.contains("host:127.0.0.1:8080"), "{err}");
     }
 
     #[test]
     fn an_unknown_rule_kind_permits_nothing() {
-        let err = check(&grant(&["domain:example.com"]), &Url::parse("https://example.com/").unwrap()).unwrap_err();
+        let err = check(&grant(&["domain:example.com"]), &Url::parse("https://example.com/").unwrap()).unwrap_err().to_string();
         assert!(err.contains("`domain` are not understood"), "{err}");
     }
 

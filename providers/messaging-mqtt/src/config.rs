@@ -265,7 +265,7 @@ impl LinkConfig {
             inbound_buffer: number(values, "INBOUND_BUFFER", 4 * 1024 * 1024usize)?.max(64 * 1024),
         };
 
-        let subjects = Subjects::parse(get("SUBJECTS").unwrap_or("mqtt")).map_err(bad)?;
+        let subjects = Subjects::parse(get("SUBJECTS").unwrap_or("mqtt")).map_err(|e| bad(e.to_string()))?;
         let mut filters = Vec::new();
         for subject in get("SUBSCRIPTION").unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let filter = subjects.to_mqtt(subject).map_err(|e| bad(format!("SUBSCRIPTION: {e}")))?;

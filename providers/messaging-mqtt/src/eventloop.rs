@@ -21,6 +21,7 @@ use provider_sdk::{Level, ProviderError};
 
 use crate::config::ConnectionConfig;
 use crate::connection::Shared;
+use crate::requests::ConnectionDropped;
 use crate::session::Acked;
 
 /// A message for the delivery thread, with the connection generation it
@@ -152,7 +153,7 @@ fn forget(shared: &Shared, eventloop: &mut EventLoop, why: &str) -> bool {
         was
     };
     eventloop.pending.clear();
-    shared.requests.fail_all(&format!("the connection to {} dropped: {why}", shared.config.broker.url));
+    shared.requests.fail_all(&ConnectionDropped { broker: shared.config.broker.url.clone(), why: why.to_owned() });
     *shared.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
     was_connected
 }

@@ -114,7 +114,7 @@ impl MqttMessaging {
                 |kind| matches!(kind, "pub" | "sub"),
                 |rule| rule.kind() == "pub" && topic::matches(rule.value(), topic),
             )
-            .map_err(ProviderError::denied)
+            .map_err(|refusal| ProviderError::denied(refusal.to_string()))
     }
 
     fn publish(&self, actor: &str, payload: &[u8]) -> Result<Vec<u8>, ProviderError> {
@@ -212,7 +212,7 @@ impl Provider for MqttMessaging {
                     |kind| matches!(kind, "pub" | "sub"),
                     |rule| rule.kind() == "sub" && topic::covers(rule.value(), filter),
                 )
-                .map_err(ProviderError::denied)?;
+                .map_err(|refusal| ProviderError::denied(refusal.to_string()))?;
         }
         let name = config.values.get(CONFIG_CLAIMS_NAME).cloned().unwrap_or_else(|| config.module.clone());
         let route = Arc::new(Route {

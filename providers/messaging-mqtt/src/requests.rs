@@ -19,7 +19,18 @@ use std::sync::Mutex;
 use crossbeam_channel::{Receiver, Sender};
 
 /// A reply's body, or why none will come.
-pub type Reply = Result<Vec<u8>, String>;
+pub type Reply = Result<Vec<u8>, ConnectionDropped>;
+
+/// Why a request's reply will not come: the connection to the broker
+/// dropped while it waited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the connection to {broker} dropped: {why}")]
+pub struct ConnectionDropped {
+    /// The broker's URL.
+    pub broker: String,
+    /// Why it dropped.
+    pub why: String,
+}
 
 /// The correlation data of an outbound request: 128 random bits.
 pub type CorrelationId = [u8; 16];
@@ -63,11 +74,11 @@ impl Requests {
         }
     }
 
-    /// The connection dropped: every waiting request fails with `why`
+    /// The connection dropped: every waiting request fails with `dropped`
     /// instead of waiting for its timeout.
-    pub fn fail_all(&self, why: &str) {
+    pub fn fail_all(&self, dropped: &ConnectionDropped) {
         for (_, tx) in self.waiting.lock().unwrap_or_else(|e| e.into_inner()).drain() {
-            let _ = tx.try_send(Err(why.to_owned()));
+            let _ = tx.try_send(Err(dropped.clone()));
         }
     }
 }
@@ -132,8 +143,10 @@ mod tests {
         assert!(!requests.answer(&b, b"again".to_vec()));
         assert!(!requests.answer(b"short", Vec::new()));
         assert_eq!(rx_b.try_recv().unwrap().unwrap(), b"for b");
-        requests.fail_all("broker gone");
-        assert_eq!(rx_a.try_recv().unwrap().unwrap_err(), "broker gone");
+        let dropped = ConnectionDropped { broker: "mqtt://broker:1883".to_owned(), why: "broker gone".to_owned() };
+        requests.fail_all(&dropped);
+        assert_eq!(rx_a.try_recv().unwrap().unwrap_err(), dropped);
+        assert_eq!(dropped.to_string(), "the connection to mqtt://broker:1883 dropped: broker gone");
         requests.close(a);
     }
 

@@ -111,6 +111,15 @@ pub fn minimal(filters: impl IntoIterator<Item = String>) -> Vec<String> {
     all.into_iter().zip(keep).filter_map(|(f, k)| k.then_some(f)).collect()
 }
 
+/// Why the link value `SUBJECTS` cannot be read: it is neither `mqtt` nor
+/// `nats`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SUBJECTS must be mqtt or nats, not `{text}`")]
+pub struct UnknownSubjects {
+    /// The value as given.
+    pub text: String,
+}
+
 /// How the subjects an actor sees map to MQTT topics: a link value
 /// (`SUBJECTS`), so actors written for waSCC's NATS provider run unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,11 +133,11 @@ pub enum Subjects {
 
 impl Subjects {
     /// Reads the link value (`mqtt` or `nats`).
-    pub fn parse(text: &str) -> Result<Subjects, String> {
+    pub fn parse(text: &str) -> Result<Subjects, UnknownSubjects> {
         match text.trim().to_ascii_lowercase().as_str() {
             "mqtt" => Ok(Subjects::Mqtt),
             "nats" => Ok(Subjects::Nats),
-            _ => Err(format!("SUBJECTS must be mqtt or nats, not `{text}`")),
+            _ => Err(UnknownSubjects { text: text.to_owned() }),
         }
     }
 

@@ -56,7 +56,7 @@ pub trait KeyValueStore {
 /// Checks that `grant` permits `key`; a refusal is
 /// [`ProviderError::denied`], naming the key and the grant.
 pub fn check_key(grant: &Grant, key: &str) -> Result<(), ProviderError> {
-    grant.check(CAPABILITY_ID, "key", key).map_err(ProviderError::denied)
+    grant.check(CAPABILITY_ID, "key", key).map_err(|refusal| ProviderError::denied(refusal.to_string()))
 }
 
 /// Decodes `operation`'s payload, checks every key it names against the

@@ -14,7 +14,24 @@ use serde::Serialize;
 use super::{Backend, BackendError, EdgeSink, Pwm, Result, Watching};
 use crate::clock::now_us;
 use crate::config::Safe;
-use crate::pins::PinMap;
+use crate::pins::{PinError, PinMap};
+
+/// Why a pin cannot be driven from outside.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DriveError {
+    /// The name is not a pin.
+    #[error(transparent)]
+    Pin(#[from] PinError),
+    /// The board refused.
+    #[error("{0}")]
+    Board(BackendError),
+    /// The pin is an output: the board drives it.
+    #[error("{pin} is an output: the board drives it, it cannot be driven from outside")]
+    Output {
+        /// The pin, as messages show it (`pin 17 (led)`).
+        pin: String,
+    },
+}
 
 /// One change of a pin, as the history keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,16 +149,13 @@ impl Sim {
     /// Drives `name` to `level` from outside, as a button or a sensor
     /// would; an edge reaches the actors watching it. Returns the pin and
     /// whether its level changed. An output cannot be driven from outside.
-    pub(crate) fn drive(&self, name: &str, level: Level) -> std::result::Result<(u8, bool), String> {
+    pub(crate) fn drive(&self, name: &str, level: Level) -> std::result::Result<(u8, bool), DriveError> {
         let pin = self.pins.resolve(name)?;
         let (changed, watched) = {
             let mut state = self.state();
-            let sim = self.pin(&mut state, pin).map_err(|e| e.0)?;
+            let sim = self.pin(&mut state, pin).map_err(DriveError::Board)?;
             if matches!(sim.mode, SimMode::Output | SimMode::Pwm(_)) {
-                return Err(format!(
-                    "{} is an output: the board drives it, it cannot be driven from outside",
-                    self.pins.describe(pin)
-                ));
+                return Err(DriveError::Output { pin: self.pins.describe(pin) });
             }
             let before = sim.level();
             sim.driven = Some(level);
@@ -157,10 +171,10 @@ impl Sim {
 
     /// Drives `count` edges onto input `name`, one every `interval`, as a
     /// bouncing switch or a noisy line would. Returns the time it took.
-    pub(crate) fn pulse(&self, name: &str, count: u32, interval: Duration) -> std::result::Result<Duration, String> {
+    pub(crate) fn pulse(&self, name: &str, count: u32, interval: Duration) -> std::result::Result<Duration, DriveError> {
         let pin = self.pins.resolve(name)?;
         let start = Instant::now();
-        let mut level = self.read(pin).map_err(|e| e.0)?;
+        let mut level = self.read(pin).map_err(DriveError::Board)?;
         for i in 0..count {
             level = level.inverted();
             self.drive(name, level)?;
@@ -318,7 +332,7 @@ mod tests {
     fn an_output_cannot_be_driven_from_outside() {
         let (sim, _) = board(100);
         sim.output(17, Level::High).unwrap();
-        let err = sim.drive("led", Level::Low).unwrap_err();
+        let err = sim.drive("led", Level::Low).unwrap_err().to_string();
         assert!(err.contains("pin 17 (led) is an output"), "{err}");
         assert_eq!(sim.read(17), Ok(Level::High));
     }
