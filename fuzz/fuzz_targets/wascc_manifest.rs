@@ -39,6 +39,6 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = Manifest::parse(&toml, dir.path()) {
         // Two capabilities entries for one library and binding translate
         // to two providers of one name, which the manifest refuses.
-        assert!(e.contains("is named twice"), "a translation does not parse: {e}\n{toml}");
+        assert!(e.to_string().contains("is named twice"), "a translation does not parse: {e}\n{toml}");
     }
 });
