@@ -278,9 +278,17 @@ fn census(host: &Host) -> (usize, u64) {
 
 /// Polls `host` until its one actor has `instances` live, for up to 20 s.
 fn wait_for_instances(host: &Host, instances: usize) {
+    wait_for_census(host, |(live, _)| live == instances, &format!("{instances} instances"));
+}
+
+/// Polls `host` until its one actor's census (instances, memory) is one
+/// `holds` accepts, for up to 20 s. A worker that retires leaves the count
+/// first and gives its memory back as its instance drops, so the two are
+/// read together and waited for together.
+fn wait_for_census(host: &Host, holds: impl Fn((usize, u64)) -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while census(host).0 != instances {
-        assert!(Instant::now() < deadline, "the pool stayed at {:?}, not {instances}", census(host));
+    while !holds(census(host)) {
+        assert!(Instant::now() < deadline, "the pool stayed at {:?}, not {what}", census(host));
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -297,16 +305,26 @@ fn a_pool_keeps_one_instance_while_idle_grows_to_its_instances_under_concurrent_
     assert_eq!(idle, 1, "an idle actor has its minimum");
     assert!(memory > 0, "its instance's memory is counted");
 
+    // The pool's size is watched for as long as the calls run, not looked
+    // at between them: a slow moment after the calls must not hide it.
+    let done = std::sync::atomic::AtomicBool::new(false);
     let grown = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                most = most.max(census(&app.host).0);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            most
+        });
         let calls: Vec<_> = (0..6).map(|_| s.spawn(|| http_get(&app.url("/loop")))).collect();
-        let mut most = 0;
         for call in calls {
             let (status, body) = call.join().unwrap();
             assert_eq!(status, 500, "{body}");
             assert!(body.contains("out-of-fuel"), "{body}");
-            most = most.max(census(&app.host).0);
         }
-        most
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        watcher.join().unwrap()
     });
     assert!((2..=4).contains(&grown), "the pool grew to {grown}, within its 4 instances");
     assert_eq!(app.host.status().actors[0].instances, 4);
@@ -322,8 +340,8 @@ fn an_actor_scaled_to_zero_has_no_instance_while_idle_and_answers_its_next_call_
     let app = serve(dir.path(), &signed(&Signer::new(), "counter", 1), Setup { instances: 2, scaling, ..Setup::default() });
     let (status, body) = http_get(&app.url("/hits"));
     assert_eq!((status, count_of(&body)), (200, 1), "{body}");
-    wait_for_instances(&app.host, 0);
-    assert_eq!(census(&app.host), (0, 0), "no instance, no memory");
+    // No instance, and no memory: a pool that kept either would time out.
+    wait_for_census(&app.host, |census| census == (0, 0), "no instance and no memory");
 
     // The pool had no instance (checked above), so this answer came from a
     // new one. Its count is not checked after the answer: with a 200 ms
