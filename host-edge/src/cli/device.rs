@@ -17,7 +17,7 @@ pub use imp::{boot, Agent, Boot};
 /// The `[fleet]` table's problem, when it has one, for `check` to list.
 pub fn problem(manifest: &Manifest) -> Option<Problem> {
     let entry = manifest.fleet.as_ref()?;
-    imp::check(manifest).err().map(|message| Problem { line: entry.line, message })
+    imp::problem(manifest).map(|message| Problem { line: entry.line, message })
 }
 
 /// Starts the fleet agent for `boot` on the serving `host`; `None` when it
@@ -55,8 +55,9 @@ mod imp {
         }
     }
 
-    pub fn check(manifest: &Manifest) -> Result<(), String> {
-        config::of_manifest(manifest).transpose().map(drop).map_err(|e| e.to_string())
+    /// What is wrong with the `[fleet]` table, if anything.
+    pub fn problem(manifest: &Manifest) -> Option<String> {
+        config::of_manifest(manifest)?.err().map(|e| e.to_string())
     }
 
     /// Opens the fleet store of a manifest with a `[fleet]` table, and the
@@ -120,8 +121,9 @@ mod imp {
         }
     }
 
-    pub fn check(_: &Manifest) -> Result<(), String> {
-        Err(WITHOUT_FLEET.to_owned())
+    /// A `[fleet]` table is this build's problem, whatever it says.
+    pub fn problem(_: &Manifest) -> Option<String> {
+        Some(WITHOUT_FLEET.to_owned())
     }
 
     pub fn boot(base: &Manifest, _: &Path, _: &TrustedClock) -> anyhow::Result<Option<(Boot, Manifest)>> {
