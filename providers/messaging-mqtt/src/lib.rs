@@ -97,7 +97,7 @@ impl MqttMessaging {
 
     /// The MQTT topic for an actor's `subject`, checked against its grant.
     fn topic_to_publish(route: &Route, grant: &Grant, subject: &str) -> Result<String, ProviderError> {
-        let topic = route.subjects.to_mqtt(subject).map_err(ProviderError::bad_request)?;
+        let topic = route.subjects.to_mqtt(subject).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         Self::check_publish(grant, &topic)?;
         Ok(topic)
     }
@@ -106,7 +106,7 @@ impl MqttMessaging {
     /// topic name, within a `pub:` rule. The one rule for every message an
     /// actor sends: publishes, requests, and replies to requests it got.
     fn check_publish(grant: &Grant, topic: &str) -> Result<(), ProviderError> {
-        topic::check_name(topic).map_err(ProviderError::bad_request)?;
+        topic::check_name(topic).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         grant
             .check_by(
                 CAPABILITY_ID,
@@ -134,7 +134,7 @@ impl MqttMessaging {
             let response_topic = match message.reply_to.as_str() {
                 "" => None,
                 reply_to => {
-                    let response = route.subjects.to_mqtt(reply_to).map_err(ProviderError::bad_request)?;
+                    let response = route.subjects.to_mqtt(reply_to).map_err(|e| ProviderError::bad_request(e.to_string()))?;
                     topic::check_name(&response).map_err(|e| ProviderError::bad_request(format!("replyTo: {e}")))?;
                     Some(response)
                 }

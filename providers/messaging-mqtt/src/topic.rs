@@ -6,20 +6,46 @@
 //! whose own filters match, checks grants (`pub:sensors/#`) against topics,
 //! and subscribes to the fewest filters that cover every actor's.
 
-/// Why a topic or filter is not valid.
-pub type TopicError = String;
+/// Why a topic, filter or NATS subject is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    /// An empty topic name.
+    #[error("a topic cannot be empty")]
+    EmptyName,
+    /// A wildcard in a topic name.
+    #[error("`{0}` is not a topic name: `+` and `#` are wildcards, allowed only in subscriptions")]
+    WildcardInName(String),
+    /// NUL in a topic name.
+    #[error("`{}` is not a topic name: it contains NUL", .0.escape_debug())]
+    NulInName(String),
+    /// An empty filter.
+    #[error("a subscription filter cannot be empty")]
+    EmptyFilter,
+    /// NUL in a filter.
+    #[error("`{}` is not a filter: it contains NUL", .0.escape_debug())]
+    NulInFilter(String),
+    /// `#` that is not the whole last level.
+    #[error("`{0}` is not a filter: `#` must be the whole last level")]
+    HashNotLast(String),
+    /// `+` that is not a whole level.
+    #[error("`{0}` is not a filter: `+` must be a whole level")]
+    PlusNotWhole(String),
+    /// A NATS subject holding what NATS has no meaning for.
+    #[error("`{0}` is not a NATS subject (SUBJECTS = nats): `/`, `+` and `#` have no NATS meaning")]
+    NotNats(String),
+}
 
 /// Checks a topic name an actor publishes to: not empty, no wildcards, no
 /// NUL.
 pub fn check_name(topic: &str) -> Result<(), TopicError> {
     if topic.is_empty() {
-        return Err("a topic cannot be empty".to_owned());
+        return Err(TopicError::EmptyName);
     }
     if topic.contains(['+', '#']) {
-        return Err(format!("`{topic}` is not a topic name: `+` and `#` are wildcards, allowed only in subscriptions"));
+        return Err(TopicError::WildcardInName(topic.to_owned()));
     }
     if topic.contains('\0') {
-        return Err(format!("`{}` is not a topic name: it contains NUL", topic.escape_debug()));
+        return Err(TopicError::NulInName(topic.to_owned()));
     }
     Ok(())
 }
@@ -28,18 +54,18 @@ pub fn check_name(topic: &str) -> Result<(), TopicError> {
 /// whole last level.
 pub fn check_filter(filter: &str) -> Result<(), TopicError> {
     if filter.is_empty() {
-        return Err("a subscription filter cannot be empty".to_owned());
+        return Err(TopicError::EmptyFilter);
     }
     if filter.contains('\0') {
-        return Err(format!("`{}` is not a filter: it contains NUL", filter.escape_debug()));
+        return Err(TopicError::NulInFilter(filter.to_owned()));
     }
     let levels: Vec<&str> = filter.split('/').collect();
     for (i, level) in levels.iter().enumerate() {
         if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
-            return Err(format!("`{filter}` is not a filter: `#` must be the whole last level"));
+            return Err(TopicError::HashNotLast(filter.to_owned()));
         }
         if level.contains('+') && *level != "+" {
-            return Err(format!("`{filter}` is not a filter: `+` must be a whole level"));
+            return Err(TopicError::PlusNotWhole(filter.to_owned()));
         }
     }
     Ok(())
@@ -149,9 +175,7 @@ impl Subjects {
             Subjects::Mqtt => Ok(subject.to_owned()),
             Subjects::Nats => {
                 if subject.contains(['/', '+', '#']) {
-                    return Err(format!(
-                        "`{subject}` is not a NATS subject (SUBJECTS = nats): `/`, `+` and `#` have no NATS meaning"
-                    ));
+                    return Err(TopicError::NotNats(subject.to_owned()));
                 }
                 let levels: Vec<&str> = subject
                     .split('.')
@@ -200,11 +224,11 @@ mod tests {
     #[test]
     fn wildcards_are_refused_in_names_and_misplaced_ones_in_filters() {
         assert!(check_name("sensors/a").is_ok());
-        assert!(check_name("sensors/#").unwrap_err().contains("wildcards"));
+        assert!(check_name("sensors/#").unwrap_err().to_string().contains("wildcards"));
         assert!(check_name("").is_err());
         assert!(check_filter("sensors/+/t").is_ok());
-        assert!(check_filter("sensors/#/t").unwrap_err().contains("last level"));
-        assert!(check_filter("sensors/a+").unwrap_err().contains("whole level"));
+        assert!(check_filter("sensors/#/t").unwrap_err().to_string().contains("last level"));
+        assert!(check_filter("sensors/a+").unwrap_err().to_string().contains("whole level"));
     }
 
     #[test]
@@ -289,7 +313,7 @@ mod tests {
         assert!(nats.to_subject("sensors/*/temp").is_none());
         assert!(nats.to_subject("sensors/>").is_none());
         assert_eq!(nats.to_subject("sensors/a*/temp").unwrap(), "sensors.a*.temp");
-        assert!(nats.to_mqtt("a/b").unwrap_err().contains("not a NATS subject"));
+        assert!(nats.to_mqtt("a/b").unwrap_err().to_string().contains("not a NATS subject"));
         assert_eq!(Subjects::Mqtt.to_mqtt("a/b").unwrap(), "a/b");
     }
 }
