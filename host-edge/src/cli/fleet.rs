@@ -154,15 +154,19 @@ impl BrokerArgs {
             client_key: profile.client_key.clone(),
         };
         let broker = settings.resolve(&std::env::current_dir()?, Spelling::Flags).map_err(|e| anyhow::anyhow!(e.0))?;
-        Operator::connect(&broker, self.topics()?).map_err(anyhow::Error::msg)
-    }
-
-    fn prefix(&self) -> anyhow::Result<String> {
-        Ok(self.settings()?.prefix.unwrap_or_else(|| host_edge_fleet::config::DEFAULT_PREFIX.to_owned()))
+        Operator::connect(&broker, profile.topics()?).map_err(anyhow::Error::msg)
     }
 
     fn topics(&self) -> anyhow::Result<Topics> {
-        Topics::new(&self.prefix()?).map_err(|e| anyhow::anyhow!("--prefix: {e}"))
+        self.settings()?.topics()
+    }
+}
+
+impl Profile {
+    /// The fleet's topics under this profile's prefix, or the default one.
+    fn topics(&self) -> anyhow::Result<Topics> {
+        let prefix = self.prefix.as_deref().unwrap_or(host_edge_fleet::config::DEFAULT_PREFIX);
+        Topics::new(prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))
     }
 }
 
@@ -324,7 +328,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             // target is among them. Also follows the devices from here on.
             let known = operator.statuses(KNOWN_QUIET).map_err(anyhow::Error::msg)?;
             let wait = devices_to_wait_for(&wait, &known, operator.topics())?;
-            warn_unknown_targets(&signing.targets, &known, &args.broker.prefix()?);
+            warn_unknown_targets(&signing.targets, &known, operator.topics().prefix());
             let started = Instant::now();
             let chunks = file.chunk_messages(operator.topics());
             let chunk_count = chunks.len();
@@ -380,7 +384,7 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
             let signed = signing.sign(&args.broker.topics()?, &Order::Revoke { subject: subject.clone(), issued_before: before })?;
             let operator = args.broker.connect()?;
             let known = operator.statuses(KNOWN_QUIET).map_err(anyhow::Error::msg)?;
-            warn_unknown_targets(&signing.targets, &known, &args.broker.prefix()?);
+            warn_unknown_targets(&signing.targets, &known, operator.topics().prefix());
             for (claims, token) in &signed {
                 let topic = claims.topic(operator.topics()).map_err(anyhow::Error::msg)?;
                 operator.publish_retained(vec![(topic.clone(), token.clone().into_bytes())], timeout).map_err(anyhow::Error::msg)?;
@@ -418,7 +422,8 @@ pub fn execute(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 let path = args.broker.over(&saved).save()?;
                 println!("saved the fleet profile {}", path.display());
             }
-            let profile = if save { Profile::load()? } else { saved.clone() };
+            // What was just written, or what was there.
+            let profile = if save { args.broker.over(&saved) } else { saved };
             let given = args.broker.over(&Profile::default());
             let source = |flag: bool, saved: bool| if flag { "option" } else if saved { "profile" } else { "default" };
             let in_force = args.broker.over(&profile);
