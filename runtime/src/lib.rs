@@ -19,6 +19,7 @@ pub mod builtin;
 pub mod command;
 pub mod context;
 pub mod engine;
+mod handler;
 pub mod host;
 pub mod manifest;
 pub mod metrics;
@@ -28,6 +29,7 @@ pub mod provider;
 pub mod reload;
 mod registry;
 pub mod router;
+pub mod state_dir;
 pub mod wascc_manifest;
 
 pub use actor::{Actor, LoadError};

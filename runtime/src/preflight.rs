@@ -20,7 +20,6 @@ use crate::claims::TrustedClock;
 use crate::grant::Rule;
 use crate::manifest::Manifest;
 use crate::capability::CapabilityId;
-use crate::host::{is_provider_name, HostError};
 use crate::provider::trust::{self, Checked};
 use crate::provider::{ProviderError, ProviderLibrary, ProviderTrust};
 
@@ -101,7 +100,7 @@ pub fn provider_trust(manifest: &Manifest) -> ProviderTrust {
 
 /// Now, by the host's trusted clock.
 fn trusted_now(manifest: &Manifest) -> u64 {
-    TrustedClock::open(&manifest.state_dir().join(crate::host::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now())
+    TrustedClock::open(&manifest.state_dir().join(crate::state_dir::CLOCK_FILE)).map_or_else(|_| now_secs(), |c| c.now())
 }
 
 /// [`prepare`], opening the provider libraries only when `libraries` says so.
@@ -126,8 +125,8 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
     });
 
     for entry in &manifest.providers {
-        if !is_provider_name(&entry.name) {
-            note(entry.line, format!("[[provider]] {}", HostError::ProviderName(entry.name.clone())));
+        if let Err(refused) = crate::state_dir::provider_name(&entry.name) {
+            note(entry.line, format!("[[provider]] {refused}"));
         }
     }
     let mut libraries = BTreeMap::new();

@@ -20,7 +20,7 @@ use crate::command::{ActorStatus, LinkSpec, LinkStatus, ProviderStatus, Status};
 use crate::engine::Limits;
 use crate::pool::ActorPool;
 use crate::provider::{NativeProvider, Provenance};
-use crate::router::CapabilityHandler;
+use crate::handler::CapabilityHandler;
 
 /// A running actor: its verified module and the pool serving it.
 pub(crate) struct RunningActor {

@@ -20,16 +20,8 @@ use provider_abi::{ErrorKind, Failure};
 use crate::actor::Actor;
 use crate::capability::CapabilityId;
 use crate::engine::InvokeError;
+pub use crate::handler::CapabilityHandler;
 use crate::registry::{LinkKey, LinkTarget, Registry, RunningActor};
-
-/// Something in the host's own process that serves a capability for actors
-/// (an embedded store, a test double of a device); linked with
-/// [`crate::Host::link_handler`]. Native providers are linked by name.
-pub trait CapabilityHandler: Send + Sync {
-    /// Handles `operation` with `payload` from the actor `actor` (its
-    /// module key), returning the reply payload or a typed failure.
-    fn handle(&self, actor: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, Failure>;
-}
 
 /// Why a host call was refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

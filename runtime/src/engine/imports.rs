@@ -6,39 +6,12 @@
 //! outside the guest's memory.
 
 use std::sync::Arc;
-use wapc::ModuleState;
-use wasmi::{Caller, Extern, Linker, Memory};
+use wasmi::{Extern, Linker};
 
 use super::reentry;
+use super::store::{memory, span, Ctx, Nested, StoreData};
 use crate::builtin::logging::MAX_LINE;
 use super::{classify, Fault, InvokeError};
-
-/// What the host functions of one instance can reach.
-pub(crate) struct StoreData {
-    /// waPC's per-instance state: the current request, responses, errors.
-    pub wapc: Arc<ModuleState>,
-    /// The instance's exported memory, once instantiated.
-    pub memory: Option<Memory>,
-    /// Store limits (memory ceiling).
-    pub limits: wasmi::StoreLimits,
-    /// The actor's identity, for logs.
-    pub actor: Arc<str>,
-    /// Nested guest calls in progress (see `reentry`), innermost last.
-    pub nested: Vec<Nested>,
-    /// How a nested call went wrong, if the engine stopped one: the
-    /// instance must be replaced after the outer call.
-    pub nested_fault: Option<Fault>,
-    /// WASI's output buffers and log budget.
-    pub wasi: super::wasi::WasiState,
-}
-
-/// One nested guest call: its request, and the reply the guest hands over.
-pub(crate) struct Nested {
-    operation: String,
-    msg: Vec<u8>,
-    response: Option<Vec<u8>>,
-    error: Option<String>,
-}
 
 /// The shapes of `__host_call` that actors in the wild import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,26 +25,6 @@ pub(crate) enum HostCallAbi {
 
 /// The binding used when an actor names none.
 pub const DEFAULT_BINDING: &str = "default";
-
-type Ctx<'a> = Caller<'a, StoreData>;
-
-pub(super) fn memory(caller: &Ctx<'_>) -> Result<Memory, wasmi::Error> {
-    caller
-        .data()
-        .memory
-        .or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
-        .ok_or_else(|| wasmi::Error::new("the module exports no `memory`"))
-}
-
-pub(super) fn span(ptr: i32, len: usize, size: usize, what: &str) -> Result<std::ops::Range<usize>, wasmi::Error> {
-    let start = ptr as u32 as usize;
-    match start.checked_add(len) {
-        Some(end) if end <= size => Ok(start..end),
-        _ => Err(wasmi::Error::new(format!(
-            "{what}: {len} bytes at {start:#x} lie outside the guest's {size}-byte memory"
-        ))),
-    }
-}
 
 fn read(caller: &Ctx<'_>, ptr: i32, len: i32, what: &str) -> Result<Vec<u8>, wasmi::Error> {
     let mem = memory(caller)?;
@@ -248,7 +201,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, abi: HostCallAbi) -> Result
         let length = range.len();
         let line = mem.data(&caller)[range.start..range.end.min(range.start + MAX_LINE)].to_vec();
         let data = caller.data_mut();
-        data.wasi.console(&data.actor, &line, length);
+        data.output.console(&data.actor, &line, length);
         Ok(())
     })?;
     Ok(())

@@ -16,7 +16,9 @@
 
 mod imports;
 mod instance;
+mod output;
 mod resident;
+mod store;
 pub(crate) use resident::trim_heap;
 pub mod limits;
 pub mod reentry;
@@ -29,7 +31,8 @@ use std::sync::{Arc, OnceLock};
 use wapc::{ModuleState, WebAssemblyEngineProvider};
 use wasmi::{Linker, Module, Store, TrapCode, TypedFunc};
 
-use imports::{HostCallAbi, StoreData};
+use imports::HostCallAbi;
+use store::StoreData;
 pub use imports::DEFAULT_BINDING;
 pub use instance::{Instance, InvokeError};
 pub use limits::Limits;
@@ -241,7 +244,7 @@ impl WasmiEngine {
             actor: Arc::clone(&self.actor),
             nested: Vec::new(),
             nested_fault: None,
-            wasi: wasi::WasiState::default(),
+            output: output::Output::default(),
         };
         let mut store = Store::new(shared_engine(), data);
         store.limiter(|data| &mut data.limits);
@@ -303,7 +306,7 @@ impl WebAssemblyEngineProvider for WasmiEngine {
         let memory = live.store.data().memory.map_or(0, |m| m.data_size(&live.store) as u64);
         self.usage.set(Usage { fuel: used, memory });
         let data = live.store.data_mut();
-        data.wasi.flush(&data.actor);
+        data.output.flush(&data.actor);
         if let Some(fault) = live.store.data_mut().nested_fault.take() {
             // A nested call was stopped by the engine: whatever the outer
             // call says, this instance's memory cannot be trusted any more.

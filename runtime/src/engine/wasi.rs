@@ -17,10 +17,10 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wasmi::{Caller, Linker};
+use wasmi::Linker;
 
-use super::imports::{memory, span, StoreData};
-use crate::builtin::logging::{printable, Bucket, LogLimit, MAX_LINE};
+use super::output::Stream;
+use super::store::{memory, span, Ctx, StoreData};
 
 /// The import module of WASI preview 1.
 pub(crate) const MODULE: &str = "wasi_snapshot_preview1";
@@ -50,29 +50,6 @@ const INVAL: i32 = 28;
 
 /// The most `iovec`s one `fd_write` may pass (POSIX's IOV_MAX).
 const MAX_IOVECS: u32 = 1024;
-
-/// The WASI state of one instance: partial lines and the log budget.
-#[derive(Debug)]
-pub(crate) struct WasiState {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    bucket: Bucket,
-}
-
-impl Default for WasiState {
-    fn default() -> Self {
-        WasiState { stdout: Vec::new(), stderr: Vec::new(), bucket: Bucket::full(LogLimit::default(), Instant::now()) }
-    }
-}
-
-/// Which output stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-type Ctx<'a> = Caller<'a, StoreData>;
 
 fn write_u32(caller: &mut Ctx<'_>, ptr: i32, value: u32, what: &str) -> Result<(), wasmi::Error> {
     write_bytes(caller, ptr, &value.to_le_bytes(), what)
@@ -153,7 +130,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>) -> Result<(), wasmi::Error>
             let total = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
             let (actor, wasi) = {
                 let data = caller.data_mut();
-                (std::sync::Arc::clone(&data.actor), &mut data.wasi)
+                (std::sync::Arc::clone(&data.actor), &mut data.output)
             };
             wasi.push(&actor, stream, &bytes);
             write_u32(&mut caller, written, total, "fd_write count")?;
@@ -172,116 +149,4 @@ pub(crate) fn define(linker: &mut Linker<StoreData>) -> Result<(), wasmi::Error>
     })?;
     linker.func_wrap(MODULE, "sched_yield", |_: Ctx<'_>| -> i32 { SUCCESS })?;
     Ok(())
-}
-
-impl WasiState {
-    /// Adds `bytes` written to `stream` and logs every line they complete
-    /// (a line longer than the log's limit is logged in parts).
-    fn push(&mut self, actor: &str, stream: Stream, bytes: &[u8]) {
-        let buffer = match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        };
-        buffer.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        loop {
-            let cut = match buffer.iter().position(|b| *b == b'\n') {
-                Some(newline) => newline + 1,
-                None if buffer.len() >= MAX_LINE => MAX_LINE,
-                None => break,
-            };
-            lines.push(buffer.drain(..cut).collect::<Vec<u8>>());
-        }
-        for line in lines {
-            self.log(actor, stream, &line);
-        }
-    }
-
-    /// Logs what is left of unfinished lines (at the end of each call, so
-    /// a `print!` without a newline is not held back).
-    pub(crate) fn flush(&mut self, actor: &str) {
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let rest = match stream {
-                Stream::Stdout => std::mem::take(&mut self.stdout),
-                Stream::Stderr => std::mem::take(&mut self.stderr),
-            };
-            if !rest.is_empty() {
-                self.log(actor, stream, &rest);
-            }
-        }
-    }
-
-    /// Logs one waPC `__console_log` line under the same budget as the
-    /// instance's WASI output, cut at [`MAX_LINE`] bytes: `__console_log`
-    /// is not a capability, so without a budget any actor could fill a
-    /// board's journal from a loop.
-    /// `line` holds the first bytes of a line `length` bytes long.
-    pub(crate) fn console(&mut self, actor: &str, line: &[u8], length: usize) {
-        if !self.admit(actor) {
-            return;
-        }
-        let text = printable(&String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]));
-        match length > MAX_LINE {
-            true => tracing::info!(target: "actor", actor = %actor, stream = "console", cut_from = length, "{text}"),
-            false => tracing::info!(target: "actor", actor = %actor, stream = "console", "{text}"),
-        }
-    }
-
-    /// Takes a line from the instance's log budget; logs how many were
-    /// dropped before it, if any.
-    fn admit(&mut self, actor: &str) -> bool {
-        if !self.bucket.take(LogLimit::default(), Instant::now()) {
-            return false;
-        }
-        let dropped = std::mem::take(&mut self.bucket.dropped);
-        if dropped > 0 {
-            tracing::warn!(target: "actor", actor = %actor, dropped, "{dropped} lines of output were dropped: over the log limit");
-        }
-        true
-    }
-
-    fn log(&mut self, actor: &str, stream: Stream, line: &[u8]) {
-        if !self.admit(actor) {
-            return;
-        }
-        let text = String::from_utf8_lossy(line);
-        let text = printable(text.strip_suffix('\n').map_or(&*text, |t| t.strip_suffix('\r').unwrap_or(t)));
-        match stream {
-            Stream::Stdout => tracing::info!(target: "actor", actor = %actor, stream = "stdout", "{text}"),
-            Stream::Stderr => tracing::warn!(target: "actor", actor = %actor, stream = "stderr", "{text}"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_is_logged_by_whole_lines_and_the_rest_at_the_end_of_the_call() {
-        let mut wasi = WasiState::default();
-        wasi.push("MA", Stream::Stdout, b"hello ");
-        assert_eq!(wasi.stdout, b"hello ");
-        wasi.push("MA", Stream::Stdout, b"world\nsecond\nthi");
-        assert_eq!(wasi.stdout, b"thi", "two complete lines went to the log");
-        wasi.flush("MA");
-        assert!(wasi.stdout.is_empty());
-    }
-
-    #[test]
-    fn a_console_log_flood_is_dropped_past_the_instance_budget() {
-        let mut wasi = WasiState::default();
-        let burst = u64::from(LogLimit::default().burst);
-        for _ in 0..burst + 50 {
-            wasi.console("MA", b"spam", 4);
-        }
-        assert!(wasi.bucket.dropped >= 50, "lines past the burst were dropped, not logged: {}", wasi.bucket.dropped);
-    }
-
-    #[test]
-    fn a_line_without_an_end_is_logged_in_parts_of_the_longest_line() {
-        let mut wasi = WasiState::default();
-        wasi.push("MA", Stream::Stderr, &vec![b'x'; MAX_LINE * 2 + 10]);
-        assert_eq!(wasi.stderr.len(), 10, "two parts of {MAX_LINE} bytes were logged");
-    }
 }
