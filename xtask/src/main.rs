@@ -890,6 +890,11 @@ const SUITES_TARGET: &str = "armv7-unknown-linux-gnueabihf";
 /// runner in .cargo/config.toml). The ARM test process builds and dlopens
 /// ARM providers (testkit builds what it loads for the target it was
 /// compiled for) and reaches Redis over loopback like the native suites.
+///
+/// They run under cargo-nextest's `arm` profile (.config/nextest.toml): a
+/// process a test, so that the processes a test starts are forked beside
+/// its own threads only (qemu-user can hang a child forked from a busy
+/// guest), and a test that hangs anyway is killed and named.
 fn arm_suites(target: &str) {
     let started = std::time::Instant::now();
     let test = |tests: &[&str], filters: &[&str]| {
@@ -900,7 +905,7 @@ fn arm_suites(target: &str) {
         // builds it starts, so their providers are built alike.
         command
             .current_dir(root())
-            .args(["test", "-p", "host-edge-e2e", "--target", target])
+            .args(["nextest", "run", "--profile", "arm", "-p", "host-edge-e2e", "--target", target])
             .env("CARGO_PROFILE_DEV_DEBUG", "0")
             .env("CARGO_INCREMENTAL", "0");
         // The host and the providers the tests build and load are selected
@@ -915,7 +920,7 @@ fn arm_suites(target: &str) {
         for name in tests {
             command.args(["--test", name]);
         }
-        command.arg("--").args(filters);
+        command.args(filters);
         run(&mut command);
     };
     test(&["keyvalue", "provider_abi"], &[]);
