@@ -234,37 +234,30 @@ pub fn archive(name: &str) -> String {
 }
 
 /// Manifest entries for `actor` (signed, at `file`) with `instances`,
-/// linked to the provider `kv` with `kv_values` and to HTTP on `port`.
+/// linked to the provider `kv` with `kv_values` (an inline table) and to
+/// HTTP on `port`: the demo's actor and links (demo/counter.toml).
 pub fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, port: u16) -> String {
-    format!(
-        r#"
-[[actor]]
-path = "{file}"
-instances = {instances}
-
-[[link]]
-actor = "{name}"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {kv_values}
-
-[[link]]
-actor = "{name}"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#
-    )
+    let unused = std::path::Path::new("");
+    let mut manifest = testkit::host::demo_manifest(unused, unused, &port.to_string());
+    manifest.retain(|key, _| key == "actor" || key == "link");
+    manifest["actor"][0]["path"] = file.into();
+    manifest["actor"][0]["instances"] = i64::try_from(instances).expect("a sane instance count").into();
+    for link in manifest["link"].as_array_mut().expect("the demo has links") {
+        link["actor"] = name.into();
+    }
+    let values: toml::Table = format!("values = {kv_values}").parse().expect("key-value link values read as TOML");
+    testkit::host::link_mut(&mut manifest, "wascc:keyvalue")["values"] = values["values"].clone();
+    format!("\n{}", testkit::host::manifest_text(&manifest))
 }
 
 /// `[[provider]]` entries: `kv` (a provider library name such as
-/// `keyvalue_sqlite`) and `http`, from the release build.
+/// `keyvalue_sqlite`) and `http`, from the release build, as the demo names
+/// them.
 pub fn providers(kv: &str) -> String {
-    format!(
-        "\n[[provider]]\nname = \"kv\"\npath = \"{}\"\n\n[[provider]]\nname = \"http\"\npath = \"{}\"\n",
-        archive(kv),
-        archive("http_server")
-    )
+    let (kv, http) = (archive(kv), archive("http_server"));
+    let mut manifest = testkit::host::demo_manifest(std::path::Path::new(&kv), std::path::Path::new(&http), "0");
+    manifest.retain(|key, _| key == "provider");
+    format!("\n{}", testkit::host::manifest_text(&manifest))
 }
 
 /// `host-edge run` for `manifest` in `dir`.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use host_edge_runtime::claims::SignOptions;
 use host_edge_runtime::Status;
+use testkit::host::{demo_manifest, link_mut, manifest_text};
 use testkit::{actor_module, c_provider, free_port, host_edge_bin, http_get, options, provider_archive, sign_provider, wait_for_port, Signer};
 
 /// A `host-edge run` of a manifest in a temporary folder.
@@ -78,42 +79,24 @@ fn signal(child: &Child, which: &str) {
     assert!(Command::new("kill").args([which, &child.id().to_string()]).status().unwrap().success());
 }
 
+/// The demo's manifest (demo/counter.toml) with the counter's database at
+/// `dir/counter.db` and one HTTP worker thread, plus the echo actor linked
+/// to the C provider at `reverse`; `reverse_link_extra` ends that link.
 fn manifest(dir: &Path, port: u16, reverse: &Path, reverse_link_extra: &str) -> String {
+    let mut manifest =
+        demo_manifest(&provider_archive("keyvalue_sqlite"), &provider_archive("http_server"), &port.to_string());
+    manifest["actor"][0]["path"] = "counter.wasm".into();
+    let http = manifest["provider"][1].as_table_mut().expect("the demo's second provider is HTTP");
+    http.insert("settings".into(), toml::Value::Table(toml::toml! { WORKER_THREADS = "1" }));
+    link_mut(&mut manifest, "wascc:keyvalue")["values"]["PATH"] = dir.join("counter.db").display().to_string().into();
     format!(
-        r#"[host]
-control_socket = "control.sock"
-
-[[actor]]
-path = "counter.wasm"
-instances = 2
-
+        r#"{demo}
 [[actor]]
 path = "echo.wasm"
 
 [[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-settings = {{ WORKER_THREADS = "1" }}
-
-[[provider]]
 name = "reverse"
 path = "{reverse}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "{db}" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
 
 [[link]]
 actor = "echo"
@@ -121,10 +104,8 @@ capability = "example:reverse"
 provider = "reverse"
 {reverse_link_extra}
 "#,
-        kv = provider_archive("keyvalue_sqlite").display(),
-        http = provider_archive("http_server").display(),
+        demo = manifest_text(&manifest),
         reverse = reverse.display(),
-        db = dir.join("counter.db").display(),
     )
 }
 

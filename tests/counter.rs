@@ -13,6 +13,7 @@ use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::Policy;
 use host_edge_runtime::engine::Limits;
 use host_edge_runtime::Host;
+use testkit::host::{demo_manifest, link_mut, manifest_text};
 use testkit::{
     actor_module, free_port, host_edge_bin, http_get, provider_archive, redis_url, wait_for_port, PrivateRedis,
     Signer,
@@ -329,43 +330,28 @@ fn counter_manifest(dir: &Path, port: u16) {
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
 }
 
-/// A manifest serving `counter.wasm` (two instances) on `port`, counting in
-/// the key-value provider `kv_library` linked with `kv_values`; `http_extra`
-/// goes on the end of the HTTP link's values. The HTTP capability is spelled
-/// the wasmCloud way on purpose. Providers' health is asked every 100 ms.
+/// A manifest serving `counter.wasm` (two instances) on `port`: the demo's
+/// (demo/counter.toml), counting in the key-value provider `kv_library`
+/// linked with `kv_values`; `http_extra` goes on the end of the HTTP link's
+/// values. The HTTP capability is spelled the wasmCloud way on purpose.
+/// Providers' health is asked every 100 ms.
 fn counter_manifest_text(kv_library: &str, kv_values: &str, port: u16, http_extra: &str) -> String {
-    format!(
-        r#"
-[host]
-health_interval = "100ms"
-
-[[actor]]
-path = "counter.wasm"
-instances = 2
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ {kv_values} }}
-
-[[link]]
-actor = "counter"
-capability = "wasmcloud:httpserver"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}"{http_extra} }}
-"#,
-        kv = provider_archive(kv_library).display(),
-        http = provider_archive("http_server").display(),
-    )
+    let mut manifest =
+        demo_manifest(&provider_archive(kv_library), &provider_archive("http_server"), &port.to_string());
+    manifest["host"] = toml::Value::Table(toml::toml! { health_interval = "100ms" });
+    manifest["actor"][0]["path"] = "counter.wasm".into();
+    let inline = |pairs: &str| -> toml::Value {
+        let table: toml::Table = format!("values = {{ {pairs} }}").parse().expect("link values read as TOML");
+        table["values"].clone()
+    };
+    link_mut(&mut manifest, "wascc:keyvalue")["values"] = inline(kv_values);
+    let http = link_mut(&mut manifest, "wascc:http_server");
+    http["capability"] = "wasmcloud:httpserver".into();
+    let values = http["values"].as_table_mut().expect("the HTTP link has values");
+    for (key, value) in inline(http_extra.trim_start_matches(',')).as_table().expect("a table") {
+        values.insert(key.clone(), value.clone());
+    }
+    manifest_text(&manifest)
 }
 
 #[test]

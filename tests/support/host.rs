@@ -185,35 +185,40 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
     )
 }
 
-/// The entries that serve the counter (named `counter`) from the SQLite
-/// store (`PATH = counter.db` in the provider's state) over HTTP on
+/// The demo's manifest (demo/counter.toml, what `cargo xtask demo` serves)
+/// with the providers at `kv` and `http` and the counter served on
 /// loopback `port`, a number or a `${NAME}` placeholder of a fleet
-/// deployment; with the providers at `kv` and `http` (debug or release
-/// builds). For a manifest or a deployment file alike.
+/// deployment: as TOML tables, for a test to change what it is about. The
+/// demo's `[policy]` (its own issuer) is left out.
+pub fn demo_manifest(kv: &Path, http: &Path, port: &str) -> toml::Table {
+    let text = include_str!("../../demo/counter.toml")
+        .replace("${KV}", &kv.display().to_string())
+        .replace("${HTTP}", &http.display().to_string())
+        .replace("${PORT}", port);
+    let mut manifest: toml::Table = text.parse().expect("demo/counter.toml reads as TOML");
+    manifest.remove("policy");
+    manifest
+}
+
+/// The `[[link]]` of `manifest` for `capability`.
+pub fn link_mut<'a>(manifest: &'a mut toml::Table, capability: &str) -> &'a mut toml::Table {
+    manifest["link"]
+        .as_array_mut()
+        .and_then(|links| links.iter_mut().filter_map(toml::Value::as_table_mut).find(|l| l["capability"].as_str() == Some(capability)))
+        .unwrap_or_else(|| panic!("the demo manifest links {capability}"))
+}
+
+/// `manifest` as text.
+pub fn manifest_text(manifest: &toml::Table) -> String {
+    toml::to_string(manifest).expect("a manifest serializes")
+}
+
+/// The demo's entries that serve the counter (named `counter`) from the
+/// SQLite store (`PATH = counter.db` in the provider's state) over HTTP on
+/// `port` ([`demo_manifest`]): its `[[provider]]`s and `[[link]]`s, for a
+/// manifest or a deployment file alike.
 pub fn counter_entries(kv: &Path, http: &Path, port: &str) -> String {
-    format!(
-        r#"
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "counter.db" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{port}" }}
-"#,
-        kv = kv.display(),
-        http = http.display(),
-    )
+    let mut manifest = demo_manifest(kv, http, port);
+    manifest.retain(|key, _| key == "provider" || key == "link");
+    format!("\n{}", manifest_text(&manifest))
 }

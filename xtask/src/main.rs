@@ -130,6 +130,10 @@ const DEMO_PROFILE: &str = "demo-build";
 /// The port the demo serves on.
 const DEMO_PORT: u16 = 8080;
 
+/// The demo's manifest, with `${ISSUER}`, `${KV}`, `${HTTP}` and `${PORT}`
+/// to fill.
+const DEMO_MANIFEST: &str = include_str!("../../demo/counter.toml");
+
 /// A demo's folder, with the host and providers built (in `profile`) and
 /// an issuer key.
 struct DemoSetup {
@@ -225,45 +229,13 @@ fn demo(check: bool, profile: &str) {
     let setup = DemoSetup::new("demo", profile, &["host-edge-keyvalue-sqlite", "host-edge-http-server"], &["counter"]);
     setup.sign("counter", "counter", &["-s", "-k"]);
     let (bin, dir) = (&setup.bin, &setup.dir);
-    let manifest = format!(
-        r#"# The demo: the counter actor on the embedded SQLite store, over HTTP.
-# The database is state/kv/counter.db; `host-edge ctl --socket control.sock
-# status` (from this folder) shows what runs. The actor and both providers
-# are signed by the demo's own issuer, the one key trusted here.
-[host]
-control_socket = "control.sock"
-
-[policy]
-trusted_issuers = ["{issuer}"]
-
-[[actor]]
-path = "counter_s.wasm"
-instances = 2
-
-[[provider]]
-name = "kv"
-path = "{kv}"
-
-[[provider]]
-name = "http"
-path = "{http}"
-
-[[link]]
-actor = "counter"
-capability = "wascc:keyvalue"
-provider = "kv"
-values = {{ PATH = "counter.db" }}
-
-[[link]]
-actor = "counter"
-capability = "wascc:http_server"
-provider = "http"
-values = {{ ADDRESS = "127.0.0.1", PORT = "{DEMO_PORT}" }}
-"#,
-        kv = setup.archive("keyvalue_sqlite"),
-        http = setup.archive("http_server"),
-        issuer = setup.issuer,
-    );
+    // demo/counter.toml, the demo written once: the tests and benchmarks
+    // that serve the counter start from the same file.
+    let manifest = DEMO_MANIFEST
+        .replace("${ISSUER}", &setup.issuer)
+        .replace("${KV}", &setup.archive("keyvalue_sqlite"))
+        .replace("${HTTP}", &setup.archive("http_server"))
+        .replace("${PORT}", &DEMO_PORT.to_string());
     std::fs::write(dir.join("manifest.toml"), manifest).expect("writing the demo manifest");
     if check {
         check_demo(bin, dir);
