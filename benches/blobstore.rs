@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use codec::http::{Request, Response};
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::Policy;
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::{Host, LinkSpec};
 use testkit::{actor_module, provider_archive, Signer};
 

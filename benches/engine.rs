@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use host_edge_runtime::capability::WellKnown;
 use host_edge_runtime::claims::Policy;
-use host_edge_runtime::router::CapabilityHandler;
+use host_edge_runtime::CapabilityHandler;
 use host_edge_runtime::Failure;
-use host_edge_runtime::engine::{CompiledModule, Instance, Limits};
+use host_edge_runtime::{CompiledModule, Instance, Limits};
 use host_edge_runtime::Host;
 use host_edge_benches::measure;
 use testkit::{actor_module, c_provider, Signer};

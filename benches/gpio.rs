@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::{Policy, SignOptions};
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::{Host, LinkSpec};
 use host_edge_benches::measure;
 use serde_json::{json, Value};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use codec::http::Request;
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::Policy;
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::{Host, LinkSpec};
 use host_edge_benches::measure;
 use http_body_util::{BodyExt, Empty, Full};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::SignOptions;
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::Host;
 use codec::http::{Request, Response};
 use testkit::{actor_module, options, provider_archive, Signer};

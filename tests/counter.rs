@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::Policy;
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::Host;
 use testkit::host::{demo_manifest, link_mut, manifest_text};
 use testkit::{

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use host_edge_runtime::router::CapabilityHandler;
+use host_edge_runtime::CapabilityHandler;
 use host_edge_runtime::Failure;
-use host_edge_runtime::engine::{InvokeError, Limits};
+use host_edge_runtime::{InvokeError, Limits};
 use host_edge_runtime::{Host, HostError};
 use host_edge_runtime::capability::WellKnown;
 use host_edge_runtime::claims::Policy;
@@ -308,7 +308,7 @@ fn growing_a_table_past_its_bound_traps_instead_of_taking_the_boards_memory() {
 /// served by a callback that holds the first call until `release` is set;
 /// `calls` counts the calls that ran.
 struct HeldPool {
-    pool: Arc<host_edge_runtime::pool::ActorPool>,
+    pool: Arc<host_edge_runtime::ActorPool>,
     calls: Arc<std::sync::atomic::AtomicUsize>,
     release: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
@@ -325,11 +325,11 @@ impl HeldPool {
               (drop (call $call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 12) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
               (call $resp (i32.const 0) (i32.const 0))
               (i32.const 1)))"#;
-        let compiled = host_edge_runtime::engine::CompiledModule::new(&wat::parse_str(wat).unwrap()).unwrap();
+        let compiled = host_edge_runtime::CompiledModule::new(&wat::parse_str(wat).unwrap()).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let release = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         let (counted, held) = (Arc::clone(&calls), Arc::clone(&release));
-        let callbacks: host_edge_runtime::pool::CallbackFactory = Arc::new(move || {
+        let callbacks: host_edge_runtime::CallbackFactory = Arc::new(move || {
             let (counted, held) = (Arc::clone(&counted), Arc::clone(&held));
             Box::new(move |_id: u64, _binding: &str, _namespace: &str, _operation: &str, _payload: &[u8]| {
                 counted.fetch_add(1, Ordering::SeqCst);
@@ -340,12 +340,12 @@ impl HeldPool {
             })
         });
         let metrics = host_edge_runtime::metrics::global().actor("MHELD", "held");
-        let pool = host_edge_runtime::pool::ActorPool::start(
+        let pool = host_edge_runtime::ActorPool::start(
             Arc::from("MHELD"),
             &compiled,
             1,
             Limits::default(),
-            host_edge_runtime::pool::Scaling::FIXED,
+            host_edge_runtime::Scaling::FIXED,
             callbacks,
             metrics,
         )
@@ -377,7 +377,7 @@ fn a_flood_of_calls_to_a_stuck_actor_is_refused_past_the_queue_bound_and_the_cal
     assert!(matches!(gave_up, InvokeError::TimedOut(_)), "{gave_up:?}");
     // The queue fills up to its bound (the abandoned call still takes a place)...
     let answered = Arc::new(AtomicUsize::new(0));
-    for _ in 1..host_edge_runtime::pool::QUEUE_LIMIT {
+    for _ in 1..host_edge_runtime::QUEUE_LIMIT {
         let answered = Arc::clone(&answered);
         held.pool.call_then("Run", b"", Box::new(move |outcome| {
             outcome.unwrap();
@@ -390,7 +390,7 @@ fn a_flood_of_calls_to_a_stuck_actor_is_refused_past_the_queue_bound_and_the_cal
 
     held.release();
     first.join().unwrap().unwrap();
-    let queued = host_edge_runtime::pool::QUEUE_LIMIT - 1;
+    let queued = host_edge_runtime::QUEUE_LIMIT - 1;
     testkit::eventually(Duration::from_secs(60), "the queued calls to be answered", || {
         (answered.load(Ordering::SeqCst) == queued).then_some(())
     });

@@ -14,7 +14,7 @@ use codec::gpio::{
 };
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::{Policy, SignOptions};
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::grant::Rule;
 use host_edge_runtime::{Host, HostError, LinkSpec};
 use serde_json::json;

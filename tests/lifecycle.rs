@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::{Policy, SignOptions};
-use host_edge_runtime::engine::Limits;
-use host_edge_runtime::pool::Scaling;
+use host_edge_runtime::Limits;
+use host_edge_runtime::Scaling;
 use host_edge_runtime::{Command, Host, HostError, LinkSpec};
 use testkit::{actor_module, free_port, http_get, options, provider_archive, wait_for_port, Signer};
 

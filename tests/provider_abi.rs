@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use host_edge_runtime::capability::CapabilityId;
-use host_edge_runtime::engine::{InvokeError, Limits};
+use host_edge_runtime::{InvokeError, Limits};
 use host_edge_runtime::provider::{Deliver, NativeProvider, ProviderError};
 use host_edge_runtime::{claims::Policy, ErrorKind, Failure, Host, HostError};
 use testkit::{actor_module, c_provider, provider_archive, provider_library, Signer};

@@ -5,7 +5,7 @@
 
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::{Policy, SignOptions};
-use host_edge_runtime::engine::Limits;
+use host_edge_runtime::Limits;
 use host_edge_runtime::grant::Rule;
 use host_edge_runtime::Host;
 use testkit::host::{http_entries, HostProcess};

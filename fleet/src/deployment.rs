@@ -296,7 +296,7 @@ pub struct DeployedLink {
 }
 
 fn default_binding() -> String {
-    host_edge_runtime::engine::DEFAULT_BINDING.to_owned()
+    host_edge_runtime::DEFAULT_BINDING.to_owned()
 }
 
 /// An HTTP check of a deployment's health probe.

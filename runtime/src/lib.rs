@@ -1,3 +1,4 @@
+#![warn(unnameable_types)]
 //! host-edge's runtime: the part of host-edge that runs signed WebAssembly
 //! actors and binds them to capability providers, as a library.
 //!
@@ -14,32 +15,38 @@
 //! built on this crate and are not part of it: a device build can leave
 //! them out.
 
-pub mod actor;
-pub mod builtin;
-pub mod command;
-pub mod context;
-pub mod engine;
+mod actor;
+mod builtin;
+mod command;
+mod context;
+mod engine;
 mod handler;
-pub mod host;
+mod host;
 pub mod manifest;
 pub mod metrics;
-pub mod pool;
+mod pool;
 pub mod preflight;
 pub mod provider;
-pub mod reload;
 mod registry;
-pub mod router;
-pub mod state_dir;
+pub mod reload;
+mod router;
+mod state_dir;
 pub mod wascc_manifest;
 
 pub use actor::{Actor, LoadError};
+pub use builtin::{BuiltinSettings, LogLimit};
 /// The claims check, capability ids and signing: the `host-edge-claims`
 /// crate, which the fleet commands sign with too.
 pub use claims;
 pub use claims::capability;
-pub use command::{Command, LinkSpec, Status};
-pub use host::{Host, HostError, Unserved};
+pub use command::{ActorStatus, Command, LinkSpec, LinkStatus, ProviderStatus, Status};
+pub use engine::{CompiledModule, EngineError, Instance, InvokeError, Limits, Usage, DEFAULT_BINDING};
+pub use handler::CapabilityHandler;
+pub use host::{Host, HostError, Unserved, ACTOR_CALL_TIMEOUT, DRAIN_TIMEOUT};
 pub use manifest::Manifest;
+pub use pool::{ActorPool, CallbackFactory, Scaling, QUEUE_LIMIT};
 pub use provider_abi::grant;
 pub use provider_abi::settings::Scope as SettingScope;
 pub use provider_abi::{ErrorKind, Failure};
+pub use router::DispatchError;
+pub use state_dir::{is_provider_name, ProviderNameError, CLOCK_FILE};

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use host_edge_runtime::capability::CapabilityId;
-use host_edge_runtime::command::{Command, LinkSpec, Status};
+use host_edge_runtime::{Command, LinkSpec, Status};
 use host_edge::control::{self, Request, Response};
-use host_edge_runtime::engine::{Limits, DEFAULT_BINDING};
+use host_edge_runtime::{Limits, DEFAULT_BINDING};
 use host_edge_runtime::manifest::MAX_INSTANCES;
 use provider_abi::redact::{redact_text, redact_values};
 

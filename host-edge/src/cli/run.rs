@@ -106,7 +106,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     // arrives during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let state_dir = manifest.state_dir();
-    let clock_file = state_dir.join(host_edge_runtime::state_dir::CLOCK_FILE);
+    let clock_file = state_dir.join(host_edge_runtime::CLOCK_FILE);
     let (clock, lost) = TrustedClock::open_or_reset(&clock_file);
     if let Some(e) = lost {
         tracing::error!("the clock's mark (the latest signed time seen) is lost and starts afresh: {e}");

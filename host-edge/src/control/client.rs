@@ -88,7 +88,7 @@ mod tests {
     use std::os::unix::net::UnixListener;
     use std::sync::Arc;
 
-    use host_edge_runtime::command::Command;
+    use host_edge_runtime::Command;
     use crate::control::ControlServer;
 
     #[test]

@@ -18,7 +18,7 @@ use std::io::{self, BufRead};
 
 use serde::{Deserialize, Serialize};
 
-use host_edge_runtime::command::{Command, Status};
+use host_edge_runtime::{Command, Status};
 
 use super::ControlError;
 
@@ -143,8 +143,8 @@ mod tests {
     use std::path::PathBuf;
 
     use host_edge_runtime::capability::CapabilityId;
-    use host_edge_runtime::command::{ActorStatus, LinkSpec, ProviderStatus};
-    use host_edge_runtime::engine::Limits;
+    use host_edge_runtime::{ActorStatus, LinkSpec, ProviderStatus};
+    use host_edge_runtime::Limits;
 
     #[test]
     fn requests_have_the_documented_shape() {

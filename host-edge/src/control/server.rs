@@ -498,7 +498,7 @@ fn answer(request: Request, handler: &Handler) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use host_edge_runtime::command::{Command, Status};
+    use host_edge_runtime::{Command, Status};
     use std::io::{BufRead, Read};
 
     fn handler() -> Handler {

@@ -19,7 +19,7 @@ use provider_abi::{ErrorKind, Failure};
 
 use crate::capability::{CapabilityId, WellKnown};
 
-pub use extras::{Extras, SequenceError, SequenceStore};
+pub use extras::{Extras, SequenceStore};
 pub use logging::{LogLimit, Logging};
 
 /// Which built-in capabilities a host serves, and how.

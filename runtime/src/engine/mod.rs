@@ -68,11 +68,6 @@ fn shared_engine() -> &'static wasmi::Engine {
     })
 }
 
-/// Checks that `wasm` is a module the engine can run.
-pub fn validate(wasm: &[u8]) -> Result<(), EngineError> {
-    Module::validate(shared_engine(), wasm).map_err(|e| EngineError::Invalid(e.to_string()))
-}
-
 /// A validated module, compiled once, with the linker its imports need.
 /// Cheap to clone; shared by every instance of an actor.
 #[derive(Clone)]
