@@ -383,9 +383,12 @@ macro_rules! conformance {
             #[test]
             fn an_expiring_key_disappears_after_its_time() {
                 let kv = kv();
+                let set_at = Instant::now();
                 kv.set("short", "v", 1);
                 kv.set("long", "v", 3600);
-                assert!(kv.exists("short"));
+                // It is there until its second is up: gone sooner would be
+                // wrong, gone later only means this machine was slow.
+                assert!(kv.exists("short") || set_at.elapsed() >= Duration::from_secs(1), "the key expired early");
                 let deadline = Instant::now() + Duration::from_secs(5);
                 while kv.exists("short") {
                     assert!(Instant::now() < deadline, "the key did not expire");
