@@ -20,6 +20,11 @@
 //!
 //! A device that stops in the middle boots on the last good state, and the
 //! deployment is reported `interrupted` ([`Store::recover`]).
+//!
+//! Which step comes next, and how a deployment ends, is decided by its
+//! `Lifecycle` (the `lifecycle` module), a state machine with no I/O; this
+//! module does each step's I/O (MQTT, downloads, the host's commands, the
+//! store) and reports back to it.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +37,8 @@ use provider_abi::redact::redact_text;
 
 use super::command::{self, CommandClaims, Judge, Mark, Order, Refusal, Verdict};
 use super::config::FleetConfig;
-use super::deployment::{archive_file, module_file, Deployment};
+use super::deployment::{archive_file, module_file, Deployment, HttpCheck};
+use super::lifecycle::{Action, Lifecycle, Report};
 use super::link::{BrokerError, Inbound, Link};
 use super::probe;
 use super::staging::{check_archive, Progress, Staging};
@@ -80,14 +86,10 @@ impl std::fmt::Debug for Agent {
     }
 }
 
-/// Why a deployment did not commit.
+/// Why staging did not finish.
 enum Failure {
     /// Refused before anything that runs changed.
     Staging(String),
-    /// Applied, then undone.
-    Unhealthy(String),
-    /// Applied, then undone only in part.
-    RollbackFailed(String),
     /// A newer deployment arrived while staging.
     Superseded(Box<Inbound>),
     /// The host is stopping: the deployment stays pending and is reported
@@ -426,28 +428,14 @@ impl Device {
         self.busy.store(true, Ordering::SeqCst);
         self.publish_status();
         tracing::info!(device = %self.config.device, seq = claims.seq, "fleet: deploying {label}");
-        let started = Instant::now();
-        let outcome = match self.carry_out(claims, &deployment) {
-            Ok(healthy_after) => {
-                let detail = format!("healthy {:.1} s after the change, {:.1} s after the command", healthy_after.as_secs_f64(), started.elapsed().as_secs_f64());
-                self.finish(claims, &label, Ending::Committed, detail)
-            }
-            Err(Failure::Staging(why)) => self.finish(claims, &label, Ending::Failed, why),
-            Err(Failure::Unhealthy(why)) => self.finish(claims, &label, Ending::RolledBack, why),
-            Err(Failure::RollbackFailed(why)) => self.finish(claims, &label, Ending::RollbackFailed, why),
-            Err(Failure::Superseded(next)) => {
-                let detail = "a newer deployment arrived while it was staging".to_owned();
-                self.deferred.push_front(*next);
-                self.finish(claims, &label, Ending::Superseded, detail)
-            }
-            Err(Failure::Stopping) => {
-                // The deployment stays pending: the next start reports it
-                // interrupted, on the last good state.
-                self.busy.store(false, Ordering::SeqCst);
-                self.stopping = true;
-                return;
-            }
+        let Some((ending, detail)) = self.carry_out(claims, &deployment) else {
+            // The host is stopping. The deployment stays pending: the next
+            // start reports it interrupted, on the last good state.
+            self.busy.store(false, Ordering::SeqCst);
+            self.stopping = true;
+            return;
         };
+        let outcome = self.finish(claims, &label, ending, detail);
         tracing::info!(device = %self.config.device, seq = claims.seq, result = ?outcome.result, "fleet: deployment {label}: {}", outcome.detail);
         self.busy.store(false, Ordering::SeqCst);
         let result = serde_json::to_value(outcome.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -458,7 +446,74 @@ impl Device {
         }
     }
 
-    fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Result<Duration, Failure> {
+    /// Runs `deployment` through its [`Lifecycle`]: each action's I/O here,
+    /// each decision there. Returns how it ended, or `None` when the host
+    /// is stopping and it stays pending.
+    fn carry_out(&mut self, claims: &CommandClaims, deployment: &Deployment) -> Option<(Ending, String)> {
+        let accepted = Instant::now();
+        let (mut lifecycle, mut action) = Lifecycle::start();
+        // What staging prepares: the manifest to run and the probe's checks.
+        let mut staged: Option<(Manifest, Vec<HttpCheck>)> = None;
+        // When what runs first changed.
+        let mut changed = Instant::now();
+        loop {
+            let event = match action {
+                Action::Stage => match self.stage_all(deployment) {
+                    Ok(prepared) => {
+                        staged = Some(prepared);
+                        Report::Staged(Ok(()))
+                    }
+                    Err(Failure::Staging(why)) => Report::Staged(Err(why)),
+                    Err(Failure::Superseded(next)) => {
+                        self.deferred.push_front(*next);
+                        Report::Superseded
+                    }
+                    Err(Failure::Stopping) => Report::Stopping,
+                },
+                Action::Apply => {
+                    let (next, _) = staged.as_ref()?;
+                    // A lower revision too: the operator signed this state,
+                    // rollbacks included.
+                    let plan = reload::plan_with(&self.running, next, &self.host.status(), Options { allow_lower_rev: true });
+                    changed = Instant::now();
+                    let result = self.apply(plan).map_err(|Refused(why)| why);
+                    match self.stop.load(Ordering::SeqCst) {
+                        true => Report::Stopping,
+                        false => Report::Applied { result, after: changed.elapsed() },
+                    }
+                }
+                Action::Probe => {
+                    let (_, checks) = staged.as_ref()?;
+                    let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
+                    let stop = Arc::clone(&self.stop);
+                    let result = probe::until_healthy(&self.host, deployment, checks, timeout, &|| stop.load(Ordering::SeqCst)).map(drop);
+                    match self.stop.load(Ordering::SeqCst) {
+                        true => Report::Stopping,
+                        false => Report::Probed { result, after: changed.elapsed() },
+                    }
+                }
+                Action::Keep => {
+                    let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
+                    let result = self.store.update(|state| state.committed = Some(committed)).map_err(|e| e.to_string());
+                    if result.is_ok() {
+                        self.running = staged.as_ref()?.0.clone();
+                        host_edge_runtime::metrics::global().deployment(claims.seq);
+                        self.store.collect_garbage(&BTreeSet::new());
+                    }
+                    Report::Kept { result, since_command: accepted.elapsed() }
+                }
+                Action::RollBack => Report::RolledBack(self.roll_back(&staged.as_ref()?.0)),
+                Action::Finish { ending, detail } => return Some((ending, detail)),
+                Action::Interrupt => return None,
+            };
+            action = lifecycle.on(event);
+            self.phase(&lifecycle);
+        }
+    }
+
+    /// Stages `deployment` and builds the manifest it makes, checked
+    /// without opening a library, and the probe's checks.
+    fn stage_all(&mut self, deployment: &Deployment) -> Result<(Manifest, Vec<HttpCheck>), Failure> {
         let checks = deployment.checks_for(&self.config.vars).map_err(|e| Failure::Staging(e.to_string()))?;
         self.stage(deployment)?;
         let next = deployment.manifest(&self.base, &self.store.modules(), &self.config.provider_dir, &self.config.vars).map_err(|e| Failure::Staging(e.to_string()))?;
@@ -469,42 +524,7 @@ impl Device {
             let problems: Vec<String> = problems.iter().map(|p| redact_text(&p.to_string()).into_owned()).collect();
             return Err(Failure::Staging(format!("the deployment does not check: {}", problems.join("; "))));
         }
-        self.phase(Phase::Applying);
-        // A lower revision too: the operator signed this state, rollbacks
-        // included.
-        let plan = reload::plan_with(&self.running, &next, &self.host.status(), Options { allow_lower_rev: true });
-        let applied = self.apply(plan);
-        let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
-        let changed = Instant::now();
-        let verdict = match applied {
-            Err(Refused(why)) => Err(vec![why]),
-            Ok(()) => {
-                self.phase(Phase::Probing);
-                let stop = Arc::clone(&self.stop);
-                probe::until_healthy(&self.host, deployment, &checks, timeout, &|| stop.load(Ordering::SeqCst))
-                    .map(|_| changed.elapsed())
-            }
-        };
-        if self.stop.load(Ordering::SeqCst) {
-            return Err(Failure::Stopping);
-        }
-        match verdict {
-            Ok(after) => {
-                let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
-                if let Err(e) = self.store.update(|state| state.committed = Some(committed)) {
-                    let why = format!("healthy, but the new state could not be kept on disk: {e}");
-                    return Err(self.roll_back(&next, why));
-                }
-                self.running = next;
-                host_edge_runtime::metrics::global().deployment(claims.seq);
-                self.store.collect_garbage(&BTreeSet::new());
-                Ok(after)
-            }
-            Err(reasons) => {
-                let why = format!("unhealthy after {:.1} s: {}", changed.elapsed().as_secs_f64(), reasons.join("; "));
-                Err(self.roll_back(&next, why))
-            }
-        }
+        Ok((next, checks))
     }
 
     /// Fetches and checks every module and provider archive of
@@ -633,12 +653,10 @@ impl Device {
 
     /// Takes the host from `next` (applied, or partly applied) back to what
     /// ran before, then makes sure of it: whatever of the old state is still
-    /// missing is started again. Returns why the deployment failed, as a
-    /// rollback or, when the old state could not be brought back whole, as
-    /// a failed one (the device then reports unready, naming what is
-    /// missing).
-    fn roll_back(&mut self, next: &Manifest, why: String) -> Failure {
-        self.phase(Phase::RollingBack);
+    /// missing is started again. Returns what could not be (empty: the old
+    /// state is whole again; otherwise the device reports unready, naming
+    /// what is missing).
+    fn roll_back(&mut self, next: &Manifest) -> Vec<String> {
         let plan = reload::plan_with(next, &self.running, &self.host.status(), Options { allow_lower_rev: true });
         for command in plan {
             if let Err(e) = self.host.execute(command) {
@@ -647,20 +665,18 @@ impl Device {
         }
         // What of the old state is not in place now, planned from what runs.
         let missing = reload::plan_with(&self.running, &self.running, &self.host.status(), Options { allow_lower_rev: true });
-        let failures: Vec<String> =
-            missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| redact_text(&e.to_string()).into_owned())).collect();
-        if failures.is_empty() {
-            Failure::Unhealthy(why)
-        } else {
-            Failure::RollbackFailed(format!("{why}; rolling back left this undone: {}", failures.join("; ")))
-        }
+        missing.into_iter().filter_map(|command| self.host.execute(command).err().map(|e| redact_text(&e.to_string()).into_owned())).collect()
     }
 
-    fn phase(&mut self, phase: Phase) {
-        // Readiness (`/readyz`) is withheld while what runs is being
-        // changed, and given back for the probe: then it is the new state's
-        // readiness, which a deployment may check (its own `/readyz`).
-        self.busy.store(phase != Phase::Probing, Ordering::SeqCst);
+    /// Writes down the phase `lifecycle` is in, and gives readiness
+    /// (`/readyz`) as it says: withheld while what runs is being changed,
+    /// the new state's during the probe.
+    fn phase(&mut self, lifecycle: &Lifecycle) {
+        self.busy.store(!lifecycle.ready(), Ordering::SeqCst);
+        let phase = lifecycle.phase();
+        if self.store.state().pending.as_ref().is_some_and(|pending| pending.phase == phase) {
+            return;
+        }
         if let Err(e) = self.store.update(|state| {
             if let Some(pending) = &mut state.pending {
                 pending.phase = phase;

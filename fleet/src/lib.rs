@@ -25,6 +25,7 @@ pub mod command;
 pub mod config;
 pub mod deployment;
 mod http;
+mod lifecycle;
 pub mod link;
 pub mod operator;
 pub mod probe;
