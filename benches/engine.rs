@@ -93,35 +93,38 @@ fn main() {
     });
 }
 
-/// waSCC's kvcounter (waSCC's own SDK) handling the request the HTTP server
-/// provider hands it in the `actors` benchmark, on one instance, its
-/// key-value `Add` answered at once: what the interpreter alone costs per
-/// request there, and the fuel (about one unit per wasm instruction) it uses.
+/// waSCC's kvcounter (waSCC's own SDK) and the SDK's counter each handling
+/// the request the HTTP server provider hands them in the `actors`
+/// benchmark, on one instance, the key-value `Add` answered at once: what
+/// the interpreter alone costs per request there, and the fuel (about one
+/// unit per wasm instruction) it uses.
 fn kvcounter_request(time: Duration) {
-    let module = actor_module("wascc_kvcounter");
-    let signed = Signer::new().sign(&module, "kvcounter", &["wascc:keyvalue", "wascc:http_server"]);
-    let compiled = CompiledModule::new(&signed).unwrap();
-    let added = codec::serialize(&codec::keyvalue::AddResponse { value: 42 }).unwrap();
-    let answer: Box<wapc::HostCallback> = Box::new(move |_, _, namespace, operation, _| {
-        assert_eq!((namespace, operation), ("wascc:keyvalue", codec::keyvalue::OP_ADD));
-        Ok(added.clone())
-    });
-    let instance = Instance::new(&compiled, Limits::default(), Arc::from("kvcounter"), answer).unwrap();
-    let request = codec::serialize(&codec::http::Request {
-        method: "GET".into(),
-        path: "/bench/engine".into(),
-        query_string: String::new(),
-        header: [("host".to_owned(), "bench".to_owned())].into(),
-        body: Vec::new(),
-    })
-    .unwrap();
-    let reply = instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
-    let response: codec::http::Response = codec::deserialize(&reply).unwrap();
-    assert_eq!((response.status_code, response.body.as_slice()), (200, &br#"{"counter":42}"#[..]));
-    measure("kvcounter, one HTTP request (engine only)", 1000, 200_000, time, || {
-        instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
-    });
-    // Of the last call: the first also paid for translating each function.
-    let fuel = instance.usage().fuel;
-    println!("{:<44} {fuel} fuel per request", "");
+    for (actor, label) in [("wascc_kvcounter", "kvcounter"), ("counter", "SDK counter")] {
+        let module = actor_module(actor);
+        let signed = Signer::new().sign(&module, actor, &["wascc:keyvalue", "wascc:http_server"]);
+        let compiled = CompiledModule::new(&signed).unwrap();
+        let added = codec::serialize(&codec::keyvalue::AddResponse { value: 42 }).unwrap();
+        let answer: Box<wapc::HostCallback> = Box::new(move |_, _, namespace, operation, _| {
+            assert_eq!((namespace, operation), ("wascc:keyvalue", codec::keyvalue::OP_ADD));
+            Ok(added.clone())
+        });
+        let instance = Instance::new(&compiled, Limits::default(), Arc::from(actor), answer).unwrap();
+        let request = codec::serialize(&codec::http::Request {
+            method: "GET".into(),
+            path: "/bench/engine".into(),
+            query_string: String::new(),
+            header: [("host".to_owned(), "bench".to_owned())].into(),
+            body: Vec::new(),
+        })
+        .unwrap();
+        let reply = instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
+        let response: codec::http::Response = codec::deserialize(&reply).unwrap();
+        assert_eq!((response.status_code, response.body.as_slice()), (200, &br#"{"counter":42}"#[..]));
+        measure(&format!("{label}, one HTTP request (engine only)"), 1000, 200_000, time, || {
+            instance.call(codec::http::OP_HANDLE_REQUEST, &request).unwrap();
+        });
+        // Of the last call: the first also paid for translating each function.
+        let fuel = instance.usage().fuel;
+        println!("{:<44} {fuel} fuel per request", "");
+    }
 }

@@ -72,7 +72,7 @@ pub struct Pin {
 }
 
 impl Pin {
-    fn call<Q: serde::Serialize>(&self, operation: &'static str, request: &Q) -> Result<PinState, Error> {
+    fn call<Q: serde::Serialize + 'static>(&self, operation: &'static str, request: &Q) -> Result<PinState, Error> {
         call(&self.binding, CAPABILITY, operation, request)
     }
 

@@ -15,11 +15,12 @@ const HOST_ERROR_PREFIX: &str = "Host error: ";
 /// and decodes the reply.
 pub(crate) fn call<Q, R>(binding: &str, capability: &'static str, operation: &'static str, request: &Q) -> Result<R, Error>
 where
-    Q: Serialize + ?Sized,
-    R: DeserializeOwned,
+    Q: Serialize + 'static,
+    R: DeserializeOwned + 'static,
 {
-    let reply = call_raw(binding, capability, operation, request)?;
-    codec::deserialize(&reply).map_err(|e| Error::Codec { capability, operation, message: e.to_string() })
+    let payload = codec::encode(request).map_err(|e| Error::Codec { capability, operation, message: e.to_string() })?;
+    let reply = host_call(binding, capability, capability, operation, &payload)?;
+    codec::decode(&reply).map_err(|e| Error::Codec { capability, operation, message: e.to_string() })
 }
 
 /// Calls `operation` and returns the reply's bytes undecoded (replies that
@@ -64,10 +65,12 @@ pub fn register(operation: &str, handler: fn(&[u8]) -> CallResult) {
 /// reply; a message that does not decode fails naming its type.
 pub fn dispatch<M, R>(payload: &[u8], handler: impl FnOnce(M) -> HandlerResult<R>) -> CallResult
 where
-    M: DeserializeOwned,
-    R: Serialize,
+    M: DeserializeOwned + 'static,
+    R: Serialize + 'static,
 {
-    let message = codec::deserialize(payload)?;
+    // `decode` and `encode` read and write an HTTP request and response by
+    // hand: most of what an HTTP handler costs the interpreter otherwise.
+    let message = codec::decode(payload)?;
     let reply = handler(message)?;
-    Ok(codec::serialize(&reply)?)
+    Ok(codec::encode(&reply)?)
 }

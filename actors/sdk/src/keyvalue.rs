@@ -37,7 +37,7 @@ pub struct KeyValue {
 }
 
 impl KeyValue {
-    fn call<Q: serde::Serialize, R: serde::de::DeserializeOwned>(&self, operation: &'static str, request: &Q) -> Result<R, Error> {
+    fn call<Q: serde::Serialize + 'static, R: serde::de::DeserializeOwned + 'static>(&self, operation: &'static str, request: &Q) -> Result<R, Error> {
         call(&self.binding, CAPABILITY, operation, request)
     }
 
