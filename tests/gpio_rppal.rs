@@ -177,6 +177,10 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
     let manifest_path = dir.join("manifest.toml");
     std::fs::write(&manifest_path, manifest).unwrap();
 
+    // The button is up (released) before the provider opens it: the level
+    // it samples first is high, so the falling edge below is a change it
+    // sees whenever it next samples, however slowly this machine runs.
+    registers.set_level(BUTTON, true);
     let mut host = pi
         .command(&build.runner, &build.host_edge, &["run", manifest_path.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -210,8 +214,6 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
 
     // A falling edge on the button, written into the level register, is
     // seen by the provider and toggles the LED (driven high: now low).
-    registers.set_level(BUTTON, true);
-    std::thread::sleep(Duration::from_millis(50));
     registers.clear_writes();
     registers.set_level(BUTTON, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
