@@ -456,6 +456,10 @@ impl Device {
         let mut staged: Option<(Manifest, Vec<HttpCheck>)> = None;
         // When what runs first changed.
         let mut changed = Instant::now();
+        // The lifecycle asks to apply, probe, keep or roll back only after
+        // staging succeeded; should it ever not, the deployment fails by
+        // name rather than the agent stopping.
+        let unstaged = || Some((Ending::Failed, "the agent went out of step: no staged deployment".to_owned()));
         loop {
             let event = match action {
                 Action::Stage => match self.stage_all(deployment) {
@@ -471,7 +475,7 @@ impl Device {
                     Err(Failure::Stopping) => Report::Stopping,
                 },
                 Action::Apply => {
-                    let (next, _) = staged.as_ref()?;
+                    let Some((next, _)) = staged.as_ref() else { return unstaged() };
                     // A lower revision too: the operator signed this state,
                     // rollbacks included.
                     let plan = reload::plan_with(&self.running, next, &self.host.status(), Options { allow_lower_rev: true });
@@ -483,7 +487,7 @@ impl Device {
                     }
                 }
                 Action::Probe => {
-                    let (_, checks) = staged.as_ref()?;
+                    let Some((_, checks)) = staged.as_ref() else { return unstaged() };
                     let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
                     let stop = Arc::clone(&self.stop);
                     let result = probe::until_healthy(&self.host, deployment, checks, timeout, &|| stop.load(Ordering::SeqCst)).map(drop);
@@ -493,16 +497,20 @@ impl Device {
                     }
                 }
                 Action::Keep => {
+                    let Some((next, _)) = staged.as_ref() else { return unstaged() };
                     let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
                     let result = self.store.update(|state| state.committed = Some(committed)).map_err(|e| e.to_string());
                     if result.is_ok() {
-                        self.running = staged.as_ref()?.0.clone();
+                        self.running = next.clone();
                         host_edge_runtime::metrics::global().deployment(claims.seq);
                         self.store.collect_garbage(&BTreeSet::new());
                     }
                     Report::Kept { result, since_command: accepted.elapsed() }
                 }
-                Action::RollBack => Report::RolledBack(self.roll_back(&staged.as_ref()?.0)),
+                Action::RollBack => {
+                    let Some((next, _)) = staged.as_ref() else { return unstaged() };
+                    Report::RolledBack(self.roll_back(next))
+                }
                 Action::Finish { ending, detail } => return Some((ending, detail)),
                 Action::Interrupt => return None,
             };
