@@ -465,9 +465,9 @@ impl Device {
                 Action::Stage => match self.stage_all(deployment) {
                     Ok(prepared) => {
                         staged = Some(prepared);
-                        Report::Staged(Ok(()))
+                        Report::Staged
                     }
-                    Err(Failure::Staging(why)) => Report::Staged(Err(why)),
+                    Err(Failure::Staging(why)) => Report::StagingFailed(why),
                     Err(Failure::Superseded(next)) => {
                         self.deferred.push_front(*next);
                         Report::Superseded
@@ -480,32 +480,37 @@ impl Device {
                     // rollbacks included.
                     let plan = reload::plan_with(&self.running, next, &self.host.status(), Options { allow_lower_rev: true });
                     changed = Instant::now();
-                    let result = self.apply(plan).map_err(|Refused(why)| why);
-                    match self.stop.load(Ordering::SeqCst) {
-                        true => Report::Stopping,
-                        false => Report::Applied { result, after: changed.elapsed() },
+                    let applied = self.apply(plan);
+                    match (self.stop.load(Ordering::SeqCst), applied) {
+                        (true, _) => Report::Stopping,
+                        (false, Ok(())) => Report::Applied,
+                        (false, Err(Refused(why))) => Report::Refused { why, after: changed.elapsed() },
                     }
                 }
                 Action::Probe => {
                     let Some((_, checks)) = staged.as_ref() else { return unstaged() };
                     let timeout = deployment.probe_timeout.map_or(self.config.probe_timeout, Duration::from_secs);
                     let stop = Arc::clone(&self.stop);
-                    let result = probe::until_healthy(&self.host, deployment, checks, timeout, &|| stop.load(Ordering::SeqCst)).map(drop);
-                    match self.stop.load(Ordering::SeqCst) {
-                        true => Report::Stopping,
-                        false => Report::Probed { result, after: changed.elapsed() },
+                    let probed = probe::until_healthy(&self.host, deployment, checks, timeout, &|| stop.load(Ordering::SeqCst));
+                    let after = changed.elapsed();
+                    match (self.stop.load(Ordering::SeqCst), probed) {
+                        (true, _) => Report::Stopping,
+                        (false, Ok(_)) => Report::Healthy { after },
+                        (false, Err(reasons)) => Report::Unhealthy { reasons, after },
                     }
                 }
                 Action::Keep => {
                     let Some((next, _)) = staged.as_ref() else { return unstaged() };
                     let committed = Committed { seq: claims.seq, jti: claims.jti.clone(), at: self.host.clock().now(), deployment: deployment.clone() };
-                    let result = self.store.update(|state| state.committed = Some(committed)).map_err(|e| e.to_string());
-                    if result.is_ok() {
-                        self.running = next.clone();
-                        host_edge_runtime::metrics::global().deployment(claims.seq);
-                        self.store.collect_garbage(&BTreeSet::new());
+                    match self.store.update(|state| state.committed = Some(committed)) {
+                        Ok(()) => {
+                            self.running = next.clone();
+                            host_edge_runtime::metrics::global().deployment(claims.seq);
+                            self.store.collect_garbage(&BTreeSet::new());
+                            Report::Kept { since_command: accepted.elapsed() }
+                        }
+                        Err(e) => Report::NotKept(e.to_string()),
                     }
-                    Report::Kept { result, since_command: accepted.elapsed() }
                 }
                 Action::RollBack => {
                     let Some((next, _)) = staged.as_ref() else { return unstaged() };

@@ -18,35 +18,41 @@ use super::store::{Ending, Phase};
 /// What came of the step the agent was asked to take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Report {
-    /// The modules and archives were fetched and verified and the new
-    /// manifest checks, or why not.
-    Staged(Result<(), String>),
+    /// The modules and archives were fetched and verified, and the new
+    /// manifest checks.
+    Staged,
+    /// Staging refused the deployment, for this reason.
+    StagingFailed(String),
     /// A newer deployment was accepted while this one was staging.
     Superseded,
-    /// The plan was executed, or the first command the host refused;
-    /// `after` is the time since the first change.
-    Applied {
-        /// The first refusal, if any.
-        result: Result<(), String>,
+    /// Every command of the plan was executed.
+    Applied,
+    /// The host refused a command of the plan.
+    Refused {
+        /// The refusal.
+        why: String,
         /// Since the first change.
         after: Duration,
     },
-    /// The probe passed, or why it did not in its time; `after` is the
-    /// time since the first change.
-    Probed {
-        /// The probe's reasons, if it failed.
-        result: Result<(), Vec<String>>,
+    /// The probe passed.
+    Healthy {
         /// Since the first change.
         after: Duration,
     },
-    /// The new state was written to disk as committed, or why not;
-    /// `since_command` is the time since the command was accepted.
+    /// The probe did not pass in its time.
+    Unhealthy {
+        /// Why, one reason a check.
+        reasons: Vec<String>,
+        /// Since the first change.
+        after: Duration,
+    },
+    /// The new state is written to disk as committed.
     Kept {
-        /// Why the store could not keep it, if it could not.
-        result: Result<(), String>,
         /// Since the command was accepted.
         since_command: Duration,
     },
+    /// The store could not keep the new state, for this reason.
+    NotKept(String),
     /// The old state was put back; what could not be (empty: all of it).
     RolledBack(Vec<String>),
     /// The host is stopping.
@@ -119,19 +125,19 @@ impl Lifecycle {
         }
         let action = match (self.phase, report) {
             (_, Report::Stopping) if self.phase != Phase::RollingBack => Action::Interrupt,
-            (Phase::Staging, Report::Staged(Ok(()))) => self.enter(Phase::Applying, Action::Apply),
-            (Phase::Staging, Report::Staged(Err(why))) => finish(Ending::Failed, why),
+            (Phase::Staging, Report::Staged) => self.enter(Phase::Applying, Action::Apply),
+            (Phase::Staging, Report::StagingFailed(why)) => finish(Ending::Failed, why),
             (Phase::Staging, Report::Superseded) => {
                 finish(Ending::Superseded, "a newer deployment arrived while it was staging".to_owned())
             }
-            (Phase::Applying, Report::Applied { result: Ok(()), .. }) => self.enter(Phase::Probing, Action::Probe),
-            (Phase::Applying, Report::Applied { result: Err(why), after }) => self.roll_back(unhealthy(after, &[why])),
-            (Phase::Probing, Report::Probed { result: Ok(()), after }) if self.healthy_after.is_none() => {
+            (Phase::Applying, Report::Applied) => self.enter(Phase::Probing, Action::Probe),
+            (Phase::Applying, Report::Refused { why, after }) => self.roll_back(unhealthy(after, &[why])),
+            (Phase::Probing, Report::Healthy { after }) if self.healthy_after.is_none() => {
                 self.healthy_after = Some(after);
                 Action::Keep
             }
-            (Phase::Probing, Report::Probed { result: Err(reasons), after }) => self.roll_back(unhealthy(after, &reasons)),
-            (Phase::Probing, Report::Kept { result: Ok(()), since_command }) if self.healthy_after.is_some() => {
+            (Phase::Probing, Report::Unhealthy { reasons, after }) => self.roll_back(unhealthy(after, &reasons)),
+            (Phase::Probing, Report::Kept { since_command }) if self.healthy_after.is_some() => {
                 let after = self.healthy_after.unwrap_or_default();
                 finish(
                     Ending::Committed,
@@ -142,7 +148,7 @@ impl Lifecycle {
                     ),
                 )
             }
-            (Phase::Probing, Report::Kept { result: Err(e), .. }) if self.healthy_after.is_some() => {
+            (Phase::Probing, Report::NotKept(e)) if self.healthy_after.is_some() => {
                 self.roll_back(format!("healthy, but the new state could not be kept on disk: {e}"))
             }
             (Phase::RollingBack, Report::RolledBack(undone)) if undone.is_empty() => {
@@ -194,12 +200,8 @@ mod tests {
 
     const AFTER: Duration = Duration::from_millis(1500);
 
-    fn applied() -> Report {
-        Report::Applied { result: Ok(()), after: Duration::ZERO }
-    }
-
     fn probed_healthy() -> Report {
-        Report::Probed { result: Ok(()), after: AFTER }
+        Report::Healthy { after: AFTER }
     }
 
     /// Runs `reports` from the start; the actions taken, the phase after
@@ -221,10 +223,10 @@ mod tests {
     #[test]
     fn a_healthy_deployment_is_staged_applied_probed_kept_and_committed() {
         let seen = run(vec![
-            Report::Staged(Ok(())),
-            applied(),
+            Report::Staged,
+            Report::Applied,
             probed_healthy(),
-            Report::Kept { result: Ok(()), since_command: Duration::from_secs(4) },
+            Report::Kept { since_command: Duration::from_secs(4) },
         ]);
         let actions: Vec<&Action> = seen.iter().map(|(a, _, _)| a).collect();
         assert_eq!(
@@ -244,7 +246,7 @@ mod tests {
 
     #[test]
     fn readiness_is_withheld_while_staging_applying_and_rolling_back_and_given_for_the_probe() {
-        let seen = run(vec![Report::Staged(Ok(())), applied(), Report::Probed { result: Err(vec!["down".into()]), after: AFTER }]);
+        let seen = run(vec![Report::Staged, Report::Applied, Report::Unhealthy { reasons: vec!["down".into()], after: AFTER }]);
         let readiness: Vec<(Phase, bool)> = seen.iter().map(|(_, phase, ready)| (*phase, *ready)).collect();
         assert_eq!(
             readiness,
@@ -254,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_staging_failure_ends_the_deployment_failed_with_nothing_to_undo() {
-        let action = last(vec![Report::Staged(Err("actor x: bad signature".into()))]);
+        let action = last(vec![Report::StagingFailed("actor x: bad signature".into())]);
         assert_eq!(action, Action::Finish { ending: Ending::Failed, detail: "actor x: bad signature".into() });
     }
 
@@ -267,8 +269,8 @@ mod tests {
     #[test]
     fn a_refused_command_rolls_back_and_a_whole_rollback_ends_rolled_back_with_the_refusal() {
         let seen = run(vec![
-            Report::Staged(Ok(())),
-            Report::Applied { result: Err("no provider named `kv`".into()), after: AFTER },
+            Report::Staged,
+            Report::Refused { why: "no provider named `kv`".into(), after: AFTER },
             Report::RolledBack(Vec::new()),
         ]);
         assert_eq!(seen[2].0, Action::RollBack);
@@ -281,9 +283,9 @@ mod tests {
     #[test]
     fn an_unhealthy_probe_rolls_back_naming_every_reason() {
         let action = last(vec![
-            Report::Staged(Ok(())),
-            applied(),
-            Report::Probed { result: Err(vec!["/healthz 503".into(), "counter not running".into()]), after: AFTER },
+            Report::Staged,
+            Report::Applied,
+            Report::Unhealthy { reasons: vec!["/healthz 503".into(), "counter not running".into()], after: AFTER },
             Report::RolledBack(Vec::new()),
         ]);
         assert_eq!(
@@ -298,9 +300,9 @@ mod tests {
     #[test]
     fn a_rollback_that_leaves_something_undone_ends_rollback_failed_naming_it() {
         let action = last(vec![
-            Report::Staged(Ok(())),
-            applied(),
-            Report::Probed { result: Err(vec!["down".into()]), after: AFTER },
+            Report::Staged,
+            Report::Applied,
+            Report::Unhealthy { reasons: vec!["down".into()], after: AFTER },
             Report::RolledBack(vec!["actor counter: no such file".into()]),
         ]);
         assert_eq!(
@@ -315,10 +317,10 @@ mod tests {
     #[test]
     fn a_healthy_state_that_cannot_be_kept_on_disk_is_rolled_back_not_committed() {
         let seen = run(vec![
-            Report::Staged(Ok(())),
-            applied(),
+            Report::Staged,
+            Report::Applied,
             probed_healthy(),
-            Report::Kept { result: Err("No space left on device".into()), since_command: AFTER },
+            Report::NotKept("No space left on device".into()),
             Report::RolledBack(Vec::new()),
         ]);
         assert_eq!(seen[4].0, Action::RollBack);
@@ -333,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_stop_in_any_step_before_the_rollback_leaves_the_deployment_pending() {
-        for before in [vec![], vec![Report::Staged(Ok(()))], vec![Report::Staged(Ok(())), applied()]] {
+        for before in [vec![], vec![Report::Staged], vec![Report::Staged, Report::Applied]] {
             let mut reports = before.clone();
             reports.push(Report::Stopping);
             assert_eq!(last(reports), Action::Interrupt, "after {before:?}");
@@ -343,14 +345,14 @@ mod tests {
     #[test]
     fn a_report_out_of_place_never_commits() {
         // A report of a kept commit without a passed probe.
-        let action = last(vec![Report::Staged(Ok(())), applied(), Report::Kept { result: Ok(()), since_command: AFTER }]);
+        let action = last(vec![Report::Staged, Report::Applied, Report::Kept { since_command: AFTER }]);
         assert_eq!(action, Action::RollBack);
         // A probe result while staging.
         let action = last(vec![probed_healthy()]);
         assert!(matches!(action, Action::Finish { ending: Ending::Failed, .. }), "{action:?}");
         // Nothing moves a finished deployment.
         let (mut lifecycle, _) = Lifecycle::start();
-        lifecycle.on(Report::Staged(Err("bad".into())));
-        assert_eq!(lifecycle.on(Report::Staged(Ok(()))), Action::Interrupt);
+        lifecycle.on(Report::StagingFailed("bad".into()));
+        assert_eq!(lifecycle.on(Report::Staged), Action::Interrupt);
     }
 }
