@@ -194,48 +194,38 @@ impl<'a> Reader<'a> {
 fn write_map_len(out: &mut Vec<u8>, len: usize) {
     match len {
         0..=15 => out.push(0x80 | len as u8),
-        16..=0xffff => {
-            out.push(0xde);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0xdf);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
+        _ => write_len(out, len, None, 0xde, 0xdf),
     }
 }
 
 fn write_str(out: &mut Vec<u8>, text: &str) {
-    let len = text.len();
-    match len {
-        0..=31 => out.push(0xa0 | len as u8),
-        32..=0xff => out.extend_from_slice(&[0xd9, len as u8]),
-        0x100..=0xffff => {
-            out.push(0xda);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0xdb);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
+    match text.len() {
+        len @ 0..=31 => out.push(0xa0 | len as u8),
+        len => write_len(out, len, Some(0xd9), 0xda, 0xdb),
     }
     out.extend_from_slice(text.as_bytes());
 }
 
 fn write_bin(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = bytes.len();
-    match len {
-        0..=0xff => out.extend_from_slice(&[0xc4, len as u8]),
-        0x100..=0xffff => {
-            out.push(0xc5);
+    write_len(out, bytes.len(), Some(0xc4), 0xc5, 0xc6);
+    out.extend_from_slice(bytes);
+}
+
+/// `len` in the narrowest of the forms a family has: after the marker
+/// `m8` in one byte (where the family has one), `m16` in two or `m32` in
+/// four, big-endian.
+fn write_len(out: &mut Vec<u8>, len: usize, m8: Option<u8>, m16: u8, m32: u8) {
+    match (len, m8) {
+        (0..=0xff, Some(m8)) => out.extend_from_slice(&[m8, len as u8]),
+        (0..=0xffff, _) => {
+            out.push(m16);
             out.extend_from_slice(&(len as u16).to_be_bytes());
         }
         _ => {
-            out.push(0xc6);
+            out.push(m32);
             out.extend_from_slice(&(len as u32).to_be_bytes());
         }
     }
-    out.extend_from_slice(bytes);
 }
 
 /// The most compact unsigned form, as rmp's `write_uint`.
@@ -276,6 +266,27 @@ fn write_sint(out: &mut Vec<u8>, n: i64) {
         _ => {
             out.push(0xd3);
             out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_length_form_is_written_as_rmp_serde_writes_it() {
+        // fixstr/str8/str16/str32, fixmap/map16, bin8/bin16/bin32.
+        for (text, headers, body) in [(1, 0, 0), (40, 3, 200), (300, 20, 70_000), (70_000, 16, 300)] {
+            let response = Response {
+                status_code: 70_000,
+                status: "s".repeat(text),
+                header: (0..headers).map(|i| (format!("h{i}"), "v".repeat(text.min(500)))).collect(),
+                body: vec![7; body],
+            };
+            assert_eq!(encode(&response).unwrap(), rmp_serde::to_vec_named(&response).unwrap(), "{text} {headers} {body}");
+            let request = Request { method: "GET".into(), path: "p".repeat(text), query_string: String::new(), header: response.header.clone(), body: response.body.clone() };
+            assert_eq!(decode::<Request>(&rmp_serde::to_vec_named(&request).unwrap()), Some(request));
         }
     }
 }
