@@ -239,15 +239,13 @@ pub fn archive(name: &str) -> String {
 pub fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, port: u16) -> String {
     let unused = std::path::Path::new("");
     let mut manifest = testkit::host::demo_manifest(unused, unused, &port.to_string());
-    manifest.retain(|key, _| key == "actor" || key == "link");
     manifest["actor"][0]["path"] = file.into();
     manifest["actor"][0]["instances"] = i64::try_from(instances).expect("a sane instance count").into();
     for link in manifest["link"].as_array_mut().expect("the demo has links") {
         link["actor"] = name.into();
     }
-    let values: toml::Table = format!("values = {kv_values}").parse().expect("key-value link values read as TOML");
-    testkit::host::link_mut(&mut manifest, "wascc:keyvalue")["values"] = values["values"].clone();
-    format!("\n{}", testkit::host::manifest_text(&manifest))
+    testkit::host::link_mut(&mut manifest, "wascc:keyvalue")["values"] = testkit::host::toml_value(kv_values);
+    testkit::host::entries_text(manifest, &["actor", "link"])
 }
 
 /// `[[provider]]` entries: `kv` (a provider library name such as
@@ -255,9 +253,8 @@ pub fn actor_entries(file: &str, name: &str, instances: usize, kv_values: &str, 
 /// them.
 pub fn providers(kv: &str) -> String {
     let (kv, http) = (archive(kv), archive("http_server"));
-    let mut manifest = testkit::host::demo_manifest(std::path::Path::new(&kv), std::path::Path::new(&http), "0");
-    manifest.retain(|key, _| key == "provider");
-    format!("\n{}", testkit::host::manifest_text(&manifest))
+    let manifest = testkit::host::demo_manifest(std::path::Path::new(&kv), std::path::Path::new(&http), "0");
+    testkit::host::entries_text(manifest, &["provider"])
 }
 
 /// `host-edge run` for `manifest` in `dir`.

@@ -13,7 +13,7 @@ use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::Policy;
 use host_edge_runtime::Limits;
 use host_edge_runtime::Host;
-use testkit::host::{demo_manifest, link_mut, manifest_text};
+use testkit::host::{demo_manifest, link_mut, manifest_text, toml_value};
 use testkit::{
     actor_module, free_port, host_edge_bin, http_get, provider_archive, redis_url, wait_for_port, PrivateRedis,
     Signer,
@@ -340,10 +340,7 @@ fn counter_manifest_text(kv_library: &str, kv_values: &str, port: u16, http_extr
         demo_manifest(&provider_archive(kv_library), &provider_archive("http_server"), &port.to_string());
     manifest["host"] = toml::Value::Table(toml::toml! { health_interval = "100ms" });
     manifest["actor"][0]["path"] = "counter.wasm".into();
-    let inline = |pairs: &str| -> toml::Value {
-        let table: toml::Table = format!("values = {{ {pairs} }}").parse().expect("link values read as TOML");
-        table["values"].clone()
-    };
+    let inline = |pairs: &str| toml_value(&format!("{{ {pairs} }}"));
     link_mut(&mut manifest, "wascc:keyvalue")["values"] = inline(kv_values);
     let http = link_mut(&mut manifest, "wascc:http_server");
     http["capability"] = "wasmcloud:httpserver".into();

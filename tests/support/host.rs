@@ -213,12 +213,23 @@ pub fn manifest_text(manifest: &toml::Table) -> String {
     toml::to_string(manifest).expect("a manifest serializes")
 }
 
+/// Only the tables of `manifest` named `keys`, as text that goes on the end
+/// of a manifest or a deployment file.
+pub fn entries_text(mut manifest: toml::Table, keys: &[&str]) -> String {
+    manifest.retain(|key, _| keys.contains(&key));
+    format!("\n{}", manifest_text(&manifest))
+}
+
+/// A TOML value written inline (`{ PATH = "counter.db" }`, `"x"`, `3`).
+pub fn toml_value(inline: &str) -> toml::Value {
+    let table: toml::Table = format!("value = {inline}").parse().expect("an inline TOML value");
+    table["value"].clone()
+}
+
 /// The demo's entries that serve the counter (named `counter`) from the
 /// SQLite store (`PATH = counter.db` in the provider's state) over HTTP on
 /// `port` ([`demo_manifest`]): its `[[provider]]`s and `[[link]]`s, for a
 /// manifest or a deployment file alike.
 pub fn counter_entries(kv: &Path, http: &Path, port: &str) -> String {
-    let mut manifest = demo_manifest(kv, http, port);
-    manifest.retain(|key, _| key == "provider" || key == "link");
-    format!("\n{}", manifest_text(&manifest))
+    entries_text(demo_manifest(kv, http, port), &["provider", "link"])
 }
