@@ -32,11 +32,13 @@ pub enum WellKnown {
     Logging,
     /// `iot:gpio`: general-purpose I/O pins on the board.
     Gpio,
+    /// `iot:i2c`: transactions with devices on the board's I2C buses.
+    I2c,
 }
 
 impl WellKnown {
     /// Every well-known capability, in a stable order.
-    pub const ALL: [WellKnown; 8] = [
+    pub const ALL: [WellKnown; 9] = [
         WellKnown::KeyValue,
         WellKnown::Messaging,
         WellKnown::HttpServer,
@@ -45,6 +47,7 @@ impl WellKnown {
         WellKnown::Extras,
         WellKnown::Logging,
         WellKnown::Gpio,
+        WellKnown::I2c,
     ];
 
     /// The canonical id, the spelling waSCC actors use on the wire.
@@ -58,6 +61,7 @@ impl WellKnown {
             WellKnown::Extras => "wascc:extras",
             WellKnown::Logging => "wascc:logging",
             WellKnown::Gpio => "iot:gpio",
+            WellKnown::I2c => "iot:i2c",
         }
     }
 
@@ -84,6 +88,7 @@ impl WellKnown {
             },
             "iot" | "wascc-iot" => match name.as_str() {
                 "gpio" => WellKnown::Gpio,
+                "i2c" => WellKnown::I2c,
                 _ => return None,
             },
             _ => return None,

@@ -24,14 +24,17 @@ use provider_abi::grant::Rule;
     -k --grant wascc:keyvalue=prefix:sensors: --grant wascc:keyvalue=exact:config\n  \
     host-edge sign button_led.wasm -o button_led_s.wasm --issuer issuer.nk --subject led.nk \\\n      \
     --cap iot:gpio --grant iot:gpio=out:17,in:27\n  \
+    host-edge sign weather.wasm -o weather_s.wasm --issuer issuer.nk --subject weather.nk \\\n      \
+    --i2c -g -s --grant iot:i2c=1:0x76\n  \
     host-edge sign gateway.wasm -o gateway_s.wasm --issuer issuer.nk --subject gateway.nk \\\n      \
     -s --call MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW\n\n\
 A grant narrows a capability the token grants: with the third example the actor\n\
 reaches only the keys starting `sensors:` and the key `config`; with the fourth,\n\
 it may drive GPIO 17 and read GPIO 27, and no other pin (a signed pin is a\n\
 BCM number or a label of the board's own definition, never one from the\n\
-manifest's LABELS). A manifest link may narrow it further; see\n\
-docs/claims.md, \"Fine-grained grants\". With the fifth, the actor may call\n\
+manifest's LABELS); with the fifth, it may reach the device at 0x76 on I2C\n\
+bus 1 only. A manifest link may narrow it further; see docs/claims.md,\n\
+\"Fine-grained grants\". With the sixth, the actor may call\n\
 that one actor (by its module key); see docs/claims.md, \"Calls between actors\".")]
 pub struct SignArgs {
     /// The module to sign.
@@ -101,6 +104,9 @@ pub struct SignArgs {
     /// Grant iot:gpio.
     #[arg(long)]
     gpio: bool,
+    /// Grant iot:i2c.
+    #[arg(long)]
+    i2c: bool,
 }
 
 impl SignArgs {
@@ -114,6 +120,7 @@ impl SignArgs {
             (self.logging, WellKnown::Logging),
             (self.extras, WellKnown::Extras),
             (self.gpio, WellKnown::Gpio),
+            (self.i2c, WellKnown::I2c),
         ];
         let mut caps: Vec<CapabilityId> = flags
             .into_iter()

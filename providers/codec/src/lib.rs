@@ -12,6 +12,7 @@ pub mod core;
 pub mod extras;
 pub mod gpio;
 pub mod http;
+pub mod i2c;
 pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
