@@ -87,7 +87,7 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 7] = [
+const PROVIDERS: [&str; 8] = [
     "host-edge-keyvalue-sqlite",
     "host-edge-keyvalue-redis",
     "host-edge-http-server",
@@ -95,11 +95,12 @@ const PROVIDERS: [&str; 7] = [
     "host-edge-messaging-mqtt",
     "host-edge-http-client",
     "host-edge-blobstore-fs",
+    "host-edge-i2c",
 ];
 
 /// Their library names, as bundles carry them in `providers/`.
-const LIBRARIES: [&str; 7] =
-    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs"];
+const LIBRARIES: [&str; 8] =
+    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs", "i2c"];
 
 /// The capability each of [`LIBRARIES`] serves: what its archive signs.
 fn capability_of(library: &str) -> &'static str {
@@ -110,6 +111,7 @@ fn capability_of(library: &str) -> &'static str {
         "messaging_mqtt" => "wascc:messaging",
         "http_client" => "wascc:http_client",
         "blobstore_fs" => "wascc:blobstore",
+        "i2c" => "iot:i2c",
         other => panic!("no shipped provider library {other}"),
     }
 }

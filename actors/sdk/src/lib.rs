@@ -27,6 +27,7 @@
 //! | [`messaging`] | `wascc:messaging` | [`messaging::Messaging`] |
 //! | [`blobstore`] | `wascc:blobstore` | [`blobstore::Blobstore`] |
 //! | [`gpio`] | `iot:gpio` | [`gpio::Pin`] |
+//! | [`i2c`] | `iot:i2c` | [`i2c::Bus`] (embedded-hal 1.0's `I2c`), [`i2c::Delay`] |
 //! | [`extras`] | `wascc:extras` | [`extras::Extras`] |
 //! | [`logging`] | `wascc:logging` | the `log` macros |
 //! | [`actor`] | another actor, by module key | [`actor::call`], [`actor::caller`] |
@@ -45,6 +46,7 @@ pub mod actor;
 pub mod blobstore;
 pub mod extras;
 pub mod gpio;
+pub mod i2c;
 pub mod http;
 pub mod http_client;
 pub mod keyvalue;
@@ -52,6 +54,9 @@ pub mod logging;
 pub mod messaging;
 
 pub use codec;
+/// The traits of embedded-hal 1.0, which [`i2c::Bus`] and [`i2c::Delay`]
+/// implement, for actors that call them without a driver.
+pub use embedded_hal;
 
 /// The actor's allocator: small blocks kept for reuse, so that the two
 /// dozen allocations of a request cost a few interpreted instructions each
@@ -68,7 +73,7 @@ pub const HEALTH_REQUEST: &str = codec::core::OP_HEALTH_REQUEST;
 /// What most actors import: the macro, the result types, every capability
 /// module and the `log` macros.
 pub mod prelude {
-    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, keyvalue, logging, messaging};
+    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, i2c, keyvalue, logging, messaging};
     pub use crate::{Error, HandlerResult};
     pub use log::{debug, error, info, trace, warn};
 }
