@@ -11,6 +11,10 @@
 //! - `demo mqtt [--check]`: the telemetry actor on the MQTT broker at
 //!   localhost:1883 (with `--check`: a reading posted over HTTP reaches
 //!   `mosquitto_sub`, and answers `mosquitto_rr`);
+//! - `demo weather [--check]`: the weather actor reading the simulated
+//!   BME280 on I2C with the bme280 driver from crates.io, publishing on the
+//!   broker at localhost:1883 and serving the latest at localhost:8080
+//!   (with `--check`: a reading reaches `mosquitto_sub` and `/weather`);
 //! - `test`: build the actors, then run every test in the workspace, the
 //!   demos' checks and the fuzz targets (`fuzz`, for the default time);
 //! - `fuzz [--seconds N]`: build the fuzz targets (fuzz/, cargo-fuzz) and
@@ -371,6 +375,65 @@ fn check_demo_mqtt(setup: &DemoSetup) {
     eprintln!("xtask: messaging demo check passed: the reading reached mosquitto_sub and answered mosquitto_rr");
 }
 
+/// The I2C demo: the weather actor reads the simulated BME280 with the
+/// bme280 driver from crates.io and publishes on the local broker
+/// (boards/examples/weather-sim.toml).
+fn demo_weather(check: bool, profile: &str) {
+    let providers = ["host-edge-i2c", "host-edge-messaging-mqtt", "host-edge-http-server"];
+    let setup = DemoSetup::new("demo-weather", profile, &providers, &["weather"]);
+    setup.sign("weather", "weather", &["-s", "-g", "--i2c", "--grant", "iot:i2c=1:0x76", "--grant", "wascc:messaging=pub:weather/#"]);
+    let mut manifest = std::fs::read_to_string(root().join("boards/examples/weather-sim.toml"))
+        .expect("reading boards/examples/weather-sim.toml")
+        .replace("actors/weather.wasm", "weather_s.wasm")
+        .replace(r#"ADDRESS = "0.0.0.0""#, r#"ADDRESS = "127.0.0.1""#);
+    for library in ["i2c", "messaging_mqtt", "http_server"] {
+        manifest = manifest.replace(&format!("providers/{}", archive_file(library)), &setup.archive(library));
+    }
+    if check {
+        // A reading a second, so the check does not wait five.
+        manifest = manifest.replace(r#"SAMPLE_EVERY = "5s""#, r#"SAMPLE_EVERY = "1s""#);
+    }
+    std::fs::write(setup.dir.join("manifest.toml"), setup.trusting(&manifest)).expect("writing the weather demo manifest");
+    if check {
+        check_demo_weather(&setup);
+        return;
+    }
+    eprintln!("xtask: the weather actor on the simulated BME280, publishing on the broker at 127.0.0.1:1883. In another terminal:");
+    eprintln!("xtask:   mosquitto_sub -t 'weather/#' -v      # a reading every 5 s");
+    eprintln!("xtask:   curl localhost:{DEMO_PORT}/weather          # the latest");
+    eprintln!("xtask: Ctrl-C stops it. Files are in {}", setup.dir.display());
+    run(&mut setup.host_edge(&["run", "manifest.toml"]));
+}
+
+/// Runs the weather demo on the broker at 127.0.0.1:1883: a reading of the
+/// simulated part's 21.5 degrees must reach `mosquitto_sub`, and `/weather`
+/// must serve one.
+fn check_demo_weather(setup: &DemoSetup) {
+    if std::net::TcpStream::connect(("127.0.0.1", DEMO_PORT)).is_ok() {
+        eprintln!("xtask: something already listens on port {DEMO_PORT}; stop it to check the weather demo");
+        exit(1);
+    }
+    let watcher = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-q", "1", "-C", "1", "-W", "60", "-t", "weather/reading"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            eprintln!("xtask: mosquitto_sub does not run ({e}); bash .ci/setup installs it");
+            exit(1)
+        });
+    let mut host = setup.host_edge(&["run", "manifest.toml"]).spawn().expect("the host starts");
+    let seen = watcher.wait_with_output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let served = http_get(DEMO_PORT, "/weather", Duration::from_secs(10)).unwrap_or_default();
+    let _ = Command::new("kill").args(["-TERM", &host.id().to_string()]).status();
+    let status = host.wait().expect("the host stops");
+    let reads_the_part = |json: &str| json.starts_with(r#"{"temperature":21.50,"pressure":1013.2"#);
+    if !reads_the_part(&seen) || !reads_the_part(&served) || !status.success() {
+        eprintln!("xtask: weather demo check failed: mosquitto_sub saw {seen:?}, /weather served {served:?}; host {status}");
+        exit(1);
+    }
+    eprintln!("xtask: weather demo check passed: {seen}");
+}
+
 /// POSTs `body` to `path` on loopback `port`; the response body, or `None`.
 fn http_post(port: u16, path: &str, body: &str, read: Duration) -> Option<String> {
     use std::io::{Read, Write};
@@ -508,6 +571,7 @@ fn test(extra: &[String]) {
         demo(true, "dev");
         demo_gpio(true, "dev");
         demo_mqtt(true, "dev");
+        demo_weather(true, "dev");
     });
     // Every parser of outside input, under libFuzzer for a minute or so:
     // the seeds and what a short run finds from them (docs/fuzzing.md).
@@ -992,6 +1056,9 @@ fn main() {
         }
         Some("demo") if args.get(1).map(String::as_str) == Some("mqtt") => {
             demo_mqtt(args.get(2).map(String::as_str) == Some("--check"), DEMO_PROFILE)
+        }
+        Some("demo") if args.get(1).map(String::as_str) == Some("weather") => {
+            demo_weather(args.get(2).map(String::as_str) == Some("--check"), DEMO_PROFILE)
         }
         Some("demo") if args.get(1).map(String::as_str) == Some("gpio") => {
             demo_gpio(args.get(2).map(String::as_str) == Some("--check"), DEMO_PROFILE)
