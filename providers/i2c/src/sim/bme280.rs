@@ -263,7 +263,8 @@ mod tests {
     /// What a driver does: reads the 8 data bytes and compensates them with
     /// the calibration it read from the part.
     fn measure(part: &mut Bme280) -> (f64, f64, f64) {
-        part.write(&[REG_CTRL_HUM, 0x01, REG_CTRL_MEAS, 0b010_101_01]).unwrap();
+        // Temperature x2, pressure x16 (bits 7-5, 4-2), forced mode (1-0).
+        part.write(&[REG_CTRL_HUM, 0x01, REG_CTRL_MEAS, (0b010 << 5) | (0b101 << 2) | 0b01]).unwrap();
         part.write(&[REG_DATA]).unwrap();
         let mut data = [0u8; 8];
         part.read(&mut data);
@@ -308,7 +309,7 @@ mod tests {
     #[test]
     fn a_soft_reset_clears_the_controls_and_a_skipped_channel_reads_its_reset_value() {
         let mut part = Bme280::new(Readings::default());
-        part.write(&[REG_CTRL_MEAS, 0b001_000_11]).unwrap(); // temperature only, normal mode
+        part.write(&[REG_CTRL_MEAS, (0b001 << 5) | 0b11]).unwrap(); // temperature only, normal mode
         assert_eq!(part.register(REG_DATA), 0x80, "pressure skipped");
         assert_ne!(part.register(REG_DATA + 3), 0x80, "temperature measured");
         part.write(&[REG_RESET, RESET_WORD]).unwrap();

@@ -115,16 +115,19 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Placed>, DevicesError> {
     Ok(placed)
 }
 
+/// The devices on one bus, by address.
+type Devices = BTreeMap<u8, Box<dyn Device>>;
+
 /// The simulated buses.
 pub(crate) struct Sim {
     /// Each bus's devices; a bus is locked for a whole transaction.
-    buses: BTreeMap<u8, Mutex<BTreeMap<u8, Box<dyn Device>>>>,
+    buses: BTreeMap<u8, Mutex<Devices>>,
 }
 
 impl Sim {
     /// Buses `buses` (empty ones included), with the devices `placed`.
     pub(crate) fn new(buses: &[u8], placed: &[Placed]) -> Sim {
-        let mut all: BTreeMap<u8, BTreeMap<u8, Box<dyn Device>>> = buses.iter().map(|&bus| (bus, BTreeMap::new())).collect();
+        let mut all: BTreeMap<u8, Devices> = buses.iter().map(|&bus| (bus, BTreeMap::new())).collect();
         for device in placed {
             all.entry(device.bus).or_default().insert(device.address, device.part.device());
         }
