@@ -703,7 +703,14 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     }
     let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"];
     let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"];
-    let actors = [("counter", &["-s", "-k"][..]), ("echo", &[][..]), ("button_led", &button_led[..]), ("telemetry", &telemetry[..])];
+    let weather = ["-s", "-g", "--i2c", "--grant", "iot:i2c=1:0x76", "--grant", "wascc:messaging=pub:weather/#"];
+    let actors = [
+        ("counter", &["-s", "-k"][..]),
+        ("echo", &[][..]),
+        ("button_led", &button_led[..]),
+        ("telemetry", &telemetry[..]),
+        ("weather", &weather[..]),
+    ];
     for (actor, caps) in actors {
         let input = wasm.join(format!("{actor}.wasm"));
         let output = dir.join("actors").join(format!("{actor}.wasm"));
@@ -720,7 +727,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     }
     copy_tree(&root().join("boards"), &dir.join("boards"));
     copy(&root().join("boards/raspberry-pi/host-edge.service"), &dir.join("host-edge.service"));
-    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "messaging.md", "fleet.md"] {
+    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "i2c.md", "messaging.md", "fleet.md"] {
         copy(&root().join("docs").join(doc), &dir.join("docs").join(doc));
     }
     let manifest = std::fs::read_to_string(root().join("boards/raspberry-pi/manifest.toml"))
@@ -735,6 +742,10 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
         .expect("reading boards/examples/mqtt.toml")
         .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
     std::fs::write(dir.join("mqtt.toml"), mqtt).expect("writing the messaging manifest");
+    let weather = std::fs::read_to_string(root().join("boards/raspberry-pi/weather.toml"))
+        .expect("reading boards/raspberry-pi/weather.toml")
+        .replace("trusted_issuers = []", &format!("trusted_issuers = [\"{issuer}\"]"));
+    std::fs::write(dir.join("weather.toml"), weather).expect("writing the weather manifest");
     glibc_floor(&dir, GLIBC_FLOOR);
     let tarball = out.join(format!("{name}.tar.gz"));
     run(Command::new("tar").current_dir(&out).arg("czf").arg(&tarball).arg(&name));
