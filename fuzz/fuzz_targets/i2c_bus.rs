@@ -1,7 +1,7 @@
 //! The I2C provider's parsers and simulated parts (`providers/i2c/src/`,
 //! compiled in from its sources: the provider is a cdylib only): the
 //! provider settings `SIM_DEVICES`, `SIM_BUSES` and the link value
-//! `SAMPLE_EVERY` from a manifest; grant rules (`1:0x76`); and a
+//! `SAMPLE_EVERY` (the SDK's `schedule::interval`) from a manifest; grant rules (`1:0x76`); and a
 //! transaction from an actor, decoded, checked and run on a simulated bus
 //! holding a BME280 and a 24C02.
 //!
@@ -50,8 +50,8 @@ fn settings(text: &str) {
             assert!(!placed[..i].iter().any(|d| (d.bus, d.address) == (device.bus, device.address)), "two devices at one address");
         }
     }
-    if let Ok(Some(every)) = config::sample_every(text) {
-        assert!(every >= config::MIN_SAMPLE_EVERY, "{text:?} samples every {every:?}");
+    if let Ok(Some(every)) = provider_sdk::schedule::interval(text) {
+        assert!(every >= provider_sdk::schedule::MIN_INTERVAL, "{text:?} samples every {every:?}");
     }
     let values = [("BACKEND", "sim"), ("SIM_BUSES", text)].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
     let _ = config::Config::read(&values);

@@ -42,7 +42,9 @@ pub const OP_WRITE_READ: &str = "WriteRead";
 pub const OP_DELAY: &str = "Delay";
 /// Provider -> actor: the link's sampling interval has come round; carries
 /// [`Sample`], replies nothing.
-pub const OP_SAMPLE: &str = "Sample";
+pub const OP_SAMPLE: &str = crate::sample::OP_SAMPLE;
+
+pub use crate::sample::Sample;
 
 /// The most operations a transaction may hold (the Linux kernel's own
 /// limit for one `I2C_RDWR`).
@@ -185,18 +187,6 @@ pub struct Transfer {
 pub struct DelayRequest {
     /// How long, in nanoseconds.
     pub ns: u64,
-}
-
-/// The sampling call a link asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Sample {
-    /// How many sampling calls came before this one since the link was
-    /// made.
-    pub sequence: u64,
-    /// Intervals that passed while the actor was still busy with an
-    /// earlier call (they are skipped, not queued).
-    pub missed: u64,
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub mod i2c;
 pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
+pub mod sample;
+pub mod spi;
 mod wire;
 
 use serde::{de::DeserializeOwned, Serialize};

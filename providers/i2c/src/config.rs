@@ -32,14 +32,6 @@ pub(crate) enum ConfigError {
     /// `SIM_BUSES` names something other than bus numbers.
     #[error("SIM_BUSES: `{0}` is not a bus number (0 to 255)")]
     Bus(String),
-    /// `SAMPLE_EVERY` is not a duration the provider accepts.
-    #[error("SAMPLE_EVERY: `{value}` {problem}")]
-    SampleEvery {
-        /// The value given.
-        value: String,
-        /// What is wrong with it.
-        problem: &'static str,
-    },
 }
 
 /// The provider's configuration, checked.
@@ -49,9 +41,6 @@ pub(crate) struct Config {
     /// The longest one `Delay` call may wait.
     pub(crate) max_delay: Duration,
 }
-
-/// The shortest sampling interval a link may ask for.
-pub(crate) const MIN_SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
 /// The settings, for the host to check manifests against.
 pub(crate) fn declared() -> Vec<Setting> {
@@ -74,12 +63,7 @@ pub(crate) fn declared() -> Vec<Setting> {
             "the simulated devices: `1:0x76 bme280 temperature=21.5 pressure=1013.25 humidity=45; 1:0x50 at24c02`",
         ),
         Setting::integer("MAX_DELAY_MS", provider, 1, Some(60_000), "1000", "the longest one Delay call may wait, in milliseconds"),
-        Setting::text(
-            "SAMPLE_EVERY",
-            SettingScope::Link,
-            Some(""),
-            "call the actor's Sample handler this often (`5s`, `250ms`); empty: never",
-        ),
+        provider_sdk::schedule::setting(),
     ]
 }
 
@@ -114,20 +98,6 @@ impl Config {
     }
 }
 
-/// Reads a link's `SAMPLE_EVERY`: `None` when empty.
-pub(crate) fn sample_every(text: &str) -> Result<Option<Duration>, ConfigError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let fail = |problem| ConfigError::SampleEvery { value: text.to_owned(), problem };
-    let every = humantime::parse_duration(text).map_err(|_| fail("is not a duration such as `5s` or `250ms`"))?;
-    if every < MIN_SAMPLE_EVERY {
-        return Err(fail("is shorter than the shortest interval, 10ms"));
-    }
-    Ok(Some(every))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,14 +115,5 @@ mod tests {
         assert_eq!(config.max_delay, Duration::from_secs(1));
         let err = Config::read(&settings(&[("BACKEND", "sim"), ("SIM_BUSES", "1, one")])).unwrap_err();
         assert_eq!(err.to_string(), "SIM_BUSES: `one` is not a bus number (0 to 255)");
-    }
-
-    #[test]
-    fn a_sampling_interval_is_a_duration_of_at_least_10ms() {
-        assert_eq!(sample_every(" ").unwrap(), None);
-        assert_eq!(sample_every("250ms").unwrap(), Some(Duration::from_millis(250)));
-        assert_eq!(sample_every("5s").unwrap(), Some(Duration::from_secs(5)));
-        assert_eq!(sample_every("1ms").unwrap_err().to_string(), "SAMPLE_EVERY: `1ms` is shorter than the shortest interval, 10ms");
-        assert!(sample_every("often").unwrap_err().to_string().contains("is not a duration"));
     }
 }

@@ -26,7 +26,6 @@
 mod address;
 mod backend;
 mod config;
-mod sampler;
 mod shape;
 mod sim;
 
@@ -39,18 +38,18 @@ use provider_sdk::codec::i2c::{
     self as contract, DelayRequest, Operation, ReadRequest, Transaction, Transfer, WriteReadRequest, WriteRequest,
 };
 use provider_sdk::grant::Grant;
+use provider_sdk::schedule::{self, Schedule};
 use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, Linux, Step};
 use config::{Buses, Config};
-use sampler::Sampler;
 use sim::Sim;
 
 /// An actor bound to the provider.
 struct Bound {
     grant: Arc<Grant>,
     /// Its sampling schedule, when its link asks for one.
-    sampler: Option<Sampler>,
+    sampler: Option<Schedule>,
 }
 
 /// The I2C provider.
@@ -60,7 +59,7 @@ pub struct I2cProvider {
     backend: Box<dyn Backend>,
     actors: Mutex<BTreeMap<String, Bound>>,
     /// Schedules of actors that went, joined when the provider stops.
-    ended: Mutex<Vec<Sampler>>,
+    ended: Mutex<Vec<Schedule>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,12 +159,12 @@ impl Provider for I2cProvider {
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let grant = Arc::new(read_grant(&config.values)?);
-        let every = config::sample_every(config.values.get("SAMPLE_EVERY").map_or("", String::as_str))
+        let every = schedule::interval(config.values.get(schedule::SAMPLE_EVERY).map_or("", String::as_str))
             .map_err(|e| ProviderError::bad_request(e.to_string()))?;
         let name = config.values.get(CONFIG_CLAIMS_NAME).cloned().unwrap_or_else(|| config.module.clone());
         let actor = config.module;
         let sampler = every
-            .map(|every| Sampler::start(self.host.clone(), actor.clone(), every))
+            .map(|every| Schedule::start(self.host.clone(), actor.clone(), every))
             .transpose()
             .map_err(|e| ProviderError::new(format!("cannot start sampling for actor {name}: {e}")))?;
         // An update (a replaced actor) starts afresh, with the new link's

@@ -16,6 +16,7 @@ pub mod export;
 mod host;
 pub mod keyvalue;
 mod provider;
+pub mod schedule;
 
 pub use codec;
 pub use host::{Host, Level};
