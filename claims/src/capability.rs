@@ -34,11 +34,13 @@ pub enum WellKnown {
     Gpio,
     /// `iot:i2c`: transactions with devices on the board's I2C buses.
     I2c,
+    /// `iot:spi`: transactions with devices on the board's SPI buses.
+    Spi,
 }
 
 impl WellKnown {
     /// Every well-known capability, in a stable order.
-    pub const ALL: [WellKnown; 9] = [
+    pub const ALL: [WellKnown; 10] = [
         WellKnown::KeyValue,
         WellKnown::Messaging,
         WellKnown::HttpServer,
@@ -48,6 +50,7 @@ impl WellKnown {
         WellKnown::Logging,
         WellKnown::Gpio,
         WellKnown::I2c,
+        WellKnown::Spi,
     ];
 
     /// The canonical id, the spelling waSCC actors use on the wire.
@@ -62,6 +65,7 @@ impl WellKnown {
             WellKnown::Logging => "wascc:logging",
             WellKnown::Gpio => "iot:gpio",
             WellKnown::I2c => "iot:i2c",
+            WellKnown::Spi => "iot:spi",
         }
     }
 
@@ -89,6 +93,7 @@ impl WellKnown {
             "iot" | "wascc-iot" => match name.as_str() {
                 "gpio" => WellKnown::Gpio,
                 "i2c" => WellKnown::I2c,
+                "spi" => WellKnown::Spi,
                 _ => return None,
             },
             _ => return None,

@@ -12,7 +12,7 @@
 
 #![no_main]
 
-use codec::{blobstore, core, extras, gpio, http, i2c, keyvalue, logging, messaging};
+use codec::{blobstore, core, extras, gpio, http, i2c, keyvalue, logging, messaging, spi};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -80,6 +80,7 @@ fuzz_target!(|bytes: &[u8]| {
         gpio::InputRequest, gpio::OutputRequest, gpio::PwmRequest, gpio::PinRequest, gpio::WriteRequest,
         gpio::PinState, gpio::EdgeEvent,
         i2c::Transaction, i2c::WriteRequest, i2c::ReadRequest, i2c::WriteReadRequest, i2c::DelayRequest, i2c::Sample,
+        spi::Transaction, spi::TransferRequest,
     );
     hand_written_agrees::<http::Request>(bytes);
     hand_written_agrees::<http::Response>(bytes);
@@ -88,4 +89,5 @@ fuzz_target!(|bytes: &[u8]| {
     round_trip_if::<blobstore::FileChunk>(bytes, |chunk| chunk.context.is_some());
     round_trip_if::<blobstore::StreamRequest>(bytes, |request| request.context.is_some());
     round_trip_if::<i2c::Transfer>(bytes, |transfer| transfer.fault.is_some());
+    round_trip_if::<spi::Transferred>(bytes, |transferred| transferred.fault.is_some());
 });

@@ -97,7 +97,7 @@ const WASCC_LIBRARIES: [(&str, &str, Replacement); 15] = [
 ];
 
 /// host-edge's own provider libraries, by file stem, and what they serve.
-const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 8] = [
+const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 9] = [
     ("keyvalue_sqlite", WellKnown::KeyValue),
     ("keyvalue_redis", WellKnown::KeyValue),
     ("http_server", WellKnown::HttpServer),
@@ -106,6 +106,7 @@ const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 8] = [
     ("blobstore_fs", WellKnown::Blobstore),
     ("gpio", WellKnown::Gpio),
     ("i2c", WellKnown::I2c),
+    ("spi", WellKnown::Spi),
 ];
 
 /// Whether `path` names a waSCC manifest (by its extension).

@@ -173,7 +173,7 @@ fn c_compiler() -> String {
 
 /// The provider crates of the workspace, by library name.
 /// The first [`SHIPPED`] are the ones a bundle carries.
-pub const PROVIDERS: [(&str, &str); 10] = [
+pub const PROVIDERS: [(&str, &str); 11] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
@@ -182,13 +182,14 @@ pub const PROVIDERS: [(&str, &str); 10] = [
     ("http_client", "host-edge-http-client"),
     ("blobstore_fs", "host-edge-blobstore-fs"),
     ("i2c", "host-edge-i2c"),
+    ("spi", "host-edge-spi"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
     ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
 
 /// How many of [`PROVIDERS`] are shipped providers (the rest are test
 /// fixtures).
-pub const SHIPPED: usize = 8;
+pub const SHIPPED: usize = 9;
 
 /// Builds the providers (with the host, once per process) and returns the
 /// path of the one whose library is called `name` (`keyvalue_sqlite`, ...).
@@ -212,6 +213,7 @@ pub fn provider_capability(name: &str) -> &'static str {
         "http_client" => "wascc:http_client",
         "blobstore_fs" => "wascc:blobstore",
         "i2c" => "iot:i2c",
+        "spi" => "iot:spi",
         "panicking_provider" => "example:panics",
         // waSCC's providers carried no host-edge descriptor; the archive
         // signs what it would serve.

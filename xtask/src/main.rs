@@ -91,7 +91,7 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 8] = [
+const PROVIDERS: [&str; 9] = [
     "host-edge-keyvalue-sqlite",
     "host-edge-keyvalue-redis",
     "host-edge-http-server",
@@ -100,11 +100,12 @@ const PROVIDERS: [&str; 8] = [
     "host-edge-http-client",
     "host-edge-blobstore-fs",
     "host-edge-i2c",
+    "host-edge-spi",
 ];
 
 /// Their library names, as bundles carry them in `providers/`.
-const LIBRARIES: [&str; 8] =
-    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs", "i2c"];
+const LIBRARIES: [&str; 9] =
+    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs", "i2c", "spi"];
 
 /// The capability each of [`LIBRARIES`] serves: what its archive signs.
 fn capability_of(library: &str) -> &'static str {
@@ -116,6 +117,7 @@ fn capability_of(library: &str) -> &'static str {
         "http_client" => "wascc:http_client",
         "blobstore_fs" => "wascc:blobstore",
         "i2c" => "iot:i2c",
+        "spi" => "iot:spi",
         other => panic!("no shipped provider library {other}"),
     }
 }

@@ -107,6 +107,9 @@ pub struct SignArgs {
     /// Grant iot:i2c.
     #[arg(long)]
     i2c: bool,
+    /// Grant iot:spi.
+    #[arg(long)]
+    spi: bool,
 }
 
 impl SignArgs {
@@ -121,6 +124,7 @@ impl SignArgs {
             (self.extras, WellKnown::Extras),
             (self.gpio, WellKnown::Gpio),
             (self.i2c, WellKnown::I2c),
+            (self.spi, WellKnown::Spi),
         ];
         let mut caps: Vec<CapabilityId> = flags
             .into_iter()

@@ -1,0 +1,181 @@
+//! `iot:spi`: an actor's transactions with the devices on the board's SPI
+//! buses, one chip select each.
+//!
+//! Shaped after embedded-hal 1.0's `SpiDevice`: a [`Transaction`] holds
+//! [`Operation`]s (writes, reads, full-duplex transfers and waits) run with
+//! the device's chip select held asserted from the first to the last, so
+//! no other user of the bus comes between them; the clock mode and speed
+//! are the transaction's own. Every reply is a [`Transferred`]: the bytes
+//! each read and transfer clocked in, or the [`Fault`] the controller
+//! reported. A refusal (a device outside the grant, a malformed request)
+//! is a host error instead.
+//!
+//! waSCC had no SPI capability; this contract is host-edge's own, in the
+//! style of the others (msgpack maps keyed by camelCase field names).
+
+use serde::{Deserialize, Serialize};
+
+/// The capability id.
+pub const CAPABILITY_ID: &str = "iot:spi";
+
+/// Actor -> provider: run a [`Transaction`]; replies [`Transferred`].
+pub const OP_TRANSACTION: &str = "Transaction";
+/// Actor -> provider: one full-duplex transfer; carries
+/// [`TransferRequest`], replies [`Transferred`] with one read.
+pub const OP_TRANSFER: &str = "Transfer";
+/// Provider -> actor: the link's sampling interval has come round; carries
+/// [`Sample`], replies nothing.
+pub const OP_SAMPLE: &str = crate::sample::OP_SAMPLE;
+
+pub use crate::sample::Sample;
+
+/// The most operations a transaction may hold.
+pub const MAX_OPERATIONS: usize = 32;
+/// The most bytes one operation may move (the kernel's spidev buffer is
+/// 4 KiB by default).
+pub const MAX_OPERATION_BYTES: usize = 4096;
+/// The most bytes a whole transaction may move.
+pub const MAX_TRANSACTION_BYTES: usize = 8192;
+/// The longest wait inside a transaction, in nanoseconds (the chip select
+/// stays asserted meanwhile).
+pub const MAX_DELAY_NS: u32 = 10_000_000;
+/// The fastest clock a transaction may ask for.
+pub const MAX_SPEED_HZ: u32 = 125_000_000;
+
+/// One step of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Operation {
+    /// Clock out these bytes, ignoring what comes in.
+    Write(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Clock in this many bytes, sending zeros.
+    Read(u32),
+    /// Clock out these bytes and keep the as many that come in.
+    Transfer(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Wait this many nanoseconds, the chip select still asserted.
+    DelayNs(u32),
+}
+
+/// The clock polarity and phase, as SPI modes 0-3 number them.
+pub type Mode = u8;
+
+/// Operations on one device, run with its chip select held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transaction {
+    /// The bus number (`0` for `/dev/spidev0.*`, the Pi header's SPI0).
+    pub bus: u8,
+    /// The chip select on that bus (`0` for CE0).
+    pub chip_select: u8,
+    /// The SPI mode, 0 to 3 (clock polarity and phase).
+    #[serde(default)]
+    pub mode: Mode,
+    /// The clock, in hertz.
+    #[serde(default = "default_speed")]
+    pub speed_hz: u32,
+    /// What to do, in order.
+    pub operations: Vec<Operation>,
+}
+
+/// One full-duplex transfer on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferRequest {
+    /// The bus number.
+    pub bus: u8,
+    /// The chip select.
+    pub chip_select: u8,
+    /// The SPI mode, 0 to 3.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The clock, in hertz.
+    #[serde(default = "default_speed")]
+    pub speed_hz: u32,
+    /// The bytes clocked out; as many come back.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+fn default_speed() -> u32 {
+    1_000_000
+}
+
+impl From<TransferRequest> for Transaction {
+    fn from(request: TransferRequest) -> Transaction {
+        Transaction {
+            bus: request.bus,
+            chip_select: request.chip_select,
+            mode: request.mode,
+            speed_hz: request.speed_hz,
+            operations: vec![Operation::Transfer(request.data)],
+        }
+    }
+}
+
+/// What the controller reported when a transaction did not complete, in
+/// embedded-hal's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKind {
+    /// Data came in faster than it was read.
+    Overrun,
+    /// The controller saw another master drive its chip select.
+    ModeFault,
+    /// The controller cannot do the mode, speed or word size asked for.
+    FrameFormat,
+    /// The chip select could not be driven.
+    ChipSelectFault,
+    /// Anything else the controller's driver reported.
+    Other,
+}
+
+/// A transaction the controller did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// What happened.
+    pub kind: FaultKind,
+    /// The controller's own words.
+    pub message: String,
+}
+
+/// The reply to every transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transferred {
+    /// The bytes each read and transfer operation clocked in, in order;
+    /// empty on a fault.
+    #[serde(default)]
+    pub reads: Vec<serde_bytes::ByteBuf>,
+    /// Why the transaction did not complete; `None` when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_without_mode_or_speed_reads_as_mode_0_at_1_mhz() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Bare {
+            bus: u8,
+            chip_select: u8,
+            operations: Vec<Operation>,
+        }
+        let bytes = crate::serialize(&Bare { bus: 0, chip_select: 1, operations: vec![Operation::Read(3)] }).unwrap();
+        let transaction: Transaction = crate::deserialize(&bytes).unwrap();
+        assert_eq!((transaction.mode, transaction.speed_hz), (0, 1_000_000));
+        assert_eq!(crate::deserialize::<Transaction>(&crate::serialize(&transaction).unwrap()).unwrap(), transaction);
+    }
+
+    #[test]
+    fn a_transfer_request_is_a_transaction_of_one_transfer() {
+        let request = TransferRequest { bus: 0, chip_select: 0, mode: 3, speed_hz: 500_000, data: vec![1, 0x80, 0] };
+        let transaction = Transaction::from(request);
+        assert_eq!(transaction.operations, [Operation::Transfer(vec![1, 0x80, 0])]);
+        assert_eq!(transaction.mode, 3);
+    }
+}
