@@ -28,6 +28,7 @@
 //! | [`blobstore`] | `wascc:blobstore` | [`blobstore::Blobstore`] |
 //! | [`gpio`] | `iot:gpio` | [`gpio::Pin`] |
 //! | [`i2c`] | `iot:i2c` | [`i2c::Bus`] (embedded-hal 1.0's `I2c`), [`i2c::Delay`] |
+//! | [`spi`] | `iot:spi` | [`spi::Device`] (embedded-hal 1.0's `SpiDevice`) |
 //! | [`extras`] | `wascc:extras` | [`extras::Extras`] |
 //! | [`logging`] | `wascc:logging` | the `log` macros |
 //! | [`actor`] | another actor, by module key | [`actor::call`], [`actor::caller`] |
@@ -52,10 +53,11 @@ pub mod http_client;
 pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
+pub mod spi;
 
 pub use codec;
-/// The traits of embedded-hal 1.0, which [`i2c::Bus`] and [`i2c::Delay`]
-/// implement, for actors that call them without a driver.
+/// The traits of embedded-hal 1.0, which [`i2c::Bus`], [`i2c::Delay`] and
+/// [`spi::Device`] implement, for actors that call them without a driver.
 pub use embedded_hal;
 
 /// The actor's allocator: small blocks kept for reuse, so that the two
@@ -73,7 +75,7 @@ pub const HEALTH_REQUEST: &str = codec::core::OP_HEALTH_REQUEST;
 /// What most actors import: the macro, the result types, every capability
 /// module and the `log` macros.
 pub mod prelude {
-    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, i2c, keyvalue, logging, messaging};
+    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, i2c, keyvalue, logging, messaging, spi};
     pub use crate::{Error, HandlerResult};
     pub use log::{debug, error, info, trace, warn};
 }
