@@ -729,7 +729,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     }
     copy_tree(&root().join("boards"), &dir.join("boards"));
     copy(&root().join("boards/raspberry-pi/host-edge.service"), &dir.join("host-edge.service"));
-    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "i2c.md", "messaging.md", "fleet.md"] {
+    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "i2c.md", "spi.md", "messaging.md", "fleet.md"] {
         copy(&root().join("docs").join(doc), &dir.join("docs").join(doc));
     }
     let manifest = std::fs::read_to_string(root().join("boards/raspberry-pi/manifest.toml"))
