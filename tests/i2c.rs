@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use codec::i2c::{
-    DelayRequest, FaultKind, Operation, ReadRequest, Transaction, Transfer, WriteReadRequest, OP_DELAY, OP_READ, OP_TRANSACTION,
-    OP_WRITE_READ,
+    DelayRequest, FaultKind, Operation, ReadRequest, Sample, Transaction, Transfer, WriteReadRequest, OP_DELAY, OP_READ,
+    OP_SAMPLE, OP_TRANSACTION, OP_WRITE_READ,
 };
 use host_edge_runtime::capability::CapabilityId;
 use host_edge_runtime::claims::{Policy, SignOptions};
@@ -24,8 +24,9 @@ use testkit::{actor_module, eventually, free_port, http_get, options, provider_a
 const I2C: &str = "iot:i2c";
 const HTTP: &str = "wascc:http_server";
 const MESSAGING: &str = "wascc:messaging";
-/// A BME280 at its primary address and a 24C02 EEPROM, on bus 1.
-const DEVICES: &str = "1:0x76 bme280 temperature=23.4 pressure=1001.5 humidity=40; 1:0x50 at24c02";
+/// A BME280 at its primary address, an LM75-compatible thermometer and a
+/// 24C02 EEPROM, on bus 1.
+const DEVICES: &str = "1:0x76 bme280 temperature=23.4 pressure=1001.5 humidity=40; 1:0x48 lm75 temperature=25.5; 1:0x50 at24c02";
 
 fn cap(id: &str) -> CapabilityId {
     CapabilityId::parse(id).unwrap()
@@ -215,4 +216,21 @@ fn a_transaction_beyond_the_limits_or_an_overlong_delay_is_refused_before_anythi
     assert!(err.contains("a delay of 2s is longer than one Delay call may wait (50ms, the provider setting MAX_DELAY_MS)"), "{err}");
     assert!(bench.call(&echo, OP_DELAY, &DelayRequest { ns: 1_000_000 }).is_ok());
     assert!(bench.transfer(&echo, register_read(1, 0x50, 0x00, 1)).is_ok(), "the provider serves on");
+}
+
+#[test]
+fn the_thermometer_actor_reads_an_lm75_register_by_register_and_keeps_the_reading_in_the_eeprom() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[]);
+    let module = Signer::new().sign_with(&actor_module("thermometer"), &signed("thermometer", &[I2C], &["1:0x48", "1:0x50"]));
+    let actor = bench.host.load(&module).unwrap();
+    let thermometer = actor.subject().to_owned();
+    bench.host.start_actor(actor, 1, Limits::default()).unwrap();
+    bench.host.link_provider(&thermometer, &cap(I2C), "default", "i2c", &BTreeMap::new()).unwrap();
+    let sample = |sequence| codec::serialize(&Sample { sequence, missed: 0 }).unwrap();
+    bench.host.call(&thermometer, OP_SAMPLE, &sample(0)).unwrap();
+
+    let echo = bench.echo(&["1:0x50"], &[]);
+    let kept = bench.transfer(&echo, register_read(1, 0x50, 0x00, 2)).unwrap();
+    assert_eq!(kept.reads[0].as_ref(), [0x19, 0x80], "25.5 degrees, as the thermometer gave it");
 }

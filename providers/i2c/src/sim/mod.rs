@@ -3,12 +3,13 @@
 //! drivers run unchanged on a machine without I2C (this one, CI).
 //!
 //! `SIM_DEVICES = "1:0x76 bme280 temperature=21.5 pressure=1013.25
-//! humidity=45; 1:0x50 at24c02"`: entries separated by `;`, each a bus and
+//! humidity=45; 1:0x48 lm75 temperature=25.5; 1:0x50 at24c02"`: entries separated by `;`, each a bus and
 //! address, a part and its options. A transaction to an address where no
 //! device sits fails as a real bus does: the address is not acknowledged.
 
 mod bme280;
 mod eeprom;
+mod lm75;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,6 +21,7 @@ use crate::backend::{Backend, BusError, Outcome, Step};
 
 pub(crate) use self::bme280::{Bme280, Readings};
 pub(crate) use self::eeprom::Eeprom;
+pub(crate) use self::lm75::Lm75;
 
 /// A simulated part, as a controller sees it after the address byte.
 pub(crate) trait Device: Send {
@@ -57,6 +59,9 @@ pub(crate) enum Part {
     Bme280(Readings),
     /// A 24C02 EEPROM.
     At24c02,
+    /// An LM75-compatible thermometer (LM75, TMP102, TMP105) measuring
+    /// this many degrees Celsius.
+    Lm75(f64),
 }
 
 impl Part {
@@ -64,6 +69,7 @@ impl Part {
         match self {
             Part::Bme280(readings) => Box::new(Bme280::new(*readings)),
             Part::At24c02 => Box::new(Eeprom::new()),
+            Part::Lm75(celsius) => Box::new(Lm75::new(*celsius)),
         }
     }
 }
@@ -104,11 +110,18 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Placed>, DevicesError> {
                 }
                 Part::Bme280(readings)
             }
+            "lm75" | "tmp105" => match options[..] {
+                [] => Part::Lm75(25.0),
+                [("temperature", value)] => Part::Lm75(value.parse::<f64>().ok().filter(|v| (-55.0..=125.0).contains(v)).ok_or_else(
+                    || fail(format!("temperature takes a number from -55 to 125, not `{value}`")),
+                )?),
+                _ => return Err(fail(format!("{part} takes one option, temperature (°C)"))),
+            },
             "at24c02" => match options.first() {
                 Some((name, _)) => return Err(fail(format!("`{name}` is not an option of at24c02; it takes none"))),
                 None => Part::At24c02,
             },
-            other => return Err(fail(format!("`{other}` is not a simulated part: use bme280 or at24c02"))),
+            other => return Err(fail(format!("`{other}` is not a simulated part: use bme280, lm75 (or tmp105) or at24c02"))),
         };
         placed.push(Placed { bus, address, part });
     }
@@ -190,7 +203,8 @@ mod tests {
     #[test]
     fn a_mistake_is_refused_naming_the_entry_and_what_would_fit() {
         let err = |text: &str| parse(text).unwrap_err().to_string();
-        assert_eq!(err("1:0x76 bme281"), "SIM_DEVICES: `1:0x76 bme281`: `bme281` is not a simulated part: use bme280 or at24c02");
+        assert_eq!(err("1:0x76 bme281"), "SIM_DEVICES: `1:0x76 bme281`: `bme281` is not a simulated part: use bme280, lm75 (or tmp105) or at24c02");
+        assert!(err("1:0x48 tmp105 temperature=200").contains("temperature takes a number from -55 to 125"));
         assert!(err("1:0x76 bme280 temperature=hot").contains("temperature takes a number from -40 to 85, not `hot`"));
         assert!(err("1:0x76 bme280 temperature=900").contains("from -40 to 85"));
         assert!(err("1:0x00 at24c02").contains("0x00 is reserved"));
