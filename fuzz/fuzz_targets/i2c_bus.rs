@@ -7,10 +7,11 @@
 //!
 //! Checks that: a `SIM_DEVICES` that parses places one device per entry,
 //! each at a device's address and no two at one; an accepted sampling
-//! interval is at least the minimum; a rule permits an address only when
-//! its kind is a bus number; a transaction that passes the shape and
-//! address checks either completes with each read exactly as long as asked
-//! or reports a fault, and never panics a part.
+//! interval is within its bounds; a rule permits an address only when its
+//! kind is a bus number; a transaction that passes the shape and address
+//! checks becomes messages that alternate writes and reads, completes with
+//! each read exactly as long as asked or reports a fault, never panics a
+//! part, and leaves the BME280 answering its chip id.
 
 #![no_main]
 
@@ -23,6 +24,9 @@ mod backend;
 #[allow(dead_code)]
 #[path = "../../providers/i2c/src/config.rs"]
 mod config;
+#[allow(dead_code)]
+#[path = "../../providers/i2c/src/segments.rs"]
+mod segments;
 #[allow(dead_code)]
 #[path = "../../providers/i2c/src/shape.rs"]
 mod shape;
@@ -51,7 +55,8 @@ fn settings(text: &str) {
         }
     }
     if let Ok(Some(every)) = provider_sdk::schedule::interval(text) {
-        assert!(every >= provider_sdk::schedule::MIN_INTERVAL, "{text:?} samples every {every:?}");
+        let bounds = provider_sdk::schedule::MIN_INTERVAL..=provider_sdk::schedule::MAX_INTERVAL;
+        assert!(bounds.contains(&every), "{text:?} samples every {every:?}");
     }
     let values = [("BACKEND", "sim"), ("SIM_BUSES", text)].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
     let _ = config::Config::read(&values);
@@ -70,27 +75,38 @@ fn transaction(bytes: &[u8]) {
     if shape::check(&transaction).is_err() || address::check(transaction.address).is_err() {
         return;
     }
-    let mut reads: Vec<Vec<u8>> = transaction
+    let asked: Vec<usize> = transaction
         .operations
         .iter()
         .filter_map(|op| match op {
-            Operation::Read(len) => Some(vec![0; *len as usize]),
+            Operation::Read(len) => Some(*len as usize),
             Operation::Write(_) => None,
         })
         .collect();
-    let asked: Vec<usize> = reads.iter().map(Vec::len).collect();
-    let mut buffers = reads.iter_mut();
-    let mut steps: Vec<Step<'_>> = transaction
-        .operations
+    // As the provider does: adjacent operations of one kind are one message.
+    let segments = segments::merge(transaction.operations);
+    for pair in segments.windows(2) {
+        assert!(std::mem::discriminant(&pair[0]) != std::mem::discriminant(&pair[1]), "two messages of one kind in a row");
+    }
+    let mut buffers: Vec<Vec<u8>> = segments.iter().map(segments::Segment::buffer).collect();
+    let mut steps: Vec<Step<'_>> = segments
         .iter()
-        .map(|op| match op {
-            Operation::Write(bytes) => Step::Write(bytes),
-            Operation::Read(_) => Step::Read(buffers.next().expect("a buffer per read").as_mut_slice()),
+        .zip(buffers.iter_mut())
+        .map(|(segment, buffer)| match segment {
+            segments::Segment::Write(_) => Step::Write(buffer),
+            segments::Segment::Read(_) => Step::Read(buffer),
         })
         .collect();
-    let _ = bus().transaction(transaction.bus, transaction.address, &mut steps);
+    let outcome = bus().transaction(transaction.bus, transaction.address, &mut steps);
     drop(steps);
-    assert_eq!(reads.iter().map(Vec::len).collect::<Vec<_>>(), asked, "a read's buffer changed length");
+    if let Ok(Ok(())) = outcome {
+        let reads = segments::split(&segments, buffers);
+        assert_eq!(reads.iter().map(Vec::len).collect::<Vec<_>>(), asked, "each read gets exactly its own bytes");
+    }
+    // Whatever an actor sent, the parts still answer: the BME280 its chip id.
+    let mut id = [0u8];
+    let answered = bus().transaction(1, 0x76, &mut [Step::Write(&[0xD0]), Step::Read(&mut id)]);
+    assert_eq!((answered, id), (Ok(Ok(())), [0x60]), "the BME280 stopped answering its chip id");
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,8 @@
 //! no two at one chip select; a rule permits a device only when its kind
 //! and value are its bus and chip select; a transaction that passes the
 //! shape check either completes with every read and transfer exactly as
-//! long as asked, or reports a fault, and never panics the part.
+//! long as asked, or reports a fault, never panics the part, and leaves it
+//! converting correctly the next time its chip select falls.
 
 #![no_main]
 
@@ -90,6 +91,12 @@ fn transaction(bytes: &[u8]) {
     let _ = bus().transaction(transaction.bus, transaction.chip_select, clocking, &mut steps);
     drop(steps);
     assert_eq!(buffers.iter().map(Vec::len).collect::<Vec<_>>(), asked, "a buffer changed length");
+    // Whatever an actor clocked, the next conversion starts afresh when the
+    // chip select falls: channel 0 (1.65 V of 3.3) still reads 512.
+    let mut frame = [0x01, 0x80, 0x00];
+    let clocking = Clocking { mode: 0, speed_hz: 1_000_000 };
+    assert_eq!(bus().transaction(0, 0, clocking, &mut [Step::Transfer(&mut frame)]), Ok(Ok(())));
+    assert_eq!(u16::from(frame[1] & 3) << 8 | u16::from(frame[2]), 512, "the MCP3008 lost its way after {frame:02x?}");
 }
 
 fuzz_target!(|data: &[u8]| {

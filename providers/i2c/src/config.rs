@@ -62,7 +62,9 @@ pub(crate) fn declared() -> Vec<Setting> {
             Some(""),
             "the simulated devices: `1:0x76 bme280 temperature=21.5 pressure=1013.25 humidity=45; 1:0x50 at24c02`",
         ),
-        Setting::integer("MAX_DELAY_MS", provider, 1, Some(60_000), "1000", "the longest one Delay call may wait, in milliseconds"),
+        // At least the SDK's step (100 ms), so a driver's longer wait, which
+        // the SDK splits, is never refused.
+        Setting::integer("MAX_DELAY_MS", provider, 100, Some(60_000), "1000", "the longest one Delay call may wait, in milliseconds"),
         provider_sdk::schedule::setting(),
     ]
 }

@@ -26,6 +26,7 @@
 mod address;
 mod backend;
 mod config;
+mod segments;
 mod shape;
 mod sim;
 
@@ -35,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use provider_sdk::bindings::read_grant;
 use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
 use provider_sdk::codec::i2c::{
-    self as contract, DelayRequest, Operation, ReadRequest, Transaction, Transfer, WriteReadRequest, WriteRequest,
+    self as contract, DelayRequest, ReadRequest, Transaction, Transfer, WriteReadRequest, WriteRequest,
 };
 use provider_sdk::grant::Grant;
 use provider_sdk::schedule::{self, Schedule};
@@ -43,6 +44,7 @@ use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderEr
 
 use backend::{Backend, Linux, Step};
 use config::{Buses, Config};
+use segments::Segment;
 use sim::Sim;
 
 /// An actor bound to the provider.
@@ -87,25 +89,25 @@ impl I2cProvider {
         shape::check(&transaction).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         let Transaction { bus, address, operations } = transaction;
         self.check_access(actor, bus, address)?;
-        let mut reads: Vec<Vec<u8>> = operations
+        // Adjacent operations of one kind are one message (embedded-hal's
+        // transaction contract).
+        let segments = segments::merge(operations);
+        let mut buffers: Vec<Vec<u8>> = segments.iter().map(Segment::buffer).collect();
+        let mut steps: Vec<Step<'_>> = segments
             .iter()
-            .filter_map(|op| match op {
-                Operation::Read(len) => Some(vec![0; *len as usize]),
-                Operation::Write(_) => None,
-            })
-            .collect();
-        let mut buffers = reads.iter_mut();
-        let mut steps: Vec<Step<'_>> = operations
-            .iter()
-            .map(|op| match op {
-                Operation::Write(bytes) => Step::Write(bytes),
-                Operation::Read(_) => Step::Read(buffers.next().map(Vec::as_mut_slice).unwrap_or_default()),
+            .zip(buffers.iter_mut())
+            .map(|(segment, buffer)| match segment {
+                Segment::Write(_) => Step::Write(buffer),
+                Segment::Read(_) => Step::Read(buffer),
             })
             .collect();
         let outcome = self.backend.transaction(bus, address, &mut steps).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         drop(steps);
         let transfer = match outcome {
-            Ok(()) => Transfer { reads: reads.into_iter().map(serde_bytes::ByteBuf::from).collect(), fault: None },
+            Ok(()) => {
+                let reads = segments::split(&segments, buffers);
+                Transfer { reads: reads.into_iter().map(serde_bytes::ByteBuf::from).collect(), fault: None }
+            }
             Err(fault) => Transfer { reads: Vec::new(), fault: Some(fault) },
         };
         Ok(provider_sdk::codec::serialize(&transfer)?)
@@ -133,6 +135,9 @@ impl I2cProvider {
         if let Some(sampler) = bound.and_then(|b| b.sampler) {
             sampler.stop();
             let mut ended = lock(&self.ended);
+            // Those that ended already need no join: drop them, so relinks
+            // do not pile up handles until the provider stops.
+            ended.retain(|ended| !ended.is_finished());
             ended.push(sampler);
         }
     }

@@ -23,6 +23,9 @@ pub const SAMPLE_EVERY: &str = "SAMPLE_EVERY";
 
 /// The shortest interval a link may ask for.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest: a day (a longer one would overflow the clock's
+/// arithmetic, and no sensor waits so long).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// The declaration of [`SAMPLE_EVERY`], for a provider's settings.
 pub fn setting() -> Setting {
@@ -49,6 +52,9 @@ pub fn interval(text: &str) -> Result<Option<Duration>, IntervalError> {
     let every = humantime::parse_duration(text).map_err(|_| fail("is not a duration such as `5s` or `250ms`"))?;
     if every < MIN_INTERVAL {
         return Err(fail("is shorter than the shortest interval, 10ms"));
+    }
+    if every > MAX_INTERVAL {
+        return Err(fail("is longer than the longest interval, a day"));
     }
     Ok(Some(every))
 }
@@ -81,6 +87,12 @@ impl Schedule {
     pub fn stop(&self) {
         *self.stop.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop.wake.notify_all();
+    }
+
+    /// Whether its thread has ended (after [`Schedule::stop`], once the
+    /// call in hand returned).
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
     }
 
     /// Stops the schedule and waits for its thread.
@@ -145,5 +157,7 @@ mod tests {
         assert_eq!(interval("5s").unwrap(), Some(Duration::from_secs(5)));
         assert_eq!(interval("1ms").unwrap_err().to_string(), "SAMPLE_EVERY: `1ms` is shorter than the shortest interval, 10ms");
         assert!(interval("often").unwrap_err().to_string().contains("is not a duration"));
+        let err = interval("300000000000y").unwrap_err().to_string();
+        assert_eq!(err, "SAMPLE_EVERY: `300000000000y` is longer than the longest interval, a day", "no overflow of the clock");
     }
 }

@@ -118,7 +118,11 @@ impl SpiProvider {
     fn end_schedule(&self, bound: Option<Bound>) {
         if let Some(schedule) = bound.and_then(|b| b.schedule) {
             schedule.stop();
-            lock(&self.ended).push(schedule);
+            let mut ended = lock(&self.ended);
+            // Those that ended already need no join: drop them, so relinks
+            // do not pile up handles until the provider stops.
+            ended.retain(|ended| !ended.is_finished());
+            ended.push(schedule);
         }
     }
 }

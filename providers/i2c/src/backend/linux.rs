@@ -72,7 +72,14 @@ impl Backend for Linux {
             .map(|message| message.with_address(u16::from(address)))
             .collect();
         let mut handle = handle.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(handle.transfer(&mut messages).map(drop).map_err(fault))
+        let asked = messages.len();
+        Ok(match handle.transfer(&mut messages) {
+            Ok(done) if done as usize == asked => Ok(()),
+            // The kernel stopped short: the buffers of the messages it did
+            // not run hold zeros, not data.
+            Ok(done) => Err(Fault { kind: FaultKind::Other, message: format!("the controller ran {done} of {asked} messages") }),
+            Err(e) => Err(fault(e)),
+        })
     }
 
     fn describe(&self) -> String {

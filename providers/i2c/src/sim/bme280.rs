@@ -139,15 +139,14 @@ impl Bme280 {
         let (adc_t, t_fine) = raw_temperature(self.readings.temperature);
         let adc_p = raw_pressure(self.readings.pressure * 100.0, t_fine);
         let adc_h = raw_humidity(self.readings.humidity, t_fine);
-        if (self.ctrl_meas >> 2) & 0x07 != 0 {
-            self.data[0..3].copy_from_slice(&twenty_bits(adc_p));
-        }
-        if self.ctrl_meas >> 5 != 0 {
-            self.data[3..6].copy_from_slice(&twenty_bits(adc_t));
-        }
-        if self.humidity_oversampling != 0 {
-            self.data[6..8].copy_from_slice(&(adc_h as u16).to_be_bytes());
-        }
+        // A skipped channel reads its reset value, 0x80000 (0x8000 for
+        // humidity), whatever an earlier conversion left.
+        let pressure = if (self.ctrl_meas >> 2) & 0x07 != 0 { twenty_bits(adc_p) } else { [0x80, 0, 0] };
+        let temperature = if self.ctrl_meas >> 5 != 0 { twenty_bits(adc_t) } else { [0x80, 0, 0] };
+        let humidity = if self.humidity_oversampling != 0 { (adc_h as u16).to_be_bytes() } else { [0x80, 0] };
+        self.data[0..3].copy_from_slice(&pressure);
+        self.data[3..6].copy_from_slice(&temperature);
+        self.data[6..8].copy_from_slice(&humidity);
     }
 }
 
@@ -312,6 +311,8 @@ mod tests {
         part.write(&[REG_CTRL_MEAS, (0b001 << 5) | 0b11]).unwrap(); // temperature only, normal mode
         assert_eq!(part.register(REG_DATA), 0x80, "pressure skipped");
         assert_ne!(part.register(REG_DATA + 3), 0x80, "temperature measured");
+        part.write(&[REG_CTRL_MEAS, (0b001 << 2) | 0b01]).unwrap(); // pressure only, forced
+        assert_eq!(part.register(REG_DATA + 3), 0x80, "temperature skipped this time: its reset value, not the last one");
         part.write(&[REG_RESET, RESET_WORD]).unwrap();
         assert_eq!(part.register(REG_CTRL_MEAS), 0);
         assert_eq!(part.register(REG_DATA + 3), 0x80);
