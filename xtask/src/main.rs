@@ -706,12 +706,14 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     let button_led = ["-s", "--gpio", "--grant", "iot:gpio=out:17,in:27"];
     let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"];
     let weather = ["-s", "-g", "--i2c", "--grant", "iot:i2c=1:0x76", "--grant", "wascc:messaging=pub:weather/#"];
+    let thermometer = ["-s", "-l", "--i2c", "--grant", "iot:i2c=1:0x48,1:0x50"];
     let actors = [
         ("counter", &["-s", "-k"][..]),
         ("echo", &[][..]),
         ("button_led", &button_led[..]),
         ("telemetry", &telemetry[..]),
         ("weather", &weather[..]),
+        ("thermometer", &thermometer[..]),
     ];
     for (actor, caps) in actors {
         let input = wasm.join(format!("{actor}.wasm"));

@@ -19,10 +19,24 @@
 //! the function-select, set, clear and level registers, but implements no
 //! edge detection and no pull resistors, so no interrupt ever fires.
 //!
-//! Cost: Debian's kernel package (about 60 MB) and busybox-static (under
-//! 1 MB) are downloaded once with `apt-get download` (the arm64 dpkg
-//! architecture, which `.ci/setup` adds) and the few files used are kept in
-//! `target/raspi/`; the emulated board boots in about 10 to 20 seconds.
+//! A second boot proves the I2C provider on the board's real I2C
+//! controller: QEMU 9 and later model the BCM2835's BSC controllers, and
+//! QEMU's `tmp105` thermometer and `at24c-eeprom` sit on `i2c-bus.1`. The
+//! kernel's own drivers (`i2c-bcm2835`, `i2c-dev`) give `/dev/i2c-1`, and the
+//! bundle's signed `thermometer` actor reads the TMP105 (set to 25.5 degrees
+//! over QMP before the board starts) and keeps the reading in the EEPROM
+//! through the bundle's I2C provider; busybox's `i2ctransfer` then reads the
+//! EEPROM back through the same kernel. Debian 12's QEMU is 7.2, whose
+//! BCM2835 I2C is a stub, so this boot runs bookworm-backports' QEMU 10,
+//! downloaded with a private apt configuration and unpacked into
+//! `target/raspi/qemu` (nothing is installed; its libraries are Debian 12's
+//! own).
+//!
+//! Cost: Debian's kernel package (about 60 MB), busybox-static (under
+//! 1 MB) and the backports QEMU (13 MB) are downloaded once with `apt-get
+//! download` (the arm64 dpkg architecture, which `.ci/setup` adds) and the
+//! files used are kept in `target/raspi/`; each emulated board boots in
+//! about 10 to 20 seconds.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -45,6 +59,17 @@ const TIMEOUT: Duration = Duration::from_secs(240);
 /// or `raspi-check: FAIL <name>`; every one must pass.
 const CHECKS: [&str; 7] = ["board", "led-output", "led-high", "interrupts", "kernel-irq", "clean-exit", "safe-state"];
 
+/// The checks of the I2C boot, reported the same way.
+const I2C_CHECKS: [&str; 4] = ["i2c-bus", "i2c-temperature", "i2c-clean-exit", "i2c-eeprom"];
+
+/// What the TMP105 measures on the I2C boot, in millidegrees (set over QMP:
+/// the device's reset clears a `temperature` given on the command line).
+const TMP105_MILLIDEGREES: u32 = 25_500;
+
+/// The backports QEMU's packages: the emulator, its shared parts and its
+/// firmware files.
+const QEMU_PACKAGES: [&str; 3] = ["qemu-system-arm", "qemu-system-common", "qemu-system-data"];
+
 /// The guest's last line: everything before it ran.
 const DONE: &str = "raspi-check: done";
 
@@ -62,6 +87,8 @@ struct Guest {
     /// The BCM2835 watchdog module: rebooting through it ends QEMU (the
     /// `raspi3b` machine has no PSCI, so power off would only halt).
     watchdog: PathBuf,
+    /// The BCM2835 I2C controller's driver and the `/dev/i2c-N` one.
+    i2c_modules: [PathBuf; 2],
     /// busybox-static: the guest's shell, `mount`, `devmem`, `reboot`.
     busybox: PathBuf,
 }
@@ -80,40 +107,72 @@ pub fn check(target: &str, bundle: &Path) {
     let work = root().join("target/raspi");
     std::fs::create_dir_all(&work).expect("creating target/raspi");
     let guest = fetch(&work);
+    let qemu = fetch_qemu(&work);
     let fetched = started.elapsed();
-    let initrd = initramfs(&work, &bundle, &guest);
-    let booted = Instant::now();
-    let console = boot(&work, &guest, &initrd);
-    let boot_time = booted.elapsed();
-    for line in console.lines().filter(|l| l.starts_with("raspi-check: ")) {
-        eprintln!("xtask: guest: {line}");
-    }
-    let missing: Vec<&str> =
-        CHECKS.iter().copied().filter(|name| !console.lines().any(|l| l.starts_with(&format!("raspi-check: PASS {name}")))).collect();
-    let failed = console.lines().any(|l| l.starts_with("raspi-check: FAIL"));
-    let done = console.lines().any(|l| l.starts_with(DONE));
-    if failed || !missing.is_empty() || !done {
-        let lines: Vec<&str> = console.lines().collect();
-        eprintln!("xtask: the console's last lines ({}):", work.join("console.log").display());
-        for line in &lines[lines.len().saturating_sub(60)..] {
-            eprintln!("  | {line}");
-        }
-        eprintln!(
-            "xtask: {target}: raspi check failed after {:.1?} (boot to power off {boot_time:.1?}): {}{}",
-            started.elapsed(),
-            if missing.is_empty() { String::new() } else { format!("not passed: {}; ", missing.join(", ")) },
-            if done { "the guest finished" } else { "the guest did not finish" }
-        );
-        exit(1);
-    }
+
+    let gpio = Boot { name: "gpio", checks: &CHECKS, qemu: PathBuf::from("qemu-system-aarch64"), modules: None, devices: &[], qmp: None };
+    let initrd = initramfs(&work, &gpio, &bundle, &guest, &bundle_files(&bundle, "gpio", &["button_led"]), &manifest(&bundle), INIT);
+    let gpio_time = gpio.run(target, &work, &guest, &initrd, started);
+
+    let devices = ["tmp105,id=tmp,bus=i2c-bus.1,address=0x48", "at24c-eeprom,id=eeprom,bus=i2c-bus.1,address=0x50,rom-size=256"];
+    let qmp = format!(
+        r#"{{"execute":"qom-set","arguments":{{"path":"/machine/peripheral/tmp","property":"temperature","value":{TMP105_MILLIDEGREES}}}}}"#
+    );
+    let i2c = Boot { name: "i2c", checks: &I2C_CHECKS, qemu, modules: Some(&guest.i2c_modules), devices: &devices, qmp: Some(qmp) };
+    let initrd = initramfs(&work, &i2c, &bundle, &guest, &bundle_files(&bundle, "i2c", &["thermometer"]), &i2c_manifest(&bundle), I2C_INIT);
+    let i2c_time = i2c.run(target, &work, &guest, &initrd, started);
     eprintln!(
         "xtask: {target}: raspi check passed on the emulated Raspberry Pi 3 B in {:.1?} \
-         (packages {:.1?}, boot to power off {:.1?}): {} checks",
+         (packages {:.1?}; GPIO boot to power off {gpio_time:.1?}, I2C boot {i2c_time:.1?}): {} checks",
         started.elapsed(),
         fetched,
-        boot_time,
-        CHECKS.len()
+        CHECKS.len() + I2C_CHECKS.len()
     );
+}
+
+/// One boot of the emulated board: what it checks, which QEMU runs it,
+/// the kernel modules it loads, the devices QEMU adds and a QMP command
+/// run before the board starts.
+struct Boot<'a> {
+    name: &'a str,
+    checks: &'a [&'a str],
+    qemu: PathBuf,
+    modules: Option<&'a [PathBuf; 2]>,
+    devices: &'a [&'a str],
+    qmp: Option<String>,
+}
+
+impl Boot<'_> {
+    /// Boots `initrd`, shows the guest's report, and exits the process
+    /// with an error unless every check passed; returns the boot's time.
+    fn run(&self, target: &str, work: &Path, guest: &Guest, initrd: &Path, started: Instant) -> Duration {
+        let booted = Instant::now();
+        let console = boot(work, self, guest, initrd);
+        let boot_time = booted.elapsed();
+        for line in console.lines().filter(|l| l.starts_with("raspi-check: ")) {
+            eprintln!("xtask: guest ({}): {line}", self.name);
+        }
+        let passed = |name: &str| console.lines().any(|l| l.starts_with(&format!("raspi-check: PASS {name}")));
+        let missing: Vec<&str> = self.checks.iter().copied().filter(|name| !passed(name)).collect();
+        let failed = console.lines().any(|l| l.starts_with("raspi-check: FAIL"));
+        let done = console.lines().any(|l| l.starts_with(DONE));
+        if failed || !missing.is_empty() || !done {
+            let lines: Vec<&str> = console.lines().collect();
+            eprintln!("xtask: the console's last lines ({}):", work.join(format!("console-{}.log", self.name)).display());
+            for line in &lines[lines.len().saturating_sub(60)..] {
+                eprintln!("  | {line}");
+            }
+            eprintln!(
+                "xtask: {target}: raspi check ({}) failed after {:.1?} (boot to power off {boot_time:.1?}): {}{}",
+                self.name,
+                started.elapsed(),
+                if missing.is_empty() { String::new() } else { format!("not passed: {}; ", missing.join(", ")) },
+                if done { "the guest finished" } else { "the guest did not finish" }
+            );
+            exit(1);
+        }
+        boot_time
+    }
 }
 
 fn fail(message: &str) -> ! {
@@ -165,9 +224,11 @@ fn fetch(work: &Path) -> Guest {
         kernel: kernel_dir.join("Image"),
         dtb: kernel_dir.join("bcm2837-rpi-3-b.dtb"),
         watchdog: kernel_dir.join("bcm2835_wdt.ko"),
+        i2c_modules: [kernel_dir.join("i2c-bcm2835.ko"), kernel_dir.join("i2c-dev.ko")],
         busybox: work.join("busybox"),
     };
-    if ![&guest.kernel, &guest.dtb, &guest.watchdog].iter().all(|p| p.exists()) {
+    let modules = [&guest.watchdog, &guest.i2c_modules[0], &guest.i2c_modules[1]];
+    if ![&guest.kernel, &guest.dtb].into_iter().chain(modules).all(|p| p.exists()) {
         let package = kernel_dir.file_name().unwrap().to_string_lossy().into_owned();
         let deb = download(work, &package);
         let files = unpack(
@@ -177,13 +238,17 @@ fn fetch(work: &Path) -> Guest {
                 ("Image", &|m: &str| m.starts_with("./boot/vmlinuz-")),
                 ("bcm2837-rpi-3-b.dtb", &|m: &str| m.ends_with("/broadcom/bcm2837-rpi-3-b.dtb")),
                 ("bcm2835_wdt.ko", &|m: &str| m.contains("/drivers/watchdog/bcm2835_wdt.ko")),
+                ("i2c-bcm2835.ko", &|m: &str| m.contains("/drivers/i2c/busses/i2c-bcm2835.ko")),
+                ("i2c-dev.ko", &|m: &str| m.contains("/drivers/i2c/i2c-dev.ko")),
             ],
         );
         // Newer Debian kernels compress their modules; busybox insmod wants
         // the plain object.
-        if files[2].ends_with(".xz") {
-            let plain = Command::new("xz").arg("-dc").arg(&guest.watchdog).output().expect("xz runs");
-            std::fs::write(&guest.watchdog, plain.stdout).expect("writing the watchdog module");
+        for (member, module) in files[2..].iter().zip(modules) {
+            if member.ends_with(".xz") {
+                let plain = Command::new("xz").arg("-dc").arg(module).output().expect("xz runs");
+                std::fs::write(module, plain.stdout).expect("writing a kernel module");
+            }
         }
         let _ = std::fs::remove_file(&deb);
         // Kernels unpacked before this one (Debian moved on) are not used again.
@@ -201,6 +266,51 @@ fn fetch(work: &Path) -> Guest {
         let _ = std::fs::remove_file(&deb);
     }
     guest
+}
+
+/// bookworm-backports' QEMU (9 or later: it models the BCM2835's I2C
+/// controllers), unpacked into `work/qemu` once, with apt configured to
+/// read only the backports list under `work/apt` (nothing on the machine
+/// changes); returns its `qemu-system-aarch64`.
+fn fetch_qemu(work: &Path) -> PathBuf {
+    let root = work.join("qemu");
+    let binary = root.join("usr/bin/qemu-system-aarch64");
+    if binary.exists() {
+        return binary;
+    }
+    let started = Instant::now();
+    let apt = work.join("apt");
+    for dir in ["lists/partial", "cache/archives/partial", "debs"] {
+        std::fs::create_dir_all(apt.join(dir)).expect("creating the private apt folders");
+    }
+    std::fs::write(
+        apt.join("backports.list"),
+        "deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n",
+    )
+    .expect("writing the backports list");
+    let config = format!(
+        "Dir::Etc::sourcelist \"{0}/backports.list\";\nDir::Etc::sourceparts \"-\";\nDir::State::lists \"{0}/lists/\";\n\
+         Dir::Cache \"{0}/cache/\";\nAPT::Architectures {{ \"amd64\"; }};\n",
+        apt.display()
+    );
+    std::fs::write(apt.join("apt.conf"), config).expect("writing the private apt configuration");
+    let apt_get = |args: &[&str]| {
+        let mut command = Command::new("apt-get");
+        command.current_dir(apt.join("debs")).env("APT_CONFIG", apt.join("apt.conf")).args(args);
+        run(&mut command);
+    };
+    apt_get(&["update", "-q"]);
+    apt_get(&[&["download", "-q"][..], &QEMU_PACKAGES].concat());
+    let scratch = work.join("qemu.unpacking");
+    let _ = std::fs::remove_dir_all(&scratch);
+    for deb in debs(&apt.join("debs")) {
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&scratch));
+    }
+    std::fs::rename(&scratch, &root).expect("keeping the unpacked QEMU");
+    let _ = std::fs::remove_dir_all(apt.join("debs"));
+    let version = Command::new(&binary).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    eprintln!("xtask: {} in {:.1?}", version.lines().next().unwrap_or("no QEMU version"), started.elapsed());
+    binary
 }
 
 /// `apt-get download <package>:arm64` into `work`; returns the `.deb`.
@@ -276,16 +386,73 @@ fn deb_tar(deb: &Path, dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The bundle's provider archive `provider` and actors `actors`, as the
+/// guest's files (path here, path in the guest), the provider's library
+/// unpacked beside the bundle for the C libraries it needs (last).
+fn bundle_files(bundle: &Path, provider: &str, actors: &[&str]) -> Vec<(PathBuf, String)> {
+    let archive = bundle.join(format!("providers/{provider}.par.gz"));
+    let unpacked = bundle.join(format!("../raspi-check-{provider}"));
+    let _ = std::fs::remove_dir_all(&unpacked);
+    std::fs::create_dir_all(&unpacked).expect("creating a folder to unpack a provider archive in");
+    let status = Command::new("tar").arg("xzf").arg(&archive).arg("-C").arg(&unpacked).arg("aarch64-linux.bin").status();
+    if !status.is_ok_and(|s| s.success()) {
+        fail(&format!("cannot unpack aarch64-linux.bin from the bundle's providers/{provider}.par.gz"));
+    }
+    let mut files = vec![(archive, format!("opt/host-edge/providers/{provider}.par.gz"))];
+    for actor in actors {
+        files.push((bundle.join(format!("actors/{actor}.wasm")), format!("opt/host-edge/actors/{actor}.wasm")));
+    }
+    files.push((unpacked.join("aarch64-linux.bin"), String::new()));
+    files
+}
+
+/// The I2C boot's manifest: the bundle's thermometer actor on the I2C
+/// provider, driving the kernel's `/dev/i2c-1`, sampled twice a second.
+fn i2c_manifest(bundle: &Path) -> String {
+    let trusted = trusted_issuers(bundle);
+    format!(
+        r#"# cargo xtask raspi-check: the bundle's thermometer actor on the emulated
+# Raspberry Pi 3 B's I2C bus 1 (xtask/src/raspi.rs).
+[host]
+state_dir = "/state"
+
+[policy]
+{trusted}
+clock = "trust-issued-at"
+
+[[actor]]
+path = "/opt/host-edge/actors/thermometer.wasm"
+instances = 1
+
+[[provider]]
+name = "i2c"
+path = "/opt/host-edge/providers/i2c.par.gz"
+settings = {{ BACKEND = "linux" }}
+
+[[link]]
+actor = "thermometer"
+capability = "iot:i2c"
+provider = "i2c"
+values = {{ SAMPLE_EVERY = "500ms" }}
+"#
+    )
+}
+
+/// The line of the bundle's gpio.toml that trusts its issuer.
+fn trusted_issuers(bundle: &Path) -> String {
+    let gpio = std::fs::read_to_string(bundle.join("gpio.toml"))
+        .unwrap_or_else(|e| fail(&format!("the bundle has no gpio.toml ({e})")));
+    gpio.lines()
+        .find(|l| l.starts_with("trusted_issuers"))
+        .unwrap_or_else(|| fail("the bundle's gpio.toml trusts no issuer"))
+        .to_owned()
+}
+
 /// The guest's manifest: the button-led actor on the GPIO provider, which
 /// must find the board itself; the LED is opened high, so QEMU's level
 /// register shows it.
 fn manifest(bundle: &Path) -> String {
-    let gpio = std::fs::read_to_string(bundle.join("gpio.toml"))
-        .unwrap_or_else(|e| fail(&format!("the bundle has no gpio.toml ({e})")));
-    let trusted = gpio
-        .lines()
-        .find(|l| l.starts_with("trusted_issuers"))
-        .unwrap_or_else(|| fail("the bundle's gpio.toml trusts no issuer"));
+    let trusted = trusted_issuers(bundle);
     format!(
         r#"# cargo xtask raspi-check: the bundle's button-led actor on the emulated
 # Raspberry Pi 3 B (xtask/src/raspi.rs).
@@ -382,6 +549,53 @@ insmod /bcm2835_wdt.ko && reboot -f
 poweroff -f
 "#;
 
+/// The I2C boot's `/init`: loads the kernel's I2C drivers, runs the host
+/// with the thermometer actor until it has kept a reading, stops it, and
+/// reads the EEPROM back through the kernel.
+const I2C_INIT: &str = r#"#!/bin/busybox sh
+# /init of the raspi-check I2C initramfs (xtask/src/raspi.rs).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+dmesg -n 1
+ifconfig lo 127.0.0.1 up
+pass() { echo "raspi-check: PASS $*"; }
+fail() { echo "raspi-check: FAIL $*"; }
+echo "raspi-check: booted in $(cut -d' ' -f1 /proc/uptime) s"
+insmod /lib/mod/i2c-bcm2835.ko && insmod /lib/mod/i2c-dev.ko
+node=$(readlink -f /sys/class/i2c-dev/i2c-1/device/of_node 2>/dev/null)
+if [ -c /dev/i2c-1 ] && [ "${node##*/}" = "i2c@7e804000" ]; then
+  pass "i2c-bus: /dev/i2c-1 is the BCM2835 controller at 7e804000 (i2c-bcm2835)"
+else fail "i2c-bus: no /dev/i2c-1 on the BSC1 controller (of_node: $node)"; fi
+echo "raspi-check: $(i2cdetect -y 1 | tr '\n' '|')"
+
+mkdir -p /state
+/opt/host-edge/bin/host-edge run /manifest.toml > /host.log 2>&1 &
+host=$!
+n=0
+while [ $n -lt 600 ] && kill -0 $host 2>/dev/null && ! grep -q 'kept in the EEPROM' /host.log; do sleep 0.2; n=$((n + 1)); done
+sed 's/^/raspi-check: host| /' /host.log
+shown=$(wc -l < /host.log)
+if grep -q 'temperature 25.50 C, kept in the EEPROM' /host.log; then
+  pass "i2c-temperature: the actor read 25.50 C from the TMP105 at 0x48 through the provider and /dev/i2c-1"
+else fail "i2c-temperature: the log has no reading of 25.50 C"; fi
+
+kill -TERM $host 2>/dev/null
+wait $host
+status=$?
+if [ $status = 0 ]; then pass "i2c-clean-exit: the host stopped on SIGTERM with status 0"
+else fail "i2c-clean-exit: the host stopped with status $status"; fi
+tail -n +$((shown + 1)) /host.log | sed 's/^/raspi-check: host| /'
+kept=$(i2ctransfer -y 1 w1@0x50 0x00 r2)
+if [ "$kept" = "0x19 0x80" ]; then pass "i2c-eeprom: the EEPROM at 0x50 holds $kept (25.5 C), as the actor wrote it"
+else fail "i2c-eeprom: the EEPROM at 0x50 holds '$kept', not 0x19 0x80"; fi
+echo "raspi-check: done after $(cut -d' ' -f1 /proc/uptime) s"
+insmod /bcm2835_wdt.ko && reboot -f
+poweroff -f
+"#;
+
 /// The ELF interpreter and the shared libraries `files` need, transitively,
 /// found in the cross sysroot: (path in the guest, file here).
 fn runtime(files: &[PathBuf]) -> Vec<(String, PathBuf)> {
@@ -415,13 +629,14 @@ fn runtime(files: &[PathBuf]) -> Vec<(String, PathBuf)> {
     found
 }
 
-/// Writes `target/raspi/initramfs.cpio.gz`: busybox, the bundle's host, GPIO
-/// provider and button-led actor under /opt/host-edge, the glibc they need,
-/// the watchdog module, the manifest and `/init`.
-fn initramfs(work: &Path, bundle: &Path, guest: &Guest) -> PathBuf {
-    let rootfs = work.join("rootfs");
+/// Writes `target/raspi/initramfs-<boot>.cpio.gz`: busybox, the bundle's
+/// host and `files` (the last of them is the provider's library, whose C
+/// libraries the guest needs, not itself), the glibc they need, the
+/// watchdog and the boot's kernel modules, the manifest and `/init`.
+fn initramfs(work: &Path, boot: &Boot, bundle: &Path, guest: &Guest, files: &[(PathBuf, String)], manifest: &str, init: &str) -> PathBuf {
+    let rootfs = work.join(format!("rootfs-{}", boot.name));
     let _ = std::fs::remove_dir_all(&rootfs);
-    for dir in ["bin", "proc", "sys", "dev", "tmp", "state", "opt/host-edge/bin", "opt/host-edge/providers", "opt/host-edge/actors"] {
+    for dir in ["bin", "proc", "sys", "dev", "tmp", "state", "lib/mod", "opt/host-edge/bin"] {
         std::fs::create_dir_all(rootfs.join(dir)).expect("creating the initramfs folders");
     }
     let put = |from: &Path, to: &str| {
@@ -430,30 +645,25 @@ fn initramfs(work: &Path, bundle: &Path, guest: &Guest) -> PathBuf {
         std::fs::copy(from, &to).unwrap_or_else(|e| fail(&format!("copying {}: {e}", from.display())));
     };
     let host = bundle.join("bin/host-edge");
-    let provider = bundle.join("providers/gpio.par.gz");
-    // The library inside the signed archive, for the C libraries it needs.
-    let unpacked = bundle.join("../raspi-check-gpio");
-    let _ = std::fs::remove_dir_all(&unpacked);
-    std::fs::create_dir_all(&unpacked).expect("creating a folder to unpack the GPIO archive in");
-    let status = std::process::Command::new("tar").arg("xzf").arg(&provider).arg("-C").arg(&unpacked).arg("aarch64-linux.bin").status();
-    if !status.is_ok_and(|s| s.success()) {
-        fail("cannot unpack aarch64-linux.bin from the bundle's providers/gpio.par.gz");
-    }
-    let library = unpacked.join("aarch64-linux.bin");
     put(&guest.busybox, "bin/busybox");
     put(&guest.watchdog, "bcm2835_wdt.ko");
+    for module in boot.modules.into_iter().flatten() {
+        put(module, &format!("lib/mod/{}", module.file_name().unwrap().to_string_lossy()));
+    }
     put(&host, "opt/host-edge/bin/host-edge");
-    put(&provider, "opt/host-edge/providers/gpio.par.gz");
-    put(&bundle.join("actors/button_led.wasm"), "opt/host-edge/actors/button_led.wasm");
-    let libraries = runtime(&[host, library]);
+    let (library, files) = files.split_last().expect("a provider library");
+    for (from, to) in files {
+        put(from, to);
+    }
+    let libraries = runtime(&[host, library.0.clone()]);
     for (path, file) in &libraries {
         put(file, path);
     }
     let names: Vec<&str> = libraries.iter().map(|(p, _)| p.rsplit('/').next().unwrap()).collect();
     eprintln!("xtask: guest runtime from {SYSROOT}/lib: {}", names.join(", "));
-    std::fs::write(rootfs.join("manifest.toml"), manifest(bundle)).expect("writing the guest manifest");
-    std::fs::write(rootfs.join("init"), INIT).expect("writing /init");
-    let initrd = work.join("initramfs.cpio.gz");
+    std::fs::write(rootfs.join("manifest.toml"), manifest).expect("writing the guest manifest");
+    std::fs::write(rootfs.join("init"), init).expect("writing /init");
+    let initrd = work.join(format!("initramfs-{}.cpio.gz", boot.name));
     let archive = format!(
         "find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1 > '{}'",
         initrd.display()
@@ -464,26 +674,52 @@ fn initramfs(work: &Path, bundle: &Path, guest: &Guest) -> PathBuf {
     initrd
 }
 
-/// Boots the emulated Raspberry Pi 3 B with `initrd`, its serial console
-/// into `target/raspi/console.log`, for at most [`TIMEOUT`]; returns the
-/// console's text.
-fn boot(work: &Path, guest: &Guest, initrd: &Path) -> String {
-    let log = work.join("console.log");
+/// Boots the emulated Raspberry Pi 3 B with `initrd` as `boot` says, its
+/// serial console into `target/raspi/console-<boot>.log`, for at most
+/// [`TIMEOUT`]; returns the console's text.
+fn boot(work: &Path, boot: &Boot, guest: &Guest, initrd: &Path) -> String {
+    let log = work.join(format!("console-{}.log", boot.name));
     let console = std::fs::File::create(&log).expect("creating the console log");
-    let mut qemu = Command::new("qemu-system-aarch64");
+    let mut qemu = Command::new(&boot.qemu);
+    // A QEMU unpacked under target/raspi finds its firmware and modules
+    // there, not among the installed QEMU's.
+    if let Some(root) = boot.qemu.is_absolute().then(|| boot.qemu.ancestors().nth(3)).flatten() {
+        qemu.env("QEMU_MODULE_DIR", root.join("usr/lib/x86_64-linux-gnu/qemu")).arg("-L").arg(root.join("usr/share/qemu"));
+    }
     qemu.args(["-M", "raspi3b", "-m", "1G", "-kernel"])
         .arg(&guest.kernel)
         .arg("-dtb")
         .arg(&guest.dtb)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", APPEND, "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
-        .stdin(Stdio::null())
-        .stdout(console);
+        .args(["-append", APPEND, "-no-reboot", "-monitor", "none"]);
+    for device in boot.devices {
+        qemu.args(["-device", device]);
+    }
+    match &boot.qmp {
+        // Paused until the QMP command ran: stdio carries QMP, the console
+        // goes to the file.
+        Some(_) => {
+            qemu.args(["-S", "-display", "none", "-qmp", "stdio", "-serial"])
+                .arg(format!("file:{}", log.display()))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null());
+        }
+        None => {
+            qemu.args(["-nographic", "-serial", "stdio"]).stdin(Stdio::null()).stdout(console);
+        }
+    }
     eprintln!("xtask: {qemu:?}");
     let mut child = qemu
         .spawn()
-        .unwrap_or_else(|e| fail(&format!("cannot run qemu-system-aarch64 ({e}); `bash .ci/setup` installs qemu-system-arm")));
+        .unwrap_or_else(|e| fail(&format!("cannot run {} ({e}); `bash .ci/setup` installs qemu-system-arm", boot.qemu.display())));
+    if let (Some(command), Some(mut stdin)) = (&boot.qmp, child.stdin.take()) {
+        use std::io::Write;
+        let commands = format!("{{\"execute\":\"qmp_capabilities\"}}\n{command}\n{{\"execute\":\"cont\"}}\n");
+        if let Err(e) = stdin.write_all(commands.as_bytes()) {
+            fail(&format!("cannot send QMP commands to QEMU: {e}"));
+        }
+    }
     let deadline = Instant::now() + TIMEOUT;
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for qemu") {
