@@ -34,12 +34,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use provider_sdk::bindings::read_grant;
-use provider_sdk::codec::core::{CapabilityConfiguration, CONFIG_CLAIMS_NAME};
+use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::codec::i2c::{
     self as contract, DelayRequest, ReadRequest, Transaction, Transfer, WriteReadRequest, WriteRequest,
 };
 use provider_sdk::grant::Grant;
-use provider_sdk::schedule::{self, Schedule};
+use provider_sdk::schedule::Schedules;
 use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, Linux, Step};
@@ -47,21 +47,15 @@ use config::{Buses, Config};
 use segments::Segment;
 use sim::Sim;
 
-/// An actor bound to the provider.
-struct Bound {
-    grant: Arc<Grant>,
-    /// Its sampling schedule, when its link asks for one.
-    sampler: Option<Schedule>,
-}
-
 /// The I2C provider.
 pub struct I2cProvider {
     host: Host,
     config: Config,
     backend: Box<dyn Backend>,
-    actors: Mutex<BTreeMap<String, Bound>>,
-    /// Schedules of actors that went, joined when the provider stops.
-    ended: Mutex<Vec<Schedule>>,
+    /// Each bound actor's effective grant.
+    grants: Mutex<BTreeMap<String, Arc<Grant>>>,
+    /// Their sampling calls (`SAMPLE_EVERY`).
+    schedules: Schedules,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -77,7 +71,7 @@ impl I2cProvider {
     /// and inside the grant.
     fn check_access(&self, actor: &str, bus: u8, address: u8) -> Result<(), ProviderError> {
         address::check(address).map_err(|e| ProviderError::denied(e.to_string()))?;
-        let grant = lock(&self.actors).get(actor).map(|b| Arc::clone(&b.grant)).ok_or_else(|| not_bound(actor))?;
+        let grant = lock(&self.grants).get(actor).cloned().ok_or_else(|| not_bound(actor))?;
         grant
             .check_by(contract::CAPABILITY_ID, &address::describe(bus, address), address::understood, |rule| {
                 address::permits(rule.kind(), rule.value(), bus, address)
@@ -114,7 +108,7 @@ impl I2cProvider {
     }
 
     fn delay(&self, actor: &str, request: DelayRequest) -> Result<Vec<u8>, ProviderError> {
-        if !lock(&self.actors).contains_key(actor) {
+        if !lock(&self.grants).contains_key(actor) {
             return Err(not_bound(actor));
         }
         let wait = std::time::Duration::from_nanos(request.ns);
@@ -129,18 +123,6 @@ impl I2cProvider {
         Ok(provider_sdk::codec::serialize(&())?)
     }
 
-    /// Ends `actor`'s schedule, if it has one; its thread is joined when
-    /// the provider stops.
-    fn end_sampling(&self, bound: Option<Bound>) {
-        if let Some(sampler) = bound.and_then(|b| b.sampler) {
-            sampler.stop();
-            let mut ended = lock(&self.ended);
-            // Those that ended already need no join: drop them, so relinks
-            // do not pile up handles until the provider stops.
-            ended.retain(|ended| !ended.is_finished());
-            ended.push(sampler);
-        }
-    }
 }
 
 impl Provider for I2cProvider {
@@ -159,29 +141,21 @@ impl Provider for I2cProvider {
             Buses::Sim { buses, devices } => Box::new(Sim::new(buses, devices)),
         };
         host.log(Level::Info, &format!("driving {}", backend.describe()));
-        Ok(I2cProvider { host, config, backend, actors: Mutex::default(), ended: Mutex::default() })
+        Ok(I2cProvider { host, config, backend, grants: Mutex::default(), schedules: Schedules::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let grant = Arc::new(read_grant(&config.values)?);
-        let every = schedule::interval(config.values.get(schedule::SAMPLE_EVERY).map_or("", String::as_str))
-            .map_err(|e| ProviderError::bad_request(e.to_string()))?;
-        let name = config.values.get(CONFIG_CLAIMS_NAME).cloned().unwrap_or_else(|| config.module.clone());
-        let actor = config.module;
-        let sampler = every
-            .map(|every| Schedule::start(self.host.clone(), actor.clone(), every))
-            .transpose()
-            .map_err(|e| ProviderError::new(format!("cannot start sampling for actor {name}: {e}")))?;
         // An update (a replaced actor) starts afresh, with the new link's
-        // schedule.
-        let replaced = lock(&self.actors).insert(actor, Bound { grant, sampler });
-        self.end_sampling(replaced);
+        // grant and schedule.
+        self.schedules.bind(&self.host, &config.module, &config.values)?;
+        lock(&self.grants).insert(config.module, grant);
         Ok(())
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        let removed = lock(&self.actors).remove(&config.module);
-        self.end_sampling(removed);
+        lock(&self.grants).remove(&config.module);
+        self.schedules.remove(&config.module);
         Ok(())
     }
 
@@ -200,16 +174,10 @@ impl Provider for I2cProvider {
     }
 
     fn stop(&self) {
-        let actors = std::mem::take(&mut *lock(&self.actors));
-        for (_, bound) in actors {
-            self.end_sampling(Some(bound));
-        }
+        lock(&self.grants).clear();
         // Each schedule ends after the call in hand, whose handler may call
-        // back in: nothing is locked while they are joined.
-        let ended = std::mem::take(&mut *lock(&self.ended));
-        for sampler in ended {
-            sampler.join();
-        }
+        // back in: nothing is locked meanwhile.
+        self.schedules.stop();
     }
 }
 

@@ -10,13 +10,14 @@
 //! counted in the next call's `missed`, not queued, so a slow actor cannot
 //! pile up work.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use codec::sample::{Sample, OP_SAMPLE};
 
-use crate::{Host, Level, Setting, SettingScope};
+use crate::{Host, Level, ProviderError, Setting, SettingScope};
 
 /// The link value that asks for sampling calls.
 pub const SAMPLE_EVERY: &str = "SAMPLE_EVERY";
@@ -59,6 +60,72 @@ pub fn interval(text: &str) -> Result<Option<Duration>, IntervalError> {
     Ok(Some(every))
 }
 
+/// The schedules of a provider's bound actors, at most one each: what a
+/// sensor provider keeps so that binding, replacing, unbinding and
+/// stopping start and end them alike everywhere.
+#[derive(Default)]
+pub struct Schedules {
+    running: Mutex<BTreeMap<String, Schedule>>,
+    /// Schedules that were stopped and may still be in a call; joined when
+    /// the provider stops, or dropped once finished.
+    ended: Mutex<Vec<Schedule>>,
+}
+
+impl Schedules {
+    /// Starts `actor`'s schedule as its link values ask (`SAMPLE_EVERY`),
+    /// ending the one it had (an update or a relink starts afresh).
+    pub fn bind(&self, host: &Host, actor: &str, values: &BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let every = interval(values.get(SAMPLE_EVERY).map_or("", String::as_str)).map_err(|e| ProviderError::bad_request(e.to_string()))?;
+        let started = every
+            .map(|every| Schedule::start(host.clone(), actor.to_owned(), every))
+            .transpose()
+            .map_err(|e| ProviderError::new(format!("cannot start sampling for actor {actor}: {e}")))?;
+        let replaced = {
+            let mut running = lock(&self.running);
+            match started {
+                Some(schedule) => running.insert(actor.to_owned(), schedule),
+                None => running.remove(actor),
+            }
+        };
+        self.end(replaced);
+        Ok(())
+    }
+
+    /// Ends `actor`'s schedule, if it has one, after the call in hand.
+    pub fn remove(&self, actor: &str) {
+        let removed = lock(&self.running).remove(actor);
+        self.end(removed);
+    }
+
+    /// Ends every schedule and waits for their threads. Call it with
+    /// nothing locked: the call in hand may be calling the provider.
+    pub fn stop(&self) {
+        let running = std::mem::take(&mut *lock(&self.running));
+        for (_, schedule) in running {
+            self.end(Some(schedule));
+        }
+        let ended = std::mem::take(&mut *lock(&self.ended));
+        for schedule in ended {
+            schedule.join();
+        }
+    }
+
+    fn end(&self, schedule: Option<Schedule>) {
+        if let Some(schedule) = schedule {
+            schedule.stop();
+            let mut ended = lock(&self.ended);
+            // Those that ended already need no join: dropping them keeps
+            // relinks from piling up handles until the provider stops.
+            ended.retain(|ended| !ended.thread.is_finished());
+            ended.push(schedule);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Default)]
 struct Stop {
     stopped: Mutex<bool>,
@@ -66,14 +133,14 @@ struct Stop {
 }
 
 /// A running schedule of sampling calls to one actor.
-pub struct Schedule {
+struct Schedule {
     stop: Arc<Stop>,
     thread: JoinHandle<()>,
 }
 
 impl Schedule {
     /// Calls `actor` (module key) every `every`, from now on.
-    pub fn start(host: Host, actor: String, every: Duration) -> std::io::Result<Schedule> {
+    fn start(host: Host, actor: String, every: Duration) -> std::io::Result<Schedule> {
         let stop = Arc::new(Stop::default());
         let thread = {
             let stop = Arc::clone(&stop);
@@ -84,19 +151,13 @@ impl Schedule {
 
     /// Ends the schedule after the call in hand, without waiting for it
     /// (the actor's handler may be calling the provider).
-    pub fn stop(&self) {
+    fn stop(&self) {
         *self.stop.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop.wake.notify_all();
     }
 
-    /// Whether its thread has ended (after [`Schedule::stop`], once the
-    /// call in hand returned).
-    pub fn is_finished(&self) -> bool {
-        self.thread.is_finished()
-    }
-
     /// Stops the schedule and waits for its thread.
-    pub fn join(self) {
+    fn join(self) {
         self.stop();
         let _ = self.thread.join();
     }

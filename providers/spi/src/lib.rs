@@ -34,27 +34,21 @@ use provider_sdk::bindings::read_grant;
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::codec::spi::{self as contract, Operation, Transaction, TransferRequest, Transferred};
 use provider_sdk::grant::Grant;
-use provider_sdk::schedule::{self, Schedule};
+use provider_sdk::schedule::Schedules;
 use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, Clocking, Linux, Step};
 use config::Buses;
 use sim::Sim;
 
-/// An actor bound to the provider.
-struct Bound {
-    grant: Arc<Grant>,
-    /// Its sampling schedule, when its link asks for one.
-    schedule: Option<Schedule>,
-}
-
 /// The SPI provider.
 pub struct SpiProvider {
     host: Host,
     backend: Box<dyn Backend>,
-    actors: Mutex<BTreeMap<String, Bound>>,
-    /// Schedules of actors that went, joined when the provider stops.
-    ended: Mutex<Vec<Schedule>>,
+    /// Each bound actor's effective grant.
+    grants: Mutex<BTreeMap<String, Arc<Grant>>>,
+    /// Their sampling calls (`SAMPLE_EVERY`).
+    schedules: Schedules,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,7 +62,7 @@ fn not_bound(actor: &str) -> ProviderError {
 impl SpiProvider {
     /// Whether `actor`'s grant names chip select `cs` of `bus`.
     fn check_access(&self, actor: &str, bus: u8, cs: u8) -> Result<(), ProviderError> {
-        let grant = lock(&self.actors).get(actor).map(|b| Arc::clone(&b.grant)).ok_or_else(|| not_bound(actor))?;
+        let grant = lock(&self.grants).get(actor).cloned().ok_or_else(|| not_bound(actor))?;
         grant
             .check_by(contract::CAPABILITY_ID, &device::describe(bus, cs), device::understood, |rule| {
                 device::permits(rule.kind(), rule.value(), bus, cs)
@@ -112,19 +106,6 @@ impl SpiProvider {
         };
         Ok(provider_sdk::codec::serialize(&transferred)?)
     }
-
-    /// Ends a schedule, if there is one; its thread is joined when the
-    /// provider stops.
-    fn end_schedule(&self, bound: Option<Bound>) {
-        if let Some(schedule) = bound.and_then(|b| b.schedule) {
-            schedule.stop();
-            let mut ended = lock(&self.ended);
-            // Those that ended already need no join: drop them, so relinks
-            // do not pile up handles until the provider stops.
-            ended.retain(|ended| !ended.is_finished());
-            ended.push(schedule);
-        }
-    }
 }
 
 impl Provider for SpiProvider {
@@ -142,28 +123,21 @@ impl Provider for SpiProvider {
             Buses::Sim { buses, devices } => Box::new(Sim::new(&buses, &devices)),
         };
         host.log(Level::Info, &format!("driving {}", backend.describe()));
-        Ok(SpiProvider { host, backend, actors: Mutex::default(), ended: Mutex::default() })
+        Ok(SpiProvider { host, backend, grants: Mutex::default(), schedules: Schedules::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         let grant = Arc::new(read_grant(&config.values)?);
-        let every = schedule::interval(config.values.get(schedule::SAMPLE_EVERY).map_or("", String::as_str))
-            .map_err(|e| ProviderError::bad_request(e.to_string()))?;
-        let actor = config.module;
-        let schedule = every
-            .map(|every| Schedule::start(self.host.clone(), actor.clone(), every))
-            .transpose()
-            .map_err(|e| ProviderError::new(format!("cannot start sampling for actor {actor}: {e}")))?;
         // An update (a replaced actor) starts afresh, with the new link's
-        // schedule.
-        let replaced = lock(&self.actors).insert(actor, Bound { grant, schedule });
-        self.end_schedule(replaced);
+        // grant and schedule.
+        self.schedules.bind(&self.host, &config.module, &config.values)?;
+        lock(&self.grants).insert(config.module, grant);
         Ok(())
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        let removed = lock(&self.actors).remove(&config.module);
-        self.end_schedule(removed);
+        lock(&self.grants).remove(&config.module);
+        self.schedules.remove(&config.module);
         Ok(())
     }
 
@@ -179,16 +153,10 @@ impl Provider for SpiProvider {
     }
 
     fn stop(&self) {
-        let actors = std::mem::take(&mut *lock(&self.actors));
-        for (_, bound) in actors {
-            self.end_schedule(Some(bound));
-        }
+        lock(&self.grants).clear();
         // Each schedule ends after the call in hand, whose handler may call
-        // back in: nothing is locked while they are joined.
-        let ended = std::mem::take(&mut *lock(&self.ended));
-        for schedule in ended {
-            schedule.join();
-        }
+        // back in: nothing is locked meanwhile.
+        self.schedules.stop();
     }
 }
 
