@@ -36,11 +36,13 @@ pub enum WellKnown {
     I2c,
     /// `iot:spi`: transactions with devices on the board's SPI buses.
     Spi,
+    /// `iot:serial`: the board's serial ports.
+    Serial,
 }
 
 impl WellKnown {
     /// Every well-known capability, in a stable order.
-    pub const ALL: [WellKnown; 10] = [
+    pub const ALL: [WellKnown; 11] = [
         WellKnown::KeyValue,
         WellKnown::Messaging,
         WellKnown::HttpServer,
@@ -51,6 +53,7 @@ impl WellKnown {
         WellKnown::Gpio,
         WellKnown::I2c,
         WellKnown::Spi,
+        WellKnown::Serial,
     ];
 
     /// The canonical id, the spelling waSCC actors use on the wire.
@@ -66,6 +69,7 @@ impl WellKnown {
             WellKnown::Gpio => "iot:gpio",
             WellKnown::I2c => "iot:i2c",
             WellKnown::Spi => "iot:spi",
+            WellKnown::Serial => "iot:serial",
         }
     }
 
@@ -94,6 +98,7 @@ impl WellKnown {
                 "gpio" => WellKnown::Gpio,
                 "i2c" => WellKnown::I2c,
                 "spi" => WellKnown::Spi,
+                "serial" => WellKnown::Serial,
                 _ => return None,
             },
             _ => return None,

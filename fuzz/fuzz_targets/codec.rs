@@ -12,7 +12,7 @@
 
 #![no_main]
 
-use codec::{blobstore, core, extras, gpio, http, i2c, keyvalue, logging, messaging, spi};
+use codec::{blobstore, core, extras, gpio, http, i2c, keyvalue, logging, messaging, serial, spi};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -81,6 +81,8 @@ fuzz_target!(|bytes: &[u8]| {
         gpio::PinState, gpio::EdgeEvent,
         i2c::Transaction, i2c::WriteRequest, i2c::ReadRequest, i2c::WriteReadRequest, i2c::DelayRequest, i2c::Sample,
         spi::Transaction, spi::TransferRequest,
+        serial::OpenRequest, serial::PortRequest, serial::WriteRequest, serial::Written, serial::ReadRequest,
+        serial::Received, serial::PortState, serial::Frame,
     );
     hand_written_agrees::<http::Request>(bytes);
     hand_written_agrees::<http::Response>(bytes);

@@ -24,7 +24,7 @@ fn base() -> &'static (tempfile::TempDir, Vec<PathBuf>) {
         std::fs::write(dir.path().join("echo.wasm"), b"").expect("writing the actor file");
         let providers = dir.path().join("providers");
         std::fs::create_dir(&providers).expect("creating the provider folder");
-        for name in ["keyvalue_sqlite", "keyvalue_redis", "http_server", "http_client", "messaging_mqtt", "blobstore_fs", "gpio", "i2c", "spi"] {
+        for name in ["keyvalue_sqlite", "keyvalue_redis", "http_server", "http_client", "messaging_mqtt", "blobstore_fs", "gpio", "i2c", "spi", "serial"] {
             std::fs::write(providers.join(format!("lib{name}.so")), b"").expect("writing a provider file");
         }
         (dir, vec![providers])

@@ -97,7 +97,7 @@ const WASCC_LIBRARIES: [(&str, &str, Replacement); 15] = [
 ];
 
 /// host-edge's own provider libraries, by file stem, and what they serve.
-const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 9] = [
+const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 10] = [
     ("keyvalue_sqlite", WellKnown::KeyValue),
     ("keyvalue_redis", WellKnown::KeyValue),
     ("http_server", WellKnown::HttpServer),
@@ -107,6 +107,7 @@ const HOST_EDGE_LIBRARIES: [(&str, WellKnown); 9] = [
     ("gpio", WellKnown::Gpio),
     ("i2c", WellKnown::I2c),
     ("spi", WellKnown::Spi),
+    ("serial", WellKnown::Serial),
 ];
 
 /// Whether `path` names a waSCC manifest (by its extension).

@@ -173,7 +173,7 @@ fn c_compiler() -> String {
 
 /// The provider crates of the workspace, by library name.
 /// The first [`SHIPPED`] are the ones a bundle carries.
-pub const PROVIDERS: [(&str, &str); 11] = [
+pub const PROVIDERS: [(&str, &str); 12] = [
     ("keyvalue_sqlite", "host-edge-keyvalue-sqlite"),
     ("keyvalue_redis", "host-edge-keyvalue-redis"),
     ("http_server", "host-edge-http-server"),
@@ -183,13 +183,14 @@ pub const PROVIDERS: [(&str, &str); 11] = [
     ("blobstore_fs", "host-edge-blobstore-fs"),
     ("i2c", "host-edge-i2c"),
     ("spi", "host-edge-spi"),
+    ("serial", "host-edge-serial"),
     ("panicking_provider", "host-edge-fixture-panicking-provider"),
     ("wascc_provider", "host-edge-fixture-wascc-provider"),
 ];
 
 /// How many of [`PROVIDERS`] are shipped providers (the rest are test
 /// fixtures).
-pub const SHIPPED: usize = 9;
+pub const SHIPPED: usize = 10;
 
 /// Builds the providers (with the host, once per process) and returns the
 /// path of the one whose library is called `name` (`keyvalue_sqlite`, ...).
@@ -214,6 +215,7 @@ pub fn provider_capability(name: &str) -> &'static str {
         "blobstore_fs" => "wascc:blobstore",
         "i2c" => "iot:i2c",
         "spi" => "iot:spi",
+        "serial" => "iot:serial",
         "panicking_provider" => "example:panics",
         // waSCC's providers carried no host-edge descriptor; the archive
         // signs what it would serve.

@@ -91,7 +91,7 @@ fn build_actors() -> PathBuf {
 }
 
 /// The provider crates the demo and bundles ship.
-const PROVIDERS: [&str; 9] = [
+const PROVIDERS: [&str; 10] = [
     "host-edge-keyvalue-sqlite",
     "host-edge-keyvalue-redis",
     "host-edge-http-server",
@@ -101,11 +101,22 @@ const PROVIDERS: [&str; 9] = [
     "host-edge-blobstore-fs",
     "host-edge-i2c",
     "host-edge-spi",
+    "host-edge-serial",
 ];
 
 /// Their library names, as bundles carry them in `providers/`.
-const LIBRARIES: [&str; 9] =
-    ["keyvalue_sqlite", "keyvalue_redis", "http_server", "gpio", "messaging_mqtt", "http_client", "blobstore_fs", "i2c", "spi"];
+const LIBRARIES: [&str; 10] = [
+    "keyvalue_sqlite",
+    "keyvalue_redis",
+    "http_server",
+    "gpio",
+    "messaging_mqtt",
+    "http_client",
+    "blobstore_fs",
+    "i2c",
+    "spi",
+    "serial",
+];
 
 /// The capability each of [`LIBRARIES`] serves: what its archive signs.
 fn capability_of(library: &str) -> &'static str {
@@ -118,6 +129,7 @@ fn capability_of(library: &str) -> &'static str {
         "blobstore_fs" => "wascc:blobstore",
         "i2c" => "iot:i2c",
         "spi" => "iot:spi",
+        "serial" => "iot:serial",
         other => panic!("no shipped provider library {other}"),
     }
 }
@@ -731,7 +743,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     }
     copy_tree(&root().join("boards"), &dir.join("boards"));
     copy(&root().join("boards/raspberry-pi/host-edge.service"), &dir.join("host-edge.service"));
-    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "i2c.md", "spi.md", "messaging.md", "fleet.md"] {
+    for doc in ["raspberry-pi.md", "provider-abi.md", "claims.md", "gpio.md", "i2c.md", "spi.md", "serial.md", "messaging.md", "fleet.md"] {
         copy(&root().join("docs").join(doc), &dir.join("docs").join(doc));
     }
     let manifest = std::fs::read_to_string(root().join("boards/raspberry-pi/manifest.toml"))

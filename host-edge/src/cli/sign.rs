@@ -110,6 +110,9 @@ pub struct SignArgs {
     /// Grant iot:spi.
     #[arg(long)]
     spi: bool,
+    /// Grant iot:serial.
+    #[arg(long)]
+    serial: bool,
 }
 
 impl SignArgs {
@@ -125,6 +128,7 @@ impl SignArgs {
             (self.gpio, WellKnown::Gpio),
             (self.i2c, WellKnown::I2c),
             (self.spi, WellKnown::Spi),
+            (self.serial, WellKnown::Serial),
         ];
         let mut caps: Vec<CapabilityId> = flags
             .into_iter()

@@ -17,6 +17,7 @@ pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
 pub mod sample;
+pub mod serial;
 pub mod spi;
 mod wire;
 
