@@ -29,6 +29,7 @@
 //! | [`gpio`] | `iot:gpio` | [`gpio::Pin`] |
 //! | [`i2c`] | `iot:i2c` | [`i2c::Bus`] (embedded-hal 1.0's `I2c`), [`i2c::Delay`] |
 //! | [`spi`] | `iot:spi` | [`spi::Device`] (embedded-hal 1.0's `SpiDevice`) |
+//! | [`serial`] | `iot:serial` | [`serial::Port`] |
 //! | [`extras`] | `wascc:extras` | [`extras::Extras`] |
 //! | [`logging`] | `wascc:logging` | the `log` macros |
 //! | [`actor`] | another actor, by module key | [`actor::call`], [`actor::caller`] |
@@ -53,6 +54,7 @@ pub mod http_client;
 pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
+pub mod serial;
 pub mod spi;
 
 pub use codec;
@@ -75,7 +77,7 @@ pub const HEALTH_REQUEST: &str = codec::core::OP_HEALTH_REQUEST;
 /// What most actors import: the macro, the result types, every capability
 /// module and the `log` macros.
 pub mod prelude {
-    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, i2c, keyvalue, logging, messaging, spi};
+    pub use crate::{actor, actor_handlers, blobstore, extras, gpio, http, http_client, i2c, keyvalue, logging, messaging, serial, spi};
     pub use crate::{Error, HandlerResult};
     pub use log::{debug, error, info, trace, warn};
 }
