@@ -638,12 +638,8 @@ fn bundle_keys(host_edge: &Path, keys: &Path, issuer_seed: Option<&Path>) -> Str
         let _ = std::fs::remove_file(keys.join("issuer.nk"));
         write_private(&keys.join("issuer.nk"), &text);
     }
-    let files = ["issuer.nk", "counter.nk", "echo.nk", "button_led.nk", "telemetry.nk"];
-    for (n, file) in files.into_iter().enumerate() {
-        let role = if n == 0 { "account" } else { "module" };
-        if !keys.join(file).exists() {
-            run(Command::new(host_edge).current_dir(keys).args(["keys", "generate", role, "-o", file]).stdout(std::process::Stdio::null()));
-        }
+    if !keys.join("issuer.nk").exists() {
+        run(Command::new(host_edge).current_dir(keys).args(["keys", "generate", "account", "-o", "issuer.nk"]).stdout(std::process::Stdio::null()));
     }
     let output = Command::new(host_edge)
         .current_dir(keys)
@@ -728,6 +724,11 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
         ("thermometer", &thermometer[..]),
     ];
     for (actor, caps) in actors {
+        // Each actor's module key, made on the first bundle and reused.
+        let key = format!("{actor}.nk");
+        if !keys.join(&key).exists() {
+            run(Command::new(&native).current_dir(&keys).args(["keys", "generate", "module", "-o", &key]).stdout(std::process::Stdio::null()));
+        }
         let input = wasm.join(format!("{actor}.wasm"));
         let output = dir.join("actors").join(format!("{actor}.wasm"));
         let mut sign = Command::new(&native);
@@ -736,7 +737,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
             .arg(&input)
             .arg("-o")
             .arg(&output)
-            .args(["--issuer", "issuer.nk", "--subject", &format!("{actor}.nk"), "--name", &actor.replace('_', "-")])
+            .args(["--issuer", "issuer.nk", "--subject", &key, "--name", &actor.replace('_', "-")])
             .args(caps)
             .stdout(std::process::Stdio::null());
         run(&mut sign);
