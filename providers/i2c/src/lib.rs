@@ -30,17 +30,13 @@ mod segments;
 mod shape;
 mod sim;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use provider_sdk::bindings::read_grant;
+use provider_sdk::bindings::{read_grant, Bindings};
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::codec::i2c::{
     self as contract, DelayRequest, ReadRequest, Transaction, Transfer, WriteReadRequest, WriteRequest,
 };
-use provider_sdk::grant::Grant;
 use provider_sdk::schedule::Schedules;
-use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
+use provider_sdk::{export_provider, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, Linux, Step};
 use config::{Buses, Config};
@@ -52,18 +48,11 @@ pub struct I2cProvider {
     host: Host,
     config: Config,
     backend: Box<dyn Backend>,
-    /// Each bound actor's effective grant.
-    grants: Mutex<BTreeMap<String, Arc<Grant>>>,
+    /// Each bound actor's effective grant (no resource of its own: the
+    /// buses are the provider's).
+    grants: Bindings<(), ()>,
     /// Their sampling calls (`SAMPLE_EVERY`).
     schedules: Schedules,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn not_bound(actor: &str) -> ProviderError {
-    ProviderError::of(ErrorKind::NotLinked, format!("actor {actor} is not bound to this provider"))
 }
 
 impl I2cProvider {
@@ -71,7 +60,7 @@ impl I2cProvider {
     /// and inside the grant.
     fn check_access(&self, actor: &str, bus: u8, address: u8) -> Result<(), ProviderError> {
         address::check(address).map_err(|e| ProviderError::denied(e.to_string()))?;
-        let grant = lock(&self.grants).get(actor).cloned().ok_or_else(|| not_bound(actor))?;
+        let grant = self.grants.get(actor)?.1;
         grant
             .check_by(contract::CAPABILITY_ID, &address::describe(bus, address), address::understood, |rule| {
                 address::permits(rule.kind(), rule.value(), bus, address)
@@ -108,9 +97,7 @@ impl I2cProvider {
     }
 
     fn delay(&self, actor: &str, request: DelayRequest) -> Result<Vec<u8>, ProviderError> {
-        if !lock(&self.grants).contains_key(actor) {
-            return Err(not_bound(actor));
-        }
+        self.grants.get(actor)?;
         let wait = std::time::Duration::from_nanos(request.ns);
         if wait > self.config.max_delay {
             return Err(ProviderError::bad_request(format!(
@@ -141,20 +128,20 @@ impl Provider for I2cProvider {
             Buses::Sim { buses, devices } => Box::new(Sim::new(buses, devices)),
         };
         host.log(Level::Info, &format!("driving {}", backend.describe()));
-        Ok(I2cProvider { host, config, backend, grants: Mutex::default(), schedules: Schedules::default() })
+        Ok(I2cProvider { host, config, backend, grants: Bindings::default(), schedules: Schedules::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        let grant = Arc::new(read_grant(&config.values)?);
+        let grant = read_grant(&config.values)?;
         // An update (a replaced actor) starts afresh, with the new link's
         // grant and schedule.
         self.schedules.bind(&self.host, &config.module, &config.values)?;
-        lock(&self.grants).insert(config.module, grant);
+        self.grants.bind(&config.module, (), grant, || Ok(()))?;
         Ok(())
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        lock(&self.grants).remove(&config.module);
+        self.grants.remove(&config.module);
         self.schedules.remove(&config.module);
         Ok(())
     }
@@ -174,7 +161,7 @@ impl Provider for I2cProvider {
     }
 
     fn stop(&self) {
-        lock(&self.grants).clear();
+        self.grants.clear();
         // Each schedule ends after the call in hand, whose handler may call
         // back in: nothing is locked meanwhile.
         self.schedules.stop();

@@ -30,14 +30,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use provider_sdk::bindings::read_grant;
+use provider_sdk::bindings::{read_grant, Bindings};
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::codec::serial::{
     self as contract, Framing, OpenRequest, PortRequest, PortState, ReadRequest, Received, WriteRequest, Written,
     MAX_READ_TIMEOUT_MS, MAX_TRANSFER_BYTES,
 };
-use provider_sdk::grant::Grant;
-use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, SettingScope, Settings};
+use provider_sdk::{export_provider, Host, Level, Provider, ProviderError, Setting, SettingScope, Settings};
 use serialport::TTYPort;
 
 /// An open port.
@@ -56,8 +55,8 @@ pub struct SerialProvider {
     host: Host,
     dir: PathBuf,
     queue_capacity: usize,
-    /// Each bound actor's effective grant.
-    grants: Mutex<BTreeMap<String, Arc<Grant>>>,
+    /// Each bound actor's effective grant (its ports are kept below).
+    grants: Bindings<(), ()>,
     /// The open ports, by device.
     ports: Mutex<BTreeMap<PathBuf, Opened>>,
     /// Delivery threads of closed ports, joined when the provider stops.
@@ -68,16 +67,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn not_bound(actor: &str) -> ProviderError {
-    ProviderError::of(ErrorKind::NotLinked, format!("actor {actor} is not bound to this provider"))
-}
-
 impl SerialProvider {
     /// The device `name` means for `actor`: a plain name, inside its grant,
     /// a character device.
     fn device(&self, actor: &str, name: &str) -> Result<PathBuf, ProviderError> {
         name::check(name).map_err(|e| ProviderError::bad_request(e.to_string()))?;
-        let grant = lock(&self.grants).get(actor).cloned().ok_or_else(|| not_bound(actor))?;
+        let grant = self.grants.get(actor)?.1;
         grant
             .check_by(contract::CAPABILITY_ID, &format!("port `{name}`"), |kind| kind == "port", |rule| {
                 name::permits(rule.kind(), rule.value(), name)
@@ -219,21 +214,21 @@ impl Provider for SerialProvider {
         let dir = PathBuf::from(settings.get("DEVICE_DIR").map(String::as_str).filter(|d| !d.is_empty()).unwrap_or("/dev"));
         let queue_capacity = settings.get("FRAME_QUEUE").and_then(|n| n.parse().ok()).unwrap_or(256);
         host.log(Level::Info, &format!("serial ports under {}", dir.display()));
-        Ok(SerialProvider { host, dir, queue_capacity, grants: Mutex::default(), ports: Mutex::default(), ended: Mutex::default() })
+        Ok(SerialProvider { host, dir, queue_capacity, grants: Bindings::default(), ports: Mutex::default(), ended: Mutex::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        let grant = Arc::new(read_grant(&config.values)?);
+        let grant = read_grant(&config.values)?;
         let opens = link::parse(config.values.get("OPEN").map_or("", String::as_str)).map_err(|e| ProviderError::bad_request(e.to_string()))?;
         let actor = config.module;
         // An update (a replaced actor) starts from nothing: the old
         // version's ports close; the new one opens its own.
         self.close_all(&actor);
-        lock(&self.grants).insert(actor.clone(), grant);
+        self.grants.bind(&actor, (), grant, || Ok(()))?;
         for open in opens {
             if let Err(e) = self.open(&actor, open) {
                 self.close_all(&actor);
-                lock(&self.grants).remove(&actor);
+                self.grants.remove(&actor);
                 return Err(ProviderError::of(e.kind(), format!("OPEN: {}", e.message())));
             }
         }
@@ -242,7 +237,7 @@ impl Provider for SerialProvider {
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
         self.close_all(&config.module);
-        lock(&self.grants).remove(&config.module);
+        self.grants.remove(&config.module);
         Ok(())
     }
 
@@ -264,7 +259,7 @@ impl Provider for SerialProvider {
         for actor in actors {
             self.close_all(&actor);
         }
-        lock(&self.grants).clear();
+        self.grants.clear();
         // Each delivery ends after the frame in hand, whose handler may call
         // back in: nothing is locked while they are joined.
         let ended = std::mem::take(&mut *lock(&self.ended));

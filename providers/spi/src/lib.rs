@@ -27,15 +27,11 @@ mod device;
 mod shape;
 mod sim;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use provider_sdk::bindings::read_grant;
+use provider_sdk::bindings::{read_grant, Bindings};
 use provider_sdk::codec::core::CapabilityConfiguration;
 use provider_sdk::codec::spi::{self as contract, Operation, Transaction, TransferRequest, Transferred};
-use provider_sdk::grant::Grant;
 use provider_sdk::schedule::Schedules;
-use provider_sdk::{export_provider, ErrorKind, Host, Level, Provider, ProviderError, Setting, Settings};
+use provider_sdk::{export_provider, Host, Level, Provider, ProviderError, Setting, Settings};
 
 use backend::{Backend, Clocking, Linux, Step};
 use config::Buses;
@@ -45,24 +41,17 @@ use sim::Sim;
 pub struct SpiProvider {
     host: Host,
     backend: Box<dyn Backend>,
-    /// Each bound actor's effective grant.
-    grants: Mutex<BTreeMap<String, Arc<Grant>>>,
+    /// Each bound actor's effective grant (no resource of its own: the
+    /// buses are the provider's).
+    grants: Bindings<(), ()>,
     /// Their sampling calls (`SAMPLE_EVERY`).
     schedules: Schedules,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn not_bound(actor: &str) -> ProviderError {
-    ProviderError::of(ErrorKind::NotLinked, format!("actor {actor} is not bound to this provider"))
 }
 
 impl SpiProvider {
     /// Whether `actor`'s grant names chip select `cs` of `bus`.
     fn check_access(&self, actor: &str, bus: u8, cs: u8) -> Result<(), ProviderError> {
-        let grant = lock(&self.grants).get(actor).cloned().ok_or_else(|| not_bound(actor))?;
+        let grant = self.grants.get(actor)?.1;
         grant
             .check_by(contract::CAPABILITY_ID, &device::describe(bus, cs), device::understood, |rule| {
                 device::permits(rule.kind(), rule.value(), bus, cs)
@@ -123,20 +112,20 @@ impl Provider for SpiProvider {
             Buses::Sim { buses, devices } => Box::new(Sim::new(&buses, &devices)),
         };
         host.log(Level::Info, &format!("driving {}", backend.describe()));
-        Ok(SpiProvider { host, backend, grants: Mutex::default(), schedules: Schedules::default() })
+        Ok(SpiProvider { host, backend, grants: Bindings::default(), schedules: Schedules::default() })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        let grant = Arc::new(read_grant(&config.values)?);
+        let grant = read_grant(&config.values)?;
         // An update (a replaced actor) starts afresh, with the new link's
         // grant and schedule.
         self.schedules.bind(&self.host, &config.module, &config.values)?;
-        lock(&self.grants).insert(config.module, grant);
+        self.grants.bind(&config.module, (), grant, || Ok(()))?;
         Ok(())
     }
 
     fn remove_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
-        lock(&self.grants).remove(&config.module);
+        self.grants.remove(&config.module);
         self.schedules.remove(&config.module);
         Ok(())
     }
@@ -153,7 +142,7 @@ impl Provider for SpiProvider {
     }
 
     fn stop(&self) {
-        lock(&self.grants).clear();
+        self.grants.clear();
         // Each schedule ends after the call in hand, whose handler may call
         // back in: nothing is locked meanwhile.
         self.schedules.stop();
