@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::bus::{Bus, BusKind};
+
 /// Why a board definition cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum BoardError {
@@ -84,6 +86,15 @@ pub enum Inconsistency {
     Reserved {
         /// The BCM number.
         bcm: u8,
+    },
+    /// A bus with a pin off the header, a missing or unknown pin role, or
+    /// listed twice.
+    #[error("{bus}: {problem}")]
+    Bus {
+        /// The bus, as messages name it (`I2C bus 1`).
+        bus: String,
+        /// What is wrong.
+        problem: String,
     },
     /// A PWM channel on a GPIO that is not on the header.
     #[error("PWM channel {channel} names GPIO {bcm}, which is not on the header")]
@@ -172,6 +183,9 @@ pub struct Board {
     /// Hardware PWM channels.
     #[serde(default)]
     pub pwm: Vec<PwmChannel>,
+    /// The buses on the header.
+    #[serde(default)]
+    pub buses: Vec<Bus>,
 }
 
 impl Board {
@@ -223,6 +237,17 @@ impl Board {
                 return Err(Inconsistency::Pwm { channel: p.channel, bcm: p.bcm });
             }
         }
+        let mut buses = BTreeSet::new();
+        for bus in &self.buses {
+            let problem = |problem: String| Inconsistency::Bus { bus: bus.to_string(), problem };
+            bus.check_roles().map_err(problem)?;
+            if let Some((role, pin)) = bus.pins.iter().find(|(_, pin)| !bcm.contains(pin)) {
+                return Err(problem(format!("its `{role}` pin, GPIO {pin}, is not on the header")));
+            }
+            if !buses.insert((bus.kind, bus.bus.as_str())) {
+                return Err(problem("is listed twice".to_owned()));
+            }
+        }
         Ok(())
     }
 
@@ -244,6 +269,25 @@ impl Board {
     /// Why GPIO `bcm` is reserved, if it is.
     pub fn reserved(&self, bcm: u8) -> Option<&str> {
         self.reserved.iter().find(|r| r.bcm == bcm).map(|r| r.reason.as_str())
+    }
+
+    /// The bus of `kind` that `bus` names (`1`, `serial0`), if the board
+    /// has it.
+    pub fn bus(&self, kind: BusKind, bus: &str) -> Option<&Bus> {
+        self.buses.iter().find(|b| b.is(kind, bus))
+    }
+
+    /// The buses of `kind`, as their names (`1`, `serial0`).
+    pub fn bus_names(&self, kind: BusKind) -> Vec<&str> {
+        self.buses.iter().filter(|b| b.kind == kind).map(|b| b.bus.as_str()).collect()
+    }
+
+    /// The buses that can take GPIO `bcm`, each with the pin's role on it.
+    pub fn buses_on(&self, bcm: u8) -> Vec<(&Bus, &str)> {
+        self.buses
+            .iter()
+            .filter_map(|bus| bus.pins.iter().find(|(_, pin)| **pin == bcm).map(|(role, _)| (bus, role.as_str())))
+            .collect()
     }
 
     /// The hardware PWM channel that drives GPIO `bcm`, if any.
@@ -277,6 +321,7 @@ mod tests {
         ]
         reserved = [{ bcm = 5, reason = "console" }]
         pwm = [{ bcm = 4, channel = 0 }]
+        buses = [{ kind = "i2c", bus = "1", pins = { sda = 4, scl = 5 }, function = [0], enable = "dtparam=i2c_arm=on" }]
     "#;
 
     #[test]
@@ -308,6 +353,27 @@ mod tests {
         let text = TINY.replace("soc = \"none\"", "soc = \"none\"\ncolour = \"green\"");
         let err = Board::parse(&text, "tiny.toml").unwrap_err().to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_bus_knows_its_pins_and_a_pin_its_buses() {
+        let board = Board::parse(TINY, "tiny.toml").unwrap();
+        let i2c = board.bus(BusKind::I2c, "1").unwrap();
+        assert_eq!(i2c.to_string(), "I2C bus 1");
+        assert!(board.bus(BusKind::I2c, "2").is_none() && board.bus(BusKind::Spi, "1").is_none());
+        assert_eq!(board.buses_on(5), [(i2c, "scl")]);
+        assert!(board.buses_on(6).is_empty());
+        assert_eq!(board.bus_names(BusKind::I2c), ["1"]);
+    }
+
+    #[test]
+    fn a_bus_pin_off_the_header_or_a_bus_listed_twice_is_refused() {
+        let text = TINY.replace("scl = 5", "scl = 9");
+        let err = Board::parse(&text, "tiny.toml").unwrap_err().to_string();
+        assert!(err.contains("I2C bus 1: its `scl` pin, GPIO 9, is not on the header"), "{err}");
+        let twice = TINY.replace("buses = [{", "buses = [{ kind = \"i2c\", bus = \"1\", pins = { sda = 4, scl = 5 }, enable = \"x\" }, {");
+        let err = Board::parse(&twice, "tiny.toml").unwrap_err().to_string();
+        assert!(err.contains("I2C bus 1: is listed twice"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Board definitions: which BCM pin sits on which header pin, which pins
 //! are power and ground, which the board reserves and why, and where its
-//! hardware PWM channels are.
+//! hardware PWM channels and buses (I2C, SPI, serial) are.
 //!
 //! The definitions are the TOML files in the repository's `boards/` folder,
 //! compiled in, so a host on a board needs no file besides its manifest;
@@ -11,9 +11,11 @@
 
 mod board;
 mod builtin;
+mod bus;
 mod device_tree;
 mod table;
 
 pub use board::{is_label, Backend, Board, BoardError, HeaderPin, Inconsistency, PwmChannel, Reserved};
 pub use builtin::{builtin, detect, find, load};
+pub use bus::{Bus, BusKind};
 pub use device_tree::DeviceTree;
