@@ -306,6 +306,20 @@ fn a_reserved_pin_is_refused_with_its_reason_unless_the_manifest_allows_it_by_na
 }
 
 #[test]
+fn a_pin_of_an_enabled_bus_is_refused_as_a_gpio_naming_the_bus_and_how_it_was_enabled() {
+    let module = Signer::new().sign_with(&actor_module("echo"), &signed("echo", &[GPIO], &["out:*", "in:*"]));
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path(), &[("SIM_BUSES", "i2c1")]);
+    let echo = bench.start(&module);
+    bench.link_gpio(&echo, "", &[]).unwrap();
+    let err = bench.open_output(&echo, "sda").unwrap_err();
+    assert!(err.contains("pin 2 (sda) is I2C bus 1's SDA (set to ALT0, as `dtparam=i2c_arm=on` in config.txt"), "{err}");
+    let err = bench.open_input(&echo, "3").unwrap_err();
+    assert!(err.contains("pin 3 (scl) is I2C bus 1's SCL"), "an input would take the pin as surely: {err}");
+    assert!(bench.open_output(&echo, "mosi").is_ok(), "SPI bus 0 is not enabled here: its pins are GPIOs");
+}
+
+#[test]
 fn a_second_actor_cannot_hold_an_output_pin_but_may_share_an_input() {
     let dir = tempfile::tempdir().unwrap();
     let bench = Bench::new(dir.path(), &[]);
@@ -476,7 +490,8 @@ fn host_edge_boards_lists_every_board_and_shows_each_header() {
         assert!(ok, "{table}");
         assert!(table.contains(&format!("({name})")), "{table}");
         assert_eq!(table.lines().filter(|l| l.contains(" | ")).count(), 20, "20 rows of two pins: {table}");
-        assert!(table.contains("GPIO17  11 | 12  GPIO18"), "{table}");
+        assert!(table.contains("GPIO17 (spi1)  11 | 12  GPIO18"), "{table}");
+        assert!(table.contains("GPIO2 sda (i2c1)") && table.contains("/dev/i2c-1"), "the buses are marked and listed: {table}");
     }
     let (ok, said) = host_edge(dir.path(), &["boards", "show", "pi4b"]);
     assert!(!ok && said.contains("(did you mean `pi-4b`?)"), "{said}");

@@ -98,6 +98,14 @@ impl Registers {
         (self.read(offset) >> ((pin % 10) * 3)) & 0b111
     }
 
+    /// Sets the function of `pin` (10 to 29), as the firmware does for an
+    /// enabled bus's pins.
+    fn set_function(&self, pin: u32, function: u32) {
+        let offset = if pin < 20 { GPFSEL1 } else { GPFSEL2 };
+        let shift = (pin % 10) * 3;
+        self.write(offset, (self.read(offset) & !(0b111 << shift)) | function << shift);
+    }
+
     fn bit(&self, offset: u64, pin: u32) -> bool {
         self.read(offset) & (1 << pin) != 0
     }
@@ -121,25 +129,14 @@ fn led(port: u16) -> String {
     serde_json::from_str::<serde_json::Value>(&body).unwrap()["led"].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn the_button_led_actor_drives_emulated_pi_4_registers_through_rppal_and_sigterm_leaves_its_pins_safe() {
-    assert_eq!(
-        std::process::Command::new("id").arg("-u").output().unwrap().stdout,
-        b"0\n",
-        "this test needs root for a private mount namespace (CI runs as root)"
-    );
-    let build = build();
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let pi = EmulatedPi4::prepare(dir, &build.cc);
-    let registers = Registers::open(&pi.registers());
-
+/// Writes the signed button-led actor and a manifest that opens its pins
+/// at link time and serves HTTP on `port`; returns the manifest's path.
+fn write_button_led(dir: &Path, build: &Build, port: u16) -> PathBuf {
     let grant = SignOptions {
         grants: [(host_edge_runtime::capability::CapabilityId::parse("iot:gpio").unwrap(), ["out:17", "in:27"].map(|r| r.parse::<Rule>().unwrap()).to_vec())].into(),
         ..options("button-led", &["iot:gpio", "wascc:http_server"])
     };
     std::fs::write(dir.join("button_led.wasm"), Signer::new().sign_with(&actor_module("button_led"), &grant)).unwrap();
-    let port = free_port();
     let manifest = format!(
         r#"
 [host]
@@ -176,6 +173,25 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
     );
     let manifest_path = dir.join("manifest.toml");
     std::fs::write(&manifest_path, manifest).unwrap();
+    manifest_path
+
+}
+
+#[test]
+fn the_button_led_actor_drives_emulated_pi_4_registers_through_rppal_and_sigterm_leaves_its_pins_safe() {
+    assert_eq!(
+        std::process::Command::new("id").arg("-u").output().unwrap().stdout,
+        b"0\n",
+        "this test needs root for a private mount namespace (CI runs as root)"
+    );
+    let build = build();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let pi = EmulatedPi4::prepare(dir, &build.cc);
+    let registers = Registers::open(&pi.registers());
+
+    let port = free_port();
+    let manifest_path = write_button_led(dir, &build, port);
 
     // The button is up (released) before the provider opens it: the level
     // it samples first is high, so the falling edge below is a change it
@@ -237,4 +253,29 @@ values = {{ ADDRESS = "127.0.0.1", PORT = "{port}", ERROR_DETAIL = "true" }}
     assert_eq!(registers.function(BUTTON), 0b000);
     assert!(log.contains("Raspberry Pi 4 Model B (pi-4b)"), "the board was detected: {log}");
     assert!(log.contains("sampled every"), "without kernel interrupts the provider says it samples: {log}");
+}
+
+#[test]
+fn a_pin_the_firmware_gave_to_an_enabled_bus_is_refused_as_a_gpio_and_left_to_the_bus() {
+    assert_eq!(std::process::Command::new("id").arg("-u").output().unwrap().stdout, b"0\n", "needs root, as CI has");
+    let build = build();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let pi = EmulatedPi4::prepare(dir, &build.cc);
+    let registers = Registers::open(&pi.registers());
+    // GPIO 17 is SPI1's CE1 on a Pi 4: `dtoverlay=spi1-3cs` sets it to
+    // ALT4 (BCM2711 function select 0b011) at boot.
+    const ALT4: u32 = 0b011;
+    registers.set_function(LED, ALT4);
+    let manifest_path = write_button_led(dir, &build, free_port());
+
+    let out = pi
+        .command(&build.runner, &build.host_edge, &["run", manifest_path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare runs (util-linux)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the link that opens the bus's pin is refused, so the host does not start: {said}");
+    assert!(said.contains("pin 17 (led) is SPI bus 1's CE1 (set to ALT4, as `dtoverlay=spi1-3cs"), "{said}");
+    assert_eq!(registers.function(LED), ALT4, "the pin is still the bus's");
 }

@@ -39,6 +39,10 @@ pub(crate) enum ConfigError {
     /// `LABELS`, `SAFE_STATE` or `ALLOW_RESERVED` names pins wrongly.
     #[error(transparent)]
     Pins(#[from] PinSettingError),
+    /// A `SIM_BUSES` entry names no bus of the board, or the board is not
+    /// simulated.
+    #[error("SIM_BUSES: {0}")]
+    SimBuses(String),
     /// A `SAFE_STATE` entry is not `input`, `low` or `high`.
     #[error("SAFE_STATE: {pin} may be `input`, `low` or `high`, not `{value}`")]
     SafeState {
@@ -59,6 +63,8 @@ pub(crate) struct Config {
     pub(crate) poll_interval: Duration,
     pub(crate) sim_socket: PathBuf,
     pub(crate) sim_history: usize,
+    /// The buses the simulated board has enabled.
+    pub(crate) sim_buses: Vec<boards::Bus>,
 }
 
 /// The settings, for the host to check manifests against.
@@ -88,6 +94,11 @@ pub(crate) fn declared() -> Vec<Setting> {
         integer("POLL_INTERVAL_US", 100, 1_000_000, "1000", "how often inputs are sampled where the kernel's GPIO interrupts are missing"),
         text("SIM_SOCKET", Some("sim.sock"), "the simulated board's control socket, relative to the state directory"),
         integer("SIM_HISTORY", 16, 1_000_000, "10000", "pin changes the simulated board remembers"),
+        text(
+            "SIM_BUSES",
+            Some(""),
+            "buses the simulated board has enabled, as config.txt would (`i2c1, spi0`): their pins are the bus's, not GPIOs",
+        ),
         Setting {
             name: "OPEN".to_owned(),
             scope: SettingScope::Link,
@@ -129,6 +140,7 @@ impl Config {
                 path => path,
             }),
             sim_history: number("SIM_HISTORY", 10_000) as usize,
+            sim_buses: sim_buses(pins.board(), get("SIM_BUSES"))?,
             pins,
         })
     }
@@ -137,6 +149,31 @@ impl Config {
     pub(crate) fn safe_state(&self, pin: u8) -> Safe {
         self.safe.get(&pin).copied().unwrap_or(Safe::Input)
     }
+}
+
+/// The buses `SIM_BUSES` enables on the simulated `board`, by their tags
+/// (`i2c1, spi0, serial0`).
+fn sim_buses(board: &Board, text: &str) -> Result<Vec<boards::Bus>, ConfigError> {
+    let tags: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    if !tags.is_empty() && board.backend != boards::Backend::Sim {
+        return Err(ConfigError::SimBuses(format!(
+            "only the simulated board takes it; on {} the firmware's config.txt enables buses",
+            board.name
+        )));
+    }
+    tags.into_iter()
+        .map(|tag| {
+            board.buses.iter().find(|bus| bus.tag() == tag).cloned().ok_or_else(|| {
+                let known: Vec<String> = board.buses.iter().map(boards::Bus::tag).collect();
+                ConfigError::SimBuses(format!(
+                    "`{tag}` is not a bus of {}{}; its buses: {}",
+                    board.name,
+                    provider_sdk::abi::suggest::did_you_mean(tag, known.iter().map(String::as_str)),
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The board `BOARD` names, or the one the device tree identifies.
@@ -183,6 +220,22 @@ mod tests {
         assert_eq!(config.safe_state(23), Safe::Input);
         assert_eq!(config.allow_reserved, BTreeSet::from([14, 15]));
         assert_eq!(config.sim_socket, Path::new("/state/sim.sock"));
+    }
+
+    #[test]
+    fn sim_buses_name_buses_of_the_simulated_board_only() {
+        let config = Config::read(&settings(&[("BOARD", "sim"), ("SIM_BUSES", "i2c1, spi0")]), Path::new("/s"), &DeviceTree::default())
+            .unwrap();
+        let tags: Vec<String> = config.sim_buses.iter().map(boards::Bus::tag).collect();
+        assert_eq!(tags, ["i2c1", "spi0"]);
+        let err = Config::read(&settings(&[("BOARD", "sim"), ("SIM_BUSES", "i2c2")]), Path::new("/s"), &DeviceTree::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SIM_BUSES: `i2c2` is not a bus of sim (did you mean `i2c1`?)"), "{err}");
+        let err = Config::read(&settings(&[("BOARD", "pi-4b"), ("SIM_BUSES", "i2c1")]), Path::new("/s"), &DeviceTree::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only the simulated board"), "{err}");
     }
 
     #[test]

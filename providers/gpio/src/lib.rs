@@ -21,7 +21,7 @@
 //!
 //! Provider settings (defaults in brackets): `BOARD` [detected], `LABELS`,
 //! `SAFE_STATE`, `ALLOW_RESERVED`, `EDGE_QUEUE` [256], `POLL_INTERVAL_US`
-//! [1000], `SIM_SOCKET` [`sim.sock`], `SIM_HISTORY` [10000]. See
+//! [1000], `SIM_SOCKET` [`sim.sock`], `SIM_HISTORY` [10000], `SIM_BUSES`. See
 //! docs/gpio.md.
 
 mod backend;
@@ -48,7 +48,7 @@ use provider_sdk::codec::gpio::{
 use provider_sdk::grant::{Grant, Source};
 use provider_sdk::{export_provider, ErrorKind, Host, Level as LogLevel, Provider, ProviderError, Setting, Settings};
 
-use backend::{Backend, BackendError, EdgeSink, Pwm, Rppal, Sim, Watching};
+use backend::{Backend, BackendError, EdgeSink, Function, Pwm, Rppal, Sim, Watching};
 use config::{Config, Safe};
 use edges::Edges;
 use queue::Queue;
@@ -142,6 +142,7 @@ impl GpioProvider {
                 )));
             }
         }
+        self.check_not_on_a_bus(pin)?;
         let subject = format!("{} as {}", pins.describe(pin), mode.name());
         // A signed rule's pin is read through the board's own labels only,
         // so the manifest's LABELS cannot point it at another pin; a link
@@ -175,6 +176,31 @@ impl GpioProvider {
                     ProviderError::denied(format!("{refusal}; {}", unresolved.join("; ")))
                 }
             })
+    }
+
+    /// Refuses `pin` while an enabled bus holds it: the kernel has set it
+    /// to one of the bus's alternate functions (config.txt's `dtparam` or
+    /// `dtoverlay` did), so driving it as a GPIO would cut the bus off
+    /// from its devices. A pin in a function no bus of the board uses (a
+    /// PWM overlay's) is left to the checks that follow.
+    fn check_not_on_a_bus(&self, pin: u8) -> Result<(), ProviderError> {
+        let Function::Alt(alt) = self.backend.function(pin).map_err(board_error)? else {
+            return Ok(());
+        };
+        let board = self.config.pins.board();
+        match board.buses_on(pin).into_iter().find(|(bus, _)| bus.connects(alt)) {
+            Some((bus, role)) => Err(ProviderError::of(
+                ErrorKind::Unavailable,
+                format!(
+                    "{} is {bus}'s {} (set to ALT{alt}, as `{}` in config.txt leaves it); a bus pin cannot be opened as a GPIO \
+                     while the bus is enabled",
+                    self.config.pins.describe(pin),
+                    role.to_uppercase(),
+                    bus.enable
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Opens `pin` as `mode` for `actor`, configuring the board with
@@ -428,7 +454,7 @@ impl Provider for GpioProvider {
                 (Arc::new(Rppal::open(sink, config.poll_interval).map_err(board_error)?), None)
             }
             boards::Backend::Sim => {
-                let sim = Arc::new(Sim::new(config.pins.clone(), config.sim_history, sink));
+                let sim = Arc::new(Sim::new(config.pins.clone(), &config.sim_buses, config.sim_history, sink));
                 let status = {
                     let state = Arc::clone(&state);
                     Box::new(move || lock(&state).status())

@@ -53,6 +53,16 @@ pub(crate) struct Pwm {
     pub(crate) channel: Option<u8>,
 }
 
+/// What a pin is connected to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Function {
+    /// A GPIO: an input or an output.
+    Gpio,
+    /// A peripheral, through alternate function N (`ALT0` is 0): a bus the
+    /// kernel set it to when config.txt enabled one, or PWM.
+    Alt(u8),
+}
+
 /// One board's pins. Pins are BCM numbers the provider has checked against
 /// the board definition; every method may be called from several threads.
 pub(crate) trait Backend: Send + Sync {
@@ -70,4 +80,6 @@ pub(crate) trait Backend: Send + Sync {
     fn watch(&self, pin: u8) -> Result<Watching>;
     /// Lets go of `pin`, leaving it in `safe`.
     fn release(&self, pin: u8, safe: Safe) -> Result<()>;
+    /// What `pin` is connected to now; a pin the provider holds is a GPIO.
+    fn function(&self, pin: u8) -> Result<Function>;
 }

@@ -13,10 +13,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use provider_sdk::codec::gpio::{Level, Pull};
-use rppal::gpio::{Gpio, InputPin, OutputPin, Trigger};
+use rppal::gpio::{Gpio, InputPin, Mode, OutputPin, Trigger};
 use rppal::pwm::{Channel, Polarity, Pwm as HardwarePwm};
 
-use super::{Backend, BackendError, EdgeSink, Pwm, Result, Watching};
+use super::{Backend, BackendError, EdgeSink, Function, Pwm, Result, Watching};
 use crate::clock::now_us;
 use crate::config::Safe;
 
@@ -266,6 +266,28 @@ impl Backend for Rppal {
             Safe::Level(Level::High) => raw.into_output_high().set_reset_on_drop(false),
         }
         Ok(())
+    }
+
+    fn function(&self, pin: u8) -> Result<Function> {
+        let held = self.held();
+        if held.contains_key(&pin) {
+            return Ok(Function::Gpio);
+        }
+        // Reading the function select register changes nothing, and a bare
+        // `Pin` (unlike an input or output) leaves its mode alone on drop.
+        let raw = self.gpio.get(pin).map_err(|e| failed(pin, "read the function of", e))?;
+        Ok(match raw.mode() {
+            Mode::Input | Mode::Output | Mode::Null => Function::Gpio,
+            Mode::Alt0 => Function::Alt(0),
+            Mode::Alt1 => Function::Alt(1),
+            Mode::Alt2 => Function::Alt(2),
+            Mode::Alt3 => Function::Alt(3),
+            Mode::Alt4 => Function::Alt(4),
+            Mode::Alt5 => Function::Alt(5),
+            Mode::Alt6 => Function::Alt(6),
+            Mode::Alt7 => Function::Alt(7),
+            Mode::Alt8 => Function::Alt(8),
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use provider_sdk::codec::gpio::{Level, Pull};
 use serde::Serialize;
 
-use super::{Backend, BackendError, EdgeSink, Pwm, Result, Watching};
+use super::{Backend, BackendError, EdgeSink, Function, Pwm, Result, Watching};
 use crate::clock::now_us;
 use crate::config::Safe;
 use crate::pins::{PinError, PinMap};
@@ -60,8 +60,8 @@ pub(crate) struct PinView {
     pub(crate) pin: u8,
     /// Its label, or `""`.
     pub(crate) label: String,
-    /// `unused`, `input`, `output` or `pwm`.
-    pub(crate) mode: &'static str,
+    /// `unused`, `input`, `output`, `pwm`, or the bus holding it (`i2c1`).
+    pub(crate) mode: String,
     /// The line's level.
     pub(crate) level: Level,
     /// The level driven from outside, if any.
@@ -71,6 +71,9 @@ pub(crate) struct PinView {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum SimMode {
     Unused,
+    /// Set to a bus's alternate function, as config.txt leaves an enabled
+    /// bus's pins.
+    Alt(u8),
     Input(Pull),
     Output,
     Pwm(Pwm),
@@ -93,7 +96,7 @@ impl SimPin {
             SimMode::Output => self.written,
             SimMode::Pwm(pwm) => Level::from(pwm.duty_cycle >= 0.5),
             SimMode::Input(pull) => self.driven.unwrap_or(Level::from(pull == Pull::Up)),
-            SimMode::Unused => self.driven.unwrap_or(Level::Low),
+            SimMode::Unused | SimMode::Alt(_) => self.driven.unwrap_or(Level::Low),
         }
     }
 }
@@ -114,14 +117,19 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
-    /// A board with every pin unused and low, remembering `capacity` changes.
-    pub(crate) fn new(pins: PinMap, capacity: usize, sink: EdgeSink) -> Sim {
+    /// A board with every pin unused and low but the pins of the `enabled`
+    /// buses, which are in their bus's function, remembering `capacity`
+    /// changes.
+    pub(crate) fn new(pins: PinMap, enabled: &[boards::Bus], capacity: usize, sink: EdgeSink) -> Sim {
         let unused = SimPin { mode: SimMode::Unused, written: Level::Low, driven: None, watched: false };
-        let state = State {
-            pins: pins.board().gpios().keys().map(|pin| (*pin, unused)).collect(),
-            history: VecDeque::new(),
-            next_seq: 1,
-        };
+        let mut board: BTreeMap<u8, SimPin> = pins.board().gpios().keys().map(|pin| (*pin, unused)).collect();
+        for bus in enabled {
+            let alt = bus.function.first().copied().unwrap_or(0);
+            for pin in bus.pins.values() {
+                board.insert(*pin, SimPin { mode: SimMode::Alt(alt), ..unused });
+            }
+        }
+        let state = State { pins: board, history: VecDeque::new(), next_seq: 1 };
         Sim { pins, state: Mutex::new(state), changed: Condvar::new(), capacity: capacity.max(1), sink }
     }
 
@@ -196,15 +204,23 @@ impl Sim {
                 pin: *pin,
                 label: self.pins.label(*pin).to_owned(),
                 mode: match sim.mode {
-                    SimMode::Unused => "unused",
-                    SimMode::Input(_) => "input",
-                    SimMode::Output => "output",
-                    SimMode::Pwm(_) => "pwm",
+                    SimMode::Unused => "unused".to_owned(),
+                    SimMode::Alt(alt) => self.holding_bus(*pin, alt),
+                    SimMode::Input(_) => "input".to_owned(),
+                    SimMode::Output => "output".to_owned(),
+                    SimMode::Pwm(_) => "pwm".to_owned(),
                 },
                 level: sim.level(),
                 driven: sim.driven,
             })
             .collect()
+    }
+
+    /// What a pin in alternate function `alt` is: the bus's tag (`i2c1`),
+    /// or `alt0` where no bus of the board uses it so.
+    fn holding_bus(&self, pin: u8, alt: u8) -> String {
+        let board = self.pins.board();
+        board.buses_on(pin).iter().find(|(bus, _)| bus.connects(alt)).map_or_else(|| format!("alt{alt}"), |(bus, _)| bus.tag())
     }
 
     /// The changes after `since` still in the history, waiting up to
@@ -298,6 +314,14 @@ impl Backend for Sim {
         self.record(&mut state, pin, "release", detail);
         Ok(())
     }
+
+    fn function(&self, pin: u8) -> Result<Function> {
+        let mut state = self.state();
+        Ok(match self.pin(&mut state, pin)?.mode {
+            SimMode::Alt(alt) => Function::Alt(alt),
+            _ => Function::Gpio,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -313,7 +337,7 @@ mod tests {
         let sink_seen = Arc::clone(&seen);
         let pins = PinMap::new(boards::find("sim").unwrap(), "led=17, button=27").unwrap();
         let sink: EdgeSink = Arc::new(move |pin, level, _| sink_seen.lock().unwrap().push((pin, level)));
-        (Sim::new(pins, capacity, sink), seen)
+        (Sim::new(pins, &[], capacity, sink), seen)
     }
 
     #[test]
