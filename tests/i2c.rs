@@ -242,3 +242,70 @@ fn the_thermometer_actor_reads_an_lm75_register_by_register_and_keeps_the_readin
     let kept = bench.transfer(&echo, register_read(1, 0x50, 0x00, 2)).unwrap();
     assert_eq!(kept.reads[0].as_ref(), [0x19, 0x80], "25.5 degrees, as the thermometer gave it");
 }
+
+#[test]
+fn check_refuses_a_link_to_a_bus_the_board_lacks_and_a_bus_pin_opened_as_a_gpio_naming_both_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::new();
+    // Signed for a Pi 3's bus 1 and a Pi 4's bus 3; deployed on a Pi 3.
+    let mut options = signed("sensor", &[I2C, "iot:gpio"], &["1:0x76", "3:0x76"]);
+    options.grants.insert(cap("iot:gpio"), ["out:*".parse::<Rule>().unwrap()].to_vec());
+    std::fs::write(dir.path().join("sensor.wasm"), signer.sign_with(&actor_module("echo"), &options)).unwrap();
+    let manifest = format!(
+        r#"[policy]
+trusted_issuers = ["{issuer}", "{providers}"]
+
+[[actor]]
+path = "sensor.wasm"
+
+[[provider]]
+name = "gpio"
+path = "{gpio}"
+settings = {{ BOARD = "pi-3b" }}
+
+[[provider]]
+name = "i2c"
+path = "{i2c}"
+settings = {{ BACKEND = "sim" }}
+
+[[link]]
+actor = "sensor"
+capability = "iot:i2c"
+provider = "i2c"
+
+[[link]]
+actor = "sensor"
+capability = "iot:gpio"
+provider = "gpio"
+values = {{ OPEN = "sda out" }}
+"#,
+        issuer = signer.issuer.public_key(),
+        providers = testkit::provider_issuer().public_key(),
+        gpio = provider_archive("gpio").display(),
+        i2c = provider_archive("i2c").display(),
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    let out = std::process::Command::new(testkit::host_edge_bin()).current_dir(dir.path()).args(["check", "manifest.toml"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("manifest.toml:17: [[link]] sensor iot:i2c -> `i2c`: I2C bus 3 is not a bus of pi-3b (its I2C buses: 1, 0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "manifest.toml:22: GPIO 2, header pin 3, is used twice: as I2C bus 1's SDA by [[link]] sensor iot:i2c -> `i2c` (line 17), \
+             and as a GPIO by [[link]] sensor iot:gpio -> `gpio` (line 22)"
+        ),
+        "{text}"
+    );
+
+    // Narrowed to bus 1 by the link, with the GPIO elsewhere, it passes.
+    let fixed = std::fs::read_to_string(dir.path().join("manifest.toml"))
+        .unwrap()
+        .replace("provider = \"i2c\"\n", "provider = \"i2c\"\ngrant = [\"1:0x76\"]\n")
+        .replace("OPEN = \"sda out\"", "OPEN = \"17 out\"");
+    std::fs::write(dir.path().join("manifest.toml"), fixed).unwrap();
+    let out = std::process::Command::new(testkit::host_edge_bin()).current_dir(dir.path()).args(["check", "manifest.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

@@ -32,6 +32,7 @@ pub mod reload;
 mod router;
 mod state_dir;
 pub mod wascc_manifest;
+mod wiring;
 
 pub use actor::{Actor, LoadError};
 pub use builtin::{BuiltinSettings, LogLimit};

@@ -19,7 +19,7 @@ use crate::claims::policy::now_secs;
 use crate::claims::TrustedClock;
 use crate::grant::Rule;
 use crate::manifest::Manifest;
-use crate::capability::CapabilityId;
+use crate::capability::{CapabilityId, WellKnown};
 use crate::provider::trust::{self, Checked};
 use crate::provider::{ProviderError, ProviderLibrary, ProviderTrust};
 
@@ -216,7 +216,67 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
             }
         }
     }
+    problems.extend(check_wiring(manifest, &serves, &actors));
     (Prepared { actors: actors.into_iter().collect(), libraries }, problems)
+}
+
+/// The board the manifest runs on, for the wiring check: the GPIO
+/// provider's `BOARD`, else the board this machine's device tree names;
+/// with its GPIO provider's `LABELS`. `None` where neither says (a manifest
+/// checked on a PC with no GPIO provider), or `BOARD` is wrong (the
+/// provider reports that).
+fn manifest_board(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>) -> Option<(boards::Board, BTreeMap<String, u8>)> {
+    let gpio = manifest
+        .providers
+        .iter()
+        .find(|entry| serves.get(entry.name.as_str()).and_then(CapabilityId::well_known) == Some(WellKnown::Gpio));
+    let board = match gpio.and_then(|entry| entry.settings.get("BOARD")).map(|name| name.trim()).filter(|n| !n.is_empty()) {
+        Some(name) => boards::find(name).ok()?,
+        None => boards::DeviceTree::read().board()?,
+    };
+    let mut labels = BTreeMap::new();
+    for pair in gpio.and_then(|entry| entry.settings.get("LABELS")).map_or("", String::as_str).split(',') {
+        if let Some((label, pin)) = pair.split_once('=') {
+            let pin = pin.trim();
+            let number = pin.strip_prefix("gpio").unwrap_or(pin).parse().ok().or_else(|| board.labels().get(pin).copied());
+            if let Some(number) = number {
+                labels.insert(label.trim().to_owned(), number);
+            }
+        }
+    }
+    Some((board, labels))
+}
+
+/// The wiring check ([`crate::wiring`]) of the manifest's links to GPIO,
+/// I2C, SPI and serial providers, where the board is known.
+fn check_wiring(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>, actors: &[(PathBuf, Actor)]) -> Vec<Problem> {
+    let Some((board, labels)) = manifest_board(manifest, serves) else { return Vec::new() };
+    let links: Vec<crate::wiring::WiredLink<'_>> = manifest
+        .links
+        .iter()
+        .filter_map(|link| {
+            let capability = link.capability.well_known().filter(|w| {
+                matches!(w, WellKnown::Gpio | WellKnown::I2c | WellKnown::Spi | WellKnown::Serial)
+            })?;
+            let actor = actors.iter().map(|(_, a)| a).find(|a| a.subject() == link.actor || a.name() == link.actor);
+            let mut layers = Vec::new();
+            if let Some(signed) = actor.and_then(|a| a.signed_grant(&link.capability)) {
+                layers.push(signed);
+            }
+            let own: Vec<Rule> = link.grant.iter().filter_map(|rule| rule.parse().ok()).collect();
+            if !own.is_empty() {
+                layers.push(own);
+            }
+            Some(crate::wiring::WiredLink {
+                line: link.line,
+                what: format!("[[link]] {} {} -> `{}`", link.actor, link.capability, link.provider),
+                capability,
+                layers,
+                open: link.values.get("OPEN").map_or("", String::as_str),
+            })
+        })
+        .collect();
+    crate::wiring::check(&board, &labels, &links)
 }
 
 /// A provider file after the check: opened, or only verified.
