@@ -91,8 +91,14 @@ impl Drop for Bench {
 
 impl Bench {
     fn new(dir: &Path) -> Bench {
+        Bench::with(dir, &[])
+    }
+
+    /// [`Bench::new`] with more provider settings.
+    fn with(dir: &Path, extra: &[(&str, &str)]) -> Bench {
         let host = Host::with_state_dir(Policy::default(), dir.join("state"));
-        let settings = values(&[("DEVICE_DIR", dir.join("dev").to_str().unwrap())]);
+        let mut settings = values(&[("DEVICE_DIR", dir.join("dev").to_str().unwrap())]);
+        settings.extend(values(extra));
         host.add_provider_with("serial", &provider_archive("serial"), &settings).unwrap();
         Bench { host }
     }
@@ -158,6 +164,30 @@ fn the_gps_actor_follows_nmea_lines_from_a_pseudo_terminal_and_sends_a_command_b
     let (status, body) = http_post(&url("/send"), "PMTK220,1000");
     assert_eq!((status, body.as_str()), (200, "$PMTK220,1000*1F\r\n"));
     eventually(Duration::from_secs(10), "the module hears the command", || (gps.heard() == b"$PMTK220,1000*1F\r\n").then_some(()));
+}
+
+#[test]
+fn the_gps_actor_gets_its_fix_from_the_simulated_gps_on_a_pseudo_terminal() {
+    let dir = folder();
+    let bench = Bench::with(dir.path(), &[("SIM_GPS", "gps0 lat=-33.8568 lon=151.2153 alt=58 sats=11 every=50ms")]);
+    let actor = bench.start("gps", "gps", &[SERIAL, HTTP], &["port:gps0"], "gps0 baud=9600 frame=line");
+    let port = free_port();
+    bench.host.add_provider("http", &provider_archive("http_server")).unwrap();
+    bench.host.link_provider(&actor, &cap(HTTP), "default", "http", &values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string())])).unwrap();
+    wait_for_port(port, Duration::from_secs(10));
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let position = eventually(Duration::from_secs(20), "the simulated fix is served", || {
+        let (status, body) = http_get(&url("/position"));
+        (status == 200).then_some(body)
+    });
+    assert!(position.starts_with(r#"{"latitude":-33.856800,"longitude":151.215300,"satellites":11,"#), "{position}");
+    let (status, body) = http_post(&url("/send"), "PMTK220,1000");
+    assert_eq!((status, body.as_str()), (200, "$PMTK220,1000*1F\r\n"), "the module's port takes the command");
+
+    // The simulated port is held like any other.
+    let other = bench.start("echo", "echo", &[SERIAL], &["port:gps0"], "");
+    let err = bench.open(&other, &OpenRequest::new("gps0")).unwrap_err();
+    assert!(err.contains("port `gps0`") && err.contains("is held by actor"), "{err}");
 }
 
 #[test]

@@ -14,10 +14,13 @@
 //! the actor reads, with a timeout of at most 5 s. When an actor is
 //! unbound or the provider stops, its ports are closed.
 //!
-//! Provider settings: `DEVICE_DIR` [/dev], `FRAME_QUEUE` [256]. Link value:
+//! A simulated NMEA GPS (`SIM_GPS`, [`gps`]) is a port like any other.
+//!
+//! Provider settings: `DEVICE_DIR` [/dev], `FRAME_QUEUE` [256], `SIM_GPS`. Link value:
 //! `OPEN`. See docs/serial.md.
 
 mod framer;
+mod gps;
 mod link;
 mod name;
 mod port;
@@ -61,6 +64,9 @@ pub struct SerialProvider {
     ports: Mutex<BTreeMap<PathBuf, Opened>>,
     /// Delivery threads of closed ports, joined when the provider stops.
     ended: Mutex<Vec<JoinHandle<()>>>,
+    /// The simulated GPS, where `SIM_GPS` asks for one; stopped with the
+    /// provider.
+    gps: Mutex<Option<gps::Gps>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +84,9 @@ impl SerialProvider {
                 name::permits(rule.kind(), rule.value(), name)
             })
             .map_err(|refusal| ProviderError::denied(refusal.to_string()))?;
+        if let Some(gps) = lock(&self.gps).as_ref().filter(|gps| gps.name == name) {
+            return Ok(gps.device.clone());
+        }
         name::resolve(&self.dir, name).map_err(|e| ProviderError::bad_request(e.to_string()))
     }
 
@@ -200,6 +209,12 @@ impl Provider for SerialProvider {
             Setting::text("DEVICE_DIR", SettingScope::Provider, Some("/dev"), "where ports are found by name"),
             Setting::integer("FRAME_QUEUE", SettingScope::Provider, 1, Some(65_536), "256", "frames queued per port before the oldest are dropped"),
             Setting::text(
+                "SIM_GPS",
+                SettingScope::Provider,
+                Some(""),
+                "a simulated NMEA GPS on a pseudo-terminal, opened by its name: `gps0 lat=52.5163 lon=13.3777 alt=34 every=1s`",
+            ),
+            Setting::text(
                 "OPEN",
                 SettingScope::Link,
                 Some(""),
@@ -213,8 +228,26 @@ impl Provider for SerialProvider {
     fn start(host: Host, settings: Settings) -> Result<SerialProvider, ProviderError> {
         let dir = PathBuf::from(settings.get("DEVICE_DIR").map(String::as_str).filter(|d| !d.is_empty()).unwrap_or("/dev"));
         let queue_capacity = settings.get("FRAME_QUEUE").and_then(|n| n.parse().ok()).unwrap_or(256);
+        let spec = gps::parse(settings.get("SIM_GPS").map_or("", String::as_str))
+            .map_err(|e| ProviderError::bad_request(format!("SIM_GPS: {e}")))?;
+        let gps = match spec {
+            Some(spec) => {
+                let gps = gps::Gps::start(spec).map_err(|e| ProviderError::new(format!("SIM_GPS: {e}")))?;
+                host.log(Level::Info, &format!("simulated GPS `{}` on {}", gps.name, gps.device.display()));
+                Some(gps)
+            }
+            None => None,
+        };
         host.log(Level::Info, &format!("serial ports under {}", dir.display()));
-        Ok(SerialProvider { host, dir, queue_capacity, grants: Bindings::default(), ports: Mutex::default(), ended: Mutex::default() })
+        Ok(SerialProvider {
+            host,
+            dir,
+            queue_capacity,
+            grants: Bindings::default(),
+            ports: Mutex::default(),
+            ended: Mutex::default(),
+            gps: Mutex::new(gps),
+        })
     }
 
     fn bind_actor(&self, config: CapabilityConfiguration) -> Result<(), ProviderError> {
@@ -266,6 +299,7 @@ impl Provider for SerialProvider {
         for thread in ended {
             let _ = thread.join();
         }
+        drop(lock(&self.gps).take());
     }
 }
 
