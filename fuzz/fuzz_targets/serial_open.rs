@@ -1,7 +1,8 @@
 //! The serial provider's parsers of outside input (`providers/serial/src/`,
 //! compiled in from its sources: the provider is a cdylib only): the link
 //! value `OPEN` from a manifest, port names from actors and grants, and the
-//! framer that cuts what a device sends.
+//! framer that cuts what a device sends; and the simulated GPS's setting
+//! and its answers to what an actor writes to it.
 //!
 //! Checks that: a value that parses opens one port per non-empty entry,
 //! named first in its entry; an accepted port name is one plain file name
@@ -19,6 +20,9 @@ mod link;
 #[allow(dead_code)]
 #[path = "../../providers/serial/src/name.rs"]
 mod name;
+#[allow(dead_code)]
+#[path = "../../providers/serial/src/nmea.rs"]
+mod nmea;
 
 use std::path::Path;
 
@@ -27,7 +31,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
-    match mode % 3 {
+    match mode % 5 {
         0 => {
             let Ok(text) = std::str::from_utf8(rest) else { return };
             let Ok(opens) = link::parse(text) else { return };
@@ -42,6 +46,22 @@ fuzz_target!(|data: &[u8]| {
             if name::check(text).is_ok() {
                 assert_eq!(Path::new("/dev").join(text).parent(), Some(Path::new("/dev")), "`{}` leaves the folder", text.escape_debug());
                 assert!(text != "." && text != "..");
+            }
+        }
+        3 => {
+            let Ok(text) = std::str::from_utf8(rest) else { return };
+            if let Ok(Some(spec)) = nmea::parse(text) {
+                // Whatever the setting, every sentence of the fix carries its checksum.
+                for line in nmea::fix(&spec, u64::from(mode) * 86_399).split_terminator("\r\n") {
+                    let (body, sum) = line.strip_prefix('$').and_then(|l| l.split_once('*')).expect("a sentence");
+                    assert_eq!(u8::from_str_radix(sum, 16).ok(), Some(body.bytes().fold(0, |a, b| a ^ b)));
+                }
+            }
+        }
+        4 => {
+            let text = String::from_utf8_lossy(rest);
+            if let Some(reply) = nmea::answer(&text) {
+                assert!(text.trim().starts_with("$PMTK") && reply.starts_with("$PMTK001,"), "{text:?} -> {reply:?}");
             }
         }
         _ => {

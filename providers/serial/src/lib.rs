@@ -23,6 +23,7 @@ mod framer;
 mod gps;
 mod link;
 mod name;
+mod nmea;
 mod port;
 mod queue;
 
@@ -228,7 +229,7 @@ impl Provider for SerialProvider {
     fn start(host: Host, settings: Settings) -> Result<SerialProvider, ProviderError> {
         let dir = PathBuf::from(settings.get("DEVICE_DIR").map(String::as_str).filter(|d| !d.is_empty()).unwrap_or("/dev"));
         let queue_capacity = settings.get("FRAME_QUEUE").and_then(|n| n.parse().ok()).unwrap_or(256);
-        let spec = gps::parse(settings.get("SIM_GPS").map_or("", String::as_str))
+        let spec = nmea::parse(settings.get("SIM_GPS").map_or("", String::as_str))
             .map_err(|e| ProviderError::bad_request(format!("SIM_GPS: {e}")))?;
         let gps = match spec {
             Some(spec) => {
