@@ -48,8 +48,13 @@ impl Drop for Bench {
 
 impl Bench {
     fn new(dir: &Path) -> Bench {
+        Bench::with_devices(dir, DEVICES)
+    }
+
+    /// A bench whose simulated bus has `devices` (`SIM_DEVICES`).
+    fn with_devices(dir: &Path, devices: &str) -> Bench {
         let host = Host::with_state_dir(Policy::default(), dir.join("state"));
-        host.add_provider_with("spi", &provider_archive("spi"), &values(&[("BACKEND", "sim"), ("SIM_DEVICES", DEVICES)])).unwrap();
+        host.add_provider_with("spi", &provider_archive("spi"), &values(&[("BACKEND", "sim"), ("SIM_DEVICES", devices)])).unwrap();
         Bench { host }
     }
 
@@ -108,6 +113,26 @@ fn the_adc_actor_reads_each_channel_of_the_simulated_mcp3008_through_embedded_ha
     assert_eq!(get("/adc/1"), (200, r#"{"channel":1,"code":124,"volts":0.400}"#.to_owned()));
     assert_eq!(get("/adc/3"), (200, r#"{"channel":3,"code":1023,"volts":3.297}"#.to_owned()), "full scale is 1023");
     assert_eq!(get("/adc/0?differential"), (200, r#"{"channel":0,"code":387,"volts":1.247}"#.to_owned()), "CH0 - CH1");
+}
+
+#[test]
+fn the_flash_actor_reads_the_simulated_w25q80s_id_and_what_another_actor_programmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::with_devices(dir.path(), "0:0 w25q80");
+    let flash = bench.start("flash", &[SPI, HTTP], &["0:0"], &[]);
+    let port = bench.serve_http(&flash);
+    let get = |path: &str| http_get(&format!("http://127.0.0.1:{port}{path}"));
+    assert_eq!(get("/flash"), (200, r#"{"id":"ef5014","maker":"Winbond","bytes":1048576}"#.to_owned()));
+    assert_eq!(get("/flash/1f00"), (200, format!(r#"{{"address":7936,"bytes":"{}"}}"#, "ff".repeat(16))), "an erased part");
+
+    // Another actor, granted the same part, enables writing and programs
+    // a page; the flash actor reads what it wrote.
+    let writer = bench.start("echo", &[SPI], &["0:0"], &[]);
+    let command = |bytes: Vec<u8>| Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, operations: vec![Operation::Write(bytes)] };
+    bench.transact(&writer, &command(vec![0x06])).unwrap();
+    bench.transact(&writer, &command(vec![0x02, 0x00, 0x1f, 0x00, 0xde, 0xad, 0xbe, 0xef])).unwrap();
+    assert_eq!(get("/flash/1f00"), (200, format!(r#"{{"address":7936,"bytes":"deadbeef{}"}}"#, "ff".repeat(12))));
+    assert_eq!(get("/flash/zz").0, 400);
 }
 
 #[test]

@@ -715,6 +715,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
     let telemetry = ["-s", "-g", "--grant", "wascc:messaging=pub:sensors/#,sub:sensors/#,pub:replies/#"];
     let weather = ["-s", "-g", "--i2c", "--grant", "iot:i2c=1:0x76", "--grant", "wascc:messaging=pub:weather/#"];
     let thermometer = ["-s", "-l", "--i2c", "--grant", "iot:i2c=1:0x48,1:0x50"];
+    let flash = ["-s", "-l", "--spi", "--grant", "iot:spi=0:0"];
     let actors = [
         ("counter", &["-s", "-k"][..]),
         ("echo", &[][..]),
@@ -722,6 +723,7 @@ fn bundle(target: &str, issuer_seed: Option<&Path>) -> PathBuf {
         ("telemetry", &telemetry[..]),
         ("weather", &weather[..]),
         ("thermometer", &thermometer[..]),
+        ("flash", &flash[..]),
     ];
     for (actor, caps) in actors {
         // Each actor's module key, made on the first bundle and reused.

@@ -2,12 +2,13 @@
 //! selects the provider setting `SIM_DEVICES` gives them, so actors and
 //! their drivers run unchanged on a machine without SPI (this one, CI).
 //!
-//! `SIM_DEVICES = "0:0 mcp3008 vref=3.3 ch0=1.65 ch1=0.4"`: entries
+//! `SIM_DEVICES = "0:0 mcp3008 vref=3.3 ch0=1.65 ch1=0.4; 0:1 w25q80"`: entries
 //! separated by `;`, each a bus and chip select, a part and its options.
 //! A chip select with no part reads all zeros, as an unconnected MISO line
 //! with a pull-down does.
 
 mod mcp3008;
+mod w25q80;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ use crate::backend::{Backend, BusError, Clocking, Outcome, Step};
 use crate::device;
 
 pub(crate) use self::mcp3008::Mcp3008;
+pub(crate) use self::w25q80::W25q80;
 
 /// A simulated part, as the controller sees it.
 pub(crate) trait Device: Send {
@@ -61,6 +63,8 @@ pub(crate) enum Part {
         /// Each channel's voltage.
         inputs: [f64; 8],
     },
+    /// A W25Q80 NOR flash, erased.
+    W25q80,
 }
 
 /// Reads `SIM_DEVICES`.
@@ -99,7 +103,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Placed>, DevicesError> {
                 }
                 Part::Mcp3008 { vref, inputs }
             }
-            other => return Err(fail(format!("`{other}` is not a simulated part: use mcp3008"))),
+            "w25q80" => match words.next() {
+                Some(word) => return Err(fail(format!("`{word}`: w25q80 takes no options"))),
+                None => Part::W25q80,
+            },
+            other => return Err(fail(format!("`{other}` is not a simulated part: use mcp3008 or w25q80"))),
         };
         placed.push(Placed { bus, cs, part });
     }
@@ -123,6 +131,7 @@ impl Sim {
         for device in placed {
             let part: Box<dyn Device> = match device.part {
                 Part::Mcp3008 { vref, inputs } => Box::new(Mcp3008::new(vref, inputs)),
+                Part::W25q80 => Box::new(W25q80::new()),
             };
             all.entry(device.bus).or_default().insert(device.cs, part);
         }
@@ -185,7 +194,7 @@ mod tests {
     #[test]
     fn a_mistake_is_refused_naming_the_entry_and_what_would_fit() {
         let err = |text: &str| parse(text).unwrap_err().to_string();
-        assert_eq!(err("0:0 mcp3004"), "SIM_DEVICES: `0:0 mcp3004`: `mcp3004` is not a simulated part: use mcp3008");
+        assert_eq!(err("0:0 mcp3004"), "SIM_DEVICES: `0:0 mcp3004`: `mcp3004` is not a simulated part: use mcp3008 or w25q80");
         assert!(err("0:0 mcp3008 ch8=1").contains("`ch8` is not an option of mcp3008"));
         assert!(err("0:0 mcp3008 ch0=9").contains("ch0 takes volts from 0 to 5.5, not `9`"));
         assert!(err("0:0 mcp3008 vref=0").contains("vref takes volts above 0"));
