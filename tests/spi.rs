@@ -99,7 +99,8 @@ impl Bench {
 
 /// The three-byte MCP3008 frame for single-ended `channel`.
 fn conversion(bus: u8, chip_select: u8, channel: u8) -> Transaction {
-    Transaction { bus, chip_select, mode: 0, speed_hz: 1_000_000, operations: vec![Operation::Transfer(vec![0x01, 0x80 | channel << 4, 0])] }
+    let operations = vec![Operation::Transfer(vec![0x01, 0x80 | channel << 4, 0])];
+    Transaction { bus, chip_select, mode: 0, speed_hz: 1_000_000, bits_per_word: 8, operations }
 }
 
 #[test]
@@ -113,6 +114,22 @@ fn the_adc_actor_reads_each_channel_of_the_simulated_mcp3008_through_embedded_ha
     assert_eq!(get("/adc/1"), (200, r#"{"channel":1,"code":124,"volts":0.400}"#.to_owned()));
     assert_eq!(get("/adc/3"), (200, r#"{"channel":3,"code":1023,"volts":3.297}"#.to_owned()), "full scale is 1023");
     assert_eq!(get("/adc/0?differential"), (200, r#"{"channel":0,"code":387,"volts":1.247}"#.to_owned()), "CH0 - CH1");
+    assert_eq!(get("/adc/1?words=16"), (200, r#"{"channel":1,"code":124,"volts":0.400}"#.to_owned()), "SpiDevice<u16>, 16-bit words");
+}
+
+#[test]
+fn a_word_size_is_checked_before_the_bus_and_one_the_part_cannot_take_is_a_typed_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = Bench::new(dir.path());
+    let echo = bench.start("echo", &[SPI], &["0:0"], &[]);
+    let refused = bench.transact(&echo, &Transaction { bits_per_word: 16, ..conversion(0, 0, 0) }).unwrap_err();
+    assert!(refused.contains("operation 0 moves 3 bytes, not whole 16-bit words (2 bytes each)"), "{refused}");
+    let refused = bench.transact(&echo, &Transaction { bits_per_word: 33, ..conversion(0, 0, 0) }).unwrap_err();
+    assert!(refused.contains("a word of 33 bits does not exist"), "{refused}");
+    let twelve = Transaction { bits_per_word: 12, operations: vec![Operation::Transfer(vec![0, 0])], ..conversion(0, 0, 0) };
+    let fault = bench.transact(&echo, &twelve).unwrap().fault.expect("a fault");
+    assert_eq!(fault.kind, FaultKind::FrameFormat);
+    assert!(bench.transact(&echo, &conversion(0, 0, 0)).unwrap().fault.is_none(), "the bus serves on");
 }
 
 #[test]
@@ -128,7 +145,7 @@ fn the_flash_actor_reads_the_simulated_w25q80s_id_and_what_another_actor_program
     // Another actor, granted the same part, enables writing and programs
     // a page; the flash actor reads what it wrote.
     let writer = bench.start("echo", &[SPI], &["0:0"], &[]);
-    let command = |bytes: Vec<u8>| Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, operations: vec![Operation::Write(bytes)] };
+    let command = |bytes: Vec<u8>| Transaction { operations: vec![Operation::Write(bytes)], ..conversion(0, 0, 0) };
     bench.transact(&writer, &command(vec![0x06])).unwrap();
     bench.transact(&writer, &command(vec![0x02, 0x00, 0x1f, 0x00, 0xde, 0xad, 0xbe, 0xef])).unwrap();
     assert_eq!(get("/flash/1f00"), (200, format!(r#"{{"address":7936,"bytes":"deadbeef{}"}}"#, "ff".repeat(12))));

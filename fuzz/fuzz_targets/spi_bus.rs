@@ -37,7 +37,7 @@ use libfuzzer_sys::fuzz_target;
 
 fn bus() -> &'static sim::Sim {
     static SIM: OnceLock<sim::Sim> = OnceLock::new();
-    SIM.get_or_init(|| sim::Sim::new(&[0], &sim::parse("0:0 mcp3008 ch0=1.65 ch5=3.0").expect("the fixed part parses")))
+    SIM.get_or_init(|| sim::Sim::new(&[0], &sim::parse("0:0 mcp3008 ch0=1.65 ch5=3.0; 0:1 w25q80").expect("the fixed part parses")))
 }
 
 fn settings(text: &str) {
@@ -87,16 +87,20 @@ fn transaction(bytes: &[u8]) {
             Operation::DelayNs(_) => Step::Delay(0),
         })
         .collect();
-    let clocking = Clocking { mode: transaction.mode, speed_hz: transaction.speed_hz };
+    let clocking = Clocking { mode: transaction.mode, speed_hz: transaction.speed_hz, bits_per_word: transaction.bits_per_word };
     let _ = bus().transaction(transaction.bus, transaction.chip_select, clocking, &mut steps);
     drop(steps);
     assert_eq!(buffers.iter().map(Vec::len).collect::<Vec<_>>(), asked, "a buffer changed length");
     // Whatever an actor clocked, the next conversion starts afresh when the
     // chip select falls: channel 0 (1.65 V of 3.3) still reads 512.
     let mut frame = [0x01, 0x80, 0x00];
-    let clocking = Clocking { mode: 0, speed_hz: 1_000_000 };
+    let clocking = Clocking { mode: 0, speed_hz: 1_000_000, bits_per_word: 8 };
     assert_eq!(bus().transaction(0, 0, clocking, &mut [Step::Transfer(&mut frame)]), Ok(Ok(())));
     assert_eq!(u16::from(frame[1] & 3) << 8 | u16::from(frame[2]), 512, "the MCP3008 lost its way after {frame:02x?}");
+    // And the flash answers its id, whatever was programmed or erased.
+    let mut id = [0x9F, 0, 0, 0];
+    assert_eq!(bus().transaction(0, 1, clocking, &mut [Step::Transfer(&mut id)]), Ok(Ok(())));
+    assert_eq!(id[1..], [0xEF, 0x50, 0x14], "the W25Q80 lost its way");
 }
 
 fuzz_target!(|data: &[u8]| {

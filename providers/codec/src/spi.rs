@@ -59,6 +59,30 @@ pub enum Operation {
 /// The clock polarity and phase, as SPI modes 0-3 number them.
 pub type Mode = u8;
 
+/// The word size when a transaction names none, and the only one the
+/// Raspberry Pi's SPI controllers clock.
+pub const DEFAULT_BITS_PER_WORD: u8 = 8;
+
+/// How many bytes one word of `bits` bits takes in an operation's bytes,
+/// as Linux's spidev lays them out: one for 1 to 8 bits, two for 9 to 16,
+/// four for 17 to 32, least significant byte first; `None` outside 1 to 32.
+pub fn word_size(bits: u8) -> Option<usize> {
+    match bits {
+        1..=8 => Some(1),
+        9..=16 => Some(2),
+        17..=32 => Some(4),
+        _ => None,
+    }
+}
+
+fn default_bits() -> u8 {
+    DEFAULT_BITS_PER_WORD
+}
+
+fn is_default_bits(bits: &u8) -> bool {
+    *bits == DEFAULT_BITS_PER_WORD
+}
+
 /// Operations on one device, run with its chip select held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +97,11 @@ pub struct Transaction {
     /// The clock, in hertz.
     #[serde(default = "default_speed")]
     pub speed_hz: u32,
+    /// Bits per word, 1 to 32 (8 when absent, and then not sent, so the
+    /// wire stays as it was for 8-bit words). Every operation's bytes are
+    /// whole words ([`word_size`]).
+    #[serde(default = "default_bits", skip_serializing_if = "is_default_bits")]
+    pub bits_per_word: u8,
     /// What to do, in order.
     pub operations: Vec<Operation>,
 }
@@ -91,6 +120,9 @@ pub struct TransferRequest {
     /// The clock, in hertz.
     #[serde(default = "default_speed")]
     pub speed_hz: u32,
+    /// Bits per word, as [`Transaction::bits_per_word`].
+    #[serde(default = "default_bits", skip_serializing_if = "is_default_bits")]
+    pub bits_per_word: u8,
     /// The bytes clocked out; as many come back.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
@@ -107,6 +139,7 @@ impl From<TransferRequest> for Transaction {
             chip_select: request.chip_select,
             mode: request.mode,
             speed_hz: request.speed_hz,
+            bits_per_word: request.bits_per_word,
             operations: vec![Operation::Transfer(request.data)],
         }
     }
@@ -167,13 +200,24 @@ mod tests {
         }
         let bytes = crate::serialize(&Bare { bus: 0, chip_select: 1, operations: vec![Operation::Read(3)] }).unwrap();
         let transaction: Transaction = crate::deserialize(&bytes).unwrap();
-        assert_eq!((transaction.mode, transaction.speed_hz), (0, 1_000_000));
+        assert_eq!((transaction.mode, transaction.speed_hz, transaction.bits_per_word), (0, 1_000_000, 8));
         assert_eq!(crate::deserialize::<Transaction>(&crate::serialize(&transaction).unwrap()).unwrap(), transaction);
     }
 
     #[test]
+    fn eight_bit_words_are_not_sent_so_older_providers_read_the_same_bytes_and_others_are() {
+        let eight = Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, bits_per_word: 8, operations: vec![] };
+        let bytes = crate::serialize(&eight).unwrap();
+        assert!(!bytes.windows(11).any(|w| w == b"bitsPerWord"), "an 8-bit transaction has no bitsPerWord");
+        let sixteen = Transaction { bits_per_word: 16, ..eight };
+        let back: Transaction = crate::deserialize(&crate::serialize(&sixteen).unwrap()).unwrap();
+        assert_eq!(back.bits_per_word, 16);
+        assert_eq!((word_size(8), word_size(9), word_size(16), word_size(17), word_size(0), word_size(33)), (Some(1), Some(2), Some(2), Some(4), None, None));
+    }
+
+    #[test]
     fn a_transfer_request_is_a_transaction_of_one_transfer() {
-        let request = TransferRequest { bus: 0, chip_select: 0, mode: 3, speed_hz: 500_000, data: vec![1, 0x80, 0] };
+        let request = TransferRequest { bus: 0, chip_select: 0, mode: 3, speed_hz: 500_000, bits_per_word: 8, data: vec![1, 0x80, 0] };
         let transaction = Transaction::from(request);
         assert_eq!(transaction.operations, [Operation::Transfer(vec![1, 0x80, 0])]);
         assert_eq!(transaction.mode, 3);

@@ -61,7 +61,7 @@ impl SpiProvider {
 
     fn transact(&self, actor: &str, transaction: Transaction) -> Result<Vec<u8>, ProviderError> {
         shape::check(&transaction).map_err(|e| ProviderError::bad_request(e.to_string()))?;
-        let Transaction { bus, chip_select, mode, speed_hz, mut operations } = transaction;
+        let Transaction { bus, chip_select, mode, speed_hz, bits_per_word, mut operations } = transaction;
         self.check_access(actor, bus, chip_select)?;
         // Each read gets a zeroed buffer; each transfer clocks its own bytes
         // out and gets what came in in their place. Both come back, in order.
@@ -83,7 +83,7 @@ impl SpiProvider {
                 Operation::DelayNs(ns) => Step::Delay(*ns),
             })
             .collect();
-        let clocking = Clocking { mode, speed_hz };
+        let clocking = Clocking { mode, speed_hz, bits_per_word };
         let outcome = self
             .backend
             .transaction(bus, chip_select, clocking, &mut steps)

@@ -4,7 +4,7 @@
 //! the chip select (and the bus) meanwhile.
 
 use provider_sdk::codec::spi::{
-    Operation, Transaction, MAX_DELAY_NS, MAX_OPERATIONS, MAX_OPERATION_BYTES, MAX_SPEED_HZ, MAX_TRANSACTION_BYTES,
+    word_size, Operation, Transaction, MAX_DELAY_NS, MAX_OPERATIONS, MAX_OPERATION_BYTES, MAX_SPEED_HZ, MAX_TRANSACTION_BYTES,
 };
 
 /// Why a transaction is refused before it reaches the bus.
@@ -41,6 +41,21 @@ pub(crate) enum ShapeError {
     /// A clock of 0 Hz or above the limit.
     #[error("a clock of {0} Hz is outside 1 Hz to {MAX_SPEED_HZ} Hz")]
     Speed(u32),
+    /// A word size outside 1 to 32 bits.
+    #[error("a word of {0} bits does not exist: words are 1 to 32 bits")]
+    Bits(u8),
+    /// An operation's bytes are not whole words.
+    #[error("operation {index} moves {bytes} bytes, not whole {bits}-bit words ({size} bytes each)")]
+    PartWord {
+        /// Its position, from 0.
+        index: usize,
+        /// How many bytes it moves.
+        bytes: u64,
+        /// The word size in bits.
+        bits: u8,
+        /// The word size in bytes.
+        size: usize,
+    },
 }
 
 /// Checks `transaction` against the limits.
@@ -51,6 +66,8 @@ pub(crate) fn check(transaction: &Transaction) -> Result<(), ShapeError> {
     if !(1..=MAX_SPEED_HZ).contains(&transaction.speed_hz) {
         return Err(ShapeError::Speed(transaction.speed_hz));
     }
+    let bits = transaction.bits_per_word;
+    let size = word_size(bits).ok_or(ShapeError::Bits(bits))?;
     let operations = &transaction.operations;
     if operations.is_empty() {
         return Err(ShapeError::Empty);
@@ -69,6 +86,9 @@ pub(crate) fn check(transaction: &Transaction) -> Result<(), ShapeError> {
         if bytes > MAX_OPERATION_BYTES as u64 {
             return Err(ShapeError::OperationTooLarge { index, bytes });
         }
+        if !bytes.is_multiple_of(size as u64) {
+            return Err(ShapeError::PartWord { index, bytes, bits, size });
+        }
         total += bytes;
     }
     if total > MAX_TRANSACTION_BYTES as u64 {
@@ -83,7 +103,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn transaction(operations: Vec<Operation>) -> Transaction {
-        Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, operations }
+        Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, bits_per_word: 8, operations }
     }
 
     #[test]
@@ -101,6 +121,19 @@ mod tests {
         let stopped = Transaction { speed_hz: 0, ..transaction(vec![Operation::Read(1)]) };
         assert_eq!(check(&stopped), Err(ShapeError::Speed(0)));
         assert_eq!(check(&transaction(vec![])), Err(ShapeError::Empty));
+    }
+
+    #[test]
+    fn words_are_1_to_32_bits_and_every_operation_moves_whole_ones() {
+        let twelve_bit = |operations| Transaction { bits_per_word: 12, ..transaction(operations) };
+        assert!(check(&twelve_bit(vec![Operation::Write(vec![0x34, 0x12]), Operation::Read(4)])).is_ok());
+        let err = check(&twelve_bit(vec![Operation::Read(4), Operation::Write(vec![1, 2, 3])])).unwrap_err();
+        assert_eq!(err.to_string(), "operation 1 moves 3 bytes, not whole 12-bit words (2 bytes each)");
+        let wide = Transaction { bits_per_word: 24, ..transaction(vec![Operation::Transfer(vec![0; 6])]) };
+        assert!(matches!(check(&wide), Err(ShapeError::PartWord { size: 4, .. })), "24-bit words take four bytes");
+        for bits in [0, 33, 255] {
+            assert_eq!(check(&Transaction { bits_per_word: bits, ..transaction(vec![Operation::Read(4)]) }), Err(ShapeError::Bits(bits)));
+        }
     }
 
     proptest! {

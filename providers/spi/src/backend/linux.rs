@@ -61,7 +61,8 @@ impl Backend for Linux {
                 2 => SpiModeFlags::SPI_MODE_2,
                 _ => SpiModeFlags::SPI_MODE_3,
             };
-            let options = SpidevOptions::new().bits_per_word(8).max_speed_hz(clocking.speed_hz).mode(mode).build();
+            let options =
+                SpidevOptions::new().bits_per_word(clocking.bits_per_word).max_speed_hz(clocking.speed_hz).mode(mode).build();
             if let Err(e) = spidev.configure(&options) {
                 return Ok(Err(fault(FaultKind::FrameFormat, e)));
             }
@@ -93,7 +94,7 @@ mod tests {
     fn a_device_without_a_device_file_is_unusable_naming_the_file() {
         let dir = std::env::temp_dir().join(format!("host-edge-spi-none-{}", std::process::id()));
         let linux = Linux::new(dir.clone());
-        let clocking = Clocking { mode: 0, speed_hz: 1_000_000 };
+        let clocking = Clocking { mode: 0, speed_hz: 1_000_000, bits_per_word: 8 };
         let err = linux.transaction(0, 1, clocking, &mut [Step::Write(&[1])]).unwrap_err().to_string();
         assert!(err.starts_with(&format!("chip select 1 of SPI bus 0 cannot be used: {}/spidev0.1: No such file", dir.display())), "{err}");
     }

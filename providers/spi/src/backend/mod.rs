@@ -28,6 +28,8 @@ pub(crate) struct Clocking {
     pub(crate) mode: Mode,
     /// The clock, in hertz.
     pub(crate) speed_hz: u32,
+    /// Bits per word, 1 to 32.
+    pub(crate) bits_per_word: u8,
 }
 
 /// Why a transaction never reached a bus.

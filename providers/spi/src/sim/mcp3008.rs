@@ -148,9 +148,9 @@ mod tests {
     #[test]
     fn a_mode_or_clock_the_part_cannot_do_is_a_frame_format_fault() {
         let part = Mcp3008::new(3.3, [0.0; 8]);
-        assert_eq!(part.check(Clocking { mode: 1, speed_hz: 1_000_000 }).unwrap_err().kind, FaultKind::FrameFormat);
-        assert!(part.check(Clocking { mode: 3, speed_hz: 3_600_000 }).is_ok());
-        assert!(part.check(Clocking { mode: 0, speed_hz: 10_000_000 }).unwrap_err().message.contains("at most 3600000 Hz"));
+        assert_eq!(part.check(Clocking { mode: 1, speed_hz: 1_000_000, bits_per_word: 8 }).unwrap_err().kind, FaultKind::FrameFormat);
+        assert!(part.check(Clocking { mode: 3, speed_hz: 3_600_000, bits_per_word: 8 }).is_ok());
+        assert!(part.check(Clocking { mode: 0, speed_hz: 10_000_000, bits_per_word: 8 }).unwrap_err().message.contains("at most 3600000 Hz"));
     }
 
     proptest! {

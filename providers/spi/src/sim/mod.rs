@@ -6,6 +6,12 @@
 //! separated by `;`, each a bus and chip select, a part and its options.
 //! A chip select with no part reads all zeros, as an unconnected MISO line
 //! with a pull-down does.
+//!
+//! Words of 16, 24 or 32 bits go out most significant bit first, as a
+//! controller clocks them: the bytes of each word (least significant first
+//! in the operation, as spidev lays them out) reach the part from the top
+//! byte down, and what comes back is laid out the same way. Words that are
+//! not whole bytes are refused: the parts here exchange bytes.
 
 mod mcp3008;
 mod w25q80;
@@ -150,6 +156,14 @@ impl Backend for Sim {
             device: device::describe(bus, cs),
             why: format!("the simulated board has SPI buses {:?} only", self.buses()),
         })?;
+        if !clocking.bits_per_word.is_multiple_of(8) {
+            let message = format!(
+                "the simulated bus clocks whole bytes: words of 8, 16, 24 or 32 bits, not {}",
+                clocking.bits_per_word
+            );
+            return Ok(Err(Fault { kind: provider_sdk::codec::spi::FaultKind::FrameFormat, message }));
+        }
+        let word = usize::from(clocking.bits_per_word / 8).max(1);
         let mut parts = parts.lock().unwrap_or_else(|e| e.into_inner());
         let mut part = parts.get_mut(&cs);
         if let Some(part) = part.as_mut() {
@@ -159,13 +173,22 @@ impl Backend for Sim {
             part.select();
         }
         let mut exchange = |byte: u8| part.as_mut().map_or(0, |p| p.exchange(byte));
+        // Each word's bytes in wire order: the most significant first.
+        let mut clock = |bytes: &mut [u8]| {
+            for chunk in bytes.chunks_mut(word) {
+                for b in chunk.iter_mut().rev() {
+                    *b = exchange(*b);
+                }
+            }
+        };
         for step in steps {
             match step {
-                Step::Write(bytes) => bytes.iter().for_each(|&b| {
-                    exchange(b);
-                }),
-                Step::Read(buffer) => buffer.iter_mut().for_each(|b| *b = exchange(0)),
-                Step::Transfer(buffer) => buffer.iter_mut().for_each(|b| *b = exchange(*b)),
+                Step::Write(bytes) => clock(&mut bytes.to_vec()),
+                Step::Read(buffer) => {
+                    buffer.fill(0);
+                    clock(buffer);
+                }
+                Step::Transfer(buffer) => clock(buffer),
                 Step::Delay(ns) => std::thread::sleep(Duration::from_nanos(u64::from(*ns))),
             }
         }
@@ -205,13 +228,23 @@ mod tests {
     #[test]
     fn a_transfer_reaches_the_part_and_an_empty_chip_select_reads_zeros() {
         let sim = Sim::new(&[0], &parse("0:0 mcp3008 ch2=3.3").unwrap());
-        let clocking = Clocking { mode: 0, speed_hz: 1_000_000 };
+        let clocking = Clocking { mode: 0, speed_hz: 1_000_000, bits_per_word: 8 };
         let mut frame = [0x01, 0xA0, 0x00];
         sim.transaction(0, 0, clocking, &mut [Step::Transfer(&mut frame)]).unwrap().unwrap();
         assert_eq!(u16::from(frame[1] & 3) << 8 | u16::from(frame[2]), 1023);
         let mut nothing = [0xFF; 3];
         sim.transaction(0, 1, clocking, &mut [Step::Transfer(&mut nothing)]).unwrap().unwrap();
         assert_eq!(nothing, [0, 0, 0]);
+        // The same conversion in 16-bit words: 0x0180 then 0x0000 on the
+        // wire, each word's low byte first in the buffer.
+        let sixteen = Clocking { bits_per_word: 16, ..clocking };
+        let mut words = [0xA0, 0x01, 0x00, 0x00];
+        sim.transaction(0, 0, sixteen, &mut [Step::Transfer(&mut words)]).unwrap().unwrap();
+        let (first, second) = (u16::from_le_bytes([words[0], words[1]]), u16::from_le_bytes([words[2], words[3]]));
+        assert_eq!((first & 3) << 8 | second >> 8, 1023);
+        let twelve = Clocking { bits_per_word: 12, ..clocking };
+        let fault = sim.transaction(0, 0, twelve, &mut [Step::Transfer(&mut [0, 0])]).unwrap().unwrap_err();
+        assert!(fault.message.contains("words of 8, 16, 24 or 32 bits, not 12"), "{}", fault.message);
         let err = sim.transaction(1, 0, clocking, &mut [Step::Read(&mut [0])]).unwrap_err().to_string();
         assert_eq!(err, "chip select 0 of SPI bus 1 cannot be used: the simulated board has SPI buses [0] only");
     }
