@@ -32,6 +32,17 @@
 //! `target/raspi/qemu` (nothing is installed; its libraries are Debian 12's
 //! own).
 //!
+//! A third boot proves the SPI provider on the board's SPI controller: QEMU
+//! 9 and later model the BCM2835's SPI0, and QEMU's `w25q80` NOR flash sits
+//! on its bus. Debian's Pi 3 B device tree leaves SPI0 off, so this boot's
+//! tree is the same with SPI0 on and a `spidev` child at chip select 0
+//! (`fdtput`, as a `dtparam=spi=on` does on a Pi); the kernel's
+//! `spi-bcm2835` and built-in `spidev` give `/dev/spidev0.0`, and the
+//! bundle's signed `flash` actor reads the flash's JEDEC id through the
+//! bundle's SPI provider. (QEMU's controller drives no chip select line, so
+//! the flash sees one long selection; the actor clocks exactly the six id
+//! bytes the model answers, which leaves it ready for the next command.)
+//!
 //! Cost: Debian's kernel package (about 60 MB), busybox-static (under
 //! 1 MB) and the backports QEMU (13 MB) are downloaded once with `apt-get
 //! download` (the arm64 dpkg architecture, which `.ci/setup` adds) and the
@@ -62,6 +73,9 @@ const CHECKS: [&str; 7] = ["board", "led-output", "led-high", "interrupts", "ker
 /// The checks of the I2C boot, reported the same way.
 const I2C_CHECKS: [&str; 4] = ["i2c-bus", "i2c-temperature", "i2c-clean-exit", "i2c-eeprom"];
 
+/// The checks of the SPI boot.
+const SPI_CHECKS: [&str; 3] = ["spi-bus", "spi-jedec", "spi-clean-exit"];
+
 /// What the TMP105 measures on the I2C boot, in millidegrees (set over QMP:
 /// the device's reset clears a `temperature` given on the command line).
 const TMP105_MILLIDEGREES: u32 = 25_500;
@@ -89,6 +103,8 @@ struct Guest {
     watchdog: PathBuf,
     /// The BCM2835 I2C controller's driver and the `/dev/i2c-N` one.
     i2c_modules: [PathBuf; 2],
+    /// The BCM2835 SPI controller's driver (`spidev` is built in).
+    spi_module: PathBuf,
     /// busybox-static: the guest's shell, `mount`, `devmem`, `reboot`.
     busybox: PathBuf,
 }
@@ -110,7 +126,15 @@ pub fn check(target: &str, bundle: &Path) {
     let qemu = fetch_qemu(&work);
     let fetched = started.elapsed();
 
-    let gpio = Boot { name: "gpio", checks: &CHECKS, qemu: PathBuf::from("qemu-system-aarch64"), modules: None, devices: &[], qmp: None };
+    let gpio = Boot {
+        name: "gpio",
+        checks: &CHECKS,
+        qemu: PathBuf::from("qemu-system-aarch64"),
+        dtb: guest.dtb.clone(),
+        modules: &[],
+        devices: &[],
+        qmp: None,
+    };
     let initrd = initramfs(&work, &gpio, &bundle, &guest, &bundle_files(&bundle, "gpio", &["button_led"]), &manifest(&bundle), INIT);
     let gpio_time = gpio.run(target, &work, &guest, &initrd, started);
 
@@ -118,26 +142,72 @@ pub fn check(target: &str, bundle: &Path) {
     let qmp = format!(
         r#"{{"execute":"qom-set","arguments":{{"path":"/machine/peripheral/tmp","property":"temperature","value":{TMP105_MILLIDEGREES}}}}}"#
     );
-    let i2c = Boot { name: "i2c", checks: &I2C_CHECKS, qemu, modules: Some(&guest.i2c_modules), devices: &devices, qmp: Some(qmp) };
-    let initrd = initramfs(&work, &i2c, &bundle, &guest, &bundle_files(&bundle, "i2c", &["thermometer"]), &i2c_manifest(&bundle), I2C_INIT);
+    let i2c = Boot {
+        name: "i2c",
+        checks: &I2C_CHECKS,
+        qemu: qemu.clone(),
+        dtb: guest.dtb.clone(),
+        modules: &guest.i2c_modules,
+        devices: &devices,
+        qmp: Some(qmp),
+    };
+    let initrd = initramfs(&work, &i2c, &bundle, &guest, &bundle_files(&bundle, "i2c", &["thermometer"]), &bus_manifest(&bundle, "thermometer", "i2c", "iot:i2c"), &bus_init(I2C_BODY));
     let i2c_time = i2c.run(target, &work, &guest, &initrd, started);
+
+    let spi = Boot {
+        name: "spi",
+        checks: &SPI_CHECKS,
+        qemu,
+        dtb: spi_device_tree(&work, &guest.dtb),
+        modules: std::slice::from_ref(&guest.spi_module),
+        devices: &["w25q80,id=flash,bus=spi"],
+        qmp: None,
+    };
+    let initrd = initramfs(&work, &spi, &bundle, &guest, &bundle_files(&bundle, "spi", &["flash"]), &bus_manifest(&bundle, "flash", "spi", "iot:spi"), &bus_init(SPI_BODY));
+    let spi_time = spi.run(target, &work, &guest, &initrd, started);
     eprintln!(
         "xtask: {target}: raspi check passed on the emulated Raspberry Pi 3 B in {:.1?} \
-         (packages {:.1?}; GPIO boot to power off {gpio_time:.1?}, I2C boot {i2c_time:.1?}): {} checks",
+         (packages {:.1?}; GPIO boot to power off {gpio_time:.1?}, I2C boot {i2c_time:.1?}, SPI boot {spi_time:.1?}): {} checks",
         started.elapsed(),
         fetched,
-        CHECKS.len() + I2C_CHECKS.len()
+        CHECKS.len() + I2C_CHECKS.len() + SPI_CHECKS.len()
     );
 }
 
+/// The Pi 3 B device tree with SPI0 on and a `spidev` at chip select 0, as
+/// `dtparam=spi=on` gives a Pi: `work/bcm2837-rpi-3-b-spi.dtb`, made from
+/// `dtb` by `fdtput` (device-tree-compiler). `rohm,dh2228fv` is a
+/// compatible the kernel's spidev driver binds to.
+fn spi_device_tree(work: &Path, dtb: &Path) -> PathBuf {
+    let out = work.join("bcm2837-rpi-3-b-spi.dtb");
+    std::fs::copy(dtb, &out).unwrap_or_else(|e| fail(&format!("copying {}: {e}", dtb.display())));
+    let spi = "/soc/spi@7e204000";
+    let child = format!("{spi}/spidev@0");
+    let edits: [&[&str]; 5] = [
+        &["-t", "s", spi, "status", "okay"],
+        &["-c", &child],
+        &["-t", "s", &child, "compatible", "rohm,dh2228fv"],
+        &["-t", "i", &child, "reg", "0"],
+        &["-t", "i", &child, "spi-max-frequency", "1000000"],
+    ];
+    for edit in edits {
+        let status = Command::new("fdtput").arg(&out).args(edit).status();
+        if !status.is_ok_and(|s| s.success()) {
+            fail(&format!("fdtput {edit:?} failed on {}; `bash .ci/setup` installs device-tree-compiler", out.display()));
+        }
+    }
+    out
+}
+
 /// One boot of the emulated board: what it checks, which QEMU runs it,
-/// the kernel modules it loads, the devices QEMU adds and a QMP command
+/// the device tree it boots with, the kernel modules it loads, the devices QEMU adds and a QMP command
 /// run before the board starts.
 struct Boot<'a> {
     name: &'a str,
     checks: &'a [&'a str],
     qemu: PathBuf,
-    modules: Option<&'a [PathBuf; 2]>,
+    dtb: PathBuf,
+    modules: &'a [PathBuf],
     devices: &'a [&'a str],
     qmp: Option<String>,
 }
@@ -225,9 +295,10 @@ fn fetch(work: &Path) -> Guest {
         dtb: kernel_dir.join("bcm2837-rpi-3-b.dtb"),
         watchdog: kernel_dir.join("bcm2835_wdt.ko"),
         i2c_modules: [kernel_dir.join("i2c-bcm2835.ko"), kernel_dir.join("i2c-dev.ko")],
+        spi_module: kernel_dir.join("spi-bcm2835.ko"),
         busybox: work.join("busybox"),
     };
-    let modules = [&guest.watchdog, &guest.i2c_modules[0], &guest.i2c_modules[1]];
+    let modules = [&guest.watchdog, &guest.i2c_modules[0], &guest.i2c_modules[1], &guest.spi_module];
     if ![&guest.kernel, &guest.dtb].into_iter().chain(modules).all(|p| p.exists()) {
         let package = kernel_dir.file_name().unwrap().to_string_lossy().into_owned();
         let deb = download(work, &package);
@@ -240,6 +311,7 @@ fn fetch(work: &Path) -> Guest {
                 ("bcm2835_wdt.ko", &|m: &str| m.contains("/drivers/watchdog/bcm2835_wdt.ko")),
                 ("i2c-bcm2835.ko", &|m: &str| m.contains("/drivers/i2c/busses/i2c-bcm2835.ko")),
                 ("i2c-dev.ko", &|m: &str| m.contains("/drivers/i2c/i2c-dev.ko")),
+                ("spi-bcm2835.ko", &|m: &str| m.contains("/drivers/spi/spi-bcm2835.ko")),
             ],
         );
         // Newer Debian kernels compress their modules; busybox insmod wants
@@ -406,13 +478,15 @@ fn bundle_files(bundle: &Path, provider: &str, actors: &[&str]) -> Vec<(PathBuf,
     files
 }
 
-/// The I2C boot's manifest: the bundle's thermometer actor on the I2C
-/// provider, driving the kernel's `/dev/i2c-1`, sampled twice a second.
-fn i2c_manifest(bundle: &Path) -> String {
+/// The manifest of a bus boot: the bundle's `actor` on its `provider`
+/// (the Linux backend, the kernel's device for `capability`), sampled
+/// twice a second. The I2C boot runs the thermometer on `/dev/i2c-1`, the
+/// SPI boot the flash actor on `/dev/spidev0.0`.
+fn bus_manifest(bundle: &Path, actor: &str, provider: &str, capability: &str) -> String {
     let trusted = trusted_issuers(bundle);
     format!(
-        r#"# cargo xtask raspi-check: the bundle's thermometer actor on the emulated
-# Raspberry Pi 3 B's I2C bus 1 (xtask/src/raspi.rs).
+        r#"# cargo xtask raspi-check: the bundle's {actor} actor on the emulated
+# Raspberry Pi 3 B's {capability} (xtask/src/raspi.rs).
 [host]
 state_dir = "/state"
 
@@ -421,18 +495,18 @@ state_dir = "/state"
 clock = "trust-issued-at"
 
 [[actor]]
-path = "/opt/host-edge/actors/thermometer.wasm"
+path = "/opt/host-edge/actors/{actor}.wasm"
 instances = 1
 
 [[provider]]
-name = "i2c"
-path = "/opt/host-edge/providers/i2c.par.gz"
+name = "{provider}"
+path = "/opt/host-edge/providers/{provider}.par.gz"
 settings = {{ BACKEND = "linux" }}
 
 [[link]]
-actor = "thermometer"
-capability = "iot:i2c"
-provider = "i2c"
+actor = "{actor}"
+capability = "{capability}"
+provider = "{provider}"
 values = {{ SAMPLE_EVERY = "500ms" }}
 "#
     )
@@ -549,11 +623,16 @@ insmod /bcm2835_wdt.ko && reboot -f
 poweroff -f
 "#;
 
-/// The I2C boot's `/init`: loads the kernel's I2C drivers, runs the host
-/// with the thermometer actor until it has kept a reading, stops it, and
-/// reads the EEPROM back through the kernel.
-const I2C_INIT: &str = r#"#!/bin/busybox sh
-# /init of the raspi-check I2C initramfs (xtask/src/raspi.rs).
+/// The `/init` of a bus boot (busybox sh, as root): mounts, the shell
+/// functions every bus check uses, then `body`, then the watchdog reboot
+/// that ends QEMU. `start_host PATTERN` runs the host on /manifest.toml
+/// until its log shows PATTERN (or a minute passes) and prints the log;
+/// `stop_host CHECK` stops it with SIGTERM and reports CHECK on its exit
+/// status.
+fn bus_init(body: &str) -> String {
+    format!(
+        r#"#!/bin/busybox sh
+# /init of a raspi-check bus initramfs (xtask/src/raspi.rs).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -561,40 +640,76 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 dmesg -n 1
 ifconfig lo 127.0.0.1 up
-pass() { echo "raspi-check: PASS $*"; }
-fail() { echo "raspi-check: FAIL $*"; }
+pass() {{ echo "raspi-check: PASS $*"; }}
+fail() {{ echo "raspi-check: FAIL $*"; }}
+start_host() {{
+  mkdir -p /state
+  /opt/host-edge/bin/host-edge run /manifest.toml > /host.log 2>&1 &
+  host=$!
+  n=0
+  while [ $n -lt 600 ] && kill -0 $host 2>/dev/null && ! grep -q "$1" /host.log; do sleep 0.2; n=$((n + 1)); done
+}}
+show_log() {{
+  sed 's/^/raspi-check: host| /' /host.log
+  shown=$(wc -l < /host.log)
+}}
+stop_host() {{
+  kill -TERM $host 2>/dev/null
+  wait $host
+  status=$?
+  if [ $status = 0 ]; then pass "$1: the host stopped on SIGTERM with status 0"
+  else fail "$1: the host stopped with status $status"; fi
+  tail -n +$((shown + 1)) /host.log | sed 's/^/raspi-check: host| /'
+}}
 echo "raspi-check: booted in $(cut -d' ' -f1 /proc/uptime) s"
-insmod /lib/mod/i2c-bcm2835.ko && insmod /lib/mod/i2c-dev.ko
+{body}
+echo "raspi-check: done after $(cut -d' ' -f1 /proc/uptime) s"
+insmod /bcm2835_wdt.ko && reboot -f
+poweroff -f
+"#
+    )
+}
+
+/// The I2C boot: loads the kernel's I2C drivers, runs the host with the
+/// thermometer actor until it has kept a reading, stops it, and reads the
+/// EEPROM back through the kernel.
+const I2C_BODY: &str = r#"insmod /lib/mod/i2c-bcm2835.ko && insmod /lib/mod/i2c-dev.ko
 node=$(readlink -f /sys/class/i2c-dev/i2c-1/device/of_node 2>/dev/null)
 if [ -c /dev/i2c-1 ] && [ "${node##*/}" = "i2c@7e804000" ]; then
   pass "i2c-bus: /dev/i2c-1 is the BCM2835 controller at 7e804000 (i2c-bcm2835)"
 else fail "i2c-bus: no /dev/i2c-1 on the BSC1 controller (of_node: $node)"; fi
 echo "raspi-check: $(i2cdetect -y 1 | tr '\n' '|')"
 
-mkdir -p /state
-/opt/host-edge/bin/host-edge run /manifest.toml > /host.log 2>&1 &
-host=$!
-n=0
-while [ $n -lt 600 ] && kill -0 $host 2>/dev/null && ! grep -q 'kept in the EEPROM' /host.log; do sleep 0.2; n=$((n + 1)); done
-sed 's/^/raspi-check: host| /' /host.log
-shown=$(wc -l < /host.log)
+start_host 'kept in the EEPROM'
+show_log
 if grep -q 'temperature 25.50 C, kept in the EEPROM' /host.log; then
   pass "i2c-temperature: the actor read 25.50 C from the TMP105 at 0x48 through the provider and /dev/i2c-1"
 else fail "i2c-temperature: the log has no reading of 25.50 C"; fi
-
-kill -TERM $host 2>/dev/null
-wait $host
-status=$?
-if [ $status = 0 ]; then pass "i2c-clean-exit: the host stopped on SIGTERM with status 0"
-else fail "i2c-clean-exit: the host stopped with status $status"; fi
-tail -n +$((shown + 1)) /host.log | sed 's/^/raspi-check: host| /'
+stop_host i2c-clean-exit
 kept=$(i2ctransfer -y 1 w1@0x50 0x00 r2)
 if [ "$kept" = "0x19 0x80" ]; then pass "i2c-eeprom: the EEPROM at 0x50 holds $kept (25.5 C), as the actor wrote it"
-else fail "i2c-eeprom: the EEPROM at 0x50 holds '$kept', not 0x19 0x80"; fi
-echo "raspi-check: done after $(cut -d' ' -f1 /proc/uptime) s"
-insmod /bcm2835_wdt.ko && reboot -f
-poweroff -f
-"#;
+else fail "i2c-eeprom: the EEPROM at 0x50 holds '$kept', not 0x19 0x80"; fi"#;
+
+/// The SPI boot: loads the kernel's SPI controller driver, runs the host
+/// with the flash actor until it has read the flash's id, lets it sample
+/// twice more (a flash left out of step by a read would answer another id,
+/// which the actor logs), and stops it.
+const SPI_BODY: &str = r#"insmod /lib/mod/spi-bcm2835.ko
+n=0
+while [ $n -lt 50 ] && [ ! -c /dev/spidev0.0 ]; do sleep 0.1; n=$((n + 1)); done
+node=$(readlink -f /sys/class/spidev/spidev0.0/device/of_node 2>/dev/null)
+case "$node" in
+  */spi@7e204000/spidev@0) pass "spi-bus: /dev/spidev0.0 is chip select 0 of the BCM2835 SPI0 controller at 7e204000 (spi-bcm2835)" ;;
+  *) fail "spi-bus: no /dev/spidev0.0 on the SPI0 controller (of_node: $node)" ;;
+esac
+
+start_host 'flash: JEDEC id'
+sleep 1.2
+show_log
+if [ "$(grep -c 'flash: JEDEC id' /host.log)" = 1 ] && grep -q 'flash: JEDEC id ef 50 14: Winbond, 1024 KiB' /host.log; then
+  pass "spi-jedec: the actor read the W25Q80's JEDEC id ef 50 14 through the provider and /dev/spidev0.0, the same on every sample"
+else fail "spi-jedec: the log has no steady JEDEC id ef 50 14"; fi
+stop_host spi-clean-exit"#;
 
 /// The ELF interpreter and the shared libraries `files` need, transitively,
 /// found in the cross sysroot: (path in the guest, file here).
@@ -647,7 +762,7 @@ fn initramfs(work: &Path, boot: &Boot, bundle: &Path, guest: &Guest, files: &[(P
     let host = bundle.join("bin/host-edge");
     put(&guest.busybox, "bin/busybox");
     put(&guest.watchdog, "bcm2835_wdt.ko");
-    for module in boot.modules.into_iter().flatten() {
+    for module in boot.modules {
         put(module, &format!("lib/mod/{}", module.file_name().unwrap().to_string_lossy()));
     }
     put(&host, "opt/host-edge/bin/host-edge");
@@ -689,7 +804,7 @@ fn boot(work: &Path, boot: &Boot, guest: &Guest, initrd: &Path) -> String {
     qemu.args(["-M", "raspi3b", "-m", "1G", "-kernel"])
         .arg(&guest.kernel)
         .arg("-dtb")
-        .arg(&guest.dtb)
+        .arg(&boot.dtb)
         .arg("-initrd")
         .arg(initrd)
         .args(["-append", APPEND, "-no-reboot", "-monitor", "none"]);
