@@ -79,10 +79,6 @@ fn default_bits() -> u8 {
     DEFAULT_BITS_PER_WORD
 }
 
-fn is_default_bits(bits: &u8) -> bool {
-    *bits == DEFAULT_BITS_PER_WORD
-}
-
 /// Operations on one device, run with its chip select held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,13 +93,15 @@ pub struct Transaction {
     /// The clock, in hertz.
     #[serde(default = "default_speed")]
     pub speed_hz: u32,
-    /// Bits per word, 1 to 32 (8 when absent, and then not sent, so the
-    /// wire stays as it was for 8-bit words). Every operation's bytes are
-    /// whole words ([`word_size`]).
-    #[serde(default = "default_bits", skip_serializing_if = "is_default_bits")]
-    pub bits_per_word: u8,
     /// What to do, in order.
     pub operations: Vec<Operation>,
+    /// Bits per word, 1 to 32; 8 where a sender leaves it out. Every
+    /// operation's bytes are whole words ([`word_size`]). Last, and always
+    /// written: a field left out of msgpack's positional (array) form
+    /// would shift the ones after it, and a trailing one missing from an
+    /// older sender's array takes its default.
+    #[serde(default = "default_bits")]
+    pub bits_per_word: u8,
 }
 
 /// One full-duplex transfer on its own.
@@ -120,12 +118,13 @@ pub struct TransferRequest {
     /// The clock, in hertz.
     #[serde(default = "default_speed")]
     pub speed_hz: u32,
-    /// Bits per word, as [`Transaction::bits_per_word`].
-    #[serde(default = "default_bits", skip_serializing_if = "is_default_bits")]
-    pub bits_per_word: u8,
     /// The bytes clocked out; as many come back.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+    /// Bits per word, as [`Transaction::bits_per_word`]; last, for the
+    /// same reason.
+    #[serde(default = "default_bits")]
+    pub bits_per_word: u8,
 }
 
 fn default_speed() -> u32 {
@@ -205,13 +204,20 @@ mod tests {
     }
 
     #[test]
-    fn eight_bit_words_are_not_sent_so_older_providers_read_the_same_bytes_and_others_are() {
-        let eight = Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1_000_000, bits_per_word: 8, operations: vec![] };
-        let bytes = crate::serialize(&eight).unwrap();
-        assert!(!bytes.windows(11).any(|w| w == b"bitsPerWord"), "an 8-bit transaction has no bitsPerWord");
-        let sixteen = Transaction { bits_per_word: 16, ..eight };
-        let back: Transaction = crate::deserialize(&crate::serialize(&sixteen).unwrap()).unwrap();
-        assert_eq!(back.bits_per_word, 16);
+    fn a_word_size_survives_the_array_form_and_an_older_array_without_one_reads_as_eight_bits() {
+        // Found by the codec fuzz target: with the field left out of an
+        // 8-bit request, its array form put the data where the word size
+        // belongs, and it no longer decoded.
+        let request = TransferRequest { bus: 1, chip_select: 0, mode: 0, speed_hz: 1_000_000, data: vec![60, 139, 1], bits_per_word: 8 };
+        let back: TransferRequest = crate::deserialize(&rmp_serde::to_vec(&request).unwrap()).unwrap();
+        assert_eq!(back, request);
+        let sixteen = Transaction { bus: 0, chip_select: 0, mode: 0, speed_hz: 1, operations: vec![Operation::Read(2)], bits_per_word: 16 };
+        assert_eq!(crate::deserialize::<Transaction>(&rmp_serde::to_vec(&sixteen).unwrap()).unwrap(), sixteen);
+        assert_eq!(crate::deserialize::<Transaction>(&crate::serialize(&sixteen).unwrap()).unwrap(), sixteen);
+        // An older sender's array: five fields, no word size.
+        let older = rmp_serde::to_vec(&(0u8, 1u8, 3u8, 500_000u32, vec![Operation::Read(1)])).unwrap();
+        let read: Transaction = crate::deserialize(&older).unwrap();
+        assert_eq!((read.chip_select, read.mode, read.bits_per_word), (1, 3, 8));
         assert_eq!((word_size(8), word_size(9), word_size(16), word_size(17), word_size(0), word_size(33)), (Some(1), Some(2), Some(2), Some(4), None, None));
     }
 
