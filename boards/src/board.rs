@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::bus::{Bus, BusKind};
+use crate::bus::{Bus, BusKind, BusProblem};
 
 /// Why a board definition cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ pub enum Inconsistency {
         /// The bus, as messages name it (`I2C bus 1`).
         bus: String,
         /// What is wrong.
-        problem: String,
+        problem: BusProblem,
     },
     /// A PWM channel on a GPIO that is not on the header.
     #[error("PWM channel {channel} names GPIO {bcm}, which is not on the header")]
@@ -239,13 +239,13 @@ impl Board {
         }
         let mut buses = BTreeSet::new();
         for bus in &self.buses {
-            let problem = |problem: String| Inconsistency::Bus { bus: bus.to_string(), problem };
+            let problem = |problem: BusProblem| Inconsistency::Bus { bus: bus.to_string(), problem };
             bus.check_roles().map_err(problem)?;
             if let Some((role, pin)) = bus.pins.iter().find(|(_, pin)| !bcm.contains(pin)) {
-                return Err(problem(format!("its `{role}` pin, GPIO {pin}, is not on the header")));
+                return Err(problem(BusProblem::OffHeader { role: role.clone(), pin: *pin }));
             }
             if !buses.insert((bus.kind, bus.bus.as_str())) {
-                return Err(problem("is listed twice".to_owned()));
+                return Err(problem(BusProblem::Twice));
             }
         }
         Ok(())

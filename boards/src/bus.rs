@@ -44,6 +44,39 @@ impl BusKind {
     }
 }
 
+/// How a bus's entry in a board definition is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusProblem {
+    /// A pin the kind of bus needs is not given.
+    #[error("has no `{0}` pin")]
+    MissingPin(&'static str),
+    /// A role this kind of bus does not have.
+    #[error("has a pin role `{role}`; its roles are {roles}")]
+    UnknownRole {
+        /// The role given.
+        role: String,
+        /// The roles it may have.
+        roles: String,
+    },
+    /// An SPI bus without a chip select.
+    #[error("has no chip select (`ce0`...)")]
+    NoChipSelect,
+    /// An I2C or SPI bus named other than by its number.
+    #[error("must be numbered (`bus = \"1\"`)")]
+    Unnumbered,
+    /// A pin that is not a GPIO of the header.
+    #[error("its `{role}` pin, GPIO {pin}, is not on the header")]
+    OffHeader {
+        /// The pin's role.
+        role: String,
+        /// The BCM number.
+        pin: u8,
+    },
+    /// The same bus listed twice.
+    #[error("is listed twice")]
+    Twice,
+}
+
 /// One bus on the header.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,20 +157,20 @@ impl Bus {
     }
 
     /// Checks the roles: the required ones present, no unknown ones.
-    pub(crate) fn check_roles(&self) -> Result<(), String> {
+    pub(crate) fn check_roles(&self) -> Result<(), BusProblem> {
         let (required, optional) = self.kind.roles();
         if let Some(missing) = required.iter().find(|r| !self.pins.contains_key(**r)) {
-            return Err(format!("has no `{missing}` pin"));
+            return Err(BusProblem::MissingPin(missing));
         }
         if let Some(unknown) = self.pins.keys().find(|r| !required.contains(&r.as_str()) && !optional.contains(&r.as_str())) {
             let all: Vec<&str> = required.iter().chain(optional).copied().collect();
-            return Err(format!("has a pin role `{unknown}`; its roles are {}", all.join(", ")));
+            return Err(BusProblem::UnknownRole { role: unknown.clone(), roles: all.join(", ") });
         }
         if self.kind == BusKind::Spi && self.chip_selects().is_empty() {
-            return Err("has no chip select (`ce0`...)".to_owned());
+            return Err(BusProblem::NoChipSelect);
         }
         if self.kind != BusKind::Serial && self.number().is_none_or(|n| n.to_string() != self.bus) {
-            return Err("must be numbered (`bus = \"1\"`)".to_owned());
+            return Err(BusProblem::Unnumbered);
         }
         Ok(())
     }
@@ -180,13 +213,13 @@ mod tests {
         assert_eq!(spi().check_roles(), Ok(()));
         let mut no_clock = spi();
         no_clock.pins.remove("sclk");
-        assert!(no_clock.check_roles().unwrap_err().contains("`sclk`"));
+        assert_eq!(no_clock.check_roles(), Err(BusProblem::MissingPin("sclk")));
         let mut stray = spi();
         stray.pins.insert("sda".into(), 2);
-        assert!(stray.check_roles().unwrap_err().contains("`sda`"));
+        assert!(stray.check_roles().unwrap_err().to_string().contains("`sda`"));
         let mut unnumbered = spi();
         unnumbered.bus = "spi0".into();
-        assert!(unnumbered.check_roles().unwrap_err().contains("numbered"));
+        assert_eq!(unnumbered.check_roles(), Err(BusProblem::Unnumbered));
     }
 
     #[test]

@@ -17,5 +17,5 @@ mod table;
 
 pub use board::{is_label, Backend, Board, BoardError, HeaderPin, Inconsistency, PwmChannel, Reserved};
 pub use builtin::{builtin, detect, find, load};
-pub use bus::{Bus, BusKind};
+pub use bus::{Bus, BusKind, BusProblem};
 pub use device_tree::DeviceTree;

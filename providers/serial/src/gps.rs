@@ -20,6 +20,20 @@ use serialport::{SerialPort, TTYPort};
 
 use crate::nmea::{answer, fix, GpsSpec};
 
+/// Why the simulated GPS cannot start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GpsError {
+    /// No pseudo-terminal could be opened or set up.
+    #[error("cannot open a pseudo-terminal: {0}")]
+    Terminal(serialport::Error),
+    /// Its slave's name could not be read.
+    #[error("cannot find the pseudo-terminal's name: {0}")]
+    Name(std::io::Error),
+    /// Its thread could not start.
+    #[error("cannot start the module's thread: {0}")]
+    Thread(std::io::Error),
+}
+
 /// A running simulated GPS.
 pub(crate) struct Gps {
     /// The port name actors open it by.
@@ -35,18 +49,18 @@ pub(crate) struct Gps {
 
 impl Gps {
     /// Opens the pseudo-terminal and starts the module.
-    pub(crate) fn start(spec: GpsSpec) -> Result<Gps, String> {
-        let (mut module, slave) = TTYPort::pair().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    pub(crate) fn start(spec: GpsSpec) -> Result<Gps, GpsError> {
+        let (mut module, slave) = TTYPort::pair().map_err(GpsError::Terminal)?;
         let device = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&slave)))
-            .map_err(|e| format!("cannot find the pseudo-terminal's name: {e}"))?;
-        module.set_timeout(Duration::from_millis(50)).map_err(|e| e.to_string())?;
+            .map_err(GpsError::Name)?;
+        module.set_timeout(Duration::from_millis(50)).map_err(GpsError::Terminal)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
         let name = spec.name.clone();
         let thread = std::thread::Builder::new()
             .name(format!("sim-gps-{}", spec.name))
             .spawn(move || run(&spec, &mut module, &stopping))
-            .map_err(|e| e.to_string())?;
+            .map_err(GpsError::Thread)?;
         Ok(Gps { name, device, _slave: slave, stop, thread: Some(thread) })
     }
 }

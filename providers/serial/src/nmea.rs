@@ -25,51 +25,73 @@ pub(crate) struct GpsSpec {
     pub(crate) every: Duration,
 }
 
+/// Why `SIM_GPS` cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum GpsSettingError {
+    /// The port name is not one plain device name.
+    #[error(transparent)]
+    Name(#[from] crate::name::NameError),
+    /// A word that is not `name=value`.
+    #[error("`{0}` is not of the form name=value")]
+    NotAnOption(String),
+    /// A number out of its range, or not a number.
+    #[error("`{key}` must be a number from {min} to {max}, not `{value}`")]
+    Number {
+        /// The option.
+        key: String,
+        /// What was given.
+        value: String,
+        /// The smallest it may be.
+        min: f64,
+        /// The largest it may be.
+        max: f64,
+    },
+    /// An interval that is not a duration from 10 ms to 1 h.
+    #[error("`every` must be a duration from 10ms to 1h, such as 1s or 200ms, not `{0}`")]
+    Every(String),
+    /// An option the module does not have.
+    #[error("`{0}` is not an option; the options are lat, lon, alt, sats and every")]
+    Unknown(String),
+    /// No position.
+    #[error("`lat` and `lon` are required: `gps0 lat=52.5163 lon=13.3777`")]
+    NoPosition,
+}
+
 /// Reads `SIM_GPS`: a port name, then `lat`, `lon` (required), `alt`,
-/// `sats` and `every`.
-pub(crate) fn parse(text: &str) -> Result<Option<GpsSpec>, String> {
+/// `sats` and `every` (a duration, as humantime reads it).
+pub(crate) fn parse(text: &str) -> Result<Option<GpsSpec>, GpsSettingError> {
     let mut words = text.split_whitespace();
     let Some(name) = words.next() else { return Ok(None) };
-    crate::name::check(name).map_err(|e| e.to_string())?;
+    crate::name::check(name)?;
     let mut spec = GpsSpec { name: name.to_owned(), latitude: f64::NAN, longitude: f64::NAN, altitude: 0.0, satellites: 8, every: Duration::from_secs(1) };
     for word in words {
-        let (key, value) = word.split_once('=').ok_or_else(|| format!("`{word}` is not of the form name=value"))?;
-        let number = |range: std::ops::RangeInclusive<f64>| {
-            value.parse::<f64>().ok().filter(|v| range.contains(v)).ok_or_else(|| format!("`{key}` must be a number from {} to {}, not `{value}`", range.start(), range.end()))
+        let (key, value) = word.split_once('=').ok_or_else(|| GpsSettingError::NotAnOption(word.to_owned()))?;
+        let number = |min: f64, max: f64| {
+            value.parse::<f64>().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| GpsSettingError::Number {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                min,
+                max,
+            })
         };
         match key {
-            "lat" => spec.latitude = number(-90.0..=90.0)?,
-            "lon" => spec.longitude = number(-180.0..=180.0)?,
-            "alt" => spec.altitude = number(-1000.0..=100_000.0)?,
-            "sats" => spec.satellites = number(0.0..=99.0)? as u8,
+            "lat" => spec.latitude = number(-90.0, 90.0)?,
+            "lon" => spec.longitude = number(-180.0, 180.0)?,
+            "alt" => spec.altitude = number(-1000.0, 100_000.0)?,
+            "sats" => spec.satellites = number(0.0, 99.0)? as u8,
             "every" => {
-                let every = humantime_like(value).ok_or_else(|| format!("`every` must be a duration such as 1s or 200ms, not `{value}`"))?;
-                if every < EVERY.0 || every > EVERY.1 {
-                    return Err(format!("`every` must be from 10ms to 1h, not `{value}`"));
-                }
-                spec.every = every;
+                spec.every = humantime::parse_duration(value)
+                    .ok()
+                    .filter(|every| (EVERY.0..=EVERY.1).contains(every))
+                    .ok_or_else(|| GpsSettingError::Every(value.to_owned()))?;
             }
-            other => return Err(format!("`{other}` is not an option; the options are lat, lon, alt, sats and every")),
+            other => return Err(GpsSettingError::Unknown(other.to_owned())),
         }
     }
     if spec.latitude.is_nan() || spec.longitude.is_nan() {
-        return Err("`lat` and `lon` are required: `gps0 lat=52.5163 lon=13.3777`".to_owned());
+        return Err(GpsSettingError::NoPosition);
     }
     Ok(Some(spec))
-}
-
-/// `250ms`, `1s`, `2m`.
-fn humantime_like(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => number.checked_mul(60).map(Duration::from_secs),
-        "h" => number.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
 }
 
 /// The NMEA checksum: the XOR of the bytes between `$` and `*`.
@@ -177,9 +199,10 @@ mod tests {
             ("gps0 lat=1", "`lat` and `lon` are required"),
             ("gps0 lat=1 lon=1 every=1ms", "from 10ms to 1h"),
             ("gps0 lat=1 lon=1 every=99999999999999999999h", "must be a duration"),
+            ("gps0 lat=1 lon=1 every=2d", "from 10ms to 1h"),
             ("gps0 lat=1 lon=1 speed=3", "`speed` is not an option"),
         ] {
-            let err = parse(bad).unwrap_err();
+            let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
     }
