@@ -290,6 +290,12 @@ impl Board {
             .collect()
     }
 
+    /// The bus that GPIO `bcm` belongs to while it is in alternate function
+    /// `alt`, with the pin's role on it: what an enabled bus holds.
+    pub fn bus_in_function(&self, bcm: u8, alt: u8) -> Option<(&Bus, &str)> {
+        self.buses_on(bcm).into_iter().find(|(bus, _)| bus.connects(alt))
+    }
+
     /// The hardware PWM channel that drives GPIO `bcm`, if any.
     pub fn pwm_channel(&self, bcm: u8) -> Option<u8> {
         self.pwm.iter().find(|p| p.bcm == bcm).map(|p| p.channel)
@@ -364,6 +370,8 @@ mod tests {
         assert_eq!(board.buses_on(5), [(i2c, "scl")]);
         assert!(board.buses_on(6).is_empty());
         assert_eq!(board.bus_names(BusKind::I2c), ["1"]);
+        assert_eq!(board.bus_in_function(4, 0), Some((i2c, "sda")), "ALT0 connects it");
+        assert_eq!(board.bus_in_function(4, 5), None, "another function does not");
     }
 
     #[test]

@@ -13,9 +13,11 @@ mod board;
 mod builtin;
 mod bus;
 mod device_tree;
+mod pins;
 mod table;
 
 pub use board::{is_label, Backend, Board, BoardError, HeaderPin, Inconsistency, PwmChannel, Reserved};
 pub use builtin::{builtin, detect, find, load};
 pub use bus::{Bus, BusKind, BusProblem};
 pub use device_tree::DeviceTree;
+pub use pins::{NumberError, PinError, PinMap, PinSettingError};

@@ -17,7 +17,7 @@ use provider_abi::suggest::did_you_mean;
 use crate::actor::{Actor, LoadError};
 use crate::claims::policy::now_secs;
 use crate::claims::TrustedClock;
-use crate::grant::Rule;
+use crate::grant::{Rule, Source};
 use crate::manifest::Manifest;
 use crate::capability::{CapabilityId, WellKnown};
 use crate::provider::trust::{self, Checked};
@@ -220,37 +220,28 @@ fn prepare_with(manifest: &Manifest, libraries_mode: Libraries<'_>) -> (Prepared
     (Prepared { actors: actors.into_iter().collect(), libraries }, problems)
 }
 
-/// The board the manifest runs on, for the wiring check: the GPIO
-/// provider's `BOARD`, else the board this machine's device tree names;
-/// with its GPIO provider's `LABELS`. `None` where neither says (a manifest
-/// checked on a PC with no GPIO provider), or `BOARD` is wrong (the
-/// provider reports that).
-fn manifest_board(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>) -> Option<(boards::Board, BTreeMap<String, u8>)> {
+/// The board the manifest runs on, for the wiring check, with its pins
+/// named as the GPIO provider will name them: the provider's `BOARD`, else
+/// the board this machine's device tree names, with the provider's
+/// `LABELS` (the board's own labels alone where `LABELS` is wrong: the
+/// provider reports that). `None` where neither says (a manifest checked
+/// on a PC with no GPIO provider), or `BOARD` is wrong.
+fn manifest_pins(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>) -> Option<boards::PinMap> {
     let gpio = manifest
         .providers
         .iter()
         .find(|entry| serves.get(entry.name.as_str()).and_then(CapabilityId::well_known) == Some(WellKnown::Gpio));
-    let board = match gpio.and_then(|entry| entry.settings.get("BOARD")).map(|name| name.trim()).filter(|n| !n.is_empty()) {
-        Some(name) => boards::find(name).ok()?,
-        None => boards::DeviceTree::read().board()?,
+    let setting = |name: &str| gpio.and_then(|entry| entry.settings.get(name)).map_or("", |value| value.trim());
+    let board = match setting("BOARD") {
+        "" => boards::DeviceTree::read().board()?,
+        name => boards::find(name).ok()?,
     };
-    let mut labels = BTreeMap::new();
-    for pair in gpio.and_then(|entry| entry.settings.get("LABELS")).map_or("", String::as_str).split(',') {
-        if let Some((label, pin)) = pair.split_once('=') {
-            let pin = pin.trim();
-            let number = pin.strip_prefix("gpio").unwrap_or(pin).parse().ok().or_else(|| board.labels().get(pin).copied());
-            if let Some(number) = number {
-                labels.insert(label.trim().to_owned(), number);
-            }
-        }
-    }
-    Some((board, labels))
+    boards::PinMap::new(board.clone(), setting("LABELS")).or_else(|_| boards::PinMap::new(board, "")).ok()
 }
 
 /// The wiring check ([`crate::wiring`]) of the manifest's links to GPIO,
 /// I2C, SPI and serial providers, where the board is known.
 fn check_wiring(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>, actors: &[(PathBuf, Actor)]) -> Vec<Problem> {
-    let Some((board, labels)) = manifest_board(manifest, serves) else { return Vec::new() };
     let links: Vec<crate::wiring::WiredLink<'_>> = manifest
         .links
         .iter()
@@ -261,11 +252,11 @@ fn check_wiring(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>, acto
             let actor = actors.iter().map(|(_, a)| a).find(|a| a.subject() == link.actor || a.name() == link.actor);
             let mut layers = Vec::new();
             if let Some(signed) = actor.and_then(|a| a.signed_grant(&link.capability)) {
-                layers.push(signed);
+                layers.push((Source::Signed, signed));
             }
             let own: Vec<Rule> = link.grant.iter().filter_map(|rule| rule.parse().ok()).collect();
             if !own.is_empty() {
-                layers.push(own);
+                layers.push((Source::Link, own));
             }
             Some(crate::wiring::WiredLink {
                 line: link.line,
@@ -276,7 +267,12 @@ fn check_wiring(manifest: &Manifest, serves: &BTreeMap<&str, CapabilityId>, acto
             })
         })
         .collect();
-    crate::wiring::check(&board, &labels, &links)
+    // No pin to check: neither the board nor the device tree is read.
+    if links.is_empty() {
+        return Vec::new();
+    }
+    let Some(pins) = manifest_pins(manifest, serves) else { return Vec::new() };
+    crate::wiring::check(&pins, &links)
 }
 
 /// A provider file after the check: opened, or only verified.

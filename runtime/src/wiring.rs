@@ -13,10 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use boards::{Board, BusKind};
-use crate::capability::WellKnown;
+use boards::{BusKind, PinMap};
 
-use crate::grant::Rule;
+use crate::capability::WellKnown;
+use crate::grant::{Rule, Source};
 use crate::manifest::Problem;
 
 /// One link as the wiring check sees it.
@@ -29,7 +29,7 @@ pub(crate) struct WiredLink<'a> {
     pub(crate) capability: WellKnown,
     /// The layers of its grant that are present: the signed rules, the
     /// link's rules.
-    pub(crate) layers: Vec<Vec<Rule>>,
+    pub(crate) layers: Vec<(Source, Vec<Rule>)>,
     /// Its `OPEN` value.
     pub(crate) open: &'a str,
 }
@@ -52,9 +52,11 @@ struct Use {
     line: usize,
 }
 
-/// Every problem with how `links` use `board`'s pins; `labels` are the
-/// GPIO provider's pin names over the board's own (its `LABELS`).
-pub(crate) fn check(board: &Board, labels: &BTreeMap<String, u8>, links: &[WiredLink<'_>]) -> Vec<Problem> {
+/// Every problem with how `links` use the pins of `pins`'s board, whose
+/// names `pins` reads as the GPIO provider does (its `LABELS` for calls,
+/// `OPEN` and link rules; the board's own labels for signed rules).
+pub(crate) fn check(pins: &PinMap, links: &[WiredLink<'_>]) -> Vec<Problem> {
+    let board = pins.board();
     let mut problems = Vec::new();
     let mut uses: BTreeMap<u8, Vec<Use>> = BTreeMap::new();
     for link in links {
@@ -96,7 +98,7 @@ pub(crate) fn check(board: &Board, labels: &BTreeMap<String, u8>, links: &[Wired
             }
             WellKnown::Serial => {
                 let mut ports: BTreeSet<String> = opened(link.open).map(str::to_owned).collect();
-                ports.extend(reached_values(&link.layers, |rule| (rule.kind() == "port").then(|| rule.value().to_owned())));
+                ports.extend(reached_values(&link.layers, |_, rule| (rule.kind() == "port").then(|| rule.value().to_owned())));
                 for bus in ports.iter().filter_map(|port| board.bus(BusKind::Serial, port)) {
                     for (role, pin) in bus.pins_for(None) {
                         add(pin, Owner::Bus(bus.tag()), format!("{bus}'s {}", role.to_uppercase()));
@@ -104,12 +106,15 @@ pub(crate) fn check(board: &Board, labels: &BTreeMap<String, u8>, links: &[Wired
                 }
             }
             WellKnown::Gpio => {
-                let resolve = |name: &str| resolve_pin(board, labels, name);
-                let mut pins: BTreeSet<u8> = opened(link.open).filter_map(resolve).collect();
-                pins.extend(reached_values(&link.layers, |rule| {
-                    matches!(rule.kind(), "in" | "out" | "pwm").then(|| resolve(rule.value())).flatten()
+                let mut taken: BTreeSet<u8> = opened(link.open).filter_map(|name| pins.resolve(name).ok()).collect();
+                taken.extend(reached_values(&link.layers, |source, rule| {
+                    let resolve = |name| match source {
+                        Source::Signed => pins.resolve_signed(name),
+                        Source::Link => pins.resolve(name),
+                    };
+                    matches!(rule.kind(), "in" | "out" | "pwm").then(|| resolve(rule.value()).ok()).flatten()
                 }));
-                for pin in pins {
+                for pin in taken {
                     add(pin, Owner::Gpio, "a GPIO".to_owned());
                 }
             }
@@ -139,21 +144,12 @@ fn opened(open: &str) -> impl Iterator<Item = &str> {
     open.split(';').filter_map(|entry| entry.split_whitespace().next())
 }
 
-/// A GPIO pin name as the provider reads it: a label (the provider's
-/// `LABELS` over the board's own), a BCM number, or `gpioN`; `None` for a
-/// name the provider itself will refuse, or `*`.
-fn resolve_pin(board: &Board, labels: &BTreeMap<String, u8>, name: &str) -> Option<u8> {
-    let number = name.strip_prefix("gpio").unwrap_or(name);
-    let pin = labels.get(name).copied().or_else(|| board.labels().get(name).copied()).or_else(|| number.parse().ok())?;
-    board.has_gpio(pin).then_some(pin)
-}
-
 /// The buses every layer names, each with the chip selects every layer
 /// names on it (`None`: a layer has `*`, every chip select). A rule's kind
 /// is the bus number (`1:0x76`, `0:1`).
-fn reached_buses(layers: &[Vec<Rule>]) -> BTreeMap<String, Option<BTreeSet<u8>>> {
+fn reached_buses(layers: &[(Source, Vec<Rule>)]) -> BTreeMap<String, Option<BTreeSet<u8>>> {
     let mut reached: Option<BTreeMap<String, Option<BTreeSet<u8>>>> = None;
-    for layer in layers {
+    for (_, layer) in layers {
         let mut this: BTreeMap<String, Option<BTreeSet<u8>>> = BTreeMap::new();
         for rule in layer.iter().filter(|rule| rule.kind().parse::<u8>().is_ok()) {
             let entry = this.entry(rule.kind().to_owned()).or_insert_with(|| Some(BTreeSet::new()));
@@ -184,15 +180,16 @@ fn reached_buses(layers: &[Vec<Rule>]) -> BTreeMap<String, Option<BTreeSet<u8>>>
     reached.unwrap_or_default()
 }
 
-/// The values every layer names through `name` (a pin, a port), where no
-/// layer has a wildcard; empty where one has, or where there are no layers.
-fn reached_values<T: Ord + Clone>(layers: &[Vec<Rule>], name: impl Fn(&Rule) -> Option<T>) -> BTreeSet<T> {
+/// The values every layer names through `name` (a pin, a port; given the
+/// layer's source), where no layer has a wildcard; empty where one has,
+/// or where there are no layers.
+fn reached_values<T: Ord + Clone>(layers: &[(Source, Vec<Rule>)], name: impl Fn(Source, &Rule) -> Option<T>) -> BTreeSet<T> {
     let mut reached: Option<BTreeSet<T>> = None;
-    for layer in layers {
+    for (source, layer) in layers {
         if layer.iter().any(|rule| rule.value() == "*") {
             continue;
         }
-        let this: BTreeSet<T> = layer.iter().filter_map(&name).collect();
+        let this: BTreeSet<T> = layer.iter().filter_map(|rule| name(*source, rule)).collect();
         reached = Some(match reached {
             None => this,
             Some(before) => before.intersection(&this).cloned().collect(),
@@ -209,19 +206,21 @@ mod tests {
         text.iter().map(|r| r.parse().unwrap()).collect()
     }
 
+    /// A link whose first layer is signed and whose second is the link's.
     fn link(line: usize, capability: WellKnown, layers: &[&[&str]], open: &'static str) -> WiredLink<'static> {
+        let sources = [Source::Signed, Source::Link];
         WiredLink {
             line,
             what: format!("[[link]] a{line} {}", capability.id()),
             capability,
-            layers: layers.iter().map(|l| rules(l)).collect(),
+            layers: layers.iter().zip(sources).map(|(l, source)| (source, rules(l))).collect(),
             open,
         }
     }
 
     fn problems(board: &str, links: &[WiredLink<'_>]) -> Vec<String> {
-        let labels = BTreeMap::from([("led".to_owned(), 17)]);
-        check(&boards::find(board).unwrap(), &labels, links).into_iter().map(|p| format!("{}: {}", p.line, p.message)).collect()
+        let pins = PinMap::new(boards::find(board).unwrap(), "led=17").unwrap();
+        check(&pins, links).into_iter().map(|p| format!("{}: {}", p.line, p.message)).collect()
     }
 
     #[test]
@@ -260,6 +259,19 @@ mod tests {
         assert_eq!(problems("pi-4b", &[spi, link(20, WellKnown::Gpio, &[&["out:10"]], "")]).len(), 1, "MOSI");
         let spi = link(10, WellKnown::Spi, &[&["0:0"]], "");
         assert!(problems("pi-4b", &[spi, link(20, WellKnown::Gpio, &[&["out:*"]], "")]).is_empty());
+    }
+
+    #[test]
+    fn a_signed_gpio_rule_names_pins_as_the_provider_reads_it_never_through_labels() {
+        let spi = || link(10, WellKnown::Spi, &[&["0:0"]], "");
+        // LABELS moves `led` onto 17; a signed `out:ce0` is the board's CE0, GPIO 8.
+        assert_eq!(problems("pi-4b", &[spi(), link(20, WellKnown::Gpio, &[&["out:ce0"]], "")]).len(), 1);
+        let labels_only = PinMap::new(boards::find("pi-4b").unwrap(), "led=8").unwrap();
+        let signed_led = [spi(), link(20, WellKnown::Gpio, &[&["out:led"]], "")];
+        assert!(check(&labels_only, &signed_led).is_empty(), "LABELS cannot point a signed rule at a pin");
+        let narrowed = [spi(), link(20, WellKnown::Gpio, &[&["out:*"], &["out:led"]], "")];
+        assert_eq!(check(&labels_only, &narrowed).len(), 1, "a link rule goes by LABELS");
+        assert_eq!(problems("pi-4b", &[spi(), link(20, WellKnown::Gpio, &[], "BCM8 out")]).len(), 1, "any spelling of a number");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use boards::{Board, BoardError, DeviceTree};
 use provider_sdk::codec::gpio::Level;
 use provider_sdk::{Setting, SettingKind, SettingScope, Settings};
 
-use crate::pins::{PinMap, PinSettingError};
+use boards::{PinMap, PinSettingError};
 
 /// Where a released output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

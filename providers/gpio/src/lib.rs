@@ -32,7 +32,6 @@ mod edges;
 mod link;
 #[cfg(test)]
 mod link_properties;
-mod pins;
 mod queue;
 mod state;
 
@@ -188,7 +187,7 @@ impl GpioProvider {
             return Ok(());
         };
         let board = self.config.pins.board();
-        match board.buses_on(pin).into_iter().find(|(bus, _)| bus.connects(alt)) {
+        match board.bus_in_function(pin, alt) {
             Some((bus, role)) => Err(ProviderError::of(
                 ErrorKind::Unavailable,
                 format!(

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{Backend, BackendError, EdgeSink, Function, Pwm, Result, Watching};
 use crate::clock::now_us;
 use crate::config::Safe;
-use crate::pins::{PinError, PinMap};
+use boards::{PinError, PinMap};
 
 /// Why a pin cannot be driven from outside.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,7 +220,7 @@ impl Sim {
     /// or `alt0` where no bus of the board uses it so.
     fn holding_bus(&self, pin: u8, alt: u8) -> String {
         let board = self.pins.board();
-        board.buses_on(pin).iter().find(|(bus, _)| bus.connects(alt)).map_or_else(|| format!("alt{alt}"), |(bus, _)| bus.tag())
+        board.bus_in_function(pin, alt).map_or_else(|| format!("alt{alt}"), |(bus, _)| bus.tag())
     }
 
     /// The changes after `since` still in the history, waiting up to

@@ -1,16 +1,17 @@
 //! Naming pins: BCM numbers and the labels the board and the manifest give
 //! them. Actors, grants, settings and the simulator's control interface
 //! all name pins through one [`PinMap`], so `led`, `17` and `gpio17` mean
-//! the same pin everywhere.
+//! the same pin everywhere: in the GPIO provider, and in the host's check
+//! of which pins a manifest's links use.
 
 use std::collections::BTreeMap;
 
-use boards::Board;
+use crate::Board;
 
 /// The board's pins and their labels: the board's defaults, with the
 /// manifest's `LABELS` over them.
 #[derive(Debug, Clone)]
-pub(crate) struct PinMap {
+pub struct PinMap {
     board: Board,
     /// The board definition's own labels, which signed grants go by.
     board_labels: BTreeMap<String, u8>,
@@ -20,7 +21,7 @@ pub(crate) struct PinMap {
 
 /// Why a name is not a pin number of this board.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum NumberError {
+pub enum NumberError {
     /// Neither a label nor `17`, `gpio17` or `bcm17`.
     #[error("`{name}` is neither a pin label nor a BCM number")]
     NotANumber {
@@ -39,7 +40,7 @@ pub(crate) enum NumberError {
 
 /// Why a name does not resolve to a pin.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PinError {
+pub enum PinError {
     /// No label, and no pin number of this board.
     #[error("{problem}{did_you_mean}")]
     Unknown {
@@ -68,7 +69,7 @@ pub(crate) enum PinError {
 /// Why a setting that names pins (`LABELS`, `SAFE_STATE`,
 /// `ALLOW_RESERVED`) cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PinSettingError {
+pub enum PinSettingError {
     /// A `LABELS` entry whose label cannot be a label.
     #[error("LABELS: `{label}` cannot be a label: use lowercase letters, digits, `_` and `-`, starting with a letter")]
     BadLabel {
@@ -107,11 +108,11 @@ impl PinMap {
     /// The board's labels, then `extra` (`led=17, button=gpio27`): a label
     /// from the manifest replaces the board's label of the same name, and
     /// becomes the name shown for its pin.
-    pub(crate) fn new(board: Board, extra: &str) -> Result<PinMap, PinSettingError> {
+    pub fn new(board: Board, extra: &str) -> Result<PinMap, PinSettingError> {
         let mut map = PinMap { board_labels: board.labels(), by_label: board.labels(), by_pin: BTreeMap::new(), board };
         let mut by_pin: BTreeMap<u8, String> = map.by_label.iter().map(|(l, p)| (*p, l.clone())).collect();
         for (label, pin) in pairs(extra, "LABELS")? {
-            if !boards::is_label(&label) {
+            if !crate::is_label(&label) {
                 return Err(PinSettingError::BadLabel { label });
             }
             let number = match map.number(&pin) {
@@ -126,19 +127,19 @@ impl PinMap {
     }
 
     /// The board.
-    pub(crate) fn board(&self) -> &Board {
+    pub fn board(&self) -> &Board {
         &self.board
     }
 
     /// The BCM number `name` means: a label, `17`, `gpio17` or `bcm17`; an
     /// error names what is wrong, with the closest label.
-    pub(crate) fn resolve(&self, name: &str) -> Result<u8, PinError> {
+    pub fn resolve(&self, name: &str) -> Result<u8, PinError> {
         if let Some(pin) = self.by_label.get(name) {
             return Ok(*pin);
         }
         self.number(name).map_err(|problem| PinError::Unknown {
             problem,
-            did_you_mean: provider_sdk::abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str)),
+            did_you_mean: provider_abi::suggest::did_you_mean(name, self.by_label.keys().map(String::as_str)),
         })
     }
 
@@ -146,7 +147,7 @@ impl PinMap {
     /// definition's own labels, `17`, `gpio17` or `bcm17`. Never a label
     /// from `LABELS`: the manifest names pins for the actor's calls and the
     /// link's grant, but cannot decide which pin a signed rule reaches.
-    pub(crate) fn resolve_signed(&self, name: &str) -> Result<u8, PinError> {
+    pub fn resolve_signed(&self, name: &str) -> Result<u8, PinError> {
         if let Some(pin) = self.board_labels.get(name) {
             return Ok(*pin);
         }
@@ -169,12 +170,12 @@ impl PinMap {
     }
 
     /// The label shown for `pin`, `""` when it has none.
-    pub(crate) fn label(&self, pin: u8) -> &str {
+    pub fn label(&self, pin: u8) -> &str {
         self.by_pin.get(&pin).map_or("", String::as_str)
     }
 
     /// `pin 17 (led)` or `pin 5`, for messages.
-    pub(crate) fn describe(&self, pin: u8) -> String {
+    pub fn describe(&self, pin: u8) -> String {
         match self.label(pin) {
             "" => format!("pin {pin}"),
             label => format!("pin {pin} ({label})"),
@@ -182,13 +183,13 @@ impl PinMap {
     }
 
     /// Reads a list of pins (`14, 15, console`), as in `ALLOW_RESERVED`.
-    pub(crate) fn list(&self, text: &str, setting: &str) -> Result<Vec<u8>, PinSettingError> {
+    pub fn list(&self, text: &str, setting: &str) -> Result<Vec<u8>, PinSettingError> {
         text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|name| self.resolve_in(setting, name)).collect()
     }
 
     /// Reads `name=value` pairs with pins as names (`led=low, 22=input`),
     /// as in `SAFE_STATE`.
-    pub(crate) fn assignments(&self, text: &str, setting: &str) -> Result<Vec<(u8, String)>, PinSettingError> {
+    pub fn assignments(&self, text: &str, setting: &str) -> Result<Vec<(u8, String)>, PinSettingError> {
         pairs(text, setting)?.into_iter().map(|(name, value)| Ok((self.resolve_in(setting, &name)?, value))).collect()
     }
 
@@ -217,7 +218,7 @@ mod tests {
     use super::*;
 
     fn map(extra: &str) -> Result<PinMap, PinSettingError> {
-        PinMap::new(boards::find("sim").unwrap(), extra)
+        PinMap::new(crate::find("sim").unwrap(), extra)
     }
 
     #[test]
