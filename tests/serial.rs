@@ -124,6 +124,15 @@ impl Bench {
         key
     }
 
+    /// Serves `actor` over HTTP on a loopback port; returns the port.
+    fn serve_http(&self, actor: &str) -> u16 {
+        let port = free_port();
+        self.host.add_provider("http", &provider_archive("http_server")).unwrap();
+        self.host.link_provider(actor, &cap(HTTP), "default", "http", &values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string())])).unwrap();
+        wait_for_port(port, Duration::from_secs(10));
+        port
+    }
+
     /// The echo actor opens a port; the reply, or the refusal as text.
     fn open(&self, actor: &str, request: &OpenRequest) -> Result<PortState, String> {
         let mut payload = format!("default\n{SERIAL}\n{OP_OPEN}\n").into_bytes();
@@ -145,10 +154,7 @@ fn the_gps_actor_follows_nmea_lines_from_a_pseudo_terminal_and_sends_a_command_b
     let mut gps = Pty::new(&dir.path().join("dev"), &["gps0"]);
     let bench = Bench::new(dir.path());
     let actor = bench.start("gps", "gps", &[SERIAL, HTTP], &["port:gps0"], "gps0 baud=9600 frame=line");
-    let port = free_port();
-    bench.host.add_provider("http", &provider_archive("http_server")).unwrap();
-    bench.host.link_provider(&actor, &cap(HTTP), "default", "http", &values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string())])).unwrap();
-    wait_for_port(port, Duration::from_secs(10));
+    let port = bench.serve_http(&actor);
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     assert_eq!(http_get(&url("/position")), (503, "no fix yet".to_owned()));
 
@@ -171,10 +177,7 @@ fn the_gps_actor_gets_its_fix_from_the_simulated_gps_on_a_pseudo_terminal() {
     let dir = folder();
     let bench = Bench::with(dir.path(), &[("SIM_GPS", "gps0 lat=-33.8568 lon=151.2153 alt=58 sats=11 every=50ms")]);
     let actor = bench.start("gps", "gps", &[SERIAL, HTTP], &["port:gps0"], "gps0 baud=9600 frame=line");
-    let port = free_port();
-    bench.host.add_provider("http", &provider_archive("http_server")).unwrap();
-    bench.host.link_provider(&actor, &cap(HTTP), "default", "http", &values(&[("ADDRESS", "127.0.0.1"), ("PORT", &port.to_string())])).unwrap();
-    wait_for_port(port, Duration::from_secs(10));
+    let port = bench.serve_http(&actor);
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let position = eventually(Duration::from_secs(20), "the simulated fix is served", || {
         let (status, body) = http_get(&url("/position"));
